@@ -1,0 +1,25 @@
+using System.CommandLine;
+using Streaming.App.Commands;
+
+namespace Streaming.App;
+
+internal static class Program
+{
+    public static async Task<int> Main(string[] args)
+    {
+        var root = new RootCommand("Stream: multi-camera video analytics (ingest -> detect -> track -> Kafka events and Redis frames).");
+        var bench = new Command("bench", "Benchmarks that print their figures and a ratio as the last line.");
+        var eval = new Command("eval", "Tracking evaluation in MOTChallenge format.");
+        root.Subcommands.Add(RunCommand.Create());
+        root.Subcommands.Add(bench);
+        root.Subcommands.Add(eval);
+
+        // Each stage contributes its own commands (detect, eval, bench <stage>, dev-kafka, alerts).
+        IngestCommands.Register(root, bench);
+        DetectCommands.Register(root, bench);
+        TrackCommands.Register(root, bench, eval);
+        SinkCommands.Register(root, bench);
+
+        return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,48 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Streaming.Core;
+
+/// <summary>How a file source is read.</summary>
+public enum FilePacing
+{
+    /// <summary>At the file's own frame rate, like a live camera (frames may be dropped when the pipeline lags).</summary>
+    Native,
+
+    /// <summary>As fast as decoding allows, waiting when downstream is full (benchmarks; nothing is dropped).</summary>
+    Full,
+}
+
+/// <summary>One camera as configured under <c>Cameras</c>.</summary>
+public sealed class CameraOptions
+{
+    /// <summary>Unique id: used as Kafka key, Redis key part and metric tag. Letters, digits, '-', '_' and '.'.</summary>
+    [Required]
+    [RegularExpression(@"^[A-Za-z0-9._\-]{1,64}$", ErrorMessage = "camera id must be 1-64 letters, digits, '.', '_' or '-'")]
+    public string Id { get; set; } = string.Empty;
+
+    /// <summary>rtsp://, rtsps://, http(s):// URL, a file path, or a /dev/video* device.</summary>
+    [Required]
+    public string Url { get; set; } = string.Empty;
+
+    /// <summary>Upper bound on frames per second delivered downstream (0: no cap).</summary>
+    [Range(0, 1000)]
+    public double MaxFps { get; set; }
+
+    /// <summary>Output width in pixels (0: the source's own). Height follows the aspect unless set too.</summary>
+    [Range(0, 8192)]
+    public int Width { get; set; }
+
+    [Range(0, 8192)]
+    public int Height { get; set; }
+
+    /// <summary>Files only: start again at the end.</summary>
+    public bool Loop { get; set; }
+
+    /// <summary>Files only: native (live-like) or full speed.</summary>
+    public FilePacing Pacing { get; set; } = FilePacing.Native;
+
+    /// <summary>Network sources only: ffmpeg hardware decode (e.g. "cuda", "vaapi", "auto"); empty for software.</summary>
+    public string? HwAccel { get; set; }
+
+    public bool Enabled { get; set; } = true;
+}

@@ -1,0 +1,65 @@
+using System.Threading.Channels;
+
+namespace Streaming.Core;
+
+/// <summary>Capacities of the channels between stages (config section <c>Channels</c>).</summary>
+public sealed class ChannelOptions
+{
+    public const string Section = "Channels";
+
+    /// <summary>Frames queued per camera between Ingest and Detect.</summary>
+    [System.ComponentModel.DataAnnotations.Range(1, 1024)]
+    public int FramesPerCamera { get; set; } = 4;
+
+    /// <summary>Detected frames queued between Detect and Track.</summary>
+    [System.ComponentModel.DataAnnotations.Range(1, 65536)]
+    public int Detected { get; set; } = 64;
+
+    /// <summary>Tracked frames queued between Track and Sink.</summary>
+    [System.ComponentModel.DataAnnotations.Range(1, 65536)]
+    public int Tracked { get; set; } = 64;
+
+    /// <summary>Camera status changes queued between Ingest and Sink.</summary>
+    [System.ComponentModel.DataAnnotations.Range(1, 65536)]
+    public int CameraStatus { get; set; } = 1024;
+}
+
+/// <summary>
+/// The bounded channels that connect the stages, each with its full-mode stated. Detect, Track and Sink wait when
+/// the next stage is full (backpressure reaches Ingest, where live cameras drop their oldest frame and files wait).
+/// Each stage is given only the reader of its input and the writer of its output.
+/// </summary>
+public sealed class PipelineChannels
+{
+    public PipelineChannels(ChannelOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        Frames = new FrameBus(options.FramesPerCamera);
+        Detected = Channel.CreateBounded<DetectedFrame>(new BoundedChannelOptions(options.Detected)
+        {
+            FullMode = BoundedChannelFullMode.Wait,
+            SingleReader = true,
+            SingleWriter = true,
+        });
+        Tracked = Channel.CreateBounded<TrackedFrame>(new BoundedChannelOptions(options.Tracked)
+        {
+            FullMode = BoundedChannelFullMode.Wait,
+            SingleReader = true,
+            SingleWriter = false,
+        });
+        CameraStatus = Channel.CreateBounded<CameraStatusChange>(new BoundedChannelOptions(options.CameraStatus)
+        {
+            FullMode = BoundedChannelFullMode.DropOldest,
+            SingleReader = true,
+            SingleWriter = false,
+        });
+    }
+
+    public FrameBus Frames { get; }
+
+    public Channel<DetectedFrame> Detected { get; }
+
+    public Channel<TrackedFrame> Tracked { get; }
+
+    public Channel<CameraStatusChange> CameraStatus { get; }
+}

@@ -1,0 +1,111 @@
+namespace Streaming.Core;
+
+/// <summary>One detected object in one frame.</summary>
+public readonly record struct Detection(BoxF Box, float Score, int ClassId);
+
+/// <summary>Detect's output contract: a frame and what was found in it. Owns the frame.</summary>
+public sealed class DetectedFrame(Frame frame, Detection[] detections) : IDisposable
+{
+    public Frame Frame { get; } = frame;
+
+    public IReadOnlyList<Detection> Detections { get; } = detections;
+
+    public void Dispose() => Frame.Dispose();
+}
+
+public enum TrackState
+{
+    Tentative,
+    Confirmed,
+    Lost,
+    Removed,
+}
+
+/// <summary>A track as it stands after this frame.</summary>
+public readonly record struct TrackedObject(long TrackId, int ClassId, float Score, BoxF Box, TrackState State);
+
+/// <summary>Track's output contract: the frame, its tracks and the events this frame caused. Owns the frame.</summary>
+public sealed class TrackedFrame(Frame frame, IReadOnlyList<TrackedObject> tracks, IReadOnlyList<PipelineEvent> events, bool keepFrame) : IDisposable
+{
+    public Frame Frame { get; } = frame;
+
+    public IReadOnlyList<TrackedObject> Tracks { get; } = tracks;
+
+    public IReadOnlyList<PipelineEvent> Events { get; } = events;
+
+    /// <summary>True when an event may later refer to this frame (e.g. it is a track's best picture so far): the sink stores it.</summary>
+    public bool KeepFrame { get; } = keepFrame;
+
+    public void Dispose() => Frame.Dispose();
+}
+
+public enum CameraState
+{
+    Connecting,
+    Streaming,
+    Backoff,
+    Stopped,
+    Failed,
+}
+
+/// <summary>Ingest tells the sink when a camera's state changes (a separate one-way feed, not through Detect and Track).</summary>
+public sealed record CameraStatusChange(string CameraId, CameraState State, DateTimeOffset Time, string? Error);
+
+public enum EventKind
+{
+    TrackStarted,
+    TrackEnded,
+    TrackUpdated,
+    ZoneEntered,
+    ZoneExited,
+    LineCrossed,
+    CameraStatus,
+    Counts,
+}
+
+/// <summary>
+/// An event produced by the pipeline. Fields that do not apply to a kind are null. <see cref="Id"/> is assigned once,
+/// when the event is created, so it stays the same across producer retries and spool replays.
+/// </summary>
+public sealed record PipelineEvent
+{
+    public Guid Id { get; init; } = Guid.CreateVersion7();
+
+    public required EventKind Kind { get; init; }
+
+    public required string CameraId { get; init; }
+
+    public required DateTimeOffset Time { get; init; }
+
+    /// <summary>The frame the event's picture comes from (sink stores it under frame:{camera}:{seq}).</summary>
+    public long? FrameSequence { get; init; }
+
+    public long? TrackId { get; init; }
+
+    public int? ClassId { get; init; }
+
+    public string? Label { get; init; }
+
+    public float? Score { get; init; }
+
+    public BoxF? Box { get; init; }
+
+    public DateTimeOffset? FirstSeen { get; init; }
+
+    public DateTimeOffset? LastSeen { get; init; }
+
+    public string? Zone { get; init; }
+
+    public string? Line { get; init; }
+
+    /// <summary>For line crossings: "in" or "out" relative to the line's direction.</summary>
+    public string? Direction { get; init; }
+
+    public double? DwellSeconds { get; init; }
+
+    public CameraState? CameraState { get; init; }
+
+    public string? Reason { get; init; }
+
+    public IReadOnlyDictionary<string, int>? Counts { get; init; }
+}
