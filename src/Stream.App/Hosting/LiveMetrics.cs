@@ -1,0 +1,215 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Streaming.Core;
+
+namespace Streaming.App.Hosting;
+
+/// <summary>
+/// Listens to every Stream meter in-process (the same instruments /metrics exports) and keeps, per instrument and
+/// camera: running totals for counters, the last value for gauges, and a sliding window of recent histogram values
+/// for percentiles. The live status table and the benchmarks read their figures from here, so what they print is
+/// what operators see in Prometheus.
+/// </summary>
+internal sealed class LiveMetrics : IDisposable
+{
+    private const string AllCameras = "";
+    private readonly MeterListener _listener = new();
+    private readonly ConcurrentDictionary<(string Instrument, string Camera), Series> _series = new();
+    private readonly TimeSpan _window;
+
+    public LiveMetrics(TimeSpan? window = null)
+    {
+        _window = window ?? TimeSpan.FromSeconds(10);
+        _listener.InstrumentPublished = (instrument, listener) =>
+        {
+            if (instrument.Meter.Name.StartsWith("Stream", StringComparison.Ordinal))
+            {
+                listener.EnableMeasurementEvents(instrument);
+            }
+        };
+        _listener.SetMeasurementEventCallback<long>((i, v, tags, _) => Record(i, v, tags));
+        _listener.SetMeasurementEventCallback<int>((i, v, tags, _) => Record(i, v, tags));
+        _listener.SetMeasurementEventCallback<double>((i, v, tags, _) => Record(i, v, tags));
+        _listener.SetMeasurementEventCallback<float>((i, v, tags, _) => Record(i, v, tags));
+        _listener.Start();
+    }
+
+    /// <summary>Pulls observable instruments (gauges) so their last values are current.</summary>
+    public void Refresh() => _listener.RecordObservableInstruments();
+
+    /// <summary>Sum of a counter (all cameras when <paramref name="camera"/> is null).</summary>
+    public double Total(string instrument, string? camera = null) =>
+        camera is null
+            ? _series.Where(kv => kv.Key.Instrument == instrument).Sum(kv => kv.Value.Total)
+            : _series.TryGetValue((instrument, camera), out var s) ? s.Total : 0;
+
+    /// <summary>Last observed value of a gauge.</summary>
+    public double? Last(string instrument, string? camera = null) =>
+        _series.TryGetValue((instrument, camera ?? AllCameras), out var s) ? s.LastValue : null;
+
+    /// <summary>The q-quantile (0..1) of a histogram's values within the window, null when none.</summary>
+    public double? Percentile(string instrument, double q, string? camera = null)
+    {
+        var values = new List<double>();
+        foreach (var kv in _series)
+        {
+            if (kv.Key.Instrument == instrument && (camera is null || kv.Key.Camera == camera))
+            {
+                kv.Value.CopyRecent(values, _window);
+            }
+        }
+
+        if (values.Count == 0)
+        {
+            return null;
+        }
+
+        values.Sort();
+        var rank = q * (values.Count - 1);
+        var lo = (int)Math.Floor(rank);
+        var hi = (int)Math.Ceiling(rank);
+        return values[lo] + (values[hi] - values[lo]) * (rank - lo);
+    }
+
+    /// <summary>Mean of a histogram's values within the window.</summary>
+    public double? Mean(string instrument, string? camera = null)
+    {
+        var values = new List<double>();
+        foreach (var kv in _series)
+        {
+            if (kv.Key.Instrument == instrument && (camera is null || kv.Key.Camera == camera))
+            {
+                kv.Value.CopyRecent(values, _window);
+            }
+        }
+
+        return values.Count == 0 ? null : values.Average();
+    }
+
+    /// <summary>Every value a histogram recorded since the last <see cref="ResetHistograms"/> (benchmarks use this).</summary>
+    public IReadOnlyList<double> AllValues(string instrument)
+    {
+        var values = new List<double>();
+        foreach (var kv in _series)
+        {
+            if (kv.Key.Instrument == instrument)
+            {
+                kv.Value.CopyRecent(values, TimeSpan.MaxValue);
+            }
+        }
+
+        return values;
+    }
+
+    public void ResetHistograms()
+    {
+        foreach (var s in _series.Values)
+        {
+            s.Clear();
+        }
+    }
+
+    public void Dispose() => _listener.Dispose();
+
+    private void Record<T>(Instrument instrument, T value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        where T : struct, IConvertible
+    {
+        var camera = AllCameras;
+        foreach (var tag in tags)
+        {
+            if (tag.Key == Telemetry.CameraTag && tag.Value is not null)
+            {
+                camera = tag.Value.ToString() ?? AllCameras;
+            }
+        }
+
+        var v = value.ToDouble(System.Globalization.CultureInfo.InvariantCulture);
+        var series = _series.GetOrAdd((instrument.Name, camera), static _ => new Series());
+        switch (instrument)
+        {
+            case Counter<long> or Counter<int> or Counter<double> or UpDownCounter<long> or UpDownCounter<int> or UpDownCounter<double>:
+                series.Add(v);
+                break;
+            case Histogram<long> or Histogram<int> or Histogram<double> or Histogram<float>:
+                series.Observe(v);
+                break;
+            default: // observable gauges and counters report absolute values
+                series.Set(v);
+                break;
+        }
+    }
+
+    private sealed class Series
+    {
+        private const int MaxSamples = 50_000;
+        private readonly Lock _gate = new();
+        private readonly Queue<(long Timestamp, double Value)> _recent = new();
+        private double _total;
+
+        public double Total
+        {
+            get
+            {
+                lock (_gate)
+                {
+                    return _total;
+                }
+            }
+        }
+
+        public double? LastValue { get; private set; }
+
+        public void Add(double v)
+        {
+            lock (_gate)
+            {
+                _total += v;
+            }
+        }
+
+        public void Set(double v)
+        {
+            lock (_gate)
+            {
+                _total = v;
+                LastValue = v;
+            }
+        }
+
+        public void Observe(double v)
+        {
+            lock (_gate)
+            {
+                _total += 1;
+                _recent.Enqueue((Stopwatch.GetTimestamp(), v));
+                if (_recent.Count > MaxSamples)
+                {
+                    _recent.Dequeue();
+                }
+            }
+        }
+
+        public void CopyRecent(List<double> into, TimeSpan window)
+        {
+            lock (_gate)
+            {
+                foreach (var (ts, v) in _recent)
+                {
+                    if (window == TimeSpan.MaxValue || Stopwatch.GetElapsedTime(ts) <= window)
+                    {
+                        into.Add(v);
+                    }
+                }
+            }
+        }
+
+        public void Clear()
+        {
+            lock (_gate)
+            {
+                _recent.Clear();
+            }
+        }
+    }
+}
