@@ -15,7 +15,7 @@ internal sealed class LiveMetrics : IDisposable
 {
     private const string AllCameras = "";
     private readonly MeterListener _listener = new();
-    private readonly ConcurrentDictionary<(string Instrument, string Camera), Series> _series = new();
+    private readonly ConcurrentDictionary<(string Instrument, string Camera, string Variant), Series> _series = new();
     private readonly TimeSpan _window;
 
     public LiveMetrics(TimeSpan? window = null)
@@ -39,25 +39,36 @@ internal sealed class LiveMetrics : IDisposable
     public void Refresh() => _listener.RecordObservableInstruments();
 
     /// <summary>Sum of a counter (all cameras when <paramref name="camera"/> is null).</summary>
-    public double Total(string instrument, string? camera = null) =>
-        camera is null
-            ? _series.Where(kv => kv.Key.Instrument == instrument).Sum(kv => kv.Value.Total)
-            : _series.TryGetValue((instrument, camera), out var s) ? s.Total : 0;
+    public double Total(string instrument, string? camera = null, string? variant = null) =>
+        Matching(instrument, camera, variant).Sum(s => s.Total);
 
     /// <summary>Last observed value of a gauge.</summary>
-    public double? Last(string instrument, string? camera = null) =>
-        _series.TryGetValue((instrument, camera ?? AllCameras), out var s) ? s.LastValue : null;
+    public double? Last(string instrument, string? camera = null, string? variant = null) =>
+        Matching(instrument, camera, variant).Select(s => s.LastValue).FirstOrDefault(v => v is not null);
 
-    /// <summary>The q-quantile (0..1) of a histogram's values within the window, null when none.</summary>
-    public double? Percentile(string instrument, double q, string? camera = null)
+    /// <summary>The cameras that reported a value for an instrument.</summary>
+    public IReadOnlyList<string> Cameras(string instrument) =>
+        [.. _series.Keys.Where(k => k.Instrument == instrument && k.Camera.Length > 0).Select(k => k.Camera).Distinct().Order(StringComparer.Ordinal)];
+
+    /// <summary>Series of an instrument, optionally only one camera's and only those whose other tags read <paramref name="variant"/> (e.g. "stage=inference").</summary>
+    private IEnumerable<Series> Matching(string instrument, string? camera, string? variant)
     {
-        var values = new List<double>();
         foreach (var kv in _series)
         {
-            if (kv.Key.Instrument == instrument && (camera is null || kv.Key.Camera == camera))
+            if (kv.Key.Instrument == instrument && (camera is null || kv.Key.Camera == camera) && (variant is null || kv.Key.Variant == variant))
             {
-                kv.Value.CopyRecent(values, _window);
+                yield return kv.Value;
             }
+        }
+    }
+
+    /// <summary>The q-quantile (0..1) of a histogram's values within the window, null when none.</summary>
+    public double? Percentile(string instrument, double q, string? camera = null, string? variant = null)
+    {
+        var values = new List<double>();
+        foreach (var s in Matching(instrument, camera, variant))
+        {
+            s.CopyRecent(values, _window);
         }
 
         if (values.Count == 0)
@@ -73,30 +84,24 @@ internal sealed class LiveMetrics : IDisposable
     }
 
     /// <summary>Mean of a histogram's values within the window.</summary>
-    public double? Mean(string instrument, string? camera = null)
+    public double? Mean(string instrument, string? camera = null, string? variant = null)
     {
         var values = new List<double>();
-        foreach (var kv in _series)
+        foreach (var s in Matching(instrument, camera, variant))
         {
-            if (kv.Key.Instrument == instrument && (camera is null || kv.Key.Camera == camera))
-            {
-                kv.Value.CopyRecent(values, _window);
-            }
+            s.CopyRecent(values, _window);
         }
 
         return values.Count == 0 ? null : values.Average();
     }
 
     /// <summary>Every value a histogram recorded since the last <see cref="ResetHistograms"/> (benchmarks use this).</summary>
-    public IReadOnlyList<double> AllValues(string instrument)
+    public IReadOnlyList<double> AllValues(string instrument, string? variant = null)
     {
         var values = new List<double>();
-        foreach (var kv in _series)
+        foreach (var s in Matching(instrument, null, variant))
         {
-            if (kv.Key.Instrument == instrument)
-            {
-                kv.Value.CopyRecent(values, TimeSpan.MaxValue);
-            }
+            s.CopyRecent(values, TimeSpan.MaxValue);
         }
 
         return values;
@@ -116,16 +121,21 @@ internal sealed class LiveMetrics : IDisposable
         where T : struct, IConvertible
     {
         var camera = AllCameras;
+        var variant = string.Empty;
         foreach (var tag in tags)
         {
-            if (tag.Key == Telemetry.CameraTag && tag.Value is not null)
+            if (tag.Key == Telemetry.CameraTag)
             {
-                camera = tag.Value.ToString() ?? AllCameras;
+                camera = tag.Value?.ToString() ?? AllCameras;
+            }
+            else
+            {
+                variant = variant.Length == 0 ? $"{tag.Key}={tag.Value}" : $"{variant},{tag.Key}={tag.Value}";
             }
         }
 
         var v = value.ToDouble(System.Globalization.CultureInfo.InvariantCulture);
-        var series = _series.GetOrAdd((instrument.Name, camera), static _ => new Series());
+        var series = _series.GetOrAdd((instrument.Name, camera, variant), static _ => new Series());
         switch (instrument)
         {
             case Counter<long> or Counter<int> or Counter<double> or UpDownCounter<long> or UpDownCounter<int> or UpDownCounter<double>:
