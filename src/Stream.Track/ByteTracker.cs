@@ -54,6 +54,9 @@ public sealed class ByteTracker
     private double[] _dense = new double[256];
     private int[] _rowToCol = new int[64];
     private BoxF[] _predicted = new BoxF[64];
+    private Detection[] _dets = new Detection[64];
+    private float[] _sortKeys = new float[64];
+    private int[] _sortItems = new int[64];
 
     public ByteTracker(string cameraId, TrackOptions options, CameraGeometryOptions? geometry = null)
     {
@@ -133,12 +136,14 @@ public sealed class ByteTracker
         Grow(ref _poolB, nt);
         Grow(ref _predicted, nt);
 
+        Grow(ref _dets, nd);
         var nHigh = 0;
         var nLow = 0;
         for (var i = 0; i < nd; i++)
         {
             _detUsed[i] = false;
-            var s = detections[i].Score;
+            _dets[i] = detections[i];
+            var s = _dets[i].Score;
             if (s >= _options.HighThreshold)
             {
                 _highDets[nHigh++] = i;
@@ -174,7 +179,7 @@ public sealed class ByteTracker
         }
 
         // 1) high-score detections against confirmed + lost tracks.
-        Associate(_poolA.AsSpan(0, nA), _highDets.AsSpan(0, nHigh), detections, _options.MatchThreshold, _options.FuseScore);
+        Associate(_poolA.AsSpan(0, nA), _highDets.AsSpan(0, nHigh), _options.MatchThreshold, _options.FuseScore);
 
         // 2) low-score detections against the confirmed (not lost) tracks still unmatched.
         var nA2 = 0;
@@ -187,7 +192,7 @@ public sealed class ByteTracker
             }
         }
 
-        Associate(_poolA.AsSpan(0, nA2), _lowDets.AsSpan(0, nLow), detections, _options.LowMatchThreshold, fuse: false);
+        Associate(_poolA.AsSpan(0, nA2), _lowDets.AsSpan(0, nLow), _options.LowMatchThreshold, fuse: false);
 
         // 3) tentative tracks against the high-score detections left.
         var nHigh2 = 0;
@@ -199,7 +204,7 @@ public sealed class ByteTracker
             }
         }
 
-        Associate(_poolB.AsSpan(0, nU), _highDets.AsSpan(0, nHigh2), detections, _options.TentativeMatchThreshold, _options.FuseScore);
+        Associate(_poolB.AsSpan(0, nU), _highDets.AsSpan(0, nHigh2), _options.TentativeMatchThreshold, _options.FuseScore);
 
         // Apply matches and misses.
         for (var t = 0; t < nt; t++)
@@ -568,7 +573,7 @@ public sealed class ByteTracker
     /// cost &lt;= <paramref name="threshold"/>. The bipartite graph is split into connected components first, and each
     /// component is solved exactly, so the cost stays small on crowded but spatially spread scenes.
     /// </summary>
-    private void Associate(ReadOnlySpan<int> trackIdx, ReadOnlySpan<int> detIdx, IReadOnlyList<Detection> detections, double threshold, bool fuse)
+    private void Associate(ReadOnlySpan<int> trackIdx, ReadOnlySpan<int> detIdx, double threshold, bool fuse)
     {
         var n = trackIdx.Length;
         var m = detIdx.Length;
@@ -577,16 +582,31 @@ public sealed class ByteTracker
             return;
         }
 
-        // Edges: feasible (track, detection) pairs.
+        // Edges: feasible (track, detection) pairs. Detections are sorted by left edge so that each track only looks at
+        // the detections whose x-range can overlap its own (a sweep instead of all n x m pairs).
+        Grow(ref _sortKeys, m);
+        Grow(ref _sortItems, m);
+        var maxWidth = 0f;
+        for (var b = 0; b < m; b++)
+        {
+            var box = _dets[detIdx[b]].Box;
+            _sortKeys[b] = box.X1;
+            _sortItems[b] = b;
+            maxWidth = Math.Max(maxWidth, box.Width);
+        }
+
+        Array.Sort(_sortKeys, _sortItems, 0, m);
         var ne = 0;
         for (var a = 0; a < n; a++)
         {
             var t = trackIdx[a];
             var box = _predicted[t];
             var cls = _tracks[t].ClassId;
-            for (var b = 0; b < m; b++)
+            var k = LowerBound(_sortKeys.AsSpan(0, m), box.X1 - maxWidth);
+            for (; k < m && _sortKeys[k] < box.X2; k++)
             {
-                var det = detections[detIdx[b]];
+                var b = _sortItems[k];
+                ref readonly var det = ref _dets[detIdx[b]];
                 if (det.ClassId != cls)
                 {
                     continue;
@@ -767,6 +787,25 @@ public sealed class ByteTracker
                 Accept(trackIdx[_compTracks[_compTrackStart[c] + r]], detIdx[_compDets[_compDetStart[c] + col]]);
             }
         }
+    }
+
+    private static int LowerBound(ReadOnlySpan<float> sorted, float value)
+    {
+        int lo = 0, hi = sorted.Length;
+        while (lo < hi)
+        {
+            var mid = (lo + hi) >>> 1;
+            if (sorted[mid] < value)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid;
+            }
+        }
+
+        return lo;
     }
 
     private void Accept(int track, int det)

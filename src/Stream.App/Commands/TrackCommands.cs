@@ -134,6 +134,15 @@ internal static class TrackCommands
         command.SetAction((parse, ct) =>
         {
             var n = Math.Max(10, parse.GetValue(frames));
+
+            // Warm-up pass over every size, so that the timed pass runs fully optimised (tiered JIT) code.
+            foreach (var size in new[] { 10, 100, 500 })
+            {
+                TrackBenchmark.Run(size, 100, warmup: 20, seed: 2);
+            }
+
+            var load = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "?";
+            Console.WriteLine($"cpus={Environment.ProcessorCount} load1={load} (timings on a busy machine are inflated; p50 is the steadier figure)");
             Console.WriteLine("dets/frame  frames  mean_us  p50_us  p99_us  alloc_B/update  active_tracks");
             TrackBenchResult? at100 = null;
             foreach (var size in new[] { 10, 100, 500 })
