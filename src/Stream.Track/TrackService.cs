@@ -51,7 +51,7 @@ public sealed partial class TrackService : PipelineStage
             {
                 while (_input.TryRead(out var detected))
                 {
-                    var worker = _workers.GetOrAdd(detected.Frame.CameraId, static (id, self) => self.StartWorker(id), this);
+                    var worker = _workers.GetOrAdd(detected.Frame.CameraId, static (id, state) => state.Self.StartWorker(id, state.HardStop), (Self: this, HardStop: hardStop));
                     try
                     {
                         await worker.Queue.Writer.WriteAsync(detected, hardStop).ConfigureAwait(false);
@@ -67,6 +67,12 @@ public sealed partial class TrackService : PipelineStage
         catch (OperationCanceledException) when (hardStop.IsCancellationRequested)
         {
             LogHardStop(_logger);
+
+            // Release what is still queued upstream of us: nobody else will.
+            while (_input.TryRead(out var left))
+            {
+                left.Dispose();
+            }
         }
         finally
         {
@@ -86,7 +92,7 @@ public sealed partial class TrackService : PipelineStage
         base.Dispose();
     }
 
-    private CameraWorker StartWorker(string cameraId)
+    private CameraWorker StartWorker(string cameraId, CancellationToken hardStop)
     {
         var queue = Channel.CreateBounded<DetectedFrame>(new BoundedChannelOptions(_options.QueuePerCamera)
         {
@@ -95,12 +101,12 @@ public sealed partial class TrackService : PipelineStage
             SingleWriter = true,
         });
         var worker = new CameraWorker(cameraId, queue, new ByteTracker(cameraId, _options));
-        worker.Completion = Task.Run(() => RunWorkerAsync(worker));
+        worker.Completion = Task.Run(() => RunWorkerAsync(worker, hardStop), CancellationToken.None);
         LogCameraStarted(_logger, cameraId);
         return worker;
     }
 
-    private async Task RunWorkerAsync(CameraWorker worker)
+    private async Task RunWorkerAsync(CameraWorker worker, CancellationToken hardStop)
     {
         var reader = worker.Queue.Reader;
         var tracker = worker.Tracker;
@@ -139,17 +145,20 @@ public sealed partial class TrackService : PipelineStage
 
                     lastSequence = frame.Sequence;
                     lastTime = frame.CaptureTime;
-                    await WriteAsync(new TrackedFrame(frame, tracks, (IReadOnlyList<PipelineEvent>?)events ?? NoEvents, keep)).ConfigureAwait(false);
+                    await WriteAsync(new TrackedFrame(frame, tracks, (IReadOnlyList<PipelineEvent>?)events ?? NoEvents, keep), hardStop).ConfigureAwait(false);
                 }
-                catch (ChannelClosedException)
+                catch (Exception ex) when (ex is ChannelClosedException || (ex is OperationCanceledException && hardStop.IsCancellationRequested))
                 {
-                    // The output was closed under us (hard stop): nothing more can be delivered.
+                    // Hard stop, or the output was closed under us: nothing more can be delivered; release what is queued.
                     failed = true;
                 }
-                catch (Exception ex) when (ex is not OperationCanceledException)
+                catch (Exception ex)
                 {
+                    // A bug or bad input must not stop the camera: drop this frame, start the camera's tracking afresh.
                     LogWorkerFailed(_logger, worker.CameraId, ex);
-                    failed = true;
+                    frame.Dispose();
+                    worker.Tracker = new ByteTracker(worker.CameraId, _options);
+                    tracker = worker.Tracker;
                 }
             }
         }
@@ -173,11 +182,11 @@ public sealed partial class TrackService : PipelineStage
                 carrier.TrackedTimestamp = Stopwatch.GetTimestamp();
                 try
                 {
-                    await WriteAsync(new TrackedFrame(carrier, [], [.. worker.Events], keepFrame: false)).ConfigureAwait(false);
+                    await WriteAsync(new TrackedFrame(carrier, [], [.. worker.Events], keepFrame: false), hardStop).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (ex is ChannelClosedException or OperationCanceledException)
                 {
-                    LogWorkerFailed(_logger, worker.CameraId, ex);
+                    LogEndEventsLost(_logger, worker.CameraId, worker.Events.Count);
                 }
             }
         }
@@ -185,11 +194,11 @@ public sealed partial class TrackService : PipelineStage
         LogCameraDrained(_logger, worker.CameraId);
     }
 
-    private async ValueTask WriteAsync(TrackedFrame tracked)
+    private async ValueTask WriteAsync(TrackedFrame tracked, CancellationToken hardStop)
     {
         try
         {
-            await _output.WriteAsync(tracked).ConfigureAwait(false);
+            await _output.WriteAsync(tracked, hardStop).ConfigureAwait(false);
         }
         catch
         {
@@ -212,8 +221,11 @@ public sealed partial class TrackService : PipelineStage
     [LoggerMessage(Level = LogLevel.Information, Message = "Track: camera {Camera} drained")]
     private static partial void LogCameraDrained(ILogger logger, string camera);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Track: the tracker of camera {Camera} failed; its remaining frames are dropped")]
+    [LoggerMessage(Level = LogLevel.Error, Message = "Track: the tracker of camera {Camera} failed on a frame; the frame is dropped and the camera's tracks start afresh")]
     private static partial void LogWorkerFailed(ILogger logger, string camera, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Track: camera {Camera}: {Count} end-of-run events could not be delivered (output closed or hard stop)")]
+    private static partial void LogEndEventsLost(ILogger logger, string camera, int count);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Track: hard stop at the shutdown timeout; frames still queued are released")]
     private static partial void LogHardStop(ILogger logger);
@@ -226,7 +238,7 @@ public sealed partial class TrackService : PipelineStage
 
         public Channel<DetectedFrame> Queue { get; } = queue;
 
-        public ByteTracker Tracker { get; } = tracker;
+        public ByteTracker Tracker { get; set; } = tracker;
 
         public List<PipelineEvent> Events { get; } = [];
 

@@ -74,4 +74,32 @@ public class TrackServiceTests
             t.Dispose();
         }
     }
+
+    [Fact]
+    public async Task A_stalled_sink_does_not_hang_shutdown_and_queued_frames_are_released()
+    {
+        var input = Channel.CreateBounded<DetectedFrame>(new BoundedChannelOptions(64) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = true });
+        var output = Channel.CreateBounded<TrackedFrame>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = false });
+        using var service = new TrackService(input.Reader, output.Writer, Options.Create(new TrackOptions { QueuePerCamera = 2 }), NullLogger<TrackService>.Instance);
+        await service.StartAsync(CancellationToken.None);
+        var frames = new List<Frame>();
+        for (var f = 0; f < 20; f++)
+        {
+            var frame = Frame.Rent("cam", f, 8, 8, DateTimeOffset.UnixEpoch + TimeSpan.FromSeconds(f / 25.0), isLive: false);
+            frames.Add(frame);
+            await input.Writer.WriteAsync(new DetectedFrame(frame, [new Detection(BoxF.FromXywh(10, 10, 4, 8), 0.9f, 0)]));
+        }
+
+        input.Writer.Complete();
+        Assert.True(await output.Reader.WaitToReadAsync()); // the sink's queue is full from here on: the stage is stuck
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        var stop = service.StopAsync(timeout.Token);
+        Assert.Same(stop, await Task.WhenAny(stop, Task.Delay(TimeSpan.FromSeconds(10))));
+
+        // Whatever the sink did not take has been released; the one frame in the output channel is the sink's to dispose.
+        Assert.True(output.Reader.TryRead(out var delivered));
+        Assert.Equal(frames.Count - 1, frames.Count(f => f.IsDisposed));
+        delivered.Dispose();
+        Assert.True(output.Reader.Completion.IsCompleted || !output.Reader.TryRead(out _));
+    }
 }
