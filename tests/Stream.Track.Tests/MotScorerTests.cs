@@ -27,6 +27,7 @@ public class MotScorerTests
         Assert.Equal(0, m.IdSwitches);
         Assert.Equal(6, m.TruePositives);
         Assert.Equal(0, m.FalsePositives + m.FalseNegatives);
+        Assert.Equal(1.0, m.Hota, 9);
     }
 
     [Fact]
@@ -41,6 +42,11 @@ public class MotScorerTests
         Assert.Equal((4 - 0 - 1) / 4.0, m.Mota, 9);
         Assert.Equal(2, m.IdTruePositives);
         Assert.Equal(2.0 * 2 / (4 + 4), m.Idf1, 9);
+
+        // HOTA: every box is found exactly (DetA = 1); each of the two pairs covers 2 of 4 gt frames: A = 2 / (4 + 2 - 2).
+        Assert.Equal(1.0, m.DetA, 9);
+        Assert.Equal(0.5, m.AssA, 9);
+        Assert.Equal(Math.Sqrt(0.5), m.Hota, 9);
     }
 
     [Fact]

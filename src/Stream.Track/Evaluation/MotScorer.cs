@@ -10,6 +10,13 @@ public sealed record MotMetrics
 
     public double Motp { get; init; }
 
+    /// <summary>HOTA averaged over the localisation thresholds 0.05 .. 0.95 (TrackEval's definition).</summary>
+    public double Hota { get; init; }
+
+    public double DetA { get; init; }
+
+    public double AssA { get; init; }
+
     public double Idf1 { get; init; }
 
     public double Idp { get; init; }
@@ -46,6 +53,7 @@ public sealed record MotMetrics
         var sb = new StringBuilder();
         sb.Append(CultureInfo.InvariantCulture, $"MOTA   {100 * Mota,7:0.00}\n");
         sb.Append(CultureInfo.InvariantCulture, $"IDF1   {100 * Idf1,7:0.00}   (IDP {100 * Idp:0.00}, IDR {100 * Idr:0.00})\n");
+        sb.Append(CultureInfo.InvariantCulture, $"HOTA   {100 * Hota,7:0.00}   (DetA {100 * DetA:0.00}, AssA {100 * AssA:0.00})\n");
         sb.Append(CultureInfo.InvariantCulture, $"MOTP   {100 * Motp,7:0.00}\n");
         sb.Append(CultureInfo.InvariantCulture, $"IDSW   {IdSwitches,7}\n");
         sb.Append(CultureInfo.InvariantCulture, $"FP     {FalsePositives,7}\n");
@@ -91,6 +99,7 @@ public static class MotScorer
         int tp = 0, fp = 0, fn = 0, idsw = 0, removed = 0, numGt = 0, numTr = 0;
         double motpSum = 0;
         var solver = new LinearAssignment();
+        var kept = new List<(int[] Gt, int[] Tr, double[] Sim)>(frames.Length);
 
         foreach (var frame in frames)
         {
@@ -158,6 +167,16 @@ public static class MotScorer
 
             numGt += gt.Length;
             numTr += tr.Length;
+            var frameSim = new double[gt.Length * tr.Length];
+            for (var g = 0; g < gt.Length; g++)
+            {
+                for (var t = 0; t < tr.Length; t++)
+                {
+                    frameSim[g * tr.Length + t] = gt[g].Box.IoU(tr[t].Box);
+                }
+            }
+
+            kept.Add((gtIds, trIds, frameSim));
             if (gt.Length == 0 || tr.Length == 0)
             {
                 fn += gt.Length;
@@ -252,8 +271,12 @@ public static class MotScorer
             }
         }
 
+        var (hota, detA, assA) = Hota(kept, gtIdCount, trIdCount, solver);
         return new MotMetrics
         {
+            Hota = hota,
+            DetA = detA,
+            AssA = assA,
             Mota = numGt == 0 ? 0 : (tp - fp - idsw) / (double)numGt,
             Motp = tp == 0 ? 0 : motpSum / tp,
             Idf1 = numGt + numTr == 0 ? 0 : 2.0 * idtp / (numGt + numTr),
@@ -272,5 +295,133 @@ public static class MotScorer
             MostlyLost = ml,
             RemovedAsDistractor = removed,
         };
+    }
+
+    /// <summary>HOTA as TrackEval computes it: global alignment scores first, then per-frame matching weighted by them.</summary>
+    private static (double Hota, double DetA, double AssA) Hota(List<(int[] Gt, int[] Tr, double[] Sim)> frames, List<int> gtIdCount, List<int> trIdCount, LinearAssignment solver)
+    {
+        var nG = gtIdCount.Count;
+        var nT = trIdCount.Count;
+        if (nG == 0 || nT == 0)
+        {
+            return (0, 0, 0);
+        }
+
+        // Pass 1: potential matches (soft, per-frame normalised IoU) -> global alignment score per id pair.
+        var potential = new double[nG * nT];
+        foreach (var (gt, tr, sim) in frames)
+        {
+            if (gt.Length == 0 || tr.Length == 0)
+            {
+                continue;
+            }
+
+            var rowSum = new double[gt.Length];
+            var colSum = new double[tr.Length];
+            for (var g = 0; g < gt.Length; g++)
+            {
+                for (var t = 0; t < tr.Length; t++)
+                {
+                    rowSum[g] += sim[g * tr.Length + t];
+                    colSum[t] += sim[g * tr.Length + t];
+                }
+            }
+
+            for (var g = 0; g < gt.Length; g++)
+            {
+                for (var t = 0; t < tr.Length; t++)
+                {
+                    var denom = rowSum[g] + colSum[t] - sim[g * tr.Length + t];
+                    if (denom > Eps)
+                    {
+                        potential[gt[g] * nT + tr[t]] += sim[g * tr.Length + t] / denom;
+                    }
+                }
+            }
+        }
+
+        var alignment = new double[nG * nT];
+        for (var g = 0; g < nG; g++)
+        {
+            for (var t = 0; t < nT; t++)
+            {
+                var p = potential[g * nT + t];
+                alignment[g * nT + t] = p / (gtIdCount[g] + trIdCount[t] - p);
+            }
+        }
+
+        // Pass 2: per frame, one matching maximising alignment x IoU; then per alpha keep pairs with IoU >= alpha.
+        const int alphas = 19;
+        var tp = new double[alphas];
+        var fn = new double[alphas];
+        var fp = new double[alphas];
+        var matches = new Dictionary<(int, int), int>[alphas];
+        for (var a = 0; a < alphas; a++)
+        {
+            matches[a] = [];
+        }
+
+        foreach (var (gt, tr, sim) in frames)
+        {
+            if (gt.Length == 0 || tr.Length == 0)
+            {
+                for (var a = 0; a < alphas; a++)
+                {
+                    fn[a] += gt.Length;
+                    fp[a] += tr.Length;
+                }
+
+                continue;
+            }
+
+            var cost = new double[gt.Length * tr.Length];
+            for (var g = 0; g < gt.Length; g++)
+            {
+                for (var t = 0; t < tr.Length; t++)
+                {
+                    cost[g * tr.Length + t] = -alignment[gt[g] * nT + tr[t]] * sim[g * tr.Length + t];
+                }
+            }
+
+            var assign = new int[gt.Length];
+            solver.Solve(cost, gt.Length, tr.Length, assign);
+            for (var a = 0; a < alphas; a++)
+            {
+                var alpha = 0.05 * (a + 1);
+                var matched = 0;
+                for (var g = 0; g < gt.Length; g++)
+                {
+                    var t = assign[g];
+                    if (t >= 0 && sim[g * tr.Length + t] >= alpha - Eps && -cost[g * tr.Length + t] > Eps)
+                    {
+                        matched++;
+                        var key = (gt[g], tr[t]);
+                        matches[a][key] = matches[a].GetValueOrDefault(key) + 1;
+                    }
+                }
+
+                tp[a] += matched;
+                fn[a] += gt.Length - matched;
+                fp[a] += tr.Length - matched;
+            }
+        }
+
+        double hotaSum = 0, detSum = 0, assSum = 0;
+        for (var a = 0; a < alphas; a++)
+        {
+            var assNumerator = 0.0;
+            foreach (var ((g, t), count) in matches[a])
+            {
+                assNumerator += count * (count / (double)(gtIdCount[g] + trIdCount[t] - count));
+            }
+
+            var assA = assNumerator / Math.Max(1, tp[a]);
+            var detA = tp[a] / Math.Max(1, tp[a] + fn[a] + fp[a]);
+            hotaSum += Math.Sqrt(detA * assA);
+            detSum += detA;
+            assSum += assA;
+        }
+
+        return (hotaSum / alphas, detSum / alphas, assSum / alphas);
     }
 }
