@@ -23,6 +23,7 @@ public sealed class ByteTracker
     private readonly ZoneModel[] _zones;
     private readonly LineModel[] _lines;
     private readonly List<Track> _tracks = [];
+    private readonly Stack<Track> _free = new();
     private readonly LinearAssignment _solver = new();
     private long _nextId = 1;
     private long _frames;
@@ -280,7 +281,8 @@ public sealed class ByteTracker
             var det = detections[d];
             var box = det.Box;
             var h = Math.Max(box.Height, 1e-3f);
-            var track = new Track(_nextId++, det.ClassId, _zones.Length, _lines.Length);
+            var track = _free.Count > 0 ? _free.Pop() : new Track(_zones.Length, _lines.Length);
+            track.Reset(_nextId++, det.ClassId);
             KalmanFilterXyah.Initiate(box.CenterX, box.CenterY, box.Width / h, h, track.Mean, track.Covariance);
             track.FirstSeen = time;
             track.LastSeen = time;
@@ -311,6 +313,10 @@ public sealed class ByteTracker
             if (track.State != TrackState.Removed)
             {
                 _tracks[w++] = track;
+            }
+            else if (_free.Count < 1024)
+            {
+                _free.Push(track); // reused by a later new track: no allocation per track birth in steady state
             }
         }
 
@@ -833,11 +839,11 @@ public sealed class ByteTracker
         }
     }
 
-    private sealed class Track(long id, int classId, int zones, int lines)
+    private sealed class Track(int zones, int lines)
     {
-        public long Id { get; } = id;
+        public long Id { get; private set; }
 
-        public int ClassId { get; } = classId;
+        public int ClassId { get; private set; }
 
         public double[] Mean { get; } = new double[8];
 
@@ -872,6 +878,22 @@ public sealed class ByteTracker
         public ZoneState[] Zones { get; } = zones == 0 ? [] : new ZoneState[zones];
 
         public LineState[] Lines { get; } = lines == 0 ? [] : new LineState[lines];
+
+        public void Reset(long id, int classId)
+        {
+            Id = id;
+            ClassId = classId;
+            State = TrackState.Tentative;
+            WasConfirmed = false;
+            Matched = false;
+            Hits = 0;
+            FirstSeen = LastSeen = LastUpdateEvent = BestTime = default;
+            LastScore = PendingBestScore = BestScore = 0;
+            BestFrame = 0;
+            BestBox = default;
+            Array.Clear(Zones);
+            Array.Clear(Lines);
+        }
 
         public BoxF Box
         {
