@@ -1,8 +1,13 @@
 using System.CommandLine;
+using System.Globalization;
+using OpenCvSharp;
+using Streaming.Core;
+using Streaming.Track;
+using Streaming.Track.Evaluation;
 
 namespace Streaming.App.Commands;
 
-/// <summary>Commands that belong to the Track stage.</summary>
+/// <summary>Commands that belong to the Track stage: <c>eval synth|mot|score</c> and <c>bench track</c>.</summary>
 internal static class TrackCommands
 {
     public static void Register(RootCommand root, Command bench, Command eval)
@@ -10,5 +15,151 @@ internal static class TrackCommands
         ArgumentNullException.ThrowIfNull(root);
         ArgumentNullException.ThrowIfNull(bench);
         ArgumentNullException.ThrowIfNull(eval);
+        eval.Subcommands.Add(Synth());
+        eval.Subcommands.Add(Mot());
+        eval.Subcommands.Add(Score());
+        bench.Subcommands.Add(Bench());
+    }
+
+    private static Command Synth()
+    {
+        var outDir = new Option<DirectoryInfo>("--out") { Description = "Folder to write the sequences into (one sub-folder each).", Required = true };
+        var seed = new Option<int>("--seed") { Description = "Random seed (same seed, same sequences).", DefaultValueFactory = _ => 1 };
+        var images = new Option<bool>("--images") { Description = "Also render img1/*.jpg (filled rectangles; for the detector path's plumbing only)." };
+        var command = new Command("synth", "Generate synthetic MOTChallenge sequences with known ground truth (seqinfo.ini, gt/gt.txt, det/det.txt).")
+        {
+            outDir, seed, images,
+        };
+        command.SetAction((parse, ct) =>
+        {
+            var dirs = SyntheticMot.WriteAll(parse.GetValue(outDir)!.FullName, parse.GetValue(seed), parse.GetValue(images));
+            foreach (var d in dirs)
+            {
+                Console.WriteLine(d);
+            }
+
+            return Task.FromResult(0);
+        });
+        return command;
+    }
+
+    private static Command Mot()
+    {
+        var seq = new Option<DirectoryInfo>("--seq") { Description = "MOTChallenge sequence folder (seqinfo.ini, img1/).", Required = true };
+        var detections = new Option<FileInfo?>("--detections") { Description = "MOTChallenge det.txt to track (skips detection)." };
+        var outFile = new Option<FileInfo>("--out") { Description = "Tracker output file (frame,id,x,y,w,h,score,-1,-1,-1).", Required = true };
+        var tracker = new Option<TrackerKind>("--tracker") { Description = "bytetrack, sort (no low-score association) or iou (naive baseline).", DefaultValueFactory = _ => TrackerKind.ByteTrack };
+        var high = new Option<double>("--high") { Description = "Track:HighThreshold.", DefaultValueFactory = _ => 0.5 };
+        var low = new Option<double>("--low") { Description = "Track:LowThreshold.", DefaultValueFactory = _ => 0.1 };
+        var newTrack = new Option<double>("--new-track") { Description = "Track:NewTrackThreshold.", DefaultValueFactory = _ => 0.6 };
+        var match = new Option<double>("--match") { Description = "Track:MatchThreshold (max cost 1 - IoU).", DefaultValueFactory = _ => 0.8 };
+        var buffer = new Option<double>("--buffer") { Description = "Track:LostBufferSeconds.", DefaultValueFactory = _ => 1.5 };
+        var minHits = new Option<int>("--min-hits") { Description = "Track:MinHits.", DefaultValueFactory = _ => 2 };
+        var command = new Command("mot", "Track a MOTChallenge sequence: from --detections, or detect + track over img1/*.jpg.")
+        {
+            seq, detections, outFile, tracker, high, low, newTrack, match, buffer, minHits,
+        };
+        command.SetAction((parse, ct) =>
+        {
+            var options = new TrackOptions
+            {
+                HighThreshold = parse.GetValue(high),
+                LowThreshold = parse.GetValue(low),
+                NewTrackThreshold = parse.GetValue(newTrack),
+                MatchThreshold = parse.GetValue(match),
+                LostBufferSeconds = parse.GetValue(buffer),
+                MinHits = parse.GetValue(minHits),
+            };
+            var error = options.Validate();
+            if (error is not null)
+            {
+                Console.Error.WriteLine(error);
+                return Task.FromResult(2);
+            }
+
+            var dir = parse.GetValue(seq)!.FullName;
+            var info = SeqInfo.Read(dir);
+            var detFile = parse.GetValue(detections);
+            List<MotRow> rows;
+            if (detFile is not null)
+            {
+                rows = MotRunner.RunOnDetections(info, MotFile.Read(detFile.FullName), options, parse.GetValue(tracker));
+            }
+            else
+            {
+                // TODO(lead): plug the Detect stage's detector in here, e.g.
+                //   using var detector = new YoloxDetector(...); Func<Mat, IReadOnlyList<Detection>> detect = detector.Detect;
+                Func<Mat, IReadOnlyList<Detection>>? detect = null;
+                if (detect is null)
+                {
+                    Console.Error.WriteLine("eval mot: no detector is wired into this build yet; pass --detections DIR/det/det.txt to track given detections.");
+                    return Task.FromResult(2);
+                }
+
+                rows = MotRunner.RunOnImages(dir, info, detect, options, parse.GetValue(tracker));
+            }
+
+            var output = parse.GetValue(outFile)!.FullName;
+            MotFile.WriteTracks(output, rows);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{info.Name}: {rows.Count} boxes, {rows.Select(r => r.Id).Distinct().Count()} tracks -> {output}"));
+            return Task.FromResult(0);
+        });
+        return command;
+    }
+
+    private static Command Score()
+    {
+        var gt = new Option<FileInfo>("--gt") { Description = "Ground truth gt.txt.", Required = true };
+        var tracks = new Option<FileInfo>("--tracks") { Description = "Tracker output file.", Required = true };
+        var command = new Command("score", "MOTA, IDF1, ID switches, FP, FN of a tracker output against ground truth (MOTChallenge rules, IoU 0.5).")
+        {
+            gt, tracks,
+        };
+        command.SetAction((parse, ct) =>
+        {
+            var metrics = MotScorer.Score(MotFile.Read(parse.GetValue(gt)!.FullName), MotFile.Read(parse.GetValue(tracks)!.FullName));
+            Console.Write(metrics.ToTable());
+            return Task.FromResult(0);
+        });
+        return command;
+    }
+
+    private static Command Bench()
+    {
+        var frames = new Option<int>("--frames") { Description = "Timed frames per size.", DefaultValueFactory = _ => 300 };
+        var command = new Command("track", "Microseconds per tracker update at 10, 100 and 500 detections per frame (goal: < 1000 us at 100).")
+        {
+            frames,
+        };
+        command.SetAction((parse, ct) =>
+        {
+            var n = Math.Max(10, parse.GetValue(frames));
+
+            // Warm-up pass over every size, so that the timed pass runs fully optimised (tiered JIT) code.
+            foreach (var size in new[] { 10, 100, 500 })
+            {
+                TrackBenchmark.Run(size, 100, warmup: 20, seed: 2);
+            }
+
+            var load = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "?";
+            Console.WriteLine($"cpus={Environment.ProcessorCount} load1={load} (timings on a busy machine are inflated; p50 is the steadier figure)");
+            Console.WriteLine("dets/frame  frames  mean_us  p50_us  p99_us  alloc_B/update  active_tracks");
+            TrackBenchResult? at100 = null;
+            foreach (var size in new[] { 10, 100, 500 })
+            {
+                var r = TrackBenchmark.Run(size, n, warmup: 60);
+                if (size == 100)
+                {
+                    at100 = r;
+                }
+
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{r.DetectionsPerFrame,10}  {r.Frames,6}  {r.MeanMicroseconds,7:0.0}  {r.P50Microseconds,6:0.0}  {r.P99Microseconds,6:0.0}  {r.AllocatedBytesPerUpdate,14:0}  {r.ActiveTracks,13}"));
+            }
+
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"goal/actual at 100 dets (1000 us / mean): {1000 / at100!.MeanMicroseconds:0.00}"));
+            return Task.FromResult(0);
+        });
+        return command;
     }
 }

@@ -1,0 +1,213 @@
+using System.ComponentModel.DataAnnotations;
+using System.Globalization;
+
+namespace Streaming.Track;
+
+/// <summary>Which point of a track's box is tested against zones and lines.</summary>
+public enum AnchorPoint
+{
+    /// <summary>The middle of the box's bottom edge: where a person or vehicle touches the ground (default).</summary>
+    BottomCenter,
+
+    /// <summary>The centre of the box.</summary>
+    Center,
+}
+
+/// <summary>Options of the Track stage (config section <c>Track</c>).</summary>
+public sealed class TrackOptions
+{
+    public const string Section = "Track";
+
+    /// <summary>Detections at or above this score take part in the first association (ByteTrack's track_thresh).</summary>
+    [Range(0.0, 1.0)]
+    public double HighThreshold { get; set; } = 0.5;
+
+    /// <summary>Detections in [LowThreshold, HighThreshold) only continue tracks (second association); below it they are ignored.</summary>
+    [Range(0.0, 1.0)]
+    public double LowThreshold { get; set; } = 0.1;
+
+    /// <summary>An unmatched high-score detection starts a new track only at or above this score (ByteTrack's det_thresh).</summary>
+    [Range(0.0, 1.0)]
+    public double NewTrackThreshold { get; set; } = 0.6;
+
+    /// <summary>First association: largest accepted cost 1 - IoU (x score when <see cref="FuseScore"/>); 0.8 means IoU &gt;= 0.2.</summary>
+    [Range(0.0, 1.0)]
+    public double MatchThreshold { get; set; } = 0.8;
+
+    /// <summary>Second association (low-score detections): largest accepted cost 1 - IoU.</summary>
+    [Range(0.0, 1.0)]
+    public double LowMatchThreshold { get; set; } = 0.5;
+
+    /// <summary>Tentative tracks against the remaining high-score detections: largest accepted cost.</summary>
+    [Range(0.0, 1.0)]
+    public double TentativeMatchThreshold { get; set; } = 0.7;
+
+    /// <summary>Multiply IoU by the detection score in the high-score associations (ByteTrack's default outside MOT20).</summary>
+    public bool FuseScore { get; set; } = true;
+
+    /// <summary>A lost track is kept (and can be re-found) for this long after its last detection, measured in capture time.</summary>
+    [Range(0.0, 3600.0)]
+    public double LostBufferSeconds { get; set; } = 1.5;
+
+    /// <summary>Consecutive matched frames before a tentative track is confirmed (ByteTrack: 2). A tentative track that misses a frame is dropped.</summary>
+    [Range(1, 1000)]
+    public int MinHits { get; set; } = 2;
+
+    /// <summary>ByteTrack's rule: tracks born on a camera's very first frame are confirmed at once.</summary>
+    public bool ConfirmOnFirstFrame { get; set; } = true;
+
+    /// <summary>Emit TrackUpdated for each confirmed, visible track at most this often (0: off).</summary>
+    [Range(0.0, 3600.0)]
+    public double UpdateIntervalSeconds { get; set; }
+
+    /// <summary>Emit a per-camera Counts event (line in/out totals) this often (0: off).</summary>
+    [Range(0.0, 3600.0)]
+    public double CountsIntervalSeconds { get; set; }
+
+    /// <summary>A confirmed track's best picture is replaced (and the frame kept) only when the score beats the best by this much.</summary>
+    [Range(0.0, 1.0)]
+    public double BestScoreImprovement { get; set; } = 0.05;
+
+    /// <summary>The box point tested against zones and lines.</summary>
+    public AnchorPoint Anchor { get; set; } = AnchorPoint.BottomCenter;
+
+    /// <summary>Frames in a row the anchor must stay on the new side of a line (or in/out of a zone) before the change counts.</summary>
+    [Range(1, 100)]
+    public int ConfirmFrames { get; set; } = 2;
+
+    /// <summary>At final drain (input complete), end open confirmed tracks with TrackEnded (Reason "shutdown").</summary>
+    public bool EndTracksOnDrain { get; set; } = true;
+
+    /// <summary>Detected frames queued per camera worker.</summary>
+    [Range(1, 4096)]
+    public int QueuePerCamera { get; set; } = 16;
+
+    /// <summary>Zones and lines per camera id.</summary>
+    public Dictionary<string, CameraGeometryOptions> Cameras { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>Checks what data annotations cannot; returns null when valid, else a one-line error naming the key and the fix.</summary>
+    public string? Validate()
+    {
+        if (LowThreshold > HighThreshold)
+        {
+            return $"Track:LowThreshold ({LowThreshold}) must not exceed Track:HighThreshold ({HighThreshold}).";
+        }
+
+        if (NewTrackThreshold < HighThreshold)
+        {
+            return $"Track:NewTrackThreshold ({NewTrackThreshold}) must be at least Track:HighThreshold ({HighThreshold}).";
+        }
+
+        foreach (var (camera, geometry) in Cameras)
+        {
+            if (geometry is null)
+            {
+                continue;
+            }
+
+            var names = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var zone in geometry.Zones)
+            {
+                if (string.IsNullOrWhiteSpace(zone.Name))
+                {
+                    return $"Track:Cameras:{camera}:Zones: every zone needs a Name.";
+                }
+
+                if (!names.Add("zone:" + zone.Name))
+                {
+                    return $"Track:Cameras:{camera}:Zones: zone name '{zone.Name}' is used twice; give each zone its own name.";
+                }
+
+                if (zone.Points.Count < 3)
+                {
+                    return $"Track:Cameras:{camera}:Zones:{zone.Name} has {zone.Points.Count} points; a polygon needs at least 3 (Points: [{{\"X\":..,\"Y\":..}}, ...]).";
+                }
+            }
+
+            foreach (var line in geometry.Lines)
+            {
+                if (string.IsNullOrWhiteSpace(line.Name))
+                {
+                    return $"Track:Cameras:{camera}:Lines: every line needs a Name.";
+                }
+
+                if (!names.Add("line:" + line.Name))
+                {
+                    return $"Track:Cameras:{camera}:Lines: line name '{line.Name}' is used twice; give each line its own name.";
+                }
+
+                if (line.From is null || line.To is null || (line.From.X == line.To.X && line.From.Y == line.To.Y))
+                {
+                    return $"Track:Cameras:{camera}:Lines:{line.Name} needs distinct From and To points ({{\"X\":..,\"Y\":..}}).";
+                }
+
+                if (line.MarginPixels < 0)
+                {
+                    return $"Track:Cameras:{camera}:Lines:{line.Name}:MarginPixels must be >= 0.";
+                }
+            }
+        }
+
+        return null;
+    }
+
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+        $"high={HighThreshold} low={LowThreshold} new={NewTrackThreshold} match={MatchThreshold} lowMatch={LowMatchThreshold} tentativeMatch={TentativeMatchThreshold} fuse={FuseScore} buffer={LostBufferSeconds}s minHits={MinHits}");
+}
+
+/// <summary>Zones and lines of one camera.</summary>
+public sealed class CameraGeometryOptions
+{
+    public List<ZoneOptions> Zones { get; set; } = [];
+
+    public List<LineOptions> Lines { get; set; } = [];
+}
+
+/// <summary>A point in frame pixels, as written in config: <c>{ "X": 10, "Y": 20 }</c>.</summary>
+public sealed class PointOptions
+{
+    public PointOptions()
+    {
+    }
+
+    public PointOptions(float x, float y)
+    {
+        X = x;
+        Y = y;
+    }
+
+    public float X { get; set; }
+
+    public float Y { get; set; }
+}
+
+/// <summary>A polygon zone: ZoneEntered / ZoneExited (with dwell time) when a track's anchor goes in or out.</summary>
+public sealed class ZoneOptions
+{
+    public string Name { get; set; } = string.Empty;
+
+    /// <summary>Polygon corners in frame pixels (at least 3), in order.</summary>
+    public List<PointOptions> Points { get; set; } = [];
+
+    /// <summary>COCO class ids the zone applies to; empty: all classes.</summary>
+    public List<int> ClassIds { get; set; } = [];
+}
+
+/// <summary>
+/// A directed line segment From -> To. A track crosses "in" when its anchor goes from the left-hand side to the
+/// right-hand side of the segment as seen on screen walking from From to To (image y grows downwards), "out" the other way.
+/// </summary>
+public sealed class LineOptions
+{
+    public string Name { get; set; } = string.Empty;
+
+    public PointOptions From { get; set; } = new();
+
+    public PointOptions To { get; set; } = new();
+
+    /// <summary>Hysteresis: the anchor must be at least this far (pixels) beyond the line for a side to count.</summary>
+    public float MarginPixels { get; set; } = 8f;
+
+    /// <summary>COCO class ids the line applies to; empty: all classes.</summary>
+    public List<int> ClassIds { get; set; } = [];
+}

@@ -1,0 +1,253 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Streaming.Core;
+
+namespace Streaming.Track;
+
+/// <summary>
+/// The Track stage: reads detected frames, hands each camera's frames (in order) to that camera's own worker, which
+/// runs the camera's <see cref="ByteTracker"/> and writes <see cref="TrackedFrame"/>s. Cameras run in parallel (one
+/// worker task and one bounded queue each); a camera's tracker only ever sees that camera's frames. When the input
+/// completes, every worker drains its queue, ends its open confirmed tracks (TrackEnded, Reason "shutdown", when
+/// <see cref="TrackOptions.EndTracksOnDrain"/>), and the output is completed once all workers are done.
+/// </summary>
+public sealed partial class TrackService : PipelineStage
+{
+    private static readonly PipelineEvent[] NoEvents = [];
+
+    private readonly ChannelReader<DetectedFrame> _input;
+    private readonly ChannelWriter<TrackedFrame> _output;
+    private readonly TrackOptions _options;
+    private readonly ILogger<TrackService> _logger;
+    private readonly TrackMetrics _metrics;
+    private readonly ConcurrentDictionary<string, CameraWorker> _workers = new(StringComparer.Ordinal);
+
+    public TrackService(ChannelReader<DetectedFrame> input, ChannelWriter<TrackedFrame> output, IOptions<TrackOptions> options,
+        ILogger<TrackService> logger, IMeterFactory? meterFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(output);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(logger);
+        _input = input;
+        _output = output;
+        _options = options.Value;
+        _logger = logger;
+        _metrics = new TrackMetrics(meterFactory, ObserveActiveTracks);
+    }
+
+    /// <summary>Cameras seen so far.</summary>
+    public IReadOnlyCollection<string> Cameras => [.. _workers.Keys];
+
+    protected override async Task RunAsync(CancellationToken hardStop)
+    {
+        try
+        {
+            while (await _input.WaitToReadAsync(hardStop).ConfigureAwait(false))
+            {
+                while (_input.TryRead(out var detected))
+                {
+                    var worker = _workers.GetOrAdd(detected.Frame.CameraId, static (id, state) => state.Self.StartWorker(id, state.HardStop), (Self: this, HardStop: hardStop));
+                    try
+                    {
+                        await worker.Queue.Writer.WriteAsync(detected, hardStop).ConfigureAwait(false);
+                    }
+                    catch
+                    {
+                        detected.Dispose();
+                        throw;
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException) when (hardStop.IsCancellationRequested)
+        {
+            LogHardStop(_logger);
+
+            // Release what is still queued upstream of us: nobody else will.
+            while (_input.TryRead(out var left))
+            {
+                left.Dispose();
+            }
+        }
+        finally
+        {
+            foreach (var worker in _workers.Values)
+            {
+                worker.Queue.Writer.TryComplete();
+            }
+
+            await Task.WhenAll(_workers.Values.Select(w => w.Completion)).ConfigureAwait(false);
+            _output.TryComplete();
+        }
+    }
+
+    public override void Dispose()
+    {
+        _metrics.Dispose();
+        base.Dispose();
+    }
+
+    private CameraWorker StartWorker(string cameraId, CancellationToken hardStop)
+    {
+        var queue = Channel.CreateBounded<DetectedFrame>(new BoundedChannelOptions(_options.QueuePerCamera)
+        {
+            FullMode = BoundedChannelFullMode.Wait,
+            SingleReader = true,
+            SingleWriter = true,
+        });
+        var worker = new CameraWorker(cameraId, queue, new ByteTracker(cameraId, _options));
+        worker.Completion = Task.Run(() => RunWorkerAsync(worker, hardStop), CancellationToken.None);
+        LogCameraStarted(_logger, cameraId);
+        return worker;
+    }
+
+    private async Task RunWorkerAsync(CameraWorker worker, CancellationToken hardStop)
+    {
+        var reader = worker.Queue.Reader;
+        var tracker = worker.Tracker;
+        var lastSequence = -1L;
+        var lastTime = DateTimeOffset.MinValue;
+        var failed = false;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (reader.TryRead(out var detected))
+            {
+                var frame = detected.Frame;
+                if (failed)
+                {
+                    detected.Dispose();
+                    continue;
+                }
+
+                try
+                {
+                    var tracks = new List<TrackedObject>(detected.Detections.Count + 4);
+                    List<PipelineEvent>? events = null;
+                    var start = Stopwatch.GetTimestamp();
+                    worker.Events.Clear();
+                    var keep = tracker.Update(detected.Detections, frame.CaptureTime, frame.Sequence, tracks, worker.Events);
+                    frame.TrackedTimestamp = Stopwatch.GetTimestamp();
+                    _metrics.Frame(worker.CameraId, Stopwatch.GetElapsedTime(start, frame.TrackedTimestamp).TotalMicroseconds);
+                    worker.ActiveTracks = tracker.ActiveCount;
+                    if (worker.Events.Count > 0)
+                    {
+                        events = [.. worker.Events];
+                        foreach (var e in events)
+                        {
+                            _metrics.Event(worker.CameraId, e.Kind);
+                        }
+                    }
+
+                    lastSequence = frame.Sequence;
+                    lastTime = frame.CaptureTime;
+                    await WriteAsync(new TrackedFrame(frame, tracks, (IReadOnlyList<PipelineEvent>?)events ?? NoEvents, keep), hardStop).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is ChannelClosedException || (ex is OperationCanceledException && hardStop.IsCancellationRequested))
+                {
+                    // Hard stop, or the output was closed under us: nothing more can be delivered; release what is queued.
+                    failed = true;
+                }
+                catch (Exception ex)
+                {
+                    // A bug or bad input must not stop the camera: drop this frame, start the camera's tracking afresh.
+                    LogWorkerFailed(_logger, worker.CameraId, ex);
+                    frame.Dispose();
+                    worker.Tracker = new ByteTracker(worker.CameraId, _options);
+                    tracker = worker.Tracker;
+                }
+            }
+        }
+
+        if (!failed && _options.EndTracksOnDrain && lastSequence >= 0)
+        {
+            worker.Events.Clear();
+            tracker.EndAll(lastTime, "shutdown", worker.Events);
+            worker.ActiveTracks = 0;
+            if (worker.Events.Count > 0)
+            {
+                foreach (var e in worker.Events)
+                {
+                    _metrics.Event(worker.CameraId, e.Kind);
+                }
+
+                // The events refer to frames already sent (each track's best picture); this 1x1 carrier frame is not
+                // a picture: KeepFrame is false and it has no tracks.
+                var carrier = Frame.Rent(worker.CameraId, lastSequence + 1, 1, 1, lastTime, isLive: false);
+                carrier.Pixels.Clear();
+                carrier.TrackedTimestamp = Stopwatch.GetTimestamp();
+                try
+                {
+                    await WriteAsync(new TrackedFrame(carrier, [], [.. worker.Events], keepFrame: false), hardStop).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is ChannelClosedException or OperationCanceledException)
+                {
+                    LogEndEventsLost(_logger, worker.CameraId, worker.Events.Count);
+                }
+            }
+        }
+
+        LogCameraDrained(_logger, worker.CameraId);
+    }
+
+    private async ValueTask WriteAsync(TrackedFrame tracked, CancellationToken hardStop)
+    {
+        try
+        {
+            await _output.WriteAsync(tracked, hardStop).ConfigureAwait(false);
+        }
+        catch
+        {
+            tracked.Dispose();
+            throw;
+        }
+    }
+
+    private IEnumerable<Measurement<int>> ObserveActiveTracks()
+    {
+        foreach (var (camera, worker) in _workers)
+        {
+            yield return new Measurement<int>(worker.ActiveTracks, new KeyValuePair<string, object?>(Telemetry.CameraTag, camera));
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Track: camera {Camera} has its own tracker now")]
+    private static partial void LogCameraStarted(ILogger logger, string camera);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Track: camera {Camera} drained")]
+    private static partial void LogCameraDrained(ILogger logger, string camera);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Track: the tracker of camera {Camera} failed on a frame; the frame is dropped and the camera's tracks start afresh")]
+    private static partial void LogWorkerFailed(ILogger logger, string camera, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Track: camera {Camera}: {Count} end-of-run events could not be delivered (output closed or hard stop)")]
+    private static partial void LogEndEventsLost(ILogger logger, string camera, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Track: hard stop at the shutdown timeout; frames still queued are released")]
+    private static partial void LogHardStop(ILogger logger);
+
+    private sealed class CameraWorker(string cameraId, Channel<DetectedFrame> queue, ByteTracker tracker)
+    {
+        private int _active;
+
+        public string CameraId { get; } = cameraId;
+
+        public Channel<DetectedFrame> Queue { get; } = queue;
+
+        public ByteTracker Tracker { get; set; } = tracker;
+
+        public List<PipelineEvent> Events { get; } = [];
+
+        public Task Completion { get; set; } = Task.CompletedTask;
+
+        public int ActiveTracks
+        {
+            get => Volatile.Read(ref _active);
+            set => Volatile.Write(ref _active, value);
+        }
+    }
+}

@@ -1,0 +1,56 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Streaming.Track;
+
+namespace Streaming.Track.Tests;
+
+public class AddTrackTests
+{
+    private static ServiceProvider Build(Dictionary<string, string?> settings)
+    {
+        var config = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
+        var services = new ServiceCollection();
+        services.AddSingleton(typeof(Microsoft.Extensions.Logging.ILogger<>), typeof(NullLogger<>));
+        services.AddTrack(config);
+        return services.BuildServiceProvider();
+    }
+
+    [Fact]
+    public void Zones_and_lines_bind_from_the_Track_section()
+    {
+        using var sp = Build(new()
+        {
+            ["Track:LostBufferSeconds"] = "2.5",
+            ["Track:Cameras:dock-1:Zones:0:Name"] = "door",
+            ["Track:Cameras:dock-1:Zones:0:Points:0:X"] = "0",
+            ["Track:Cameras:dock-1:Zones:0:Points:0:Y"] = "0",
+            ["Track:Cameras:dock-1:Zones:0:Points:1:X"] = "10",
+            ["Track:Cameras:dock-1:Zones:0:Points:1:Y"] = "0",
+            ["Track:Cameras:dock-1:Zones:0:Points:2:X"] = "10",
+            ["Track:Cameras:dock-1:Zones:0:Points:2:Y"] = "10",
+            ["Track:Cameras:dock-1:Lines:0:Name"] = "gate",
+            ["Track:Cameras:dock-1:Lines:0:From:X"] = "5",
+            ["Track:Cameras:dock-1:Lines:0:To:Y"] = "50",
+        });
+        var options = sp.GetRequiredService<IOptions<TrackOptions>>().Value;
+        Assert.Equal(2.5, options.LostBufferSeconds);
+        Assert.Equal(3, options.Cameras["dock-1"].Zones[0].Points.Count);
+        Assert.Equal(50, options.Cameras["dock-1"].Lines[0].To.Y);
+    }
+
+    [Fact]
+    public void Bad_track_config_fails_with_a_message_naming_the_key()
+    {
+        using var sp = Build(new()
+        {
+            ["Track:Cameras:cam:Lines:0:Name"] = "gate",
+        });
+        var ex = Assert.Throws<OptionsValidationException>(() => sp.GetRequiredService<IOptions<TrackOptions>>().Value);
+        Assert.Contains("Track:Cameras:cam:Lines:gate", ex.Message, StringComparison.Ordinal);
+
+        using var sp2 = Build(new() { ["Track:HighThreshold"] = "1.5" });
+        Assert.Throws<OptionsValidationException>(() => sp2.GetRequiredService<IOptions<TrackOptions>>().Value);
+    }
+}
