@@ -164,4 +164,46 @@ public class TrackServiceTests
         Assert.Equal(2, measurements.Count(m => m.Instrument == "stream.track.events" && m.Kind == "TrackStarted" && m.Camera == "m1"));
         Assert.Equal(10, measurements.Count(m => m.Instrument == "stream.track.update_duration" && m.Camera == "m1" && m.Value > 0));
     }
+
+    [Fact]
+    public async Task A_camera_that_goes_quiet_has_its_open_tracks_ended_as_idle()
+    {
+        var input = Channel.CreateBounded<DetectedFrame>(new BoundedChannelOptions(8) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = true });
+        var output = Channel.CreateUnbounded<TrackedFrame>();
+        using var service = new TrackService(input.Reader, output.Writer, Options.Create(new TrackOptions { IdleEndSeconds = 0.3 }), NullLogger<TrackService>.Instance);
+        await service.StartAsync(CancellationToken.None);
+        for (var f = 0; f < 5; f++)
+        {
+            var frame = Frame.Rent("q", f, 8, 8, DateTimeOffset.UnixEpoch + TimeSpan.FromSeconds(f / 25.0), isLive: true);
+            await input.Writer.WriteAsync(new DetectedFrame(frame, [new Detection(BoxF.FromXywh(10, 10, 4, 8), 0.9f, 0)]));
+        }
+
+        // No more frames, input still open: the track ends by itself.
+        using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        PipelineEvent? ended = null;
+        while (ended is null)
+        {
+            using var tracked = await output.Reader.ReadAsync(wait.Token);
+            ended = tracked.Events.FirstOrDefault(e => e.Kind == EventKind.TrackEnded);
+            if (ended is not null)
+            {
+                Assert.Empty(tracked.Tracks);
+                Assert.False(tracked.KeepFrame);
+            }
+        }
+
+        Assert.Equal("idle", ended.Reason);
+        Assert.Equal("q", ended.CameraId);
+
+        input.Writer.Complete();
+        var rest = new List<TrackedFrame>();
+        await foreach (var t in output.Reader.ReadAllAsync())
+        {
+            rest.Add(t);
+            t.Dispose();
+        }
+
+        Assert.DoesNotContain(rest.SelectMany(t => t.Events), e => e.Kind == EventKind.TrackEnded);
+        await service.StopAsync(CancellationToken.None);
+    }
 }
