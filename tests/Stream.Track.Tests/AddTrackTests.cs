@@ -53,4 +53,12 @@ public class AddTrackTests
         using var sp2 = Build(new() { ["Track:HighThreshold"] = "1.5" });
         Assert.Throws<OptionsValidationException>(() => sp2.GetRequiredService<IOptions<TrackOptions>>().Value);
     }
+
+    [Fact]
+    public void A_misspelt_track_key_fails_at_start_instead_of_being_ignored()
+    {
+        using var sp = Build(new() { ["Track:MatchIoU"] = "0.8" });
+        var ex = Assert.ThrowsAny<Exception>(() => sp.GetRequiredService<IOptions<TrackOptions>>().Value);
+        Assert.Contains("MatchIoU", ex.Message, StringComparison.Ordinal);
+    }
 }
