@@ -144,7 +144,13 @@ public sealed class ByteTracker
         {
             _detUsed[i] = false;
             _dets[i] = detections[i];
+            var b = _dets[i].Box;
             var s = _dets[i].Score;
+            if (!(b.Width > 0 && b.Height > 0 && float.IsFinite(b.X1) && float.IsFinite(b.Y1) && float.IsFinite(b.X2) && float.IsFinite(b.Y2) && float.IsFinite(s)))
+            {
+                continue; // degenerate or NaN box: ignored rather than allowed to poison a track's filter
+            }
+
             if (s >= _options.HighThreshold)
             {
                 _highDets[nHigh++] = i;
@@ -214,7 +220,7 @@ public sealed class ByteTracker
             var d = _trackMatch[t];
             if (d >= 0)
             {
-                var det = detections[d];
+                var det = _dets[d];
                 var box = det.Box;
                 var h = Math.Max(box.Height, 1e-3f);
                 KalmanFilterXyah.Update(track.Mean, track.Covariance, box.CenterX, box.CenterY, box.Width / h, h);
@@ -224,7 +230,6 @@ public sealed class ByteTracker
                 track.Matched = true;
                 if (track.State == TrackState.Tentative)
                 {
-                    track.PendingBestScore = Math.Max(track.PendingBestScore, det.Score);
                     if (track.Hits >= _options.MinHits)
                     {
                         track.State = TrackState.Confirmed;
@@ -273,12 +278,12 @@ public sealed class ByteTracker
         for (var k = 0; k < nHigh2; k++)
         {
             var d = _highDets[k];
-            if (_detUsed[d] || detections[d].Score < _options.NewTrackThreshold)
+            if (_detUsed[d] || _dets[d].Score < _options.NewTrackThreshold)
             {
                 continue;
             }
 
-            var det = detections[d];
+            var det = _dets[d];
             var box = det.Box;
             var h = Math.Max(box.Height, 1e-3f);
             var track = _free.Count > 0 ? _free.Pop() : new Track(_zones.Length, _lines.Length);
@@ -287,7 +292,6 @@ public sealed class ByteTracker
             track.FirstSeen = time;
             track.LastSeen = time;
             track.LastScore = det.Score;
-            track.PendingBestScore = det.Score;
             track.Hits = 1;
             track.Matched = true;
             track.State = TrackState.Tentative;
@@ -865,8 +869,6 @@ public sealed class ByteTracker
 
         public float LastScore { get; set; }
 
-        public float PendingBestScore { get; set; }
-
         public float BestScore { get; set; }
 
         public long BestFrame { get; set; }
@@ -888,7 +890,7 @@ public sealed class ByteTracker
             Matched = false;
             Hits = 0;
             FirstSeen = LastSeen = LastUpdateEvent = BestTime = default;
-            LastScore = PendingBestScore = BestScore = 0;
+            LastScore = BestScore = 0;
             BestFrame = 0;
             BestBox = default;
             Array.Clear(Zones);

@@ -78,6 +78,10 @@ public sealed class TrackOptions
     /// <summary>At final drain (input complete), end open confirmed tracks with TrackEnded (Reason "shutdown").</summary>
     public bool EndTracksOnDrain { get; set; } = true;
 
+    /// <summary>A camera that sends no frame for this many (wall-clock) seconds has its open tracks ended with Reason "idle" (0: never).</summary>
+    [Range(0.0, 86400.0)]
+    public double IdleEndSeconds { get; set; } = 10;
+
     /// <summary>Detected frames queued per camera worker.</summary>
     [Range(1, 4096)]
     public int QueuePerCamera { get; set; } = 16;

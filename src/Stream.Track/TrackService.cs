@@ -13,7 +13,8 @@ namespace Streaming.Track;
 /// runs the camera's <see cref="ByteTracker"/> and writes <see cref="TrackedFrame"/>s. Cameras run in parallel (one
 /// worker task and one bounded queue each); a camera's tracker only ever sees that camera's frames. When the input
 /// completes, every worker drains its queue, ends its open confirmed tracks (TrackEnded, Reason "shutdown", when
-/// <see cref="TrackOptions.EndTracksOnDrain"/>), and the output is completed once all workers are done.
+/// <see cref="TrackOptions.EndTracksOnDrain"/>), and the output is completed once all workers are done. A camera that
+/// sends no frame for <see cref="TrackOptions.IdleEndSeconds"/> has its open tracks ended (Reason "idle").
 /// </summary>
 public sealed partial class TrackService : PipelineStage
 {
@@ -113,8 +114,33 @@ public sealed partial class TrackService : PipelineStage
         var lastSequence = -1L;
         var lastTime = DateTimeOffset.MinValue;
         var failed = false;
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        while (true)
         {
+            bool more;
+            if (_options.IdleEndSeconds > 0 && !failed && tracker.ActiveCount > 0)
+            {
+                // The camera may have gone quiet (offline, removed): end its tracks rather than keep them open forever.
+                using var idle = new CancellationTokenSource(TimeSpan.FromSeconds(_options.IdleEndSeconds));
+                try
+                {
+                    more = await reader.WaitToReadAsync(idle.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (idle.IsCancellationRequested)
+                {
+                    failed = !await EndTracksAsync(worker, "idle", lastSequence, lastTime + TimeSpan.FromSeconds(_options.IdleEndSeconds), hardStop).ConfigureAwait(false);
+                    continue;
+                }
+            }
+            else
+            {
+                more = await reader.WaitToReadAsync().ConfigureAwait(false);
+            }
+
+            if (!more)
+            {
+                break;
+            }
+
             while (reader.TryRead(out var detected))
             {
                 var frame = detected.Frame;
@@ -165,33 +191,43 @@ public sealed partial class TrackService : PipelineStage
 
         if (!failed && _options.EndTracksOnDrain && lastSequence >= 0)
         {
-            worker.Events.Clear();
-            tracker.EndAll(lastTime, "shutdown", worker.Events);
-            worker.ActiveTracks = 0;
-            if (worker.Events.Count > 0)
-            {
-                foreach (var e in worker.Events)
-                {
-                    _metrics.Event(worker.CameraId, e.Kind);
-                }
-
-                // The events refer to frames already sent (each track's best picture); this 1x1 carrier frame is not
-                // a picture: KeepFrame is false and it has no tracks.
-                var carrier = Frame.Rent(worker.CameraId, lastSequence + 1, 1, 1, lastTime, isLive: false);
-                carrier.Pixels.Clear();
-                carrier.TrackedTimestamp = Stopwatch.GetTimestamp();
-                try
-                {
-                    await WriteAsync(new TrackedFrame(carrier, [], [.. worker.Events], keepFrame: false), hardStop).ConfigureAwait(false);
-                }
-                catch (Exception ex) when (ex is ChannelClosedException or OperationCanceledException)
-                {
-                    LogEndEventsLost(_logger, worker.CameraId, worker.Events.Count);
-                }
-            }
+            await EndTracksAsync(worker, "shutdown", lastSequence, lastTime, hardStop).ConfigureAwait(false);
         }
 
         LogCameraDrained(_logger, worker.CameraId);
+    }
+
+    /// <summary>Ends the camera's open tracks; returns false when the output can take nothing more.</summary>
+    private async Task<bool> EndTracksAsync(CameraWorker worker, string reason, long lastSequence, DateTimeOffset time, CancellationToken hardStop)
+    {
+        worker.Events.Clear();
+        worker.Tracker.EndAll(time, reason, worker.Events);
+        worker.ActiveTracks = 0;
+        if (worker.Events.Count == 0)
+        {
+            return true;
+        }
+
+        foreach (var e in worker.Events)
+        {
+            _metrics.Event(worker.CameraId, e.Kind);
+        }
+
+        // The events refer to frames already sent (each track's best picture). They travel on a 1x1 black carrier
+        // frame that is not a picture: no tracks, KeepFrame false, Sequence = the camera's last + 1.
+        var carrier = Frame.Rent(worker.CameraId, lastSequence + 1, 1, 1, time, isLive: false);
+        carrier.Pixels.Clear();
+        carrier.TrackedTimestamp = Stopwatch.GetTimestamp();
+        try
+        {
+            await WriteAsync(new TrackedFrame(carrier, [], [.. worker.Events], keepFrame: false), hardStop).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception ex) when (ex is ChannelClosedException or OperationCanceledException)
+        {
+            LogEndEventsLost(_logger, worker.CameraId, worker.Events.Count);
+            return false;
+        }
     }
 
     private async ValueTask WriteAsync(TrackedFrame tracked, CancellationToken hardStop)

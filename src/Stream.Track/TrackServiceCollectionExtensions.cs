@@ -14,7 +14,7 @@ public static class TrackServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(configuration);
         services.AddOptions<TrackOptions>()
-            .Bind(configuration.GetSection(TrackOptions.Section))
+            .Bind(configuration.GetSection(TrackOptions.Section), binder => binder.ErrorOnUnknownConfiguration = true) // a misspelt key fails at start
             .ValidateDataAnnotations()
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<TrackOptions>, TrackOptionsValidator>();

@@ -1,7 +1,9 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Streaming.Core;
 using Streaming.Track;
 
 namespace Streaming.Track.Tests;
@@ -52,5 +54,25 @@ public class AddTrackTests
 
         using var sp2 = Build(new() { ["Track:HighThreshold"] = "1.5" });
         Assert.Throws<OptionsValidationException>(() => sp2.GetRequiredService<IOptions<TrackOptions>>().Value);
+    }
+
+    [Fact]
+    public void A_misspelt_track_key_fails_at_start_instead_of_being_ignored()
+    {
+        using var sp = Build(new() { ["Track:MatchIoU"] = "0.8" });
+        var ex = Assert.ThrowsAny<Exception>(() => sp.GetRequiredService<IOptions<TrackOptions>>().Value);
+        Assert.Contains("MatchIoU", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AddTrack_registers_the_stage_on_the_pipeline_channels()
+    {
+        var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>()).Build();
+        var services = new ServiceCollection();
+        services.AddSingleton(typeof(Microsoft.Extensions.Logging.ILogger<>), typeof(NullLogger<>));
+        services.AddPipelineChannels(config);
+        services.AddTrack(config);
+        using var sp = services.BuildServiceProvider();
+        Assert.Single(sp.GetServices<IHostedService>().OfType<TrackService>());
     }
 }

@@ -1,3 +1,4 @@
+using Streaming.Core;
 using Streaming.Track;
 using Streaming.Track.Evaluation;
 
@@ -78,5 +79,52 @@ public class EvaluationTests
         {
             dir.Delete(true);
         }
+    }
+
+    [Fact]
+    public void Line_counts_on_a_noisy_synthetic_sequence_match_the_ground_truth_crossings()
+    {
+        var spec = Small with { Length = 1500, Concurrent = 12 };
+        var (gt, det) = SyntheticMot.Generate(spec, seed: 21);
+        var x = spec.Width / 2f;
+
+        // Ground truth: bottom-centre of each person changes side of x = W/2 (walking right = "out" for a downward line).
+        int gtIn = 0, gtOut = 0;
+        foreach (var person in gt.Where(r => r.ClassId == 1).GroupBy(r => r.Id))
+        {
+            float? last = null;
+            foreach (var r in person.OrderBy(r => r.Frame))
+            {
+                var cx = r.X + r.W / 2;
+                if (last is { } l && (l < x) != (cx < x))
+                {
+                    if (cx > x)
+                    {
+                        gtOut++;
+                    }
+                    else
+                    {
+                        gtIn++;
+                    }
+                }
+
+                last = cx;
+            }
+        }
+
+        var geometry = new CameraGeometryOptions { Lines = [new LineOptions { Name = "mid", From = new(x, 0), To = new(x, spec.Height) }] };
+        var tracker = new ByteTracker("synth", new TrackOptions(), geometry);
+        var events = new List<PipelineEvent>();
+        var byFrame = det.GroupBy(d => d.Frame).ToDictionary(g => g.Key, g => g.Select(d => new Detection(d.Box, d.Confidence, 0)).ToArray());
+        for (var f = 1; f <= spec.Length; f++)
+        {
+            tracker.Update(byFrame.GetValueOrDefault(f) ?? [], DateTimeOffset.UnixEpoch + TimeSpan.FromSeconds(f / spec.FrameRate), f, null, events);
+        }
+
+        var counts = tracker.Counts;
+        Assert.True(gtIn + gtOut >= 20, $"scene has too few crossings ({gtIn} in, {gtOut} out)");
+        Console.WriteLine($"line counts: gt in {gtIn} out {gtOut}; tracker in {counts["mid:in"]} out {counts["mid:out"]}");
+        Assert.InRange(counts["mid:in"], gtIn * 0.85, gtIn * 1.1 + 1);
+        Assert.InRange(counts["mid:out"], gtOut * 0.85, gtOut * 1.1 + 1);
     }
 }

@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -101,5 +103,107 @@ public class TrackServiceTests
         Assert.Equal(frames.Count - 1, frames.Count(f => f.IsDisposed));
         delivered.Dispose();
         Assert.True(output.Reader.Completion.IsCompleted || !output.Reader.TryRead(out _));
+    }
+
+    [Fact]
+    public async Task The_stage_reports_active_tracks_events_by_kind_and_update_time_per_camera()
+    {
+        var measurements = new ConcurrentBag<(string Instrument, double Value, string? Camera, string? Kind)>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == Telemetry.TrackMeter)
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        void Record(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            string? camera = null, kind = null;
+            foreach (var tag in tags)
+            {
+                if (tag.Key == Telemetry.CameraTag)
+                {
+                    camera = tag.Value as string;
+                }
+                else if (tag.Key == "kind")
+                {
+                    kind = tag.Value as string;
+                }
+            }
+
+            measurements.Add((instrument.Name, value, camera, kind));
+        }
+
+        listener.SetMeasurementEventCallback<long>((i, v, t, _) => Record(i, v, t));
+        listener.SetMeasurementEventCallback<int>((i, v, t, _) => Record(i, v, t));
+        listener.SetMeasurementEventCallback<double>((i, v, t, _) => Record(i, v, t));
+        listener.Start();
+
+        var input = Channel.CreateBounded<DetectedFrame>(new BoundedChannelOptions(8) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = true });
+        var output = Channel.CreateUnbounded<TrackedFrame>();
+        using var service = new TrackService(input.Reader, output.Writer, Options.Create(new TrackOptions { EndTracksOnDrain = false }), NullLogger<TrackService>.Instance);
+        await service.StartAsync(CancellationToken.None);
+        for (var f = 0; f < 10; f++)
+        {
+            var frame = Frame.Rent("m1", f, 8, 8, DateTimeOffset.UnixEpoch + TimeSpan.FromSeconds(f / 25.0), isLive: false);
+            await input.Writer.WriteAsync(new DetectedFrame(frame, [new Detection(BoxF.FromXywh(10, 10, 4, 8), 0.9f, 0), new Detection(BoxF.FromXywh(60, 10, 4, 8), 0.9f, 0)]));
+        }
+
+        for (var f = 0; f < 10; f++)
+        {
+            var tracked = await output.Reader.ReadAsync();
+            tracked.Dispose();
+        }
+
+        listener.RecordObservableInstruments();
+        input.Writer.Complete();
+        await service.StopAsync(CancellationToken.None);
+
+        Assert.Contains(measurements, m => m.Instrument == "stream.track.active_tracks" && m.Camera == "m1" && m.Value == 2);
+        Assert.Equal(2, measurements.Count(m => m.Instrument == "stream.track.events" && m.Kind == "TrackStarted" && m.Camera == "m1"));
+        Assert.Equal(10, measurements.Count(m => m.Instrument == "stream.track.update_duration" && m.Camera == "m1" && m.Value > 0));
+    }
+
+    [Fact]
+    public async Task A_camera_that_goes_quiet_has_its_open_tracks_ended_as_idle()
+    {
+        var input = Channel.CreateBounded<DetectedFrame>(new BoundedChannelOptions(8) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = true });
+        var output = Channel.CreateUnbounded<TrackedFrame>();
+        using var service = new TrackService(input.Reader, output.Writer, Options.Create(new TrackOptions { IdleEndSeconds = 0.3 }), NullLogger<TrackService>.Instance);
+        await service.StartAsync(CancellationToken.None);
+        for (var f = 0; f < 5; f++)
+        {
+            var frame = Frame.Rent("q", f, 8, 8, DateTimeOffset.UnixEpoch + TimeSpan.FromSeconds(f / 25.0), isLive: true);
+            await input.Writer.WriteAsync(new DetectedFrame(frame, [new Detection(BoxF.FromXywh(10, 10, 4, 8), 0.9f, 0)]));
+        }
+
+        // No more frames, input still open: the track ends by itself.
+        using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        PipelineEvent? ended = null;
+        while (ended is null)
+        {
+            using var tracked = await output.Reader.ReadAsync(wait.Token);
+            ended = tracked.Events.FirstOrDefault(e => e.Kind == EventKind.TrackEnded);
+            if (ended is not null)
+            {
+                Assert.Empty(tracked.Tracks);
+                Assert.False(tracked.KeepFrame);
+            }
+        }
+
+        Assert.Equal("idle", ended.Reason);
+        Assert.Equal("q", ended.CameraId);
+
+        input.Writer.Complete();
+        var rest = new List<TrackedFrame>();
+        await foreach (var t in output.Reader.ReadAllAsync())
+        {
+            rest.Add(t);
+            t.Dispose();
+        }
+
+        Assert.DoesNotContain(rest.SelectMany(t => t.Events), e => e.Kind == EventKind.TrackEnded);
+        await service.StopAsync(CancellationToken.None);
     }
 }

@@ -256,4 +256,23 @@ public class TrackerScenarioTests
 
         Assert.Empty(s.Events);
     }
+
+    [Fact]
+    public void Degenerate_and_NaN_detections_are_ignored_without_harming_tracks()
+    {
+        var s = new Script(NewTracker(), 30);
+        long? id = null;
+        for (var f = 0; f < 30; f++)
+        {
+            var tracks = s.Step(
+                Script.Person(100 + 3 * f, 300),
+                new Detection(new BoxF(float.NaN, 0, 10, 10), 0.9f, 0),
+                new Detection(new BoxF(50, 50, 50, 80), 0.9f, 0),
+                new Detection(new BoxF(10, 10, 20, 20), float.NaN, 0));
+            var only = Assert.Single(tracks);
+            id ??= only.TrackId;
+            Assert.Equal(id, only.TrackId);
+            Assert.True(float.IsFinite(only.Box.X1));
+        }
+    }
 }

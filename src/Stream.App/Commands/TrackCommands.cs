@@ -18,6 +18,7 @@ internal static class TrackCommands
         eval.Subcommands.Add(Synth());
         eval.Subcommands.Add(Mot());
         eval.Subcommands.Add(Score());
+        eval.Subcommands.Add(Compare());
         bench.Subcommands.Add(Bench());
     }
 
@@ -119,6 +120,18 @@ internal static class TrackCommands
         {
             var metrics = MotScorer.Score(MotFile.Read(parse.GetValue(gt)!.FullName), MotFile.Read(parse.GetValue(tracks)!.FullName));
             Console.Write(metrics.ToTable());
+            return Task.FromResult(0);
+        });
+        return command;
+    }
+
+    private static Command Compare()
+    {
+        var dir = new Option<DirectoryInfo>("--dir") { Description = "Folder of sequence folders (e.g. made by 'eval synth').", Required = true };
+        var command = new Command("compare", "ByteTrack vs SORT-like vs naive IoU tracker on every sequence of a folder (given detections).") { dir };
+        command.SetAction((parse, ct) =>
+        {
+            Console.Write(MotComparison.Run(parse.GetValue(dir)!.FullName, new TrackOptions(), [TrackerKind.ByteTrack, TrackerKind.Sort, TrackerKind.Iou]));
             return Task.FromResult(0);
         });
         return command;

@@ -261,7 +261,7 @@ public static class MotScorer
         for (var g = 0; g < nG; g++)
         {
             var ratio = gtIdCount[g] == 0 ? 0 : (double)gtMatchedCount[g] / gtIdCount[g];
-            if (ratio > 0.8 - Eps)
+            if (ratio > 0.8)
             {
                 mt++;
             }
