@@ -1,0 +1,57 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Streaming.Core;
+
+namespace Streaming.Ingest;
+
+/// <summary>The <c>Cameras</c> section: the cameras ingest starts with.</summary>
+public sealed class CamerasOptions
+{
+    public const string Section = "Cameras";
+
+    public List<CameraOptions> Cameras { get; } = [];
+}
+
+/// <summary>
+/// Starts every enabled camera at start-up; on shutdown stops them all, completes each camera's feed, completes the
+/// frame bus (no more cameras) and the camera status channel, so that downstream stages drain and finish.
+/// </summary>
+public sealed class IngestService(
+    CameraManager manager,
+    FrameBus bus,
+    ChannelWriter<CameraStatusChange> status,
+    IOptions<CamerasOptions> cameras,
+    ILogger<IngestService> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            foreach (var camera in cameras.Value.Cameras.Where(c => c.Enabled))
+            {
+                try
+                {
+                    await manager.AddAsync(camera, stoppingToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
+                {
+                    Log.StartFailed(logger, camera.Id, UrlRedactor.Redact(ex.Message));
+                }
+            }
+
+            await Task.Delay(Timeout.Infinite, stoppingToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Shutting down.
+        }
+        finally
+        {
+            await manager.StopAllAsync(CancellationToken.None).ConfigureAwait(false);
+            bus.CompleteAdding();
+            status.TryComplete();
+        }
+    }
+}
