@@ -263,7 +263,11 @@ internal sealed partial class FfmpegFrameSource : IFrameSource
         // Give ffmpeg a moment to exit and flush its last error line.
         try
         {
-            _process?.WaitForExit(TimeSpan.FromSeconds(1));
+            if (_process is { } p && p.WaitForExit(TimeSpan.FromSeconds(1)))
+            {
+                // Exited: the parameterless wait also waits until stderr has been read to its end.
+                p.WaitForExit();
+            }
         }
         catch (InvalidOperationException)
         {

@@ -6,12 +6,18 @@ using Streaming.Core;
 
 namespace Streaming.Ingest;
 
-/// <summary>The <c>Cameras</c> section: the cameras ingest starts with.</summary>
-public sealed class CamerasOptions
+/// <summary>
+/// Ingest's whole configuration as validated at start: the <c>Cameras</c> section (the cameras ingest starts with)
+/// and the <c>Ingest</c> section. Validated as one object so that start-up lists every problem of both at once
+/// (the host stops at the first options type that fails).
+/// </summary>
+public sealed class IngestConfiguration
 {
-    public const string Section = "Cameras";
+    public const string CamerasSection = "Cameras";
 
     public List<CameraOptions> Cameras { get; } = [];
+
+    public IngestOptions Ingest { get; } = new();
 }
 
 /// <summary>
@@ -22,14 +28,14 @@ public sealed class IngestService(
     CameraManager manager,
     FrameBus bus,
     ChannelWriter<CameraStatusChange> status,
-    IOptions<CamerasOptions> cameras,
+    IOptions<IngestConfiguration> configuration,
     ILogger<IngestService> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         try
         {
-            foreach (var camera in cameras.Value.Cameras.Where(c => c.Enabled))
+            foreach (var camera in configuration.Value.Cameras.Where(c => c.Enabled))
             {
                 try
                 {

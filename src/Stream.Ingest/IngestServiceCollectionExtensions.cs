@@ -7,21 +7,23 @@ namespace Streaming.Ingest;
 public static class IngestServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers ingest: options <c>Ingest</c> (<see cref="IngestOptions"/>) and <c>Cameras</c> (validated at start with
-    /// one line per problem), the <see cref="CameraManager"/> (also as <see cref="ICameraRegistry"/>) and the
+    /// Registers ingest: options <c>Ingest</c> (<see cref="IngestOptions"/>) and <c>Cameras</c> (both validated at start
+    /// with one line per problem, through <see cref="IngestConfiguration"/>), the <see cref="CameraManager"/> (also as <see cref="ICameraRegistry"/>) and the
     /// <see cref="IngestService"/>. Needs the pipeline channels (<c>AddPipelineChannels</c>).
     /// </summary>
     public static IServiceCollection AddIngest(this IServiceCollection services, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
         services.AddOptions<IngestOptions>()
-            .Bind(configuration.GetSection(IngestOptions.Section))
+            .Bind(configuration.GetSection(IngestOptions.Section));
+        services.AddOptions<IngestConfiguration>()
+            .Configure(o =>
+            {
+                configuration.GetSection(IngestConfiguration.CamerasSection).Bind(o.Cameras);
+                configuration.GetSection(IngestOptions.Section).Bind(o.Ingest);
+            })
             .ValidateOnStart();
-        services.AddSingleton<IValidateOptions<IngestOptions>, IngestOptionsValidator>();
-        services.AddOptions<CamerasOptions>()
-            .Configure(o => configuration.GetSection(CamerasOptions.Section).Bind(o.Cameras))
-            .ValidateOnStart();
-        services.AddSingleton<IValidateOptions<CamerasOptions>, CamerasOptionsValidator>();
+        services.AddSingleton<IValidateOptions<IngestConfiguration>, IngestConfigurationValidator>();
         services.AddSingleton<CameraManager>();
         services.AddSingleton<ICameraRegistry>(sp => sp.GetRequiredService<CameraManager>());
         services.AddHostedService<IngestService>();
@@ -29,23 +31,13 @@ public static class IngestServiceCollectionExtensions
     }
 }
 
-/// <summary>Fails start-up with one line per problem in the <c>Ingest</c> section.</summary>
-public sealed class IngestOptionsValidator : IValidateOptions<IngestOptions>
+/// <summary>Fails start-up with one line per problem in the <c>Cameras</c> and <c>Ingest</c> sections.</summary>
+public sealed class IngestConfigurationValidator : IValidateOptions<IngestConfiguration>
 {
-    public ValidateOptionsResult Validate(string? name, IngestOptions options)
-    {
-        var errors = CameraConfigValidator.Validate(options);
-        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
-    }
-}
-
-/// <summary>Fails start-up with one line per problem in the <c>Cameras</c> section.</summary>
-public sealed class CamerasOptionsValidator : IValidateOptions<CamerasOptions>
-{
-    public ValidateOptionsResult Validate(string? name, CamerasOptions options)
+    public ValidateOptionsResult Validate(string? name, IngestConfiguration options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var errors = CameraConfigValidator.Validate(options.Cameras);
+        var errors = CameraConfigValidator.Validate(options.Cameras).Concat(CameraConfigValidator.Validate(options.Ingest)).ToList();
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }
