@@ -87,7 +87,8 @@ internal sealed class CameraWorker
     private static IFrameSource CreateSource(CameraOptions camera, IngestOptions options) => CameraSource.Classify(camera.Url) switch
     {
         SourceKind.Network => new FfmpegFrameSource(camera, options),
-        SourceKind.File or SourceKind.Device => new CaptureFrameSource(camera),
+        SourceKind.File when options.FileDecoder == FileDecoder.Ffmpeg => new FfmpegFrameSource(camera, options),
+        SourceKind.File or SourceKind.Device => new CaptureFrameSource(camera, options.DecoderThreads),
         _ => throw new SourceException("unknown URL scheme; use rtsp://, rtsps://, http://, https://, a file path or /dev/videoN", recoverable: false),
     };
 

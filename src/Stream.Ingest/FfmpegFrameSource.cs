@@ -23,6 +23,8 @@ internal sealed partial class FfmpegFrameSource : IFrameSource
     private readonly Queue<string> _stderr = new();
     private readonly ManualResetEventSlim _described = new();
     private readonly byte[] _one = new byte[1];
+    private readonly bool _isFile;
+    private long _framesRead;
     private Process? _process;
     private Stream? _stdout;
     private bool _inOutputSection;
@@ -32,6 +34,7 @@ internal sealed partial class FfmpegFrameSource : IFrameSource
     {
         _camera = camera;
         _options = options;
+        _isFile = CameraSource.Classify(camera.Url) == SourceKind.File;
     }
 
     public int Width { get; private set; }
@@ -46,9 +49,22 @@ internal sealed partial class FfmpegFrameSource : IFrameSource
         ArgumentNullException.ThrowIfNull(camera);
         ArgumentNullException.ThrowIfNull(options);
         var args = new List<string> { "-hide_banner", "-nostdin", "-nostats", "-loglevel", "info" };
-        var scheme = camera.Url.Split("://", 2)[0].ToLowerInvariant();
+        var kind = CameraSource.Classify(camera.Url, out var scheme);
         var timeoutUs = ((long)(options.SocketTimeoutSeconds * 1_000_000)).ToString(CultureInfo.InvariantCulture);
-        if (scheme is "rtsp" or "rtsps")
+        if (kind == SourceKind.File)
+        {
+            // Files: native pacing reads at the file's rate (-re); looping restarts the input at its end.
+            if (camera.Pacing == FilePacing.Native)
+            {
+                args.Add("-re");
+            }
+
+            if (camera.Loop)
+            {
+                args.AddRange(["-stream_loop", "-1"]);
+            }
+        }
+        else if (scheme is "rtsp" or "rtsps")
         {
             args.AddRange(["-rtsp_transport", options.RtspTransport, "-timeout", timeoutUs]);
         }
@@ -69,7 +85,7 @@ internal sealed partial class FfmpegFrameSource : IFrameSource
             args.AddRange(["-threads", options.DecoderThreads.ToString(CultureInfo.InvariantCulture)]);
         }
 
-        args.AddRange(["-i", camera.Url, "-map", "0:v:0", "-an", "-sn", "-dn"]);
+        args.AddRange(["-i", kind == SourceKind.File ? CameraSource.FilePath(camera.Url) : camera.Url, "-map", "0:v:0", "-an", "-sn", "-dn"]);
         if (camera.Width > 0)
         {
             var h = camera.Height > 0 ? camera.Height.ToString(CultureInfo.InvariantCulture) : "-2";
@@ -92,6 +108,11 @@ internal sealed partial class FfmpegFrameSource : IFrameSource
 
     public void Open(CancellationToken cancellationToken)
     {
+        if (_isFile && !File.Exists(CameraSource.FilePath(_camera.Url)))
+        {
+            throw new SourceException($"file not found; fix the path ({Environment.CurrentDirectory} is the working directory) or run scripts/setup.sh", recoverable: false);
+        }
+
         var info = new ProcessStartInfo(_options.FfmpegPath)
         {
             RedirectStandardOutput = true,
@@ -120,6 +141,7 @@ internal sealed partial class FfmpegFrameSource : IFrameSource
 
         _process = process;
         _stdout = process.StandardOutput.BaseStream;
+        GrowPipe(_stdout, Math.Max(1 << 16, (Math.Max(_camera.Width, 1920) * 1080 * 3) + 4096));
         process.BeginErrorReadLine();
 
         // ffmpeg describes its output stream (with the picture size) before it writes the first frame.
@@ -133,8 +155,48 @@ internal sealed partial class FfmpegFrameSource : IFrameSource
         if (Width <= 0 || Height <= 0)
         {
             WaitExit();
+            if (_isFile && _abortReason is null && _process is { HasExited: true })
+            {
+                throw new SourceException($"file cannot be decoded ({Describe(LastError())}): it is corrupt or not a video; replace it or re-encode it as H.264 MP4", recoverable: false);
+            }
+
             throw new SourceException(_abortReason ?? $"{Describe(LastError())}; check that the camera is reachable and the URL (path, credentials) is right", recoverable: true);
         }
+    }
+
+    /// <summary>
+    /// Linux pipes hold 64 KiB by default, so one 1080p frame would take ~95 write/read round trips between ffmpeg
+    /// and us; a pipe of about a frame (capped by /proc/sys/fs/pipe-max-size, 1 MiB by default) cuts that to a few.
+    /// Best effort: on failure the default size stays.
+    /// </summary>
+    private static void GrowPipe(Stream stream, int bytes)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        var handle = stream switch
+        {
+            System.IO.Pipes.PipeStream pipe => pipe.SafePipeHandle.DangerousGetHandle(),
+            FileStream file => file.SafeFileHandle.DangerousGetHandle(),
+            _ => IntPtr.Zero,
+        };
+        if (handle == IntPtr.Zero)
+        {
+            return;
+        }
+
+        var max = 1 << 20;
+        try
+        {
+            max = int.Parse(File.ReadAllText("/proc/sys/fs/pipe-max-size").Trim(), CultureInfo.InvariantCulture);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException)
+        {
+        }
+
+        _ = NativeMethods.SetPipeSize((int)handle, Math.Min(bytes, max));
     }
 
     private static string Describe(string? error) => error is null ? "ffmpeg ended without output" : $"ffmpeg: {error}";
@@ -229,15 +291,32 @@ internal sealed partial class FfmpegFrameSource : IFrameSource
 
         if (first == 0)
         {
+            if (_isFile && _abortReason is null)
+            {
+                WaitExit();
+                if (_process is { HasExited: true, ExitCode: 0 })
+                {
+                    if (_framesRead == 0)
+                    {
+                        throw new SourceException("file has no decodable video frames: it is corrupt or not a video; replace it or re-encode it as H.264 MP4", recoverable: false);
+                    }
+
+                    return null;
+                }
+            }
+
             throw Broken(null);
         }
 
-        var frame = Frame.Rent(cameraId, sequence, Width, Height, DateTimeOffset.UtcNow, pts: null, live);
+        // Files: media time from the frame index and the stream's rate (raw frames carry no timestamps).
+        TimeSpan? pts = _isFile && NominalFps > 0 ? TimeSpan.FromSeconds(_framesRead / NominalFps) : null;
+        var frame = Frame.Rent(cameraId, sequence, Width, Height, DateTimeOffset.UtcNow, pts, live);
         try
         {
             var pixels = frame.Pixels;
             pixels[0] = _one[0];
             stdout.ReadExactly(pixels[1..]);
+            _framesRead++;
             return frame;
         }
         catch (Exception ex) when (ex is IOException or EndOfStreamException)
@@ -328,4 +407,15 @@ internal sealed partial class FfmpegFrameSource : IFrameSource
 
         // _described is not disposed: a late Exited callback may still set it (it holds no kernel handle).
     }
+}
+
+internal static partial class NativeMethods
+{
+    private const int FSetPipeSize = 1031; // F_SETPIPE_SZ (Linux)
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
+    private static partial int Fcntl(int fd, int cmd, int arg);
+
+    /// <summary>Sets a pipe's capacity; returns the new size or -1.</summary>
+    public static int SetPipeSize(int fd, int bytes) => Fcntl(fd, FSetPipeSize, bytes);
 }

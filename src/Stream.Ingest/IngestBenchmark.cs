@@ -6,15 +6,22 @@ using Streaming.Core;
 namespace Streaming.Ingest;
 
 /// <summary>Figures of one decode run.</summary>
-public sealed record DecodeRun(string Name, long Frames, TimeSpan Elapsed)
+public sealed record DecodeRun(string Name, long Frames, TimeSpan Elapsed, TimeSpan Cpu)
 {
     public double Fps => Elapsed > TimeSpan.Zero ? Frames / Elapsed.TotalSeconds : 0;
+
+    /// <summary>Frames per CPU-second (all threads and child processes of the run).</summary>
+    public double FramesPerCpuSecond => Cpu > TimeSpan.Zero ? Frames / Cpu.TotalSeconds : 0;
 }
 
 /// <summary>Result of <see cref="IngestBenchmark"/>: the ingest path against ffmpeg on the same input in the same run.</summary>
-public sealed record IngestBenchmarkResult(string Source, int Width, int Height, int Passes, int Threads, DecodeRun Ingest, DecodeRun Ffmpeg)
+/// <param name="Ingest">The ingest path the ratio is about (the selected file decoder, or the ffmpeg pipe for URLs).</param>
+/// <param name="Other">The other file decoder, for comparison (null for URLs).</param>
+public sealed record IngestBenchmarkResult(string Source, int Width, int Height, int Passes, int Threads, DecodeRun Ingest, DecodeRun? Other, DecodeRun Ffmpeg)
 {
     public double Ratio => Ffmpeg.Fps > 0 ? Ingest.Fps / Ffmpeg.Fps : 0;
+
+    public double CpuRatio => Ffmpeg.FramesPerCpuSecond > 0 ? Ingest.FramesPerCpuSecond / Ffmpeg.FramesPerCpuSecond : 0;
 }
 
 /// <summary>
@@ -23,24 +30,25 @@ public sealed record IngestBenchmarkResult(string Source, int Width, int Height,
 /// <c>ffmpeg -threads T -i FILE -map 0:v:0 -f null -</c> decoding the same frames with the same decoder thread budget
 /// (OpenCV's FFmpeg backend is given the same T through CAP_PROP_N_THREADS). ffmpeg's figure is decode only; the
 /// ingest figure also pays the YUV to BGR conversion and the copy into the frame, which a pipeline needs.
+/// Both file decoders (<see cref="FileDecoder"/>) are timed on the same frames; the ratio line is the selected one's.
 /// For rtsp/http sources the ffmpeg-pipe path is timed for a fixed duration against <c>ffmpeg -f null</c> on the same URL.
 /// </summary>
 public static partial class IngestBenchmark
 {
     public static async Task<IngestBenchmarkResult> RunAsync(string source, double seconds, int threads, string ffmpegPath = "ffmpeg",
-        CancellationToken cancellationToken = default)
+        FileDecoder decoder = FileDecoder.OpenCv, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(source);
         var kind = CameraSource.Classify(source);
         return kind switch
         {
-            SourceKind.File => await RunFileAsync(source, seconds, threads, ffmpegPath, cancellationToken).ConfigureAwait(false),
+            SourceKind.File => await RunFileAsync(source, seconds, threads, ffmpegPath, decoder, cancellationToken).ConfigureAwait(false),
             SourceKind.Network => await RunNetworkAsync(source, seconds <= 0 ? 10 : seconds, threads, ffmpegPath, cancellationToken).ConfigureAwait(false),
             _ => throw new ArgumentException($"'{UrlRedactor.Redact(source)}' is not a file or rtsp/http URL; pass --source FILE or --source rtsp://...", nameof(source)),
         };
     }
 
-    private static async Task<IngestBenchmarkResult> RunFileAsync(string path, double seconds, int threads, string ffmpegPath, CancellationToken ct)
+    private static async Task<IngestBenchmarkResult> RunFileAsync(string path, double seconds, int threads, string ffmpegPath, FileDecoder decoder, CancellationToken ct)
     {
         if (!File.Exists(path))
         {
@@ -51,6 +59,7 @@ public static partial class IngestBenchmark
         long frames = 0;
         var passes = 0;
         int width = 0, height = 0;
+        var cpu = CpuClock.Self() + CpuClock.Children();
         var clock = Stopwatch.StartNew();
 
         // Whole passes over the file until the time budget is spent (at least one), so ffmpeg can decode exactly the same frames.
@@ -73,15 +82,39 @@ public static partial class IngestBenchmark
                 while (clock.Elapsed.TotalSeconds < seconds && !ct.IsCancellationRequested);
             },
             ct).ConfigureAwait(false);
-        var ingest = new DecodeRun("ingest (OpenCV VideoCapture -> pooled BGR24 frames)", frames, clock.Elapsed);
+        var opencv = new DecodeRun("ingest, FileDecoder=OpenCv (VideoCapture -> pooled BGR24 frames)", frames, clock.Elapsed,
+            CpuClock.Self() + CpuClock.Children() - cpu);
+
+        // The same frames through the ffmpeg-pipe file decoder (the path network cameras use).
+        var pipeOptions = new IngestOptions { FfmpegPath = ffmpegPath, DecoderThreads = threads, FileDecoder = FileDecoder.Ffmpeg };
+        var pipeCamera = new CameraOptions { Id = "bench", Url = path, Pacing = FilePacing.Full, Loop = passes > 1 };
+        long piped = 0;
+        cpu = CpuClock.Self() + CpuClock.Children();
+        var pipeClock = Stopwatch.StartNew();
+        await Task.Run(
+            () =>
+            {
+                using var source = new FfmpegFrameSource(pipeCamera, pipeOptions);
+                source.Open(ct);
+                while (piped < frames && source.Read(pipeCamera.Id, piped, live: false, ct) is { } frame)
+                {
+                    frame.Dispose();
+                    piped++;
+                }
+            },
+            ct).ConfigureAwait(false);
+        var pipe = new DecodeRun("ingest, FileDecoder=Ffmpeg (ffmpeg pipe -> pooled BGR24 frames)", piped, pipeClock.Elapsed,
+            CpuClock.Self() + CpuClock.Children() - cpu);
 
         string[] args =
         [
-            "-hide_banner", "-nostdin", "-nostats", "-benchmark", "-threads", threads.ToString(CultureInfo.InvariantCulture),
+            "-hide_banner", "-nostdin", "-nostats", "-threads", threads.ToString(CultureInfo.InvariantCulture),
             "-stream_loop", (passes - 1).ToString(CultureInfo.InvariantCulture), "-i", path, "-map", "0:v:0", "-f", "null", "-",
         ];
         var ffmpeg = await RunFfmpegAsync(ffmpegPath, args, $"ffmpeg -threads {threads} -f null (decode only)", ct).ConfigureAwait(false);
-        return new IngestBenchmarkResult(path, width, height, passes, threads, ingest, ffmpeg);
+        return decoder == FileDecoder.Ffmpeg
+            ? new IngestBenchmarkResult(path, width, height, passes, threads, pipe, opencv, ffmpeg)
+            : new IngestBenchmarkResult(path, width, height, passes, threads, opencv, pipe, ffmpeg);
     }
 
     private static async Task<IngestBenchmarkResult> RunNetworkAsync(string url, double seconds, int threads, string ffmpegPath, CancellationToken ct)
@@ -90,6 +123,7 @@ public static partial class IngestBenchmark
         var camera = new CameraOptions { Id = "bench", Url = url };
         long frames = 0;
         int width = 0, height = 0;
+        var cpu = CpuClock.Self() + CpuClock.Children();
         var clock = new Stopwatch();
         await Task.Run(
             () =>
@@ -105,21 +139,17 @@ public static partial class IngestBenchmark
                 }
             },
             ct).ConfigureAwait(false);
-        var ingest = new DecodeRun("ingest (ffmpeg pipe -> pooled BGR24 frames)", frames, clock.Elapsed);
+        var ingest = new DecodeRun("ingest (ffmpeg pipe -> pooled BGR24 frames)", frames, clock.Elapsed, CpuClock.Self() + CpuClock.Children() - cpu);
         var args = FfmpegFrameSource.BuildArguments(camera, options).ToList();
         var output = args.IndexOf("-pix_fmt");
         args.RemoveRange(output, args.Count - output);
         args.AddRange(["-t", seconds.ToString(CultureInfo.InvariantCulture), "-f", "null", "-"]);
-        args[args.IndexOf("-nostats")] = "-benchmark";
         var ffmpeg = await RunFfmpegAsync(ffmpegPath, args, "ffmpeg -f null (same URL and options, decode only)", ct).ConfigureAwait(false);
-        return new IngestBenchmarkResult(UrlRedactor.Redact(url), width, height, 1, threads, ingest, ffmpeg);
+        return new IngestBenchmarkResult(UrlRedactor.Redact(url), width, height, 1, threads, ingest, null, ffmpeg);
     }
 
     [GeneratedRegex(@"frame=\s*(?<n>\d+)", RegexOptions.CultureInvariant)]
     private static partial Regex FrameCount();
-
-    [GeneratedRegex(@"bench:.*rtime=(?<t>[0-9.]+)s", RegexOptions.CultureInvariant)]
-    private static partial Regex RealTime();
 
     private static async Task<DecodeRun> RunFfmpegAsync(string ffmpegPath, IReadOnlyList<string> args, string name, CancellationToken ct)
     {
@@ -134,6 +164,7 @@ public static partial class IngestBenchmark
             info.ArgumentList.Add(a);
         }
 
+        var cpu = CpuClock.Children();
         var clock = Stopwatch.StartNew();
         using var process = Process.Start(info) ?? throw new InvalidOperationException($"cannot start {ffmpegPath}; install ffmpeg.");
         var stderrTask = process.StandardError.ReadToEndAsync(ct);
@@ -158,9 +189,9 @@ public static partial class IngestBenchmark
         }
 
         var frames = FrameCount().Matches(stderr).LastOrDefault() is { } m ? long.Parse(m.Groups["n"].Value, CultureInfo.InvariantCulture) : 0;
-        var rt = RealTime().Match(stderr);
-        var elapsed = rt.Success ? TimeSpan.FromSeconds(double.Parse(rt.Groups["t"].Value, CultureInfo.InvariantCulture)) : wall;
-        return new DecodeRun(name, frames, elapsed);
+        // Wall time from process start, like the ingest side (whose time includes opening the file), so both pay their start-up.
+        process.WaitForExit(); // reaped: its CPU time is in the children's figure now
+        return new DecodeRun(name, frames, wall, CpuClock.Children() - cpu);
     }
 
     /// <summary>Writes the report; the ratio is the last line.</summary>
@@ -170,11 +201,17 @@ public static partial class IngestBenchmark
         ArgumentNullException.ThrowIfNull(output);
         var c = CultureInfo.InvariantCulture;
         output.WriteLine(string.Create(c, $"source: {result.Source} ({result.Width}x{result.Height}, {result.Passes} pass(es), decoder threads {result.Threads})"));
-        foreach (var run in new[] { result.Ingest, result.Ffmpeg })
+        void Line(DecodeRun run, string suffix) =>
+            output.WriteLine(string.Create(c,
+                $"{run.Name}: {run.Frames} frames in {run.Elapsed.TotalSeconds:0.000} s = {run.Fps:0.0} frames/s; {run.Cpu.TotalSeconds:0.000} CPU-s = {run.FramesPerCpuSecond:0.0} frames/CPU-s{suffix}"));
+        if (result.Other is { } other)
         {
-            output.WriteLine(string.Create(c, $"{run.Name}: {run.Frames} frames in {run.Elapsed.TotalSeconds:0.000} s = {run.Fps:0.0} frames/s"));
+            Line(other, string.Create(c, $" (ratio {(result.Ffmpeg.Fps > 0 ? other.Fps / result.Ffmpeg.Fps : 0):0.000}, not selected)"));
         }
 
+        Line(result.Ingest, " (selected)");
+        Line(result.Ffmpeg, string.Empty);
+        output.WriteLine(string.Create(c, $"ratio per CPU-second (load-independent): {result.CpuRatio:0.000}"));
         output.WriteLine(string.Create(c, $"ratio ingest/ffmpeg: {result.Ratio:0.000}"));
     }
 }

@@ -1,5 +1,15 @@
 namespace Streaming.Ingest;
 
+/// <summary>Which decoder reads file sources.</summary>
+public enum FileDecoder
+{
+    /// <summary>OpenCV VideoCapture (exact PTS; note: OpenCvSharp's bundled FFmpeg is built without SIMD, so it decodes about 2x slower).</summary>
+    OpenCv,
+
+    /// <summary>An ffmpeg child process piping raw BGR frames, like network cameras (the system ffmpeg, SIMD-optimised; PTS from frame index and rate).</summary>
+    Ffmpeg,
+}
+
 /// <summary>How cameras are read (config section <c>Ingest</c>). Cameras themselves are under <c>Cameras</c>.</summary>
 public sealed class IngestOptions
 {
@@ -35,6 +45,9 @@ public sealed class IngestOptions
     /// <summary>Default ffmpeg hardware decoder for network cameras ("cuda", "vaapi", "auto"); empty: software. A camera's own HwAccel wins.</summary>
     public string? HwAccel { get; set; }
 
-    /// <summary>Decoder threads per network camera (ffmpeg <c>-threads</c>); 0: ffmpeg's choice.</summary>
+    /// <summary>Decoder for file sources (devices always use OpenCV).</summary>
+    public FileDecoder FileDecoder { get; set; } = FileDecoder.OpenCv;
+
+    /// <summary>Decoder threads per camera (ffmpeg <c>-threads</c>, OpenCV CAP_PROP_N_THREADS); 0: the decoder's own choice.</summary>
     public int DecoderThreads { get; set; }
 }

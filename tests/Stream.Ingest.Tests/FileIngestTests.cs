@@ -24,12 +24,14 @@ public class FileIngestTests
         return long.Parse(text, CultureInfo.InvariantCulture);
     }
 
-    [Fact]
-    public async Task A_file_at_full_speed_under_a_slow_reader_loses_no_frame()
+    [Theory]
+    [InlineData(FileDecoder.OpenCv)]
+    [InlineData(FileDecoder.Ffmpeg)]
+    public async Task A_file_at_full_speed_under_a_slow_reader_loses_no_frame(FileDecoder decoder)
     {
         var path = RepoPaths.Sample("test_360p.mp4");
         var expected = ProbeFrameCount(path);
-        await using var ingest = new IngestHarness(capacityPerCamera: 2);
+        await using var ingest = new IngestHarness(new IngestOptions { FileDecoder = decoder }, capacityPerCamera: 2);
         await ingest.Manager.AddAsync(new CameraOptions { Id = "file", Url = path, Pacing = FilePacing.Full, Width = 320 });
         var feed = ingest.Feed("file");
         Assert.False(feed.IsLive);
@@ -126,8 +128,10 @@ public class FileIngestTests
         Assert.Equal(CameraState.Streaming, ingest.Camera("loop").State);
     }
 
-    [Fact]
-    public async Task A_corrupt_file_fails_its_camera_with_a_one_line_error_and_the_others_keep_running()
+    [Theory]
+    [InlineData(FileDecoder.OpenCv)]
+    [InlineData(FileDecoder.Ffmpeg)]
+    public async Task A_corrupt_file_fails_its_camera_with_a_one_line_error_and_the_others_keep_running(FileDecoder decoder)
     {
         var dir = Directory.CreateTempSubdirectory("stream-ingest-");
         try
@@ -137,13 +141,13 @@ public class FileIngestTests
             new Random(7).NextBytes(junk);
             await File.WriteAllBytesAsync(corrupt, junk);
 
-            await using var ingest = new IngestHarness();
+            await using var ingest = new IngestHarness(new IngestOptions { FileDecoder = decoder });
             await ingest.Manager.AddAsync(new CameraOptions { Id = "good", Url = RepoPaths.Sample("test_360p.mp4"), Loop = true });
             await ingest.Manager.AddAsync(new CameraOptions { Id = "bad", Url = corrupt });
             await ingest.WaitUntilAsync(() => ingest.Camera("bad").State == CameraState.Failed, TimeSpan.FromSeconds(10), "bad camera failed");
             var error = ingest.Camera("bad").LastError;
             Assert.NotNull(error);
-            Assert.StartsWith($"camera 'bad' ({corrupt}): file ", error, StringComparison.Ordinal);
+            Assert.True(error.StartsWith($"camera 'bad' ({corrupt}): file ", StringComparison.Ordinal), error);
             Assert.Contains("corrupt or not a video", error, StringComparison.Ordinal);
             Assert.Contains("replace it", error, StringComparison.Ordinal);
             Assert.DoesNotContain('\n', error);
