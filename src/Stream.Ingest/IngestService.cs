@@ -31,6 +31,8 @@ public sealed class IngestService(
     IOptions<IngestConfiguration> configuration,
     ILogger<IngestService> logger) : BackgroundService
 {
+    private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(10);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         try
@@ -55,7 +57,17 @@ public sealed class IngestService(
         }
         finally
         {
-            await manager.StopAllAsync(CancellationToken.None).ConfigureAwait(false);
+            // Workers stop within a second or so (ffmpeg is killed); a device stuck in a driver call must not hang shutdown.
+            using var timeout = new CancellationTokenSource(StopTimeout);
+            try
+            {
+                await manager.StopAllAsync(timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                Log.StopTimedOut(logger, StopTimeout.TotalSeconds);
+            }
+
             bus.CompleteAdding();
             status.TryComplete();
         }

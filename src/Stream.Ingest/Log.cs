@@ -26,6 +26,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 2007, Level = LogLevel.Error, Message = "Camera {CameraId} could not be started: {Error}")]
     public static partial void StartFailed(ILogger logger, string cameraId, string error);
 
+    [LoggerMessage(EventId = 2009, Level = LogLevel.Warning, Message = "Ingest: some cameras did not stop within {Seconds} s; their threads are abandoned")]
+    public static partial void StopTimedOut(ILogger logger, double seconds);
+
     [LoggerMessage(EventId = 2008, Level = LogLevel.Information, Message = "Ingest stopped: {Cameras} cameras closed")]
     public static partial void IngestStopped(ILogger logger, int cameras);
 }

@@ -89,11 +89,14 @@ public class FileIngestTests
             }
         }
 
+        // Every decoded frame was read, dropped or is still queued (read in this order: decoding runs on meanwhile).
+        var dropped = feed.Dropped;
+        var queued = feed.Count;
         var status = ingest.Camera("paced");
-        Assert.True(status.FramesDropped > 20, $"dropped {status.FramesDropped}");
-        Assert.Equal(feed.Dropped, status.FramesDropped);
+        Assert.True(dropped > 20, $"dropped {dropped}");
+        Assert.True(status.FramesDropped >= dropped);
         Assert.All(lags, lag => Assert.InRange(lag, 0, 3));
-        Assert.InRange(status.FramesDecoded - (read + status.FramesDropped + feed.Count), 0, 2);
+        Assert.InRange(status.FramesDecoded - (read + dropped + queued), 0, 2);
 
         // Native pacing: about 25 fps (the file's rate), not as fast as decoding allows.
         Assert.InRange(status.FramesDecoded / clock.Elapsed.TotalSeconds, 15, 35);
