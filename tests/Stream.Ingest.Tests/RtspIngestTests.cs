@@ -2,11 +2,12 @@ using System.Diagnostics;
 using Streaming.Core;
 using Streaming.Ingest;
 using Streaming.Testing;
+using Xunit.Abstractions;
 
 namespace Streaming.Ingest.Tests;
 
 /// <summary>Network cameras against a real GStreamer RTSP server.</summary>
-public class RtspIngestTests
+public class RtspIngestTests(ITestOutputHelper output)
 {
     [Fact]
     public async Task Ingest_delivers_frames_of_the_right_size_from_all_three_rtsp_cameras()
@@ -93,6 +94,7 @@ public class RtspIngestTests
             "a1 frames within 5 s of the server's return");
         var rateDuring = (BFrames() - bAtKill) / outage.Elapsed.TotalSeconds;
 
+        output.WriteLine($"frames back {back.TotalSeconds:0.00} s after the server's return; other server {rateBefore:0.0} fps before, {rateDuring:0.0} fps during the outage");
         Assert.True(back < TimeSpan.FromSeconds(5));
         Assert.Equal(CameraState.Streaming, ingest.Camera("a1").State);
         // Two cameras at the clip's 25 fps: 50 frames/s in all, before and during the outage.
