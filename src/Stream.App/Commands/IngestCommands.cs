@@ -36,16 +36,21 @@ internal static class IngestCommands
             Description = "File decoder whose ratio is the last line: OpenCv (VideoCapture, the Ingest:FileDecoder default) or Ffmpeg (ffmpeg pipe). Both are timed.",
             DefaultValueFactory = _ => new IngestOptions().FileDecoder,
         };
+        var repeat = new Option<int>("--repeat")
+        {
+            Description = "Rounds (files): the three contenders alternate and each keeps its best round.",
+            DefaultValueFactory = _ => 3,
+        };
         var command = new Command("ingest", "Decode a source at full speed through the ingest path and compare with ffmpeg -f null; the ratio is the last line.")
         {
-            source, seconds, threads, ffmpeg, decoder,
+            source, seconds, threads, ffmpeg, decoder, repeat,
         };
         command.SetAction(async (parseResult, ct) =>
         {
             try
             {
                 var result = await IngestBenchmark.RunAsync(parseResult.GetValue(source)!, parseResult.GetValue(seconds),
-                    parseResult.GetValue(threads), parseResult.GetValue(ffmpeg)!, parseResult.GetValue(decoder), ct).ConfigureAwait(false);
+                    parseResult.GetValue(threads), parseResult.GetValue(ffmpeg)!, parseResult.GetValue(decoder), parseResult.GetValue(repeat), ct).ConfigureAwait(false);
                 IngestBenchmark.Print(result, Console.Out);
                 return 0;
             }
