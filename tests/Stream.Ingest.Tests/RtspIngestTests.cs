@@ -130,4 +130,64 @@ public class RtspIngestTests(ITestOutputHelper output)
         Assert.DoesNotContain('\n', status.LastError);
         Assert.Equal("rtsp://***@127.0.0.1:" + closedPort + "/cam1", status.Url);
     }
+
+    [Fact]
+    public async Task An_http_camera_is_decoded_through_ffmpeg_into_frames_of_its_size()
+    {
+        // MPEG-TS over HTTP (python's http.server has no Range requests, which an MP4 with its index at the end needs).
+        var dir = Directory.CreateTempSubdirectory("stream-http-");
+        var remux = Process.Start("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", "-i", RepoPaths.Sample("test_360p.mp4"), "-c", "copy", "-f", "mpegts", Path.Combine(dir.FullName, "cam.ts")]);
+        await remux.WaitForExitAsync();
+        Assert.Equal(0, remux.ExitCode);
+        var port = FreePort.Next();
+        var info = new ProcessStartInfo(File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3")
+        {
+            UseShellExecute = false,
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+        };
+        foreach (var a in new[] { "-m", "http.server", "--bind", "127.0.0.1", "--directory", dir.FullName, port.ToString(System.Globalization.CultureInfo.InvariantCulture) })
+        {
+            info.ArgumentList.Add(a);
+        }
+
+        using var http = Process.Start(info)!;
+        try
+        {
+            await using var ingest = new IngestHarness(capacityPerCamera: 4);
+            using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            while (!wait.IsCancellationRequested)
+            {
+                try
+                {
+                    using var probe = new System.Net.Sockets.TcpClient();
+                    await probe.ConnectAsync("127.0.0.1", port, wait.Token);
+                    break;
+                }
+                catch (System.Net.Sockets.SocketException)
+                {
+                    await Task.Delay(50);
+                }
+            }
+
+            await ingest.Manager.AddAsync(new CameraOptions { Id = "web", Url = $"http://viewer:pw@127.0.0.1:{port}/cam.ts", Width = 320 });
+            var feed = ingest.Feed("web");
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            var frame = await feed.Reader.ReadAsync(timeout.Token);
+            using (frame)
+            {
+                Assert.Equal((320, 180), (frame.Width, frame.Height));
+                Assert.Equal("web", frame.CameraId);
+            }
+
+            Assert.Equal($"http://***@127.0.0.1:{port}/cam.ts", ingest.Camera("web").Url);
+        }
+        finally
+        {
+            http.Kill(entireProcessTree: true);
+            await http.WaitForExitAsync();
+            remux.Dispose();
+            dir.Delete(recursive: true);
+        }
+    }
 }
