@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Generates the H.264 clips the tests and benchmarks use (idempotent): samples/test_720p.mp4 (10 s, 1280x720, 25 fps).
+# Generates the H.264 clips the tests and benchmarks use (idempotent):
+#   samples/test_720p.mp4  10 s, 1280x720, 25 fps (benchmarks)
+#   samples/test_360p.mp4   5 s,  640x360, 25 fps, 1 s GOP, no B-frames (RTSP test server and file-source tests; loopable)
 set -euo pipefail
 out="${1:?usage: make-test-media.sh OUTDIR}"
 mkdir -p "$out"
@@ -11,3 +13,4 @@ gen() { # name size seconds
   echo "[setup] generated $out/$1"
 }
 gen test_720p.mp4 1280x720 10
+gen test_360p.mp4 640x360 5

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Streaming.Ingest;
 
 namespace Streaming.App.Commands;
 
@@ -9,5 +10,56 @@ internal static class IngestCommands
     {
         ArgumentNullException.ThrowIfNull(root);
         ArgumentNullException.ThrowIfNull(bench);
+
+        var source = new Option<string>("--source")
+        {
+            Description = "Video file (decoded at full speed) or rtsp/http URL (the ffmpeg-pipe path).",
+            Required = true,
+        };
+        var seconds = new Option<double>("--seconds")
+        {
+            Description = "Minimum measuring time: whole passes over a file are repeated until it is spent (URLs: the duration).",
+            DefaultValueFactory = _ => 0,
+        };
+        var threads = new Option<int>("--threads")
+        {
+            Description = "Decoder threads, the same for both sides (OpenCV CAP_PROP_N_THREADS and ffmpeg -threads).",
+            DefaultValueFactory = _ => Environment.ProcessorCount,
+        };
+        var ffmpeg = new Option<string>("--ffmpeg")
+        {
+            Description = "ffmpeg executable.",
+            DefaultValueFactory = _ => "ffmpeg",
+        };
+        var decoder = new Option<FileDecoder>("--decoder")
+        {
+            Description = "File decoder whose ratio is the last line: OpenCv (VideoCapture, the Ingest:FileDecoder default) or Ffmpeg (ffmpeg pipe). Both are timed.",
+            DefaultValueFactory = _ => new IngestOptions().FileDecoder,
+        };
+        var repeat = new Option<int>("--repeat")
+        {
+            Description = "Rounds (files): the three contenders alternate and each keeps its best round.",
+            DefaultValueFactory = _ => 3,
+        };
+        var command = new Command("ingest", "Decode a source at full speed through the ingest path and compare with ffmpeg -f null; the ratio is the last line.")
+        {
+            source, seconds, threads, ffmpeg, decoder, repeat,
+        };
+        command.SetAction(async (parseResult, ct) =>
+        {
+            try
+            {
+                var result = await IngestBenchmark.RunAsync(parseResult.GetValue(source)!, parseResult.GetValue(seconds),
+                    parseResult.GetValue(threads), parseResult.GetValue(ffmpeg)!, parseResult.GetValue(decoder), parseResult.GetValue(repeat), ct).ConfigureAwait(false);
+                IngestBenchmark.Print(result, Console.Out);
+                return 0;
+            }
+            catch (Exception ex) when (ex is ArgumentException or IOException or InvalidOperationException or SourceException)
+            {
+                await Console.Error.WriteLineAsync("bench ingest: " + ex.Message).ConfigureAwait(false);
+                return 1;
+            }
+        });
+        bench.Subcommands.Add(command);
     }
 }

@@ -1,0 +1,69 @@
+using Streaming.Core;
+
+namespace Streaming.Ingest;
+
+/// <summary>What kind of source a camera URL names, which decides the reader.</summary>
+public enum SourceKind
+{
+    /// <summary>Not a source this build can read.</summary>
+    Unknown,
+
+    /// <summary>rtsp://, rtsps://, http://, https://: decoded by an ffmpeg child process.</summary>
+    Network,
+
+    /// <summary>A video file path (or file:// URL): OpenCV VideoCapture.</summary>
+    File,
+
+    /// <summary>A V4L2 device (/dev/videoN): OpenCV VideoCapture.</summary>
+    Device,
+}
+
+public static class CameraSource
+{
+    private static readonly string[] NetworkSchemes = ["rtsp", "rtsps", "http", "https"];
+
+    /// <summary>Classifies a camera URL or path.</summary>
+    public static SourceKind Classify(string? url) => Classify(url, out _);
+
+    /// <summary>Classifies a camera URL or path; <paramref name="scheme"/> is the URL scheme when there is one.</summary>
+    public static SourceKind Classify(string? url, out string? scheme)
+    {
+        scheme = null;
+        if (string.IsNullOrWhiteSpace(url))
+        {
+            return SourceKind.Unknown;
+        }
+
+        var sep = url.IndexOf("://", StringComparison.Ordinal);
+        if (sep > 0)
+        {
+            scheme = url[..sep].ToLowerInvariant();
+            if (NetworkSchemes.Contains(scheme))
+            {
+                return SourceKind.Network;
+            }
+
+            return scheme == "file" ? SourceKind.File : SourceKind.Unknown;
+        }
+
+        return url.StartsWith("/dev/video", StringComparison.Ordinal) ? SourceKind.Device : SourceKind.File;
+    }
+
+    /// <summary>The local path of a file source (strips a file:// prefix).</summary>
+    public static string FilePath(string url)
+    {
+        ArgumentNullException.ThrowIfNull(url);
+        return url.StartsWith("file://", StringComparison.OrdinalIgnoreCase) ? Uri.UnescapeDataString(url["file://".Length..]) : url;
+    }
+
+    /// <summary>True when frames of this camera may be dropped when downstream is full (live sources and paced files).</summary>
+    public static bool IsLive(CameraOptions camera)
+    {
+        ArgumentNullException.ThrowIfNull(camera);
+        return Classify(camera.Url) switch
+        {
+            SourceKind.File => camera.Pacing == FilePacing.Native,
+            _ => true,
+        };
+    }
+}

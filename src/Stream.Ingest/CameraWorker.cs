@@ -1,0 +1,335 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Streaming.Core;
+
+namespace Streaming.Ingest;
+
+/// <summary>
+/// One camera's long-running reader on its own thread: open, read frames into the camera's feed, and on failure
+/// wait (exponential backoff with jitter) and reconnect; unrecoverable failures (missing or corrupt file) end in
+/// <see cref="CameraState.Failed"/>. Blocking reads on a dedicated thread keep one camera's trouble away from the others.
+/// </summary>
+internal sealed class CameraWorker
+{
+    private readonly IngestOptions _options;
+    private readonly CameraFeed _feed;
+    private readonly ChannelWriter<CameraStatusChange>? _status;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly Func<CameraOptions, IngestOptions, IFrameSource> _sourceFactory;
+    private readonly CancellationTokenSource _cts = new();
+    private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Lock _gate = new();
+    private Thread? _thread;
+    private volatile IFrameSource? _source;
+
+    private CameraState _state = CameraState.Stopped;
+    private DateTimeOffset _since;
+    private string? _lastError;
+    private long _decoded;
+    private long _reconnects;
+    private long _lastProgress;
+    private volatile bool _inWrite;
+    private int _width;
+    private int _height;
+
+    // Current fps over the last window of at least one second.
+    private long _fpsWindowStart;
+    private long _fpsWindowFrames;
+    private double _fps;
+
+    public CameraWorker(CameraOptions camera, IngestOptions options, CameraFeed feed, ChannelWriter<CameraStatusChange>? status,
+        ILogger logger, TimeProvider time, Func<CameraOptions, IngestOptions, IFrameSource>? sourceFactory = null)
+    {
+        Camera = camera;
+        _options = options;
+        _feed = feed;
+        _status = status;
+        _logger = logger;
+        _time = time;
+        Kind = CameraSource.Classify(camera.Url);
+        RedactedUrl = UrlRedactor.Redact(camera.Url);
+        _sourceFactory = sourceFactory ?? CreateSource;
+        _since = time.GetUtcNow();
+    }
+
+    public CameraOptions Camera { get; }
+
+    public string Id => Camera.Id;
+
+    public SourceKind Kind { get; }
+
+    public string RedactedUrl { get; }
+
+    public CameraFeed Feed => _feed;
+
+    public Task Completion => _done.Task;
+
+    public CameraState State
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _state;
+            }
+        }
+    }
+
+    public long Decoded => Interlocked.Read(ref _decoded);
+
+    public long Reconnects => Interlocked.Read(ref _reconnects);
+
+    public long Dropped => _feed.Dropped;
+
+    private static IFrameSource CreateSource(CameraOptions camera, IngestOptions options) => CameraSource.Classify(camera.Url) switch
+    {
+        SourceKind.Network => new FfmpegFrameSource(camera, options),
+        SourceKind.File when options.FileDecoder == FileDecoder.Ffmpeg => new FfmpegFrameSource(camera, options),
+        SourceKind.File or SourceKind.Device => new CaptureFrameSource(camera, options.DecoderThreads),
+        _ => throw new SourceException("unknown URL scheme; use rtsp://, rtsps://, http://, https://, a file path or /dev/videoN", recoverable: false),
+    };
+
+    public CameraStatus Snapshot()
+    {
+        lock (_gate)
+        {
+            var fps = _fps;
+            var sinceFrame = Stopwatch.GetElapsedTime(Interlocked.Read(ref _lastProgress));
+            if (_state != CameraState.Streaming || sinceFrame > TimeSpan.FromSeconds(2))
+            {
+                fps = 0;
+            }
+
+            return new CameraStatus(Id, RedactedUrl, Kind, _state, _since, Decoded, Dropped, Reconnects, _lastError, fps, _width, _height);
+        }
+    }
+
+    public void Start()
+    {
+        _thread = new Thread(Run)
+        {
+            IsBackground = true,
+            Name = "ingest:" + Id,
+        };
+        _thread.Start();
+    }
+
+    /// <summary>Stops the worker: cancels, aborts the current connection (kills ffmpeg) and waits for the thread.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await _cts.CancelAsync().ConfigureAwait(false);
+        _source?.Abort("stopped");
+        if (_thread is null)
+        {
+            return;
+        }
+
+        await _done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Called periodically: restarts a camera that delivered no frame for the watchdog time.</summary>
+    public void CheckWatchdog(TimeSpan timeout)
+    {
+        var state = State;
+        if (state is not (CameraState.Connecting or CameraState.Streaming) || _inWrite)
+        {
+            return;
+        }
+
+        var idle = Stopwatch.GetElapsedTime(Interlocked.Read(ref _lastProgress));
+        if (idle >= timeout && _source is { } source)
+        {
+            Log.Watchdog(_logger, Id, idle.TotalSeconds);
+            source.Abort(string.Create(CultureInfo.InvariantCulture, $"no frame for {idle.TotalSeconds:0.#} s (watchdog restart)"));
+        }
+    }
+
+    private void MarkProgress() => Interlocked.Exchange(ref _lastProgress, Stopwatch.GetTimestamp());
+
+    private string Describe(string error) => $"camera '{Id}' ({RedactedUrl}): {UrlRedactor.Redact(error)}";
+
+    private void SetState(CameraState state, string? error)
+    {
+        CameraStatusChange change;
+        lock (_gate)
+        {
+            if (_state == state && error is null)
+            {
+                return;
+            }
+
+            _state = state;
+            _since = _time.GetUtcNow();
+            if (error is not null)
+            {
+                _lastError = error;
+            }
+
+            change = new CameraStatusChange(Id, state, _since, error);
+        }
+
+        _status?.TryWrite(change);
+    }
+
+    private void Run()
+    {
+        var ct = _cts.Token;
+        var backoff = Backoff.FromOptions(_options);
+        var live = _feed.IsLive;
+        long sequence = 0;
+        var finalState = CameraState.Stopped;
+        var reason = "stopped";
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                MarkProgress();
+                SetState(CameraState.Connecting, null);
+                Log.Connecting(_logger, Id, RedactedUrl, Kind);
+                long streamingSince = 0;
+                string error;
+                try
+                {
+                    using (var source = _sourceFactory(Camera, _options))
+                    {
+                        _source = source;
+                        if (ct.IsCancellationRequested)
+                        {
+                            break;
+                        }
+
+                        source.Open(ct);
+                        _width = source.Width;
+                        _height = source.Height;
+                        while (true)
+                        {
+                            var frame = source.Read(Id, sequence, live, ct);
+                            if (frame is null)
+                            {
+                                reason = "end of file";
+                                return;
+                            }
+
+                            sequence++;
+                            Interlocked.Increment(ref _decoded);
+                            MarkProgress();
+                            CountFps();
+                            if (streamingSince == 0)
+                            {
+                                streamingSince = Stopwatch.GetTimestamp();
+                                SetState(CameraState.Streaming, null);
+                                Log.Streaming(_logger, Id, source.Width, source.Height, source.NominalFps);
+                            }
+
+                            Write(frame, ct);
+                        }
+                    }
+                }
+                catch (OperationCanceledException) when (ct.IsCancellationRequested)
+                {
+                    break;
+                }
+                catch (SourceException) when (ct.IsCancellationRequested)
+                {
+                    break;
+                }
+                catch (SourceException ex) when (!ex.Recoverable)
+                {
+                    var message = Describe(ex.Message);
+                    finalState = CameraState.Failed;
+                    reason = "failed";
+                    SetState(CameraState.Failed, message);
+                    Log.Failed(_logger, message);
+                    return;
+                }
+                catch (SourceException ex)
+                {
+                    error = ex.Message;
+                }
+                catch (Exception ex)
+                {
+                    error = ex.Message;
+                }
+                finally
+                {
+                    _source = null;
+                }
+
+                if (ct.IsCancellationRequested)
+                {
+                    break;
+                }
+
+                var healthy = streamingSince == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(streamingSince);
+                var delay = backoff.NextDelay(healthy);
+                Interlocked.Increment(ref _reconnects);
+                var line = Describe(error);
+                SetState(CameraState.Backoff, line);
+                Log.Backoff(_logger, line, backoff.Attempt, delay.TotalSeconds);
+                if (ct.WaitHandle.WaitOne(delay))
+                {
+                    break;
+                }
+            }
+        }
+        finally
+        {
+            if (finalState != CameraState.Failed)
+            {
+                SetState(CameraState.Stopped, null);
+            }
+
+            // No more frames from this camera: Detect drains what is queued and then drops the feed.
+            _feed.Complete();
+            Log.Stopped(_logger, Id, reason, Decoded);
+            _done.TrySetResult();
+        }
+    }
+
+    private void Write(Frame frame, CancellationToken ct)
+    {
+        // Live feeds never wait (drop-oldest); file feeds at full speed wait here while downstream is full.
+        var pending = _feed.WriteAsync(frame, ct);
+        if (pending.IsCompletedSuccessfully)
+        {
+            return;
+        }
+
+        _inWrite = true;
+        try
+        {
+            pending.AsTask().GetAwaiter().GetResult();
+        }
+        finally
+        {
+            _inWrite = false;
+            MarkProgress();
+        }
+    }
+
+    private void CountFps()
+    {
+        var now = Stopwatch.GetTimestamp();
+        if (_fpsWindowStart == 0)
+        {
+            _fpsWindowStart = now;
+        }
+
+        _fpsWindowFrames++;
+        var elapsed = Stopwatch.GetElapsedTime(_fpsWindowStart, now);
+        if (elapsed >= TimeSpan.FromSeconds(1))
+        {
+            var fps = _fpsWindowFrames / elapsed.TotalSeconds;
+            lock (_gate)
+            {
+                _fps = fps;
+            }
+
+            _fpsWindowStart = now;
+            _fpsWindowFrames = 0;
+        }
+    }
+}

@@ -1,0 +1,243 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Streaming.Core;
+
+namespace Streaming.Ingest;
+
+/// <summary>Figures of one decode run.</summary>
+public sealed record DecodeRun(string Name, long Frames, TimeSpan Elapsed, TimeSpan Cpu)
+{
+    public double Fps => Elapsed > TimeSpan.Zero ? Frames / Elapsed.TotalSeconds : 0;
+
+    /// <summary>Frames per CPU-second (all threads and child processes of the run).</summary>
+    public double FramesPerCpuSecond => Cpu > TimeSpan.Zero ? Frames / Cpu.TotalSeconds : 0;
+}
+
+/// <summary>Result of <see cref="IngestBenchmark"/>: the ingest path against ffmpeg on the same input in the same run.</summary>
+/// <param name="Ingest">The ingest path the ratio is about (the selected file decoder, or the ffmpeg pipe for URLs).</param>
+/// <param name="Other">The other file decoder, for comparison (null for URLs).</param>
+public sealed record IngestBenchmarkResult(string Source, int Width, int Height, int Passes, int Threads, DecodeRun Ingest, DecodeRun? Other, DecodeRun Ffmpeg)
+{
+    public double Ratio => Ffmpeg.Fps > 0 ? Ingest.Fps / Ffmpeg.Fps : 0;
+
+    public double CpuRatio => Ffmpeg.FramesPerCpuSecond > 0 ? Ingest.FramesPerCpuSecond / Ffmpeg.FramesPerCpuSecond : 0;
+}
+
+/// <summary>
+/// <c>stream bench ingest</c>: decodes a file at full speed through the real file-source path (OpenCV VideoCapture
+/// grabbing and converting to BGR24 straight into pooled frames) and, in the same run, times
+/// <c>ffmpeg -threads T -i FILE -map 0:v:0 -f null -</c> decoding the same frames with the same decoder thread budget
+/// (OpenCV's FFmpeg backend is given the same T through CAP_PROP_N_THREADS). ffmpeg's figure is decode only; the
+/// ingest figure also pays the YUV to BGR conversion and the copy into the frame, which a pipeline needs.
+/// Both file decoders (<see cref="FileDecoder"/>) are timed on the same frames, in alternating rounds keeping each
+/// one's best; the ratio line is the selected one's. CPU-seconds (this process and its reaped children) are printed too.
+/// For rtsp/http sources the ffmpeg-pipe path is timed for a fixed duration against <c>ffmpeg -f null</c> on the same URL.
+/// </summary>
+public static partial class IngestBenchmark
+{
+    public static async Task<IngestBenchmarkResult> RunAsync(string source, double seconds, int threads, string ffmpegPath = "ffmpeg",
+        FileDecoder decoder = FileDecoder.OpenCv, int repeat = 3, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(source);
+        var kind = CameraSource.Classify(source);
+        return kind switch
+        {
+            SourceKind.File => await RunFileAsync(source, seconds, threads, ffmpegPath, decoder, repeat, cancellationToken).ConfigureAwait(false),
+            SourceKind.Network => await RunNetworkAsync(source, seconds <= 0 ? 10 : seconds, threads, ffmpegPath, cancellationToken).ConfigureAwait(false),
+            _ => throw new ArgumentException($"'{UrlRedactor.Redact(source)}' is not a file or rtsp/http URL; pass --source FILE or --source rtsp://...", nameof(source)),
+        };
+    }
+
+    private static async Task<IngestBenchmarkResult> RunFileAsync(string path, double seconds, int threads, string ffmpegPath, FileDecoder decoder,
+        int repeat, CancellationToken ct)
+    {
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"{path} not found; pass an existing video file (scripts/setup.sh puts samples/test_720p.mp4 in place).", path);
+        }
+
+        // Round 1 fixes the work: whole passes over the file until the time budget is spent (at least one), so that
+        // every later measurement decodes exactly the same frames. Rounds alternate the three contenders and each
+        // keeps its best round, which filters out bursts of other load on a shared machine.
+        var (opencv, passes, width, height) = await MeasureOpenCvAsync(path, seconds, passes: 0, threads, ct).ConfigureAwait(false);
+        DecodeRun? pipe = null;
+        DecodeRun? ffmpeg = null;
+        for (var round = 0; round < Math.Max(1, repeat); round++)
+        {
+            if (round > 0)
+            {
+                opencv = Best(opencv, (await MeasureOpenCvAsync(path, 0, passes, threads, ct).ConfigureAwait(false)).Run);
+            }
+
+            pipe = Best(pipe, await MeasurePipeAsync(path, opencv.Frames, passes, threads, ffmpegPath, ct).ConfigureAwait(false));
+            string[] args =
+            [
+                "-hide_banner", "-nostdin", "-nostats", "-threads", threads.ToString(CultureInfo.InvariantCulture),
+                "-stream_loop", (passes - 1).ToString(CultureInfo.InvariantCulture), "-i", path, "-map", "0:v:0", "-f", "null", "-",
+            ];
+            ffmpeg = Best(ffmpeg, await RunFfmpegAsync(ffmpegPath, args, $"ffmpeg -threads {threads} -f null (decode only)", ct).ConfigureAwait(false));
+        }
+
+        return decoder == FileDecoder.Ffmpeg
+            ? new IngestBenchmarkResult(path, width, height, passes, threads, pipe!, opencv, ffmpeg!)
+            : new IngestBenchmarkResult(path, width, height, passes, threads, opencv, pipe, ffmpeg!);
+    }
+
+    private static DecodeRun Best(DecodeRun? a, DecodeRun b) => a is null || b.Fps > a.Fps ? b : a;
+
+    private static async Task<(DecodeRun Run, int Passes, int Width, int Height)> MeasureOpenCvAsync(string path, double seconds, int passes,
+        int threads, CancellationToken ct)
+    {
+        var camera = new CameraOptions { Id = "bench", Url = path, Pacing = FilePacing.Full };
+        long frames = 0;
+        var done = 0;
+        int width = 0, height = 0;
+        var cpu = CpuClock.Self() + CpuClock.Children();
+        var clock = Stopwatch.StartNew();
+        await Task.Run(
+            () =>
+            {
+                do
+                {
+                    using var capture = new CaptureFrameSource(camera, threads);
+                    capture.Open(ct);
+                    (width, height) = (capture.Width, capture.Height);
+                    while (capture.Read(camera.Id, frames, live: false, ct) is { } frame)
+                    {
+                        frame.Dispose();
+                        frames++;
+                    }
+
+                    done++;
+                }
+                while ((passes > 0 ? done < passes : clock.Elapsed.TotalSeconds < seconds) && !ct.IsCancellationRequested);
+            },
+            ct).ConfigureAwait(false);
+        var run = new DecodeRun("ingest, FileDecoder=OpenCv (VideoCapture -> pooled BGR24 frames)", frames, clock.Elapsed,
+            CpuClock.Self() + CpuClock.Children() - cpu);
+        return (run, done, width, height);
+    }
+
+    /// <summary>The same frames through the ffmpeg-pipe file decoder (the path network cameras use).</summary>
+    private static async Task<DecodeRun> MeasurePipeAsync(string path, long frames, int passes, int threads, string ffmpegPath, CancellationToken ct)
+    {
+        var options = new IngestOptions { FfmpegPath = ffmpegPath, DecoderThreads = threads, FileDecoder = FileDecoder.Ffmpeg };
+        var camera = new CameraOptions { Id = "bench", Url = path, Pacing = FilePacing.Full, Loop = passes > 1 };
+        long piped = 0;
+        var cpu = CpuClock.Self() + CpuClock.Children();
+        var clock = Stopwatch.StartNew();
+        await Task.Run(
+            () =>
+            {
+                using var source = new FfmpegFrameSource(camera, options);
+                source.Open(ct);
+                while (piped < frames && source.Read(camera.Id, piped, live: false, ct) is { } frame)
+                {
+                    frame.Dispose();
+                    piped++;
+                }
+            },
+            ct).ConfigureAwait(false);
+        var elapsed = clock.Elapsed;
+        return new DecodeRun("ingest, FileDecoder=Ffmpeg (ffmpeg pipe -> pooled BGR24 frames)", piped, elapsed, CpuClock.Self() + CpuClock.Children() - cpu);
+    }
+
+    private static async Task<IngestBenchmarkResult> RunNetworkAsync(string url, double seconds, int threads, string ffmpegPath, CancellationToken ct)
+    {
+        var options = new IngestOptions { FfmpegPath = ffmpegPath, DecoderThreads = threads };
+        var camera = new CameraOptions { Id = "bench", Url = url };
+        long frames = 0;
+        int width = 0, height = 0;
+        var cpu = CpuClock.Self() + CpuClock.Children();
+        var clock = new Stopwatch();
+        await Task.Run(
+            () =>
+            {
+                using var source = new FfmpegFrameSource(camera, options);
+                clock.Start();
+                source.Open(ct);
+                (width, height) = (source.Width, source.Height);
+                while (clock.Elapsed.TotalSeconds < seconds && source.Read(camera.Id, frames, live: true, ct) is { } frame)
+                {
+                    frame.Dispose();
+                    frames++;
+                }
+            },
+            ct).ConfigureAwait(false);
+        var ingest = new DecodeRun("ingest (ffmpeg pipe -> pooled BGR24 frames)", frames, clock.Elapsed, CpuClock.Self() + CpuClock.Children() - cpu);
+        var args = FfmpegFrameSource.BuildArguments(camera, options).ToList();
+        var output = args.IndexOf("-pix_fmt");
+        args.RemoveRange(output, args.Count - output);
+        args.AddRange(["-t", seconds.ToString(CultureInfo.InvariantCulture), "-f", "null", "-"]);
+        var ffmpeg = await RunFfmpegAsync(ffmpegPath, args, "ffmpeg -f null (same URL and options, decode only)", ct).ConfigureAwait(false);
+        return new IngestBenchmarkResult(UrlRedactor.Redact(url), width, height, 1, threads, ingest, null, ffmpeg);
+    }
+
+    [GeneratedRegex(@"frame=\s*(?<n>\d+)", RegexOptions.CultureInvariant)]
+    private static partial Regex FrameCount();
+
+    private static async Task<DecodeRun> RunFfmpegAsync(string ffmpegPath, IReadOnlyList<string> args, string name, CancellationToken ct)
+    {
+        var info = new ProcessStartInfo(ffmpegPath)
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in args)
+        {
+            info.ArgumentList.Add(a);
+        }
+
+        var cpu = CpuClock.Children();
+        var clock = Stopwatch.StartNew();
+        using var process = Process.Start(info) ?? throw new InvalidOperationException($"cannot start {ffmpegPath}; install ffmpeg.");
+        var stderrTask = process.StandardError.ReadToEndAsync(ct);
+        var stdoutTask = process.StandardOutput.ReadToEndAsync(ct);
+        try
+        {
+            await process.WaitForExitAsync(ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
+
+        var wall = clock.Elapsed;
+        var stderr = await stderrTask.ConfigureAwait(false);
+        await stdoutTask.ConfigureAwait(false);
+        if (process.ExitCode != 0)
+        {
+            var last = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault();
+            throw new InvalidOperationException($"ffmpeg failed (exit {process.ExitCode}): {UrlRedactor.Redact(last)}");
+        }
+
+        var frames = FrameCount().Matches(stderr).LastOrDefault() is { } m ? long.Parse(m.Groups["n"].Value, CultureInfo.InvariantCulture) : 0;
+        // Wall time from process start, like the ingest side (whose time includes opening the file), so both pay their start-up.
+        process.WaitForExit(); // reaped: its CPU time is in the children's figure now
+        return new DecodeRun(name, frames, wall, CpuClock.Children() - cpu);
+    }
+
+    /// <summary>Writes the report; the ratio is the last line.</summary>
+    public static void Print(IngestBenchmarkResult result, TextWriter output)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        ArgumentNullException.ThrowIfNull(output);
+        var c = CultureInfo.InvariantCulture;
+        output.WriteLine(string.Create(c, $"source: {result.Source} ({result.Width}x{result.Height}, {result.Passes} pass(es), decoder threads {result.Threads}; best of the rounds)"));
+        void Line(DecodeRun run, string suffix) =>
+            output.WriteLine(string.Create(c,
+                $"{run.Name}: {run.Frames} frames in {run.Elapsed.TotalSeconds:0.000} s = {run.Fps:0.0} frames/s; {run.Cpu.TotalSeconds:0.000} CPU-s = {run.FramesPerCpuSecond:0.0} frames/CPU-s{suffix}"));
+        if (result.Other is { } other)
+        {
+            Line(other, string.Create(c, $" (ratio {(result.Ffmpeg.Fps > 0 ? other.Fps / result.Ffmpeg.Fps : 0):0.000}, not selected)"));
+        }
+
+        Line(result.Ingest, " (selected)");
+        Line(result.Ffmpeg, string.Empty);
+        output.WriteLine(string.Create(c, $"ratio per CPU-second (load-independent): {result.CpuRatio:0.000}"));
+        output.WriteLine(string.Create(c, $"ratio ingest/ffmpeg: {result.Ratio:0.000}"));
+    }
+}

@@ -1,0 +1,53 @@
+namespace Streaming.Ingest;
+
+/// <summary>Which decoder reads file sources.</summary>
+public enum FileDecoder
+{
+    /// <summary>OpenCV VideoCapture (exact PTS; note: OpenCvSharp's bundled FFmpeg is built without SIMD, so it decodes about 2x slower).</summary>
+    OpenCv,
+
+    /// <summary>An ffmpeg child process piping raw BGR frames, like network cameras (the system ffmpeg, SIMD-optimised; PTS from frame index and rate).</summary>
+    Ffmpeg,
+}
+
+/// <summary>How cameras are read (config section <c>Ingest</c>). Cameras themselves are under <c>Cameras</c>.</summary>
+public sealed class IngestOptions
+{
+    public const string Section = "Ingest";
+
+    /// <summary>First reconnect delay after a failure, in seconds.</summary>
+    public double BackoffInitialSeconds { get; set; } = 0.5;
+
+    /// <summary>Longest reconnect delay, in seconds.</summary>
+    public double BackoffMaxSeconds { get; set; } = 30;
+
+    /// <summary>A camera that streamed this long without failing starts its backoff from the beginning again.</summary>
+    public double BackoffResetAfterSeconds { get; set; } = 60;
+
+    /// <summary>Random spread of each delay, as a fraction (0.2: each delay is 80%..120% of the nominal one).</summary>
+    public double BackoffJitter { get; set; } = 0.2;
+
+    /// <summary>A camera that delivered no frame for this long (while connecting or streaming) is restarted.</summary>
+    public double WatchdogSeconds { get; set; } = 10;
+
+    /// <summary>The ffmpeg executable that decodes network cameras (a name on PATH or a full path).</summary>
+    public string FfmpegPath { get; set; } = "ffmpeg";
+
+    /// <summary>RTSP lower transport: "tcp" (default, robust through NAT and loss) or "udp".</summary>
+    public string RtspTransport { get; set; } = "tcp";
+
+    /// <summary>Socket I/O timeout for network cameras, in seconds (ffmpeg <c>-timeout</c>).</summary>
+    public double SocketTimeoutSeconds { get; set; } = 5;
+
+    /// <summary>Longest wait for a network camera to deliver its stream description and first frame, in seconds.</summary>
+    public double OpenTimeoutSeconds { get; set; } = 10;
+
+    /// <summary>Default ffmpeg hardware decoder for network cameras ("cuda", "vaapi", "auto"); empty: software. A camera's own HwAccel wins.</summary>
+    public string? HwAccel { get; set; }
+
+    /// <summary>Decoder for file sources (devices always use OpenCV).</summary>
+    public FileDecoder FileDecoder { get; set; } = FileDecoder.OpenCv;
+
+    /// <summary>Decoder threads per camera (ffmpeg <c>-threads</c>, OpenCV CAP_PROP_N_THREADS); 0: the decoder's own choice.</summary>
+    public int DecoderThreads { get; set; }
+}

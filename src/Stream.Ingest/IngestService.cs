@@ -1,0 +1,75 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Streaming.Core;
+
+namespace Streaming.Ingest;
+
+/// <summary>
+/// Ingest's whole configuration as validated at start: the <c>Cameras</c> section (the cameras ingest starts with)
+/// and the <c>Ingest</c> section. Validated as one object so that start-up lists every problem of both at once
+/// (the host stops at the first options type that fails).
+/// </summary>
+public sealed class IngestConfiguration
+{
+    public const string CamerasSection = "Cameras";
+
+    public List<CameraOptions> Cameras { get; } = [];
+
+    public IngestOptions Ingest { get; } = new();
+}
+
+/// <summary>
+/// Starts every enabled camera at start-up; on shutdown stops them all, completes each camera's feed, completes the
+/// frame bus (no more cameras) and the camera status channel, so that downstream stages drain and finish.
+/// </summary>
+public sealed class IngestService(
+    CameraManager manager,
+    FrameBus bus,
+    ChannelWriter<CameraStatusChange> status,
+    IOptions<IngestConfiguration> configuration,
+    ILogger<IngestService> logger) : BackgroundService
+{
+    private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(10);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            foreach (var camera in configuration.Value.Cameras.Where(c => c.Enabled))
+            {
+                try
+                {
+                    await manager.AddAsync(camera, stoppingToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
+                {
+                    Log.StartFailed(logger, camera.Id, UrlRedactor.Redact(ex.Message));
+                }
+            }
+
+            await Task.Delay(Timeout.Infinite, stoppingToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Shutting down.
+        }
+        finally
+        {
+            // Workers stop within a second or so (ffmpeg is killed); a device stuck in a driver call must not hang shutdown.
+            using var timeout = new CancellationTokenSource(StopTimeout);
+            try
+            {
+                await manager.StopAllAsync(timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                Log.StopTimedOut(logger, StopTimeout.TotalSeconds);
+            }
+
+            bus.CompleteAdding();
+            status.TryComplete();
+        }
+    }
+}

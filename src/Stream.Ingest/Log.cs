@@ -1,0 +1,34 @@
+using Microsoft.Extensions.Logging;
+
+namespace Streaming.Ingest;
+
+/// <summary>Ingest's log messages. URLs and errors passed here are always redacted first.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Camera {CameraId}: connecting to {Url} ({Kind})")]
+    public static partial void Connecting(ILogger logger, string cameraId, string url, SourceKind kind);
+
+    [LoggerMessage(EventId = 2002, Level = LogLevel.Information, Message = "Camera {CameraId}: streaming {Width}x{Height} at {Fps:0.##} fps nominal")]
+    public static partial void Streaming(ILogger logger, string cameraId, int width, int height, double fps);
+
+    [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "{Error}; retry {Attempt} in {DelaySeconds:0.0} s")]
+    public static partial void Backoff(ILogger logger, string error, int attempt, double delaySeconds);
+
+    [LoggerMessage(EventId = 2004, Level = LogLevel.Error, Message = "{Error}")]
+    public static partial void Failed(ILogger logger, string error);
+
+    [LoggerMessage(EventId = 2005, Level = LogLevel.Information, Message = "Camera {CameraId}: stopped ({Reason}) after {Frames} frames")]
+    public static partial void Stopped(ILogger logger, string cameraId, string reason, long frames);
+
+    [LoggerMessage(EventId = 2006, Level = LogLevel.Warning, Message = "Camera {CameraId}: no frame for {Seconds:0.#} s; the watchdog restarts it")]
+    public static partial void Watchdog(ILogger logger, string cameraId, double seconds);
+
+    [LoggerMessage(EventId = 2007, Level = LogLevel.Error, Message = "Camera {CameraId} could not be started: {Error}")]
+    public static partial void StartFailed(ILogger logger, string cameraId, string error);
+
+    [LoggerMessage(EventId = 2009, Level = LogLevel.Warning, Message = "Ingest: some cameras did not stop within {Seconds} s; their threads are abandoned")]
+    public static partial void StopTimedOut(ILogger logger, double seconds);
+
+    [LoggerMessage(EventId = 2008, Level = LogLevel.Information, Message = "Ingest stopped: {Cameras} cameras closed")]
+    public static partial void IngestStopped(ILogger logger, int cameras);
+}

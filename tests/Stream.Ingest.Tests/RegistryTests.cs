@@ -1,0 +1,185 @@
+using System.Diagnostics.Metrics;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Streaming.Core;
+using Streaming.Ingest;
+using Streaming.Testing;
+
+namespace Streaming.Ingest.Tests;
+
+/// <summary>Runtime camera control, watchdog, process ownership and metrics.</summary>
+public class RegistryTests
+{
+    /// <summary>
+    /// This test process's ffmpeg children whose command line mentions <paramref name="port"/>, plus any zombie ffmpeg
+    /// child at all (a zombie has no command line, and any zombie is a leak). Linux /proc.
+    /// </summary>
+    private static List<int> FfmpegChildren(int port)
+    {
+        var needle = ":" + port.ToString(System.Globalization.CultureInfo.InvariantCulture) + "/";
+        var me = Environment.ProcessId;
+        var list = new List<int>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid))
+            {
+                continue;
+            }
+
+            try
+            {
+                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                var close = stat.LastIndexOf(')');
+                var name = stat[(stat.IndexOf('(') + 1)..close];
+                var fields = stat[(close + 2)..].Split(' ');
+                var ppid = int.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture);
+                if (ppid != me || name != "ffmpeg")
+                {
+                    continue;
+                }
+
+                var zombie = fields[0] == "Z";
+                var cmdline = File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' ');
+                if (zombie || cmdline.Contains(needle, StringComparison.Ordinal))
+                {
+                    list.Add(pid);
+                }
+            }
+            catch (IOException)
+            {
+            }
+        }
+
+        return list;
+    }
+
+    [Fact]
+    public async Task Cameras_can_be_added_and_removed_at_runtime_and_removing_one_leaves_no_ffmpeg_process()
+    {
+        await using var server = await RtspServerFixture.StartNewAsync(mounts: 2);
+        await using var ingest = new IngestHarness();
+        await ingest.Manager.AddAsync(new CameraOptions { Id = "one", Url = server.Url(1) });
+        await ingest.WaitUntilAsync(() => ingest.Camera("one").State == CameraState.Streaming, TimeSpan.FromSeconds(10), "one streaming");
+        await ingest.Manager.AddAsync(new CameraOptions { Id = "two", Url = server.Url(2) });
+        await ingest.WaitUntilAsync(() => ingest.Camera("two").State == CameraState.Streaming, TimeSpan.FromSeconds(10), "two streaming");
+        Assert.Equal(2, FfmpegChildren(server.Port).Count);
+        var dup = await Assert.ThrowsAsync<ArgumentException>(() => ingest.Manager.AddAsync(new CameraOptions { Id = "one", Url = server.Url(2) }));
+        Assert.Contains("already exists", dup.Message, StringComparison.Ordinal);
+
+        var feed = ingest.Feed("one");
+        Assert.True(await ingest.Manager.RemoveAsync("one"));
+        Assert.Null(ingest.Manager.Get("one"));
+        Assert.Equal(new[] { "two" }, ingest.Manager.Snapshot().Select(s => s.Id));
+        Assert.True(feed.Reader.Completion.IsCompleted || feed.Count > 0, "the removed camera's feed is completed");
+        ingest.Drain("one");
+        await feed.Reader.Completion.WaitAsync(TimeSpan.FromSeconds(2));
+        Assert.Single(FfmpegChildren(server.Port));
+        Assert.False(await ingest.Manager.RemoveAsync("one"));
+
+        var two = ingest.Camera("two").FramesDecoded;
+        await ingest.WaitUntilAsync(() => ingest.Camera("two").FramesDecoded > two + 10, TimeSpan.FromSeconds(5), "two keeps streaming");
+        await ingest.Manager.StopAllAsync();
+        Assert.Empty(FfmpegChildren(server.Port));
+        Assert.All(ingest.Manager.Snapshot(), s => Assert.Equal(CameraState.Stopped, s.State));
+    }
+
+    [Fact]
+    public async Task A_camera_whose_server_accepts_but_never_sends_is_restarted_by_the_watchdog_and_never_blocks_shutdown()
+    {
+        using var silent = new TcpListener(IPAddress.Loopback, 0);
+        silent.Start();
+        var port = ((IPEndPoint)silent.LocalEndpoint).Port;
+        var accepted = new List<Socket>();
+        using var stop = new CancellationTokenSource();
+        var acceptLoop = Task.Run(async () =>
+        {
+            try
+            {
+                while (true)
+                {
+                    accepted.Add(await silent.AcceptSocketAsync(stop.Token));
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        });
+
+        var options = new IngestOptions { WatchdogSeconds = 1.5, SocketTimeoutSeconds = 60, OpenTimeoutSeconds = 60 };
+        await using (var ingest = new IngestHarness(options))
+        {
+            await ingest.Manager.AddAsync(new CameraOptions { Id = "mute", Url = $"rtsp://127.0.0.1:{port}/cam1" });
+            await ingest.WaitUntilAsync(() => ingest.Camera("mute").Reconnects >= 1, TimeSpan.FromSeconds(6), "a watchdog restart");
+            var status = ingest.Camera("mute");
+            Assert.Contains("watchdog", status.LastError, StringComparison.Ordinal);
+            Assert.Contains("no frame for", status.LastError, StringComparison.Ordinal);
+            Assert.True(accepted.Count >= 1);
+
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            await ingest.Manager.StopAllAsync();
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3), $"shutdown took {clock.Elapsed}");
+            Assert.Empty(FfmpegChildren(port));
+        }
+
+        await stop.CancelAsync();
+        await acceptLoop;
+        foreach (var s in accepted)
+        {
+            s.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task Metrics_report_frames_reconnects_and_state_per_camera()
+    {
+        var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        await using var _ = services;
+        var bus = new FrameBus(2);
+        var manager = new CameraManager(bus, null, Options.Create(new IngestOptions()), meterFactory: services.GetRequiredService<IMeterFactory>());
+        await using var __ = manager;
+        await manager.AddAsync(new CameraOptions { Id = "m", Url = RepoPaths.Sample("test_360p.mp4"), Loop = true });
+        await manager.AddAsync(new CameraOptions { Id = "down", Url = $"rtsp://127.0.0.1:{FreePort.Next()}/x" });
+        var deadline = DateTime.UtcNow.AddSeconds(8);
+        while ((manager.Get("m")!.FramesDecoded < 5 || manager.Get("down")!.Reconnects < 1) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        var seen = new Dictionary<(string, string), double>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == Telemetry.IngestMeter)
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        void Record(Instrument i, double v, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            foreach (var t in tags)
+            {
+                if (t.Key == Telemetry.CameraTag)
+                {
+                    seen[(i.Name, (string)t.Value!)] = v;
+                }
+            }
+        }
+
+        listener.SetMeasurementEventCallback<long>((i, v, tags, _) => Record(i, v, tags));
+        listener.SetMeasurementEventCallback<int>((i, v, tags, _) => Record(i, v, tags));
+        listener.Start();
+        listener.RecordObservableInstruments();
+
+        Assert.True(seen[("stream.ingest.frames", "m")] >= 5);
+        Assert.True(seen[("stream.ingest.reconnects", "down")] >= 1);
+        Assert.True(seen.ContainsKey(("stream.ingest.dropped", "m")));
+        Assert.Equal((int)CameraState.Streaming, seen[("stream.ingest.camera_state", "m")]);
+        Assert.Contains(seen[("stream.ingest.camera_state", "down")], new double[] { (int)CameraState.Backoff, (int)CameraState.Connecting });
+        while (bus.Feeds.Single(f => f.CameraId == "m").Reader.TryRead(out var f))
+        {
+            f.Dispose();
+        }
+    }
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/python3
+"""A small GStreamer RTSP server for the tests: serves an H.264 MP4 file, paced at its frame rate like a live
+camera, on several mount points (/cam1, /cam2, ...) of one TCP port. The test fixture makes the file long enough
+for the whole test run by stream-copying a short clip many times (no re-encode), so timestamps stay monotonic.
+
+usage: rtsp_server.py PORT FILE.mp4 [MOUNTS]
+Prints "READY <port>" on stdout once it listens; runs until killed (SIGTERM/SIGKILL)."""
+import signal
+import sys
+
+import gi
+
+gi.require_version("Gst", "1.0")
+gi.require_version("GstRtspServer", "1.0")
+from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
+
+
+def main() -> int:
+    port = int(sys.argv[1])
+    path = sys.argv[2]
+    mounts = int(sys.argv[3]) if len(sys.argv) > 3 else 3
+    Gst.init(None)
+    server = GstRtspServer.RTSPServer()
+    server.set_address("127.0.0.1")
+    server.set_service(str(port))
+    for i in range(1, mounts + 1):
+        factory = GstRtspServer.RTSPMediaFactory()
+        # Shared: every client of a mount sees one stream; the server's sinks pace it at the file's rate.
+        factory.set_launch(
+            f'( filesrc location="{path}" ! qtdemux ! h264parse config-interval=-1 '
+            f"! rtph264pay name=pay0 pt=96 config-interval=-1 )"
+        )
+        factory.set_shared(True)
+        server.get_mount_points().add_factory(f"/cam{i}", factory)
+    if server.attach(None) == 0:
+        print(f"ERROR cannot listen on 127.0.0.1:{port}", flush=True)
+        return 1
+    loop = GLib.MainLoop()
+    GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGTERM, loop.quit)
+    GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGINT, loop.quit)
+    print(f"READY {port}", flush=True)
+    loop.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
