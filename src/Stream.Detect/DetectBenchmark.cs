@@ -54,6 +54,7 @@ public static class DetectBenchmark
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(frames);
         ArgumentOutOfRangeException.ThrowIfLessThan(frames.Count, batch);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(iterations);
         options.MaxBatch = batch;
         using var detector = Detector.Load(options, logger);
         var images = frames.Take(batch).ToList();
@@ -75,34 +76,36 @@ public static class DetectBenchmark
         }
 
         Bare();
-        double fullMs = 0, bareMs = 0, pre = 0, infer = 0, post = 0;
-        const int rounds = 5;
-        var perRound = Math.Max(1, iterations / rounds);
-        for (var r = 0; r < rounds; r++)
+
+        // Alternate the two paths batch by batch so that both see the same machine load; the median batch time of
+        // each path gives its throughput (robust to other processes' bursts on a shared machine).
+        var full = new double[iterations];
+        var bare = new double[iterations];
+        double pre = 0, infer = 0, post = 0;
+        for (var i = 0; i < iterations; i++)
         {
             var t0 = Stopwatch.GetTimestamp();
-            for (var i = 0; i < perRound; i++)
-            {
-                detector.Detect(images, results);
-                var t = detector.LastTimings;
-                pre += t.PreprocessMs;
-                infer += t.InferenceMs;
-                post += t.PostprocessMs;
-            }
-
-            fullMs += Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+            detector.Detect(images, results);
+            full[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+            var t = detector.LastTimings;
+            pre += t.PreprocessMs;
+            infer += t.InferenceMs;
+            post += t.PostprocessMs;
             t0 = Stopwatch.GetTimestamp();
-            for (var i = 0; i < perRound; i++)
-            {
-                Bare();
-            }
-
-            bareMs += Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+            Bare();
+            bare[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
         }
 
-        double imagesDone = rounds * perRound * batch;
+        double imagesDone = iterations * batch;
         return new DetectBenchRow(batch, Path.GetFileName(detector.Model.Path) + " on " + detector.Model.Provider,
-            imagesDone / (fullMs / 1000), imagesDone / (bareMs / 1000), pre / imagesDone, infer / imagesDone, post / imagesDone);
+            batch / (Median(full) / 1000), batch / (Median(bare) / 1000), pre / imagesDone, infer / imagesDone, post / imagesDone);
+    }
+
+    private static double Median(double[] values)
+    {
+        var sorted = values.Order().ToArray();
+        var mid = sorted.Length / 2;
+        return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
     }
 
     public static void Print(TextWriter writer, DetectBenchRow row)

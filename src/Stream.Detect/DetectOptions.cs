@@ -48,6 +48,12 @@ public sealed class DetectOptions
     /// <summary>Threads running independent operators in parallel (0: default).</summary>
     public int InterOpThreads { get; set; }
 
+    /// <summary>
+    /// Let idle ONNX Runtime threads spin-wait for the next run. Off by default: in a pipeline the cores are shared with
+    /// decoding and pre-processing, and spinning threads take them away between runs.
+    /// </summary>
+    public bool AllowSpinning { get; set; }
+
     /// <summary>TensorRT engine cache directory (engines are reused across runs instead of rebuilt).</summary>
     public string TensorRtCacheDir { get; set; } = "models/trt-cache";
 

@@ -37,7 +37,6 @@ public sealed class DetectService : PipelineStage
         var images = new List<Mat>(_options.MaxBatch);
         var results = new Detection[_options.MaxBatch][];
         long frames = 0;
-        Exception? failure = null;
         MicroBatcher? batcher = null;
         try
         {
@@ -98,11 +97,6 @@ public sealed class DetectService : PipelineStage
                 batch.Clear();
             }
         }
-        catch (Exception ex)
-        {
-            failure = ex is OperationCanceledException ? null : ex;
-            throw;
-        }
         finally
         {
             foreach (var frame in batch)
@@ -110,7 +104,9 @@ public sealed class DetectService : PipelineStage
                 frame?.Dispose();
             }
 
-            _output.TryComplete(failure);
+            // Completed without an error even when this stage fails, so that Track and Sink still drain what they hold;
+            // the failure itself ends the host through this service's exception.
+            _output.TryComplete();
             DetectLog.Finished(_logger, frames, batcher?.StaleDropped ?? 0);
         }
     }

@@ -75,7 +75,7 @@ internal static partial class DetectorModel
                         $"Detect:Provider {Name(provider)} is not available ({message}): build with -p:OnnxRuntimeFlavor=Gpu on a machine with CUDA/TensorRT, or set Detect:Provider to auto or cpu", ex);
                 }
 
-                skipped.Add($"{Name(provider)} unavailable ({Shorten(message)})");
+                skipped.Add($"{Name(provider)} unavailable ({Shorten(message)}{BuildHint})");
                 DetectLog.ProviderUnavailable(logger, Name(provider), message);
             }
             finally
@@ -96,6 +96,13 @@ internal static partial class DetectorModel
             IntraOpNumThreads = options.IntraOpThreads,
             InterOpNumThreads = options.InterOpThreads,
         };
+        if (!options.AllowSpinning)
+        {
+            // Idle ONNX Runtime threads sleep instead of spinning, leaving the cores to decoding and pre-processing between runs.
+            so.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+            so.AddSessionConfigEntry("session.inter_op.allow_spinning", "0");
+        }
+
         try
         {
             var device = options.DeviceId.ToString(CultureInfo.InvariantCulture);
@@ -344,6 +351,12 @@ internal static partial class DetectorModel
 
         return mask;
     }
+
+#if ORT_GPU
+    private const string BuildHint = "";
+#else
+    private const string BuildHint = "; this is the CPU build of ONNX Runtime, build with -p:OnnxRuntimeFlavor=Gpu for CUDA/TensorRT";
+#endif
 
     private static string Name(ExecutionProviderKind kind) => kind switch
     {
