@@ -63,7 +63,7 @@ public static class DetectBenchmark
         detector.Detect(images, results);
 
         // Bare: the same prepared tensors, InferenceSession.Run only.
-        detector.Preprocess(images, 0, batch);
+        detector.Preprocess(0, images, 0, batch);
         var session = detector.Session;
         var variants = detector.Model.FixedBatch is { } fixedBatch ? Enumerable.Range(0, (batch + fixedBatch - 1) / fixedBatch).ToArray() : [batch - 1];
         void Bare()

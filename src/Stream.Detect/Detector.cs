@@ -13,7 +13,9 @@ public readonly record struct DetectTimings(double PreprocessMs, double Inferenc
 /// <summary>
 /// A YOLO detector over one ONNX Runtime session: letterboxes pictures straight into a pinned batch tensor, runs the
 /// model (real batches for a dynamic-batch model, picture by picture for a static one) and decodes, filters and
-/// suppresses the boxes, mapped back to each picture's own pixels. Not thread-safe: one caller at a time.
+/// suppresses the boxes, mapped back to each picture's own pixels. A detector has one or more lanes, each with its own
+/// tensors: one lane can be pre-processed while another runs the model (see <see cref="DetectService"/>). The
+/// <c>Detect</c> methods use lane 0. Not thread-safe within a lane: one caller per lane at a time.
 /// </summary>
 public sealed class Detector : IDisposable
 {
@@ -33,17 +35,18 @@ public sealed class Detector : IDisposable
     private readonly string[] _inputNames;
     private readonly string[] _outputNames;
 
-    // For a dynamic model: index n-1 holds the tensors of an n-picture batch. For a fixed-batch model: index j holds chunk j.
-    private readonly OrtValue[][] _inputArgs;
-    private readonly OrtValue[][] _outputArgs;
-    private readonly Action<int> _prepareSlot;
-    private readonly Action<int> _finishSlot;
-    private IReadOnlyList<Mat>? _pending;
-    private int _pendingStart;
+    // Per lane. For a dynamic model: index n-1 holds the tensors of an n-picture batch. For a fixed-batch model: index j holds chunk j.
+    private readonly OrtValue[][][] _inputArgs;
+    private readonly OrtValue[][][] _outputArgs;
+    private readonly Action<int>[] _prepareSlot;
+    private readonly Action<int>[] _finishSlot;
+    private readonly IReadOnlyList<Mat>?[] _pending;
+    private readonly int[] _pendingStart;
     private bool _disposed;
 
-    private Detector(InferenceSession session, ModelDescription model, DetectOptions options)
+    private Detector(InferenceSession session, ModelDescription model, DetectOptions options, int lanes)
     {
+        Lanes = lanes;
         _session = session;
         _options = options;
         Model = model;
@@ -54,13 +57,14 @@ public sealed class Detector : IDisposable
             : options.MaxBatch;
         _slotFloats = 3 * model.InputWidth * model.InputHeight;
         _outputFloats = model.OutputDim1 * model.OutputDim2;
-        _input = GC.AllocateArray<float>(Capacity * _slotFloats, pinned: true);
-        _output = GC.AllocateArray<float>(Capacity * _outputFloats, pinned: true);
-        _scratch = new Mat[Capacity];
-        _transforms = new LetterboxTransform[Capacity];
-        _candidates = new List<Detection>[Capacity];
-        _kept = new List<Detection>[Capacity];
-        for (var i = 0; i < Capacity; i++)
+        var slots = lanes * Capacity;
+        _input = GC.AllocateArray<float>(slots * _slotFloats, pinned: true);
+        _output = GC.AllocateArray<float>(slots * _outputFloats, pinned: true);
+        _scratch = new Mat[slots];
+        _transforms = new LetterboxTransform[slots];
+        _candidates = new List<Detection>[slots];
+        _kept = new List<Detection>[slots];
+        for (var i = 0; i < slots; i++)
         {
             _scratch[i] = new Mat();
             _candidates[i] = new List<Detection>(256);
@@ -70,33 +74,41 @@ public sealed class Detector : IDisposable
         _inputNames = [model.InputName];
         _outputNames = [model.OutputName];
         var variants = model.FixedBatch is null ? Capacity : Capacity / _runBatch;
-        _inputArgs = new OrtValue[variants][];
-        _outputArgs = new OrtValue[variants][];
-        for (var v = 0; v < variants; v++)
+        _inputArgs = new OrtValue[lanes][][];
+        _outputArgs = new OrtValue[lanes][][];
+        _prepareSlot = new Action<int>[lanes];
+        _finishSlot = new Action<int>[lanes];
+        _pending = new IReadOnlyList<Mat>?[lanes];
+        _pendingStart = new int[lanes];
+        for (var lane = 0; lane < lanes; lane++)
         {
-            var (offset, batch) = model.FixedBatch is null ? (0, v + 1) : (v * _runBatch, _runBatch);
-            _inputArgs[v] =
-            [
-                OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance,
-                    new Memory<float>(_input, offset * _slotFloats, batch * _slotFloats),
-                    [batch, 3, model.InputHeight, model.InputWidth]),
-            ];
-            _outputArgs[v] =
-            [
-                OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance,
-                    new Memory<float>(_output, offset * _outputFloats, batch * _outputFloats),
-                    [batch, model.OutputDim1, model.OutputDim2]),
-            ];
-        }
+            _inputArgs[lane] = new OrtValue[variants][];
+            _outputArgs[lane] = new OrtValue[variants][];
+            for (var v = 0; v < variants; v++)
+            {
+                var (offset, batch) = model.FixedBatch is null ? (0, v + 1) : (v * _runBatch, _runBatch);
+                offset += lane * Capacity;
+                _inputArgs[lane][v] = TensorArgs(_input, offset * _slotFloats, batch, [batch, 3, model.InputHeight, model.InputWidth]);
+                _outputArgs[lane][v] = TensorArgs(_output, offset * _outputFloats, batch, [batch, model.OutputDim1, model.OutputDim2]);
+            }
 
-        _prepareSlot = i => Prepare(i, _pending![_pendingStart + i]);
-        _finishSlot = FinishSlot;
+            var l = lane;
+            _prepareSlot[lane] = i => Prepare(l * Capacity + i, _pending[l]![_pendingStart[l] + i]);
+            _finishSlot[lane] = i => FinishSlot(l * Capacity + i);
+        }
+    }
+
+    private static OrtValue[] TensorArgs(float[] buffer, int start, int batch, long[] shape)
+    {
+        var length = (int)(shape.Aggregate(1L, (a, b) => a * b));
+        return [OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, new Memory<float>(buffer, start, length), shape)];
     }
 
     /// <summary>Opens the model named by <paramref name="options"/>; throws <see cref="DetectModelException"/> with a one-line message when it cannot be used.</summary>
-    public static Detector Load(DetectOptions options, ILogger? logger = null)
+    public static Detector Load(DetectOptions options, ILogger? logger = null, int lanes = 1)
     {
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(lanes);
         logger ??= NullLogger.Instance;
         var errors = options.Validate();
         if (errors.Count > 0)
@@ -108,7 +120,7 @@ public sealed class Detector : IDisposable
         try
         {
             var model = DetectorModel.Describe(session, options, provider, reason, logger);
-            var detector = new Detector(session, model, options);
+            var detector = new Detector(session, model, options, lanes);
             DetectLog.ModelLoaded(logger, Path.GetFileName(model.Path), model.Head.Kind, model.InputWidth, model.InputHeight,
                 model.FixedBatch is { } b ? $"static {b}" : "dynamic", model.ClassCount, provider, reason);
             return detector;
@@ -125,6 +137,9 @@ public sealed class Detector : IDisposable
     /// <summary>Most pictures handled by one internal pass (larger lists are split).</summary>
     public int Capacity { get; }
 
+    /// <summary>Independent sets of tensors (one can be filled while another runs).</summary>
+    public int Lanes { get; }
+
     public IReadOnlyList<string> Labels => Model.Labels;
 
     /// <summary>Timings of the last call.</summary>
@@ -135,7 +150,11 @@ public sealed class Detector : IDisposable
     {
         var start = Stopwatch.GetTimestamp();
         Array.Fill(_input, Model.Head.PadValue * Model.Head.Scale);
-        Infer(Capacity);
+        for (var lane = 0; lane < Lanes; lane++)
+        {
+            Infer(lane, Capacity);
+        }
+
         return Stopwatch.GetElapsedTime(start);
     }
 
@@ -172,11 +191,11 @@ public sealed class Detector : IDisposable
         {
             var count = Math.Min(Capacity, images.Count - start);
             var t0 = Stopwatch.GetTimestamp();
-            Preprocess(images, start, count);
+            Preprocess(0, images, start, count);
             var t1 = Stopwatch.GetTimestamp();
-            Infer(count);
+            Infer(0, count);
             var t2 = Stopwatch.GetTimestamp();
-            Postprocess(count, results.Slice(start, count));
+            Postprocess(0, count, results.Slice(start, count));
             var t3 = Stopwatch.GetTimestamp();
             pre += Stopwatch.GetElapsedTime(t0, t1).TotalMilliseconds;
             infer += Stopwatch.GetElapsedTime(t1, t2).TotalMilliseconds;
@@ -186,68 +205,82 @@ public sealed class Detector : IDisposable
         LastTimings = new DetectTimings(pre, infer, post, images.Count);
     }
 
-    /// <summary>Letterboxes images[start..start+count) into the batch tensor, in parallel.</summary>
-    internal void Preprocess(IReadOnlyList<Mat> images, int start, int count)
+    /// <summary>Letterboxes images[start..start+count) into the batch tensor of <paramref name="lane"/>, in parallel.</summary>
+    public void Preprocess(int lane, IReadOnlyList<Mat> images, int start, int count)
     {
+        ArgumentNullException.ThrowIfNull(images);
+        CheckLane(lane, count);
         if (count == 1)
         {
-            Prepare(0, images[start]);
+            Prepare(lane * Capacity, images[start]);
             return;
         }
 
-        _pending = images;
-        _pendingStart = start;
+        _pending[lane] = images;
+        _pendingStart[lane] = start;
         try
         {
-            Parallel.For(0, count, _prepareSlot);
+            Parallel.For(0, count, _prepareSlot[lane]);
         }
         finally
         {
-            _pending = null;
+            _pending[lane] = null;
         }
     }
 
-    /// <summary>Runs the session on the first <paramref name="count"/> prepared pictures.</summary>
-    internal void Infer(int count)
+    /// <summary>Runs the session on the first <paramref name="count"/> prepared pictures of <paramref name="lane"/>.</summary>
+    public void Infer(int lane, int count)
     {
+        CheckLane(lane, count);
         if (Model.FixedBatch is null)
         {
-            _session.Run(_runOptions, _inputNames, _inputArgs[count - 1], _outputNames, _outputArgs[count - 1]);
+            _session.Run(_runOptions, _inputNames, _inputArgs[lane][count - 1], _outputNames, _outputArgs[lane][count - 1]);
             return;
         }
 
         for (var chunk = 0; chunk * _runBatch < count; chunk++)
         {
-            _session.Run(_runOptions, _inputNames, _inputArgs[chunk], _outputNames, _outputArgs[chunk]);
+            _session.Run(_runOptions, _inputNames, _inputArgs[lane][chunk], _outputNames, _outputArgs[lane][chunk]);
         }
+    }
+
+    private void CheckLane(int lane, int count)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentOutOfRangeException.ThrowIfNegative(lane);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(lane, Lanes);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(count);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(count, Capacity);
     }
 
     /// <summary>Bare <see cref="InferenceSession.Run(RunOptions, IReadOnlyCollection{string}, IReadOnlyCollection{OrtValue}, IReadOnlyCollection{string}, IReadOnlyCollection{OrtValue})"/> on the prepared tensors, for benchmarks.</summary>
     internal InferenceSession Session => _session;
 
     internal (OrtValue[] Inputs, OrtValue[] Outputs, string[] InputNames, string[] OutputNames, RunOptions RunOptions) RunArguments(int variant) =>
-        (_inputArgs[variant], _outputArgs[variant], _inputNames, _outputNames, _runOptions);
+        (_inputArgs[0][variant], _outputArgs[0][variant], _inputNames, _outputNames, _runOptions);
 
-    /// <summary>Decodes, filters and suppresses the outputs of the first <paramref name="count"/> pictures.</summary>
-    internal void Postprocess(int count, Span<Detection[]> results)
+    /// <summary>Decodes, filters and suppresses the outputs of the first <paramref name="count"/> pictures of <paramref name="lane"/>.</summary>
+    public void Postprocess(int lane, int count, Span<Detection[]> results)
     {
+        CheckLane(lane, count);
         if (count == 1)
         {
-            FinishSlot(0);
+            FinishSlot(lane * Capacity);
         }
         else
         {
-            Parallel.For(0, count, _finishSlot);
+            Parallel.For(0, count, _finishSlot[lane]);
         }
 
         for (var i = 0; i < count; i++)
         {
-            var kept = _kept[i];
+            var slot = lane * Capacity + i;
+            var kept = _kept[slot];
             var array = kept.Count == 0 ? [] : new Detection[kept.Count];
             for (var k = 0; k < kept.Count; k++)
             {
                 var d = kept[k];
-                array[k] = d with { Box = _transforms[i].ToSource(d.Box) };
+                array[k] = d with { Box = _transforms[slot].ToSource(d.Box) };
             }
 
             results[i] = array;
@@ -298,7 +331,7 @@ public sealed class Detector : IDisposable
         }
 
         _disposed = true;
-        foreach (var args in _inputArgs.Concat(_outputArgs))
+        foreach (var args in _inputArgs.Concat(_outputArgs).SelectMany(lane => lane))
         {
             foreach (var value in args)
             {

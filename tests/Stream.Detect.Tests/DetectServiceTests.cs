@@ -12,8 +12,10 @@ namespace Streaming.Detect.Tests;
 
 public class DetectServiceTests
 {
-    [Fact]
-    public async Task The_stage_detects_frames_of_every_camera_in_order_drops_stale_ones_and_completes_its_output()
+    [Theory]
+    [InlineData("yolox_nano_dynamic.onnx")]
+    [InlineData("yolox_nano.onnx")]
+    public async Task The_stage_detects_frames_of_every_camera_in_order_drops_stale_ones_and_completes_its_output(string model)
     {
         var bus = new FrameBus(8);
         var output = Channel.CreateBounded<DetectedFrame>(new BoundedChannelOptions(4)
@@ -26,7 +28,7 @@ public class DetectServiceTests
         using var listener = new MetricsRecorder();
         var options = new DetectOptions
         {
-            ModelPath = RepoPaths.Model("yolox_nano_dynamic.onnx"),
+            ModelPath = RepoPaths.Model(model),
             Provider = ExecutionProviderKind.Cpu,
             MaxBatch = 4,
             MaxWaitMs = 20,
