@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Streaming.Detect;
 using Streaming.Testing;
 
@@ -32,5 +33,30 @@ public class DetectOptionsTests
         Assert.Contains(failures, f => f.StartsWith("Detect:MaxBatch", StringComparison.Ordinal));
         Assert.Contains(failures, f => f.StartsWith("Detect:ScoreThreshold", StringComparison.Ordinal));
         Assert.Contains(failures, f => f.StartsWith("Detect:InputSize", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Options_bind_from_the_Detect_config_section()
+    {
+        var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Detect:ModelPath"] = "models/yolox_nano_dynamic.onnx",
+            ["Detect:Provider"] = "tensorrt",
+            ["Detect:Head"] = "yolov8",
+            ["Detect:MaxBatch"] = "8",
+            ["Detect:Classes:0"] = "person",
+            ["Detect:Classes:1"] = "car",
+            ["Detect:Fp16"] = "true",
+        }).Build();
+        var options = new DetectOptions();
+
+        config.GetSection(DetectOptions.Section).Bind(options);
+
+        Assert.Equal("models/yolox_nano_dynamic.onnx", options.ModelPath);
+        Assert.Equal(ExecutionProviderKind.TensorRt, options.Provider);
+        Assert.Equal(HeadKind.Yolov8, options.Head);
+        Assert.Equal(8, options.MaxBatch);
+        Assert.Equal(["person", "car"], options.Classes);
+        Assert.True(options.Fp16);
     }
 }
