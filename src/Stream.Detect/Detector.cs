@@ -39,7 +39,6 @@ public sealed class Detector : IDisposable
     private readonly OrtValue[][][] _inputArgs;
     private readonly OrtValue[][][] _outputArgs;
     private readonly Action<int>[] _prepareSlot;
-    private readonly Action<int>[] _finishSlot;
     private readonly IReadOnlyList<Mat>?[] _pending;
     private readonly int[] _pendingStart;
     private bool _disposed;
@@ -77,7 +76,6 @@ public sealed class Detector : IDisposable
         _inputArgs = new OrtValue[lanes][][];
         _outputArgs = new OrtValue[lanes][][];
         _prepareSlot = new Action<int>[lanes];
-        _finishSlot = new Action<int>[lanes];
         _pending = new IReadOnlyList<Mat>?[lanes];
         _pendingStart = new int[lanes];
         for (var lane = 0; lane < lanes; lane++)
@@ -94,7 +92,6 @@ public sealed class Detector : IDisposable
 
             var l = lane;
             _prepareSlot[lane] = i => Prepare(l * Capacity + i, _pending[l]![_pendingStart[l] + i]);
-            _finishSlot[lane] = i => FinishSlot(l * Capacity + i);
         }
     }
 
@@ -263,18 +260,12 @@ public sealed class Detector : IDisposable
     public void Postprocess(int lane, int count, Span<Detection[]> results)
     {
         CheckLane(lane, count);
-        if (count == 1)
-        {
-            FinishSlot(lane * Capacity);
-        }
-        else
-        {
-            Parallel.For(0, count, _finishSlot[lane]);
-        }
 
+        // Sequential on purpose: decoding one picture takes a fraction of a millisecond, less than handing work to pool threads.
         for (var i = 0; i < count; i++)
         {
             var slot = lane * Capacity + i;
+            FinishSlot(slot);
             var kept = _kept[slot];
             var array = kept.Count == 0 ? [] : new Detection[kept.Count];
             for (var k = 0; k < kept.Count; k++)

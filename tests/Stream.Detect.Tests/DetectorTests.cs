@@ -151,6 +151,32 @@ public class DetectorTests(DetectorFixture fixture) : IClassFixture<DetectorFixt
         Assert.Contains("CUDA unavailable", detector.Model.ProviderReason, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Class_names_come_from_a_labels_file_when_one_is_given()
+    {
+        var file = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllLines(file, CocoClasses.Names.Select((n, i) => i == 16 ? "hound" : n.ToUpperInvariant()));
+            using var detector = Detector.Load(new DetectOptions
+            {
+                ModelPath = RepoPaths.Model("yolox_nano.onnx"),
+                Provider = ExecutionProviderKind.Cpu,
+                LabelsFile = file,
+                Classes = { "hound" },
+            });
+
+            var found = Assert.Single(detector.Detect(fixture.Dog));
+
+            Assert.Equal("hound", detector.Labels[found.ClassId]);
+            Assert.Equal("PERSON", detector.Labels[0]);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
     private static Detection Dog(Detection[] found) => Assert.Single(found, d => d.ClassId == 16);
 
     private static void AssertSame(Detection[] expected, Detection[] actual)
