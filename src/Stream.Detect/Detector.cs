@@ -21,7 +21,9 @@ public sealed class Detector : IDisposable
 {
     private readonly InferenceSession _session;
     private readonly RunOptions _runOptions = new();
-    private readonly DetectOptions _options;
+    private readonly float _scoreThreshold;
+    private readonly float _nmsThreshold;
+    private readonly int _maxDetections;
     private readonly bool[] _classMask;
     private readonly int _slotFloats;
     private readonly int _outputFloats;
@@ -47,7 +49,9 @@ public sealed class Detector : IDisposable
     {
         Lanes = lanes;
         _session = session;
-        _options = options;
+        _scoreThreshold = options.ScoreThreshold;
+        _nmsThreshold = options.NmsThreshold;
+        _maxDetections = options.MaxDetections;
         Model = model;
         _classMask = DetectorModel.ClassMask(options.Classes, model.Labels);
         _runBatch = model.FixedBatch ?? options.MaxBatch;
@@ -86,8 +90,8 @@ public sealed class Detector : IDisposable
             {
                 var (offset, batch) = model.FixedBatch is null ? (0, v + 1) : (v * _runBatch, _runBatch);
                 offset += lane * Capacity;
-                _inputArgs[lane][v] = TensorArgs(_input, offset * _slotFloats, batch, [batch, 3, model.InputHeight, model.InputWidth]);
-                _outputArgs[lane][v] = TensorArgs(_output, offset * _outputFloats, batch, [batch, model.OutputDim1, model.OutputDim2]);
+                _inputArgs[lane][v] = TensorArgs(_input, offset * _slotFloats, [batch, 3, model.InputHeight, model.InputWidth]);
+                _outputArgs[lane][v] = TensorArgs(_output, offset * _outputFloats, [batch, model.OutputDim1, model.OutputDim2]);
             }
 
             var l = lane;
@@ -95,7 +99,7 @@ public sealed class Detector : IDisposable
         }
     }
 
-    private static OrtValue[] TensorArgs(float[] buffer, int start, int batch, long[] shape)
+    private static OrtValue[] TensorArgs(float[] buffer, int start, long[] shape)
     {
         var length = (int)(shape.Aggregate(1L, (a, b) => a * b));
         return [OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, new Memory<float>(buffer, start, length), shape)];
@@ -286,8 +290,8 @@ public sealed class Detector : IDisposable
         kept.Clear();
         var output = new ReadOnlySpan<float>(_output, slot * _outputFloats, _outputFloats);
         YoloDecoder.Decode(Model.Head.Kind, output, Model.OutputDim1, Model.OutputDim2, Model.InputWidth, Model.InputHeight,
-            _options.ScoreThreshold, _classMask, candidates);
-        Nms.Apply(candidates, _options.NmsThreshold, _options.MaxDetections, kept);
+            _scoreThreshold, _classMask, candidates);
+        Nms.Apply(candidates, _nmsThreshold, _maxDetections, kept);
     }
 
     private void Prepare(int slot, Mat image)
