@@ -52,6 +52,12 @@ internal static class DetectCommands
             }
 
             var path = parseResult.GetValue(image)!.FullName;
+            if (!File.Exists(path))
+            {
+                Console.Error.WriteLine($"error: picture '{path}' not found: check the --image path");
+                return Task.FromResult(2);
+            }
+
             using var picture = Cv2.ImRead(path, ImreadModes.Color);
             if (picture.Empty())
             {
@@ -108,6 +114,12 @@ internal static class DetectCommands
             var wh = parseResult.GetValue(size)!.Split('x');
             var (width, height) = (int.Parse(wh[0], CultureInfo.InvariantCulture), int.Parse(wh[1], CultureInfo.InvariantCulture));
             var imagePath = Path.GetFullPath(parseResult.GetValue(image)!);
+            if (!File.Exists(imagePath))
+            {
+                Console.Error.WriteLine($"error: picture '{imagePath}' not found: run scripts/setup.sh or pass --image");
+                return Task.FromResult(2);
+            }
+
             using var picture = Cv2.ImRead(imagePath, ImreadModes.Color);
             if (picture.Empty())
             {
