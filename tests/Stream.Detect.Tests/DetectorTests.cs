@@ -227,7 +227,7 @@ public class ModelErrorTests : IDisposable
     public void A_model_whose_output_shape_matches_no_known_head_gives_a_one_line_error()
     {
         var path = Path.Combine(_dir, "odd.onnx");
-        File.WriteAllBytes(path, TinyOnnx.Reshape(32, 32, [1, 3, 1024]));
+        File.WriteAllBytes(path, TinyOnnx.Model(32, 32, [1, 3, 1024]));
         var ex = Assert.Throws<DetectModelException>(() => Detector.Load(new DetectOptions { ModelPath = path, Provider = ExecutionProviderKind.Cpu }));
         AssertOneLine(ex.Message);
         Assert.Contains("[1, 3, 1024]", ex.Message, StringComparison.Ordinal);
@@ -236,11 +236,41 @@ public class ModelErrorTests : IDisposable
         Assert.Contains("Detect:Head", ex.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(HeadKind.Yolov8, new long[] { 1, 7, 21 })]
+    [InlineData(HeadKind.Yolox, new long[] { 1, 21, 8 })]
+    [InlineData(HeadKind.Yolov5, new long[] { 1, 63, 8 })]
+    public void A_model_of_each_head_layout_is_recognised_and_takes_class_names_from_its_metadata(HeadKind expected, long[] outputDims)
+    {
+        // A 32x32 input has 16 + 4 + 1 = 21 grid cells over strides 8, 16, 32; three classes.
+        var path = Path.Combine(_dir, expected + ".onnx");
+        File.WriteAllBytes(path, TinyOnnx.Model(32, 32, outputDims,
+            new Dictionary<string, string> { ["names"] = "{0: 'cat', 1: 'dog', 2: 'bird'}" }));
+        using var detector = Detector.Load(new DetectOptions { ModelPath = path, Provider = ExecutionProviderKind.Cpu, ScoreThreshold = 0.01f });
+
+        Assert.Equal(expected, detector.Model.Head.Kind);
+        Assert.Equal(["cat", "dog", "bird"], detector.Labels);
+        Assert.Equal(expected != HeadKind.Yolox, detector.Model.Head.Rgb);
+        using var picture = new OpenCvSharp.Mat(48, 64, OpenCvSharp.MatType.CV_8UC3, OpenCvSharp.Scalar.All(200));
+        var found = detector.Detect(picture);
+
+        // The model echoes letterboxed pixels as its output, so some (anchor, class) pairs pass a 0.01 threshold.
+        Assert.NotEmpty(found);
+        Assert.All(found, d =>
+        {
+            Assert.InRange(d.ClassId, 0, 2);
+            Assert.InRange(d.Box.X1, 0, 64);
+            Assert.InRange(d.Box.X2, 0, 64);
+            Assert.InRange(d.Box.Y1, 0, 48);
+            Assert.InRange(d.Box.Y2, 0, 48);
+        });
+    }
+
     [Fact]
     public void An_input_size_that_contradicts_a_fixed_size_model_gives_a_one_line_error()
     {
         var path = Path.Combine(_dir, "flat.onnx");
-        File.WriteAllBytes(path, TinyOnnx.Reshape(32, 32, [1, 3, 1024]));
+        File.WriteAllBytes(path, TinyOnnx.Model(32, 32, [1, 3, 1024]));
         var ex = Assert.Throws<DetectModelException>(() => Detector.Load(new DetectOptions { ModelPath = path, Provider = ExecutionProviderKind.Cpu, Head = HeadKind.Yolov8, InputSize = 64 }));
         AssertOneLine(ex.Message);
         Assert.Contains("Detect:InputSize", ex.Message, StringComparison.Ordinal);

@@ -3,41 +3,48 @@ using System.Text;
 namespace Streaming.Detect.Tests;
 
 /// <summary>
-/// Writes a minimal ONNX model (protobuf wire format, by hand, following onnx.proto) so that tests can open a real
-/// model with an output shape no YOLO head has: images [1,3,H,W] -> Reshape -> output [dims].
+/// Writes a minimal ONNX model by hand (protobuf wire format, field numbers from onnx.proto) so that tests can open real
+/// models with any output shape: images [1,3,H,W] -> Reshape [1,-1] -> Slice [0, N) -> Reshape [output dims], where
+/// N is the product of the output dims. Optional metadata_props (e.g. Ultralytics' "names") are written too.
 /// </summary>
 internal static class TinyOnnx
 {
-    public static byte[] Reshape(int height, int width, long[] outputDims)
+    public static byte[] Model(int height, int width, long[] outputDims, IReadOnlyDictionary<string, string>? metadata = null)
     {
-        var shapeTensor = new MemoryStream();
-        foreach (var d in outputDims)
-        {
-            shapeTensor.Write(BitConverter.GetBytes(d)); // raw_data: little-endian int64
-        }
-
-        var initializer = Message(
-            Concat(outputDims.Length > 0 ? Varint(1, outputDims.Length) : [], Varint(2, 7 /* INT64 */), Bytes(8, "shape"u8.ToArray()), Bytes(9, shapeTensor.ToArray())));
-        var node = Concat(Text(1, "images"), Text(1, "shape"), Text(2, "output"), Text(3, "reshape"), Text(4, "Reshape"));
+        var count = outputDims.Aggregate(1L, (a, b) => a * b);
         var graph = Concat(
-            Bytes(1, node),
+            Bytes(1, Node("flatten", "Reshape", ["images", "flat_shape"], "flat")),
+            Bytes(1, Node("slice", "Slice", ["flat", "starts", "ends", "axes"], "sliced")),
+            Bytes(1, Node("shape", "Reshape", ["sliced", "out_shape"], "output")),
             Text(2, "tiny"),
-            Bytes(5, initializer),
+            Bytes(5, Int64Tensor("flat_shape", [1, -1])),
+            Bytes(5, Int64Tensor("starts", [0])),
+            Bytes(5, Int64Tensor("ends", [count])),
+            Bytes(5, Int64Tensor("axes", [1])),
+            Bytes(5, Int64Tensor("out_shape", outputDims)),
             Bytes(11, ValueInfo("images", [1, 3, height, width])),
             Bytes(12, ValueInfo("output", outputDims)));
         var opset = Concat(Text(1, string.Empty), Varint(2, 13));
-        return Concat(Varint(1, 7 /* IR version */), Text(2, "stream-tests"), Bytes(7, graph), Bytes(8, opset));
+        var props = (metadata ?? new Dictionary<string, string>())
+            .Select(kv => Bytes(14, Concat(Text(1, kv.Key), Text(2, kv.Value))));
+        return Concat([Varint(1, 7 /* IR version */), Text(2, "stream-tests"), Bytes(7, graph), Bytes(8, opset), .. props]);
+    }
+
+    private static byte[] Node(string name, string op, string[] inputs, string output) =>
+        Concat([.. inputs.Select(i => Text(1, i)), Text(2, output), Text(3, name), Text(4, op)]);
+
+    private static byte[] Int64Tensor(string name, long[] values)
+    {
+        var raw = values.SelectMany(BitConverter.GetBytes).ToArray(); // little-endian int64
+        return Concat(Varint(1, values.Length), Varint(2, 7 /* INT64 */), Text(8, name), Bytes(9, raw));
     }
 
     private static byte[] ValueInfo(string name, long[] dims)
     {
         var shape = Concat([.. dims.Select(d => Bytes(1, Varint(1, d)))]);
         var tensorType = Concat(Varint(1, 1 /* FLOAT */), Bytes(2, shape));
-        var type = Bytes(1, tensorType);
-        return Concat(Text(1, name), Bytes(2, type));
+        return Concat(Text(1, name), Bytes(2, Bytes(1, tensorType)));
     }
-
-    private static byte[] Message(byte[] content) => content;
 
     private static byte[] Text(int field, string value) => Bytes(field, Encoding.UTF8.GetBytes(value));
 
