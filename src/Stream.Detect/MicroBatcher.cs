@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Streaming.Core;
 
 namespace Streaming.Detect;
@@ -16,7 +17,7 @@ public sealed record MicroBatchLimits(int MaxBatch, TimeSpan MaxWait, int MaxPer
 /// <summary>
 /// Forms batches from the per-camera feeds of a <see cref="FrameBus"/>. A batch is handed out when it holds
 /// <see cref="MicroBatchLimits.MaxBatch"/> frames, when <see cref="MicroBatchLimits.MaxWait"/> has passed since its first
-/// frame was taken, or when it cannot grow any more (every open camera is at its per-camera cap, or the bus is done).
+/// frame reached the bus, or when it cannot grow any more (every open camera is at its per-camera cap, or the bus is done).
 /// Cameras are visited round-robin, starting one further each pass, and give at most
 /// <see cref="MicroBatchLimits.MaxPerCamera"/> frames per batch, so a fast camera cannot starve the others. Live frames
 /// older than <see cref="MicroBatchLimits.Staleness"/> are disposed and reported instead of batched. Each camera's frames
@@ -62,8 +63,17 @@ public sealed class MicroBatcher
             var growable = Gather(batch);
             if (batch.Count > 0 && !started)
             {
+                // The wait counts from when the batch's earliest frame reached the bus, not from when it was taken:
+                // a frame that already queued (e.g. while the model ran) does not wait a second time.
                 started = true;
-                firstTaken = _time.GetTimestamp();
+                firstTaken = Stopwatch.GetTimestamp(); // frames carry Stopwatch timestamps
+                foreach (var frame in batch)
+                {
+                    if (frame.IngestOutTimestamp > 0 && frame.IngestOutTimestamp < firstTaken)
+                    {
+                        firstTaken = frame.IngestOutTimestamp;
+                    }
+                }
             }
 
             if (batch.Count >= _limits.MaxBatch)
@@ -82,7 +92,7 @@ public sealed class MicroBatcher
                 continue;
             }
 
-            var remaining = _limits.MaxWait - _time.GetElapsedTime(firstTaken);
+            var remaining = _limits.MaxWait - Stopwatch.GetElapsedTime(firstTaken);
             if (!growable || remaining <= TimeSpan.Zero)
             {
                 return true;

@@ -48,6 +48,25 @@ public class MicroBatcherTests
     }
 
     [Fact]
+    public async Task Max_wait_counts_from_when_the_first_frame_reached_the_bus()
+    {
+        var bus = new FrameBus(8);
+        var a = bus.Open("a", live: false);
+        bus.Open("b", live: false);
+        await Fill(a, 1);
+        await Task.Delay(250); // the frame queues longer than max wait (e.g. while the model ran)
+        var batcher = new MicroBatcher(bus, new MicroBatchLimits(4, TimeSpan.FromMilliseconds(200), 4, TimeSpan.Zero));
+        var batch = new List<Frame>();
+        var watch = Stopwatch.StartNew();
+
+        Assert.True(await batcher.NextBatchAsync(batch, CancellationToken.None));
+
+        Assert.Single(batch);
+        Assert.True(watch.Elapsed < TimeSpan.FromMilliseconds(150), $"took {watch.Elapsed}: the frame had already waited its max wait");
+        Dispose(batch);
+    }
+
+    [Fact]
     public async Task A_frame_arriving_during_the_wait_joins_the_batch()
     {
         var bus = new FrameBus(8);
