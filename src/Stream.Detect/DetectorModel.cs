@@ -227,6 +227,11 @@ internal static partial class DetectorModel
                 ?? throw new DetectModelException($"Detect model '{path}': output '{outputName}' has shape [{Dims(outDims)}] (per image {dim1} x {dim2}), which matches no known head for a {width}x{height} input (supported: {HeadProfile.SupportedShapes(width, height)}); set Detect:Head (yolox, yolov5, yolov8) if the model is one of these");
         }
 
+        if (head == HeadKind.Yolox && dim1 != HeadProfile.GridCells(width, height))
+        {
+            throw new DetectModelException($"Detect model '{path}': Detect:Head yolox needs N x {HeadProfile.GridCells(width, height)} x (5+C) for a {width}x{height} input (grid cells over strides 8, 16, 32), the output is [{Dims(outDims)}]: fix Detect:Head or Detect:InputSize");
+        }
+
         var classes = head == HeadKind.Yolov8 ? dim1 - 4 : dim2 - 5;
         if (classes <= 0)
         {

@@ -267,6 +267,16 @@ public class ModelErrorTests : IDisposable
     }
 
     [Fact]
+    public void A_head_override_that_does_not_fit_the_output_gives_a_one_line_error()
+    {
+        var path = Path.Combine(_dir, "v8.onnx");
+        File.WriteAllBytes(path, TinyOnnx.Model(32, 32, [1, 7, 21]));
+        var ex = Assert.Throws<DetectModelException>(() => Detector.Load(new DetectOptions { ModelPath = path, Provider = ExecutionProviderKind.Cpu, Head = HeadKind.Yolox }));
+        AssertOneLine(ex.Message);
+        Assert.Contains("Detect:Head yolox needs N x 21 x (5+C)", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void An_input_size_that_contradicts_a_fixed_size_model_gives_a_one_line_error()
     {
         var path = Path.Combine(_dir, "flat.onnx");
