@@ -117,6 +117,11 @@ public sealed class DetectOptions
             errors.Add($"Detect:LabelsFile: '{Path.GetFullPath(labels)}' not found: fix the path or remove the setting");
         }
 
+        if (string.IsNullOrWhiteSpace(TensorRtCacheDir))
+        {
+            errors.Add("Detect:TensorRtCacheDir is empty: set it to a writable directory for TensorRT engines, e.g. models/trt-cache");
+        }
+
         Range(errors, "MaxBatch", MaxBatch, 1, 256);
         Range(errors, "MaxWaitMs", MaxWaitMs, 0, 10_000);
         Range(errors, "MaxPerCamera", MaxPerCamera, 1, 256);
