@@ -82,6 +82,28 @@ public class DetectServiceTests
         Assert.NotEmpty(listener.Values("stream.detect.inference_duration"));
     }
 
+    [Fact]
+    public async Task A_stage_whose_model_cannot_load_fails_with_the_one_line_error_and_still_completes_its_output()
+    {
+        var bus = new FrameBus(4);
+        var output = Channel.CreateBounded<DetectedFrame>(new BoundedChannelOptions(4)
+        {
+            FullMode = BoundedChannelFullMode.Wait,
+            SingleReader = true,
+            SingleWriter = true,
+        });
+        using var meters = new TestMeterFactory();
+        var options = new DetectOptions { ModelPath = "/no/such/model.onnx" };
+        using var service = new DetectService(Options.Create(options), bus, output.Writer, new DetectMetrics(meters), NullLogger<DetectService>.Instance);
+
+        await service.StartAsync(CancellationToken.None);
+        var ex = await Assert.ThrowsAsync<DetectModelException>(() => service.ExecuteTask!);
+        await output.Reader.Completion.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Contains("/no/such/model.onnx", ex.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', ex.Message);
+    }
+
     private sealed class TestMeterFactory : IMeterFactory
     {
         private readonly ConcurrentBag<Meter> _meters = [];
