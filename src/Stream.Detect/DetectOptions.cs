@@ -1,0 +1,169 @@
+using System.Globalization;
+using Microsoft.Extensions.Options;
+
+namespace Streaming.Detect;
+
+/// <summary>Which ONNX Runtime execution provider runs the model.</summary>
+public enum ExecutionProviderKind
+{
+    /// <summary>TensorRT, else CUDA, else CPU: whichever the installed ONNX Runtime build and the machine offer first.</summary>
+    Auto,
+    TensorRt,
+    Cuda,
+    Cpu,
+}
+
+/// <summary>The layout of the model's output (how boxes and scores are encoded).</summary>
+public enum HeadKind
+{
+    /// <summary>Recognised from the output shape.</summary>
+    Auto,
+
+    /// <summary>YOLOX raw grid: N x anchors x (5+C) of (grid dx, dy, log w, log h, obj, classes), strides 8/16/32.</summary>
+    Yolox,
+
+    /// <summary>YOLOv5: N x anchors x (5+C) of decoded (cx, cy, w, h, obj, classes) in input pixels.</summary>
+    Yolov5,
+
+    /// <summary>YOLOv8 / YOLO11: N x (4+C) x anchors of decoded (cx, cy, w, h, classes), no objectness.</summary>
+    Yolov8,
+}
+
+/// <summary>Options of the Detect stage (config section <c>Detect</c>).</summary>
+public sealed class DetectOptions
+{
+    public const string Section = "Detect";
+
+    /// <summary>The ONNX model. Relative paths are resolved against the current directory.</summary>
+    public string ModelPath { get; set; } = "models/yolox_nano.onnx";
+
+    public ExecutionProviderKind Provider { get; set; } = ExecutionProviderKind.Auto;
+
+    /// <summary>GPU ordinal for the CUDA and TensorRT providers.</summary>
+    public int DeviceId { get; set; }
+
+    /// <summary>Threads ONNX Runtime uses inside one operator (0: ONNX Runtime's default, one per core).</summary>
+    public int IntraOpThreads { get; set; }
+
+    /// <summary>Threads running independent operators in parallel (0: default).</summary>
+    public int InterOpThreads { get; set; }
+
+    /// <summary>
+    /// Let idle ONNX Runtime threads spin-wait for the next run. Off by default: in a pipeline the cores are shared with
+    /// decoding and pre-processing, and spinning threads take them away between runs.
+    /// </summary>
+    public bool AllowSpinning { get; set; }
+
+    /// <summary>TensorRT engine cache directory (engines are reused across runs instead of rebuilt).</summary>
+    public string TensorRtCacheDir { get; set; } = "models/trt-cache";
+
+    /// <summary>TensorRT timing cache (speeds up building engines for new shapes).</summary>
+    public bool TensorRtTimingCache { get; set; } = true;
+
+    /// <summary>Let TensorRT run in half precision.</summary>
+    public bool Fp16 { get; set; }
+
+    /// <summary>Most frames per inference call. A dynamic-batch model runs them as one batch; a static one frame by frame.</summary>
+    public int MaxBatch { get; set; } = 4;
+
+    /// <summary>A batch is flushed this long after its first frame arrived even when not full.</summary>
+    public int MaxWaitMs { get; set; } = 10;
+
+    /// <summary>At most this many frames of one camera per batch, so a fast camera cannot starve the others.</summary>
+    public int MaxPerCamera { get; set; } = 2;
+
+    /// <summary>Live frames older than this (capture to batch) are dropped before inference and counted (0: never).</summary>
+    public int StalenessMs { get; set; } = 1000;
+
+    /// <summary>Minimum score (objectness x class score for YOLOX/YOLOv5) a detection needs.</summary>
+    public float ScoreThreshold { get; set; } = 0.3f;
+
+    /// <summary>IoU above which a lower-scored box of the same class is suppressed.</summary>
+    public float NmsThreshold { get; set; } = 0.45f;
+
+    /// <summary>Classes to keep, by name ("person") or id ("0"); empty keeps all.</summary>
+    public IList<string> Classes { get; } = [];
+
+    /// <summary>Output layout; <see cref="HeadKind.Auto"/> recognises it from the output shape.</summary>
+    public HeadKind Head { get; set; } = HeadKind.Auto;
+
+    /// <summary>Class names, one per line, overriding the model's metadata and the COCO default.</summary>
+    public string? LabelsFile { get; set; }
+
+    /// <summary>Network input side in pixels for models whose input size is dynamic (0: the model's, else 640).</summary>
+    public int InputSize { get; set; }
+
+    /// <summary>Most detections kept per frame after NMS.</summary>
+    public int MaxDetections { get; set; } = 300;
+
+    /// <summary>The model path as an absolute path.</summary>
+    public string ResolvedModelPath => Path.GetFullPath(ModelPath, Directory.GetCurrentDirectory());
+
+    /// <summary>One-line problems with these options; empty when valid.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        if (string.IsNullOrWhiteSpace(ModelPath))
+        {
+            errors.Add("Detect:ModelPath is empty: set it to an ONNX model, e.g. models/yolox_nano.onnx (run scripts/setup.sh to fetch it)");
+        }
+        else if (!File.Exists(ResolvedModelPath))
+        {
+            errors.Add($"Detect:ModelPath: model file '{ResolvedModelPath}' not found: run scripts/setup.sh or set Detect:ModelPath");
+        }
+
+        if (LabelsFile is { Length: > 0 } labels && !File.Exists(Path.GetFullPath(labels)))
+        {
+            errors.Add($"Detect:LabelsFile: '{Path.GetFullPath(labels)}' not found: fix the path or remove the setting");
+        }
+
+        if (string.IsNullOrWhiteSpace(TensorRtCacheDir))
+        {
+            errors.Add("Detect:TensorRtCacheDir is empty: set it to a writable directory for TensorRT engines, e.g. models/trt-cache");
+        }
+
+        Range(errors, "MaxBatch", MaxBatch, 1, 256);
+        Range(errors, "MaxWaitMs", MaxWaitMs, 0, 10_000);
+        Range(errors, "MaxPerCamera", MaxPerCamera, 1, 256);
+        Range(errors, "StalenessMs", StalenessMs, 0, 3_600_000);
+        Range(errors, "DeviceId", DeviceId, 0, 64);
+        Range(errors, "IntraOpThreads", IntraOpThreads, 0, 1024);
+        Range(errors, "InterOpThreads", InterOpThreads, 0, 1024);
+        Range(errors, "InputSize", InputSize, 0, 8192);
+        Range(errors, "MaxDetections", MaxDetections, 1, 100_000);
+        if (InputSize % 32 != 0)
+        {
+            errors.Add($"Detect:InputSize is {InputSize}: it must be a multiple of 32 (e.g. 416 or 640), or 0 for the model's own");
+        }
+
+        if (!(ScoreThreshold is >= 0f and <= 1f))
+        {
+            errors.Add($"Detect:ScoreThreshold is {ScoreThreshold.ToString(CultureInfo.InvariantCulture)}: it must be between 0 and 1");
+        }
+
+        if (!(NmsThreshold is > 0f and <= 1f))
+        {
+            errors.Add($"Detect:NmsThreshold is {NmsThreshold.ToString(CultureInfo.InvariantCulture)}: it must be in (0, 1]");
+        }
+
+        return errors;
+    }
+
+    private static void Range(List<string> errors, string name, int value, int min, int max)
+    {
+        if (value < min || value > max)
+        {
+            errors.Add($"Detect:{name} is {value}: it must be between {min} and {max}");
+        }
+    }
+}
+
+/// <summary>Checks <see cref="DetectOptions"/> at start, with one-line messages.</summary>
+internal sealed class DetectOptionsValidator : IValidateOptions<DetectOptions>
+{
+    public ValidateOptionsResult Validate(string? name, DetectOptions options)
+    {
+        var errors = options.Validate();
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}

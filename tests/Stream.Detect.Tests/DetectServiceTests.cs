@@ -1,0 +1,169 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using OpenCvSharp;
+using Streaming.Core;
+using Streaming.Detect;
+using Streaming.Testing;
+
+namespace Streaming.Detect.Tests;
+
+public class DetectServiceTests
+{
+    [Theory]
+    [InlineData("yolox_nano_dynamic.onnx")]
+    [InlineData("yolox_nano.onnx")]
+    public async Task The_stage_detects_frames_of_every_camera_in_order_drops_stale_ones_and_completes_its_output(string model)
+    {
+        var bus = new FrameBus(8);
+        var output = Channel.CreateBounded<DetectedFrame>(new BoundedChannelOptions(4)
+        {
+            FullMode = BoundedChannelFullMode.Wait,
+            SingleReader = true,
+            SingleWriter = true,
+        });
+        using var meters = new TestMeterFactory();
+        using var listener = new MetricsRecorder();
+        var options = new DetectOptions
+        {
+            ModelPath = RepoPaths.Model(model),
+            Provider = ExecutionProviderKind.Cpu,
+            MaxBatch = 4,
+            MaxWaitMs = 20,
+            MaxPerCamera = 2,
+        };
+        using var service = new DetectService(Options.Create(options), bus, output.Writer, new DetectMetrics(meters), NullLogger<DetectService>.Instance);
+        await service.StartAsync(CancellationToken.None);
+
+        using var dog = Cv2.ImRead(RepoPaths.Sample("dog.jpg"), ImreadModes.Color);
+        var a = bus.Open("cam-a", live: false);
+        var b = bus.Open("cam-b", live: false);
+        var c = bus.Open("cam-c", live: true);
+        await c.WriteAsync(Frame.CopyOf(dog, "cam-c", 0, DateTimeOffset.UtcNow - TimeSpan.FromSeconds(30), isLive: true), CancellationToken.None);
+        c.Complete();
+        var writer = Task.Run(async () =>
+        {
+            for (var i = 0; i < 5; i++)
+            {
+                await a.WriteAsync(Frame.CopyOf(dog, "cam-a", i, DateTimeOffset.UtcNow), CancellationToken.None);
+                await b.WriteAsync(Frame.CopyOf(dog, "cam-b", i, DateTimeOffset.UtcNow), CancellationToken.None);
+            }
+
+            a.Complete();
+            b.Complete();
+            bus.CompleteAdding();
+        });
+
+        var seen = new Dictionary<string, List<long>> { ["cam-a"] = [], ["cam-b"] = [] };
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await foreach (var detected in output.Reader.ReadAllAsync(timeout.Token))
+        {
+            using (detected)
+            {
+                seen[detected.Frame.CameraId].Add(detected.Frame.Sequence);
+                Assert.Contains(detected.Detections, d => d.ClassId == 16 && d.Score > 0.8f);
+                Assert.True(detected.Frame.BatchStartTimestamp > 0);
+                Assert.True(detected.Frame.InferenceEndTimestamp >= detected.Frame.BatchStartTimestamp);
+            }
+        }
+
+        await writer;
+        await service.StopAsync(CancellationToken.None);
+
+        Assert.Equal([0L, 1, 2, 3, 4], seen["cam-a"]);
+        Assert.Equal([0L, 1, 2, 3, 4], seen["cam-b"]);
+        Assert.Equal(1, listener.Sum("stream.detect.stale_dropped", "cam-c"));
+        Assert.Equal(5, listener.Sum("stream.detect.frames", "cam-a"));
+        Assert.Equal(10, listener.Sum("stream.detect.batch_size", null));
+        Assert.All(listener.Values("stream.detect.batch_size"), size => Assert.InRange(size, 1, 4));
+        Assert.All(listener.Values("stream.detect.batch_fill"), fill => Assert.InRange(fill, 0.25, 1.0));
+        Assert.NotEmpty(listener.Values("stream.detect.inference_duration"));
+    }
+
+    [Fact]
+    public async Task A_stage_whose_model_cannot_load_fails_with_the_one_line_error_and_still_completes_its_output()
+    {
+        var bus = new FrameBus(4);
+        var output = Channel.CreateBounded<DetectedFrame>(new BoundedChannelOptions(4)
+        {
+            FullMode = BoundedChannelFullMode.Wait,
+            SingleReader = true,
+            SingleWriter = true,
+        });
+        using var meters = new TestMeterFactory();
+        var options = new DetectOptions { ModelPath = "/no/such/model.onnx" };
+        using var service = new DetectService(Options.Create(options), bus, output.Writer, new DetectMetrics(meters), NullLogger<DetectService>.Instance);
+
+        await service.StartAsync(CancellationToken.None);
+        var ex = await Assert.ThrowsAsync<DetectModelException>(() => service.ExecuteTask!);
+        await output.Reader.Completion.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Contains("/no/such/model.onnx", ex.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', ex.Message);
+    }
+
+    private sealed class TestMeterFactory : IMeterFactory
+    {
+        private readonly ConcurrentBag<Meter> _meters = [];
+
+        public Meter Create(MeterOptions options)
+        {
+            var meter = new Meter(options.Name, options.Version, options.Tags, this);
+            _meters.Add(meter);
+            return meter;
+        }
+
+        public void Dispose()
+        {
+            foreach (var meter in _meters)
+            {
+                meter.Dispose();
+            }
+        }
+    }
+
+    /// <summary>Records every measurement of the Detect meter.</summary>
+    private sealed class MetricsRecorder : IDisposable
+    {
+        private readonly MeterListener _listener = new();
+        private readonly ConcurrentQueue<(string Name, double Value, string? Camera)> _measurements = new();
+
+        public MetricsRecorder()
+        {
+            _listener.InstrumentPublished = (instrument, listener) =>
+            {
+                if (instrument.Meter.Name == Telemetry.DetectMeter)
+                {
+                    listener.EnableMeasurementEvents(instrument);
+                }
+            };
+            _listener.SetMeasurementEventCallback<int>((i, v, tags, _) => Record(i, v, tags));
+            _listener.SetMeasurementEventCallback<long>((i, v, tags, _) => Record(i, v, tags));
+            _listener.SetMeasurementEventCallback<double>((i, v, tags, _) => Record(i, v, tags));
+            _listener.Start();
+        }
+
+        public double Sum(string name, string? camera) =>
+            _measurements.Where(m => m.Name == name && (camera is null || m.Camera == camera)).Sum(m => m.Value);
+
+        public IEnumerable<double> Values(string name) => _measurements.Where(m => m.Name == name).Select(m => m.Value);
+
+        private void Record(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            string? camera = null;
+            foreach (var tag in tags)
+            {
+                if (tag.Key == Telemetry.CameraTag)
+                {
+                    camera = tag.Value as string;
+                }
+            }
+
+            _measurements.Enqueue((instrument.Name, value, camera));
+        }
+
+        public void Dispose() => _listener.Dispose();
+    }
+}
