@@ -1,13 +1,14 @@
 using System.Globalization;
 using Confluent.Kafka;
-using Confluent.Kafka.Admin;
 
 namespace Streaming.Sink;
 
 /// <summary>
-/// librdkafka's built-in mock Kafka cluster, for development and CI only (no persistence, no security). It lives inside a
+/// librdkafka's built-in mock Kafka cluster, for development and CI only (in memory, no security). It lives inside a
 /// client instance created with <c>test.mock.num.brokers</c>; its brokers listen on 127.0.0.1 ports that any Kafka client
-/// (including kcat and other processes) can reach for as long as this object is alive.
+/// (including kcat and other processes) can reach for as long as this object is alive. The mock cluster has no controller,
+/// so the CreateTopics admin API times out; topics are auto-created (4 partitions, librdkafka's mock default) on the
+/// first metadata request naming them, which <see cref="EnsureTopic"/> sends.
 /// </summary>
 public sealed class DevKafkaCluster : IDisposable
 {
@@ -22,17 +23,18 @@ public sealed class DevKafkaCluster : IDisposable
     /// <summary>Comma-separated 127.0.0.1:port list of the mock brokers.</summary>
     public string BootstrapServers { get; }
 
-    /// <summary>Starts a mock cluster of <paramref name="brokers"/> brokers and creates <paramref name="topics"/> with <paramref name="partitions"/> partitions each.</summary>
-    public static async Task<DevKafkaCluster> StartAsync(int brokers = 3, IEnumerable<string>? topics = null, int partitions = 3, CancellationToken cancellationToken = default)
+    /// <summary>Starts a mock cluster of <paramref name="brokers"/> brokers and creates <paramref name="topics"/>.</summary>
+    public static async Task<DevKafkaCluster> StartAsync(int brokers = 3, IEnumerable<string>? topics = null, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(brokers, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(partitions, 1);
         var config = new AdminClientConfig();
         config.Set("test.mock.num.brokers", brokers.ToString(CultureInfo.InvariantCulture));
-        var host = new AdminClientBuilder(config).Build();
+        var host = new AdminClientBuilder(config)
+            .SetLogHandler((_, _) => { }) // its only notice is "mock cluster enabled"; the caller reports the cluster itself
+            .Build();
         try
         {
-            Metadata metadata = null!;
+            Metadata metadata;
             for (var attempt = 0; ; attempt++)
             {
                 metadata = host.GetMetadata(TimeSpan.FromSeconds(5));
@@ -48,7 +50,7 @@ public sealed class DevKafkaCluster : IDisposable
             var cluster = new DevKafkaCluster(host, bootstrap);
             foreach (var topic in topics ?? [])
             {
-                await cluster.CreateTopicAsync(topic, partitions, cancellationToken).ConfigureAwait(false);
+                cluster.EnsureTopic(topic);
             }
 
             return cluster;
@@ -60,19 +62,18 @@ public sealed class DevKafkaCluster : IDisposable
         }
     }
 
-    /// <summary>Creates a topic (no error when it exists already).</summary>
-    public async Task CreateTopicAsync(string topic, int partitions, CancellationToken cancellationToken = default)
+    /// <summary>Creates <paramref name="topic"/> if it does not exist; returns its partition count.</summary>
+    public int EnsureTopic(string topic)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(topic);
-        var replication = (short)Math.Min(3, _host.GetMetadata(TimeSpan.FromSeconds(5)).Brokers.Count);
-        try
+        var metadata = _host.GetMetadata(topic, TimeSpan.FromSeconds(10));
+        var t = metadata.Topics.Single();
+        if (t.Error.IsError)
         {
-            await _host.CreateTopicsAsync([new TopicSpecification { Name = topic, NumPartitions = partitions, ReplicationFactor = replication }])
-                .WaitAsync(cancellationToken).ConfigureAwait(false);
+            throw new KafkaException(t.Error);
         }
-        catch (CreateTopicsException ex) when (ex.Results.All(r => r.Error.Code is ErrorCode.TopicAlreadyExists or ErrorCode.NoError))
-        {
-        }
+
+        return t.Partitions.Count;
     }
 
     public void Dispose() => _host.Dispose();

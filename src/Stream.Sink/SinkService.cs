@@ -47,7 +47,7 @@ public sealed partial class SinkService : PipelineStage
             var bootstrap = _options.Kafka.BootstrapServers;
             if (string.IsNullOrWhiteSpace(bootstrap))
             {
-                devCluster = await DevKafkaCluster.StartAsync(1, [_options.Kafka.Topic], 3, hardStop).ConfigureAwait(false);
+                devCluster = await DevKafkaCluster.StartAsync(1, [_options.Kafka.Topic], hardStop).ConfigureAwait(false);
                 bootstrap = devCluster.BootstrapServers;
                 LogDevCluster(_logger, bootstrap);
             }

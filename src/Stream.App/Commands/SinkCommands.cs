@@ -19,11 +19,10 @@ internal static class SinkCommands
     private static Command DevKafka()
     {
         var brokers = new Option<int>("--brokers") { Description = "Number of mock brokers.", DefaultValueFactory = _ => 3 };
-        var topics = new Option<string[]>("--topic") { Description = "Topics to create (repeatable).", DefaultValueFactory = _ => ["stream.events"], AllowMultipleArgumentsPerToken = true };
-        var partitions = new Option<int>("--partitions") { Description = "Partitions per created topic.", DefaultValueFactory = _ => 3 };
+        var topics = new Option<string[]>("--topic") { Description = "Topics to create (repeatable; the mock cluster gives each 4 partitions).", DefaultValueFactory = _ => ["stream.events"], AllowMultipleArgumentsPerToken = true };
         var command = new Command("dev-kafka", "Host librdkafka's mock Kafka cluster for development and tests; prints bootstrap=HOST:PORT,... first and runs until stopped.")
         {
-            brokers, topics, partitions,
+            brokers, topics,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -34,7 +33,7 @@ internal static class SinkCommands
                 return 2;
             }
 
-            using var cluster = await DevKafkaCluster.StartAsync(n, parse.GetValue(topics), parse.GetValue(partitions), ct).ConfigureAwait(false);
+            using var cluster = await DevKafkaCluster.StartAsync(n, parse.GetValue(topics), ct).ConfigureAwait(false);
             await Console.Out.WriteLineAsync($"bootstrap={cluster.BootstrapServers}").ConfigureAwait(false);
             await Console.Out.FlushAsync(ct).ConfigureAwait(false);
             await Console.Error.WriteLineAsync($"Mock Kafka cluster with {n} broker(s) up at {cluster.BootstrapServers}; Ctrl+C or SIGTERM stops it.").ConfigureAwait(false);
