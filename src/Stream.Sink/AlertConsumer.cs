@@ -116,7 +116,8 @@ public sealed partial class AlertConsumer : IAsyncDisposable
 
             if (result?.Message is null)
             {
-                if (_options.IdleTimeout is { } idle && DateTime.UtcNow - lastEvent > idle)
+                // Joining the group takes a few seconds: before the first event wait at least 20 s.
+                if (_options.IdleTimeout is { } idle && DateTime.UtcNow - lastEvent > (count == 0 && idle < TimeSpan.FromSeconds(20) ? TimeSpan.FromSeconds(20) : idle))
                 {
                     break;
                 }
