@@ -23,6 +23,8 @@ public sealed partial class RedisFrameStore : IAsyncDisposable
     private readonly SinkMetrics _metrics;
     private readonly ILogger _logger;
     private readonly Channel<Frame> _queue;
+    private readonly Channel<Frame> _priority;
+    private readonly SemaphoreSlim _inFlight = new(64, 64);
     private readonly Task[] _workers;
     private readonly int[] _encodeParams;
     private readonly TimeSpan _ttl;
@@ -40,6 +42,12 @@ public sealed partial class RedisFrameStore : IAsyncDisposable
         _queue = Channel.CreateBounded<Frame>(new BoundedChannelOptions(options.EncodeQueue)
         {
             // TryWrite fails when full: the caller skips and counts the frame (never blocks the hot path).
+            FullMode = BoundedChannelFullMode.Wait,
+            SingleReader = options.EncodeWorkers == 1,
+            SingleWriter = true,
+        });
+        _priority = Channel.CreateBounded<Frame>(new BoundedChannelOptions(options.EventFrameQueue)
+        {
             FullMode = BoundedChannelFullMode.Wait,
             SingleReader = options.EncodeWorkers == 1,
             SingleWriter = true,
@@ -65,8 +73,11 @@ public sealed partial class RedisFrameStore : IAsyncDisposable
 
     public string FrameKey(string cameraId, long sequence) => EventMessage.FrameKeyFor(_options.KeyPrefix, cameraId, sequence);
 
-    /// <summary>Takes ownership of <paramref name="frame"/>: queues it for encoding, or disposes it and counts it skipped.</summary>
-    public void TryEnqueue(Frame frame)
+    /// <summary>
+    /// Takes ownership of <paramref name="frame"/>: queues it for encoding, or disposes it and counts it skipped.
+    /// <paramref name="priority"/> frames (those events refer to, keep-frames) have their own, larger queue and are encoded first.
+    /// </summary>
+    public void TryEnqueue(Frame frame, bool priority)
     {
         ArgumentNullException.ThrowIfNull(frame);
         _metrics.FrameAttempted();
@@ -76,7 +87,7 @@ public sealed partial class RedisFrameStore : IAsyncDisposable
             return;
         }
 
-        if (!_queue.Writer.TryWrite(frame))
+        if (!(priority ? _priority : _queue).Writer.TryWrite(frame))
         {
             Skip(frame, "queue_full");
         }
@@ -86,7 +97,15 @@ public sealed partial class RedisFrameStore : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _queue.Writer.TryComplete();
+        _priority.Writer.TryComplete();
         await Task.WhenAll(_workers).ConfigureAwait(false);
+
+        // Wait for the Redis writes still in flight.
+        for (var i = 0; i < 64; i++)
+        {
+            await _inFlight.WaitAsync().ConfigureAwait(false);
+        }
+
         if (_redis is { } redis)
         {
             _redis = null;
@@ -103,13 +122,34 @@ public sealed partial class RedisFrameStore : IAsyncDisposable
 
     private async Task WorkAsync()
     {
-        var reader = _queue.Reader;
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        Task<bool>? waitPriority = null;
+        Task<bool>? waitPeriodic = null;
+        while (true)
         {
-            while (reader.TryRead(out var frame))
+            // Frames that events refer to first.
+            if (_priority.Reader.TryRead(out var frame) || _queue.Reader.TryRead(out frame))
             {
                 await StoreAsync(frame).ConfigureAwait(false);
+                continue;
             }
+
+            if (_priority.Reader.Completion.IsCompleted && _queue.Reader.Completion.IsCompleted)
+            {
+                return;
+            }
+
+            // Keep one pending wait per queue across iterations (never pile up waiters on an idle queue).
+            if (waitPriority is null || waitPriority.IsCompleted)
+            {
+                waitPriority = _priority.Reader.WaitToReadAsync().AsTask();
+            }
+
+            if (waitPeriodic is null || waitPeriodic.IsCompleted)
+            {
+                waitPeriodic = _queue.Reader.WaitToReadAsync().AsTask();
+            }
+
+            await Task.WhenAny(waitPriority, waitPeriodic).ConfigureAwait(false);
         }
     }
 
@@ -144,6 +184,13 @@ public sealed partial class RedisFrameStore : IAsyncDisposable
         var encodeMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
         var key = FrameKey(camera, sequence);
         var prefix = _options.KeyPrefix + ":" + camera;
+        await _inFlight.WaitAsync().ConfigureAwait(false);
+        _ = WriteAsync(camera, sequence, key, prefix, jpeg, encodeMs);
+    }
+
+    /// <summary>One frame's writes, pipelined with other frames' (at most 64 in flight).</summary>
+    private async Task WriteAsync(string camera, long sequence, string key, string prefix, byte[] jpeg, double encodeMs)
+    {
         try
         {
             var db = _redis!.GetDatabase();
@@ -169,6 +216,10 @@ public sealed partial class RedisFrameStore : IAsyncDisposable
             }
 
             _metrics.FrameSkipped(camera, "redis_down");
+        }
+        finally
+        {
+            _inFlight.Release();
         }
     }
 

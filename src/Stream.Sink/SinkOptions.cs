@@ -133,6 +133,11 @@ public sealed class SinkOptions
             errors.Add($"Sink:Redis:EncodeQueue {r.EncodeQueue} is out of range: use 1..4096.");
         }
 
+        if (r.EventFrameQueue is < 1 or > 65536)
+        {
+            errors.Add($"Sink:Redis:EventFrameQueue {r.EventFrameQueue} is out of range: use 1..65536.");
+        }
+
         if (r.EncodeWorkers is < 1 or > 64)
         {
             errors.Add($"Sink:Redis:EncodeWorkers {r.EncodeWorkers} is out of range: use 1..64.");
@@ -255,6 +260,9 @@ public sealed class RedisSinkOptions
 
     /// <summary>Frames waiting to be encoded; when full further frames are skipped and counted.</summary>
     public int EncodeQueue { get; set; } = 16;
+
+    /// <summary>Frames events refer to (and keep-frames) waiting to be encoded; encoded before periodic frames; when full they are skipped and counted.</summary>
+    public int EventFrameQueue { get; set; } = 256;
 
     public int EncodeWorkers { get; set; } = 1;
 

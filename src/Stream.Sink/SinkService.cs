@@ -113,21 +113,21 @@ public sealed partial class SinkService : PipelineStage
         try
         {
             var frame = tracked.Frame;
-            var store1 = tracked.KeepFrame;
+            var priority = tracked.KeepFrame;
             foreach (var e in tracked.Events)
             {
                 var message = EventMessage.From(e, prefix);
                 await publisher.PublishAsync(e.CameraId, message.ToUtf8(), e.Kind, frame.CapturedTimestamp, hardStop).ConfigureAwait(false);
-                store1 |= e.FrameSequence == frame.Sequence;
+                priority |= e.FrameSequence == frame.Sequence;
             }
 
             ref var seen = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_framesSeen, frame.CameraId, out _);
-            store1 |= every > 0 && seen % every == 0;
+            var periodic = every > 0 && seen % every == 0;
             seen++;
-            if (store1)
+            if (priority || periodic)
             {
                 handedOver = true;
-                store.TryEnqueue(frame);
+                store.TryEnqueue(frame, priority);
             }
         }
         finally
