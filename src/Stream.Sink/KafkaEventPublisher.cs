@@ -49,6 +49,7 @@ public sealed partial class KafkaEventPublisher : IAsyncDisposable
         _producer = new ProducerBuilder<string, byte[]>(BuildConfig(options, bootstrapServers))
             .SetLogHandler((_, m) => OnLibrdkafkaLog(m))
             .SetErrorHandler((_, e) => OnLibrdkafkaError(e))
+            .SetStatisticsHandler((_, json) => OnStatistics(json))
             .Build();
         _metrics.SetSpoolDepth(_spool.Depth);
         LogStarted(_logger, bootstrapServers, options.Topic, options.EnableIdempotence, options.QueueBufferingMaxMessages, _spool.Directory);
@@ -89,6 +90,8 @@ public sealed partial class KafkaEventPublisher : IAsyncDisposable
             LingerMs = options.LingerMs,
             QueueBufferingMaxMessages = options.QueueBufferingMaxMessages,
             MessageTimeoutMs = options.MessageTimeoutMs,
+            // librdkafka statistics every 5 s: the sink reads the request retry count from them.
+            StatisticsIntervalMs = 5000,
             // Same partition for the same camera in every Kafka client (Java-compatible murmur2).
             Partitioner = Confluent.Kafka.Partitioner.Murmur2Random,
         };
@@ -367,6 +370,30 @@ public sealed partial class KafkaEventPublisher : IAsyncDisposable
             {
                 _spool.Settle(t);
             }
+        }
+    }
+
+    private void OnStatistics(string json)
+    {
+        try
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(json);
+            long retries = 0;
+            if (doc.RootElement.TryGetProperty("brokers", out var brokers))
+            {
+                foreach (var b in brokers.EnumerateObject())
+                {
+                    if (b.Value.TryGetProperty("txretries", out var r) && r.TryGetInt64(out var n))
+                    {
+                        retries += n;
+                    }
+                }
+            }
+
+            _metrics.SetRequestRetries(retries);
+        }
+        catch (System.Text.Json.JsonException)
+        {
         }
     }
 

@@ -16,6 +16,7 @@ public sealed class SinkMetrics
     private readonly Histogram<double> _ackLatency;
     private readonly Histogram<double> _encodeMs;
     private long _spoolDepth;
+    private long _requestRetries;
     private long _inFlight;
     private long _producedTotal;
     private long _deliveredTotal;
@@ -41,6 +42,7 @@ public sealed class SinkMetrics
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [1, 2, 5, 10, 20, 35, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 2000, 5000, 10000, 30000, 60000] });
         _encodeMs = meter.CreateHistogram<double>("stream.sink.jpeg_encode", "ms", "JPEG encode time per stored frame.");
         meter.CreateObservableGauge("stream.sink.spool_depth", () => Interlocked.Read(ref _spoolDepth), "{event}", "Events waiting in the on-disk spool.");
+        meter.CreateObservableCounter("stream.sink.kafka_request_retries", () => Interlocked.Read(ref _requestRetries), "{request}", "Produce requests librdkafka retried (broker down or slow), from its statistics.");
         meter.CreateObservableGauge("stream.sink.events_in_flight", () => Interlocked.Read(ref _inFlight), "{event}", "Events in the producer queue awaiting acknowledgement.");
     }
 
@@ -104,6 +106,11 @@ public sealed class SinkMetrics
         Interlocked.Increment(ref _spooledTotal);
         _spooled.Add(1, KindTag(kind));
     }
+
+    /// <summary>Produce requests librdkafka retried so far (from its statistics, every 5 s).</summary>
+    public long RequestRetries => Interlocked.Read(ref _requestRetries);
+
+    internal void SetRequestRetries(long retries) => Interlocked.Exchange(ref _requestRetries, retries);
 
     internal void SetSpoolDepth(long depth) => Interlocked.Exchange(ref _spoolDepth, depth);
 
