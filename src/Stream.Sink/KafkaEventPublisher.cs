@@ -201,7 +201,7 @@ public sealed partial class KafkaEventPublisher : IAsyncDisposable
         long left2;
         lock (_gate)
         {
-            _closing = true;
+            Volatile.Write(ref _closing, true);
             var inFlight = _pending.Values.OrderBy(p => p.Sequence).Select(p => p.Record).ToList();
             _pending.Clear();
             if (inFlight.Count > 0 || _spool.HasUnread)
@@ -322,6 +322,18 @@ public sealed partial class KafkaEventPublisher : IAsyncDisposable
 
     private void OnDelivered(Pending pending, DeliveryReport<string, byte[]> report)
     {
+        // The common case (a direct event acknowledged) needs no lock: the poll thread never waits for the publisher.
+        if (!report.Error.IsError && pending.SegmentToken is null)
+        {
+            if (!Volatile.Read(ref _closing) && _pending.TryRemove(pending.Sequence, out _))
+            {
+                double? ms = pending.CaptureTimestamp == 0 ? null : Stopwatch.GetElapsedTime(pending.CaptureTimestamp).TotalMilliseconds;
+                _metrics.EventDelivered(pending.Record.Kind, ms);
+            }
+
+            return;
+        }
+
         lock (_gate)
         {
             if (_closing || !_pending.TryRemove(pending.Sequence, out _))

@@ -14,6 +14,40 @@ internal static class SinkCommands
         ArgumentNullException.ThrowIfNull(bench);
         root.Subcommands.Add(DevKafka());
         root.Subcommands.Add(Alerts());
+        bench.Subcommands.Add(Bench());
+    }
+
+    private static Command Bench()
+    {
+        var events = new Option<int>("--events") { Description = "Events in the throughput phase.", DefaultValueFactory = _ => 20000 };
+        var cameras = new Option<int>("--cameras") { Description = "Cameras (Kafka keys).", DefaultValueFactory = _ => 4 };
+        var bootstrap = new Option<string?>("--bootstrap") { Description = "Kafka bootstrap servers (default: an in-process mock cluster)." };
+        var redis = new Option<string?>("--redis") { Description = "Redis to store frames in (default: none; frames are skipped)." };
+        var frameEvery = new Option<int>("--frame-every") { Description = "Every Nth event refers to its frame (JPEG-encoded and stored).", DefaultValueFactory = _ => 25 };
+        var rate = new Option<double>("--rate") { Description = "Offered load of the latency phase in events/s (default: half the measured throughput)." };
+        var command = new Command("sink", "Sink throughput (vs the bare producer, same run) and capture-to-Kafka-ack latency.")
+        {
+            events, cameras, bootstrap, redis, frameEvery, rate,
+        };
+        command.SetAction(async (parse, ct) =>
+        {
+            using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Error));
+            await SinkBenchmark.RunAsync(
+                new SinkBenchmarkOptions
+                {
+                    Events = parse.GetValue(events),
+                    Cameras = parse.GetValue(cameras),
+                    BootstrapServers = parse.GetValue(bootstrap),
+                    Redis = parse.GetValue(redis),
+                    FrameEvery = parse.GetValue(frameEvery),
+                    PacedRate = parse.GetValue(rate),
+                },
+                loggerFactory,
+                Console.WriteLine,
+                ct).ConfigureAwait(false);
+            return 0;
+        });
+        return command;
     }
 
     private static Command DevKafka()
