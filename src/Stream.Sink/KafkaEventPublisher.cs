@@ -28,6 +28,7 @@ public sealed partial class KafkaEventPublisher : IAsyncDisposable
     private readonly Task _drainLoop;
     private long _sequence;
     private bool _closing;
+    private long _closedLeft = -1;
     private bool _disposed;
     private bool _queueFullLogged;
     private string? _lastError;
@@ -174,9 +175,9 @@ public sealed partial class KafkaEventPublisher : IAsyncDisposable
     /// </summary>
     public async Task<long> CloseAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
-        if (_disposed)
+        if (_disposed || _closedLeft >= 0)
         {
-            return 0;
+            return Math.Max(0, _closedLeft);
         }
 
         var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
@@ -213,6 +214,7 @@ public sealed partial class KafkaEventPublisher : IAsyncDisposable
             _spool.Sync();
             left2 = _spool.Depth;
             _metrics.SetSpoolDepth(left2);
+            _closedLeft = left2;
         }
 
         return left2;
@@ -328,7 +330,7 @@ public sealed partial class KafkaEventPublisher : IAsyncDisposable
             if (!Volatile.Read(ref _closing) && _pending.TryRemove(pending.Sequence, out _))
             {
                 double? ms = pending.CaptureTimestamp == 0 ? null : Stopwatch.GetElapsedTime(pending.CaptureTimestamp).TotalMilliseconds;
-                _metrics.EventDelivered(pending.Record.Kind, ms);
+                _metrics.EventDelivered(pending.Record.Kind, pending.Record.Key, ms);
             }
 
             return;
@@ -344,7 +346,7 @@ public sealed partial class KafkaEventPublisher : IAsyncDisposable
             if (!report.Error.IsError)
             {
                 double? latency = pending.CaptureTimestamp == 0 ? null : Stopwatch.GetElapsedTime(pending.CaptureTimestamp).TotalMilliseconds;
-                _metrics.EventDelivered(pending.Record.Kind, latency);
+                _metrics.EventDelivered(pending.Record.Kind, pending.Record.Key, latency);
                 if (pending.SegmentToken is { } token)
                 {
                     _spool.Settle(token);

@@ -38,7 +38,7 @@ public sealed class SinkMetrics
         _spooled = meter.CreateCounter<long>("stream.sink.events_spooled", "{event}", "Events written to the on-disk spool because the producer queue was full or the spool was draining.");
         _framesStored = meter.CreateCounter<long>("stream.sink.redis_frames_stored", "{frame}", "Frames JPEG-encoded and stored in Redis.");
         _framesSkipped = meter.CreateCounter<long>("stream.sink.redis_frames_skipped", "{frame}", "Frames meant for Redis but skipped (reason tag: redis_down, queue_full, error).");
-        _ackLatency = meter.CreateHistogram<double>("stream.sink.ack_latency", "ms", "From frame capture to the event's Kafka acknowledgement.",
+        _ackLatency = meter.CreateHistogram<double>("stream.sink.ack_latency", "ms", "From frame capture to the event's Kafka acknowledgement (tags kind, camera).",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [1, 2, 5, 10, 20, 35, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 2000, 5000, 10000, 30000, 60000] });
         _encodeMs = meter.CreateHistogram<double>("stream.sink.jpeg_encode", "ms", "JPEG encode time per stored frame.");
         meter.CreateObservableGauge("stream.sink.spool_depth", () => Interlocked.Read(ref _spoolDepth), "{event}", "Events waiting in the on-disk spool.");
@@ -75,14 +75,14 @@ public sealed class SinkMetrics
         _produced.Add(1, KindTag(kind));
     }
 
-    internal void EventDelivered(EventKind kind, double? latencyMs)
+    internal void EventDelivered(EventKind kind, string camera, double? latencyMs)
     {
         Interlocked.Increment(ref _deliveredTotal);
         Interlocked.Decrement(ref _inFlight);
         _delivered.Add(1, KindTag(kind));
         if (latencyMs is { } ms)
         {
-            _ackLatency.Record(ms, KindTag(kind));
+            _ackLatency.Record(ms, KindTag(kind), new KeyValuePair<string, object?>(Telemetry.CameraTag, camera));
         }
     }
 
