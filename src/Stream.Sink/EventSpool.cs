@@ -48,7 +48,18 @@ public sealed partial class EventSpool : IDisposable
         _options = options;
         _logger = logger;
         Directory = Path.GetFullPath(options.Directory);
-        System.IO.Directory.CreateDirectory(Directory);
+        try
+        {
+            System.IO.Directory.CreateDirectory(Directory);
+            var probe = Path.Combine(Directory, ".write-test");
+            File.WriteAllBytes(probe, []);
+            File.Delete(probe);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidOperationException($"Sink:Spool:Directory '{Directory}' cannot be used ({ex.Message}): point it at a writable directory.", ex);
+        }
+
         foreach (var path in System.IO.Directory.EnumerateFiles(Directory, "*" + Extension).Order(StringComparer.Ordinal))
         {
             if (!long.TryParse(Path.GetFileNameWithoutExtension(path), NumberStyles.None, CultureInfo.InvariantCulture, out var id))

@@ -47,11 +47,20 @@ public sealed partial class KafkaEventPublisher : IAsyncDisposable
         BootstrapServers = bootstrapServers;
         _spool = new EventSpool(spoolOptions, logger);
         _deadLetterPath = Path.Combine(_spool.Directory, "dead-letter.jsonl");
-        _producer = new ProducerBuilder<string, byte[]>(BuildConfig(options, bootstrapServers))
-            .SetLogHandler((_, m) => OnLibrdkafkaLog(m))
-            .SetErrorHandler((_, e) => OnLibrdkafkaError(e))
-            .SetStatisticsHandler((_, json) => OnStatistics(json))
-            .Build();
+        try
+        {
+            _producer = new ProducerBuilder<string, byte[]>(BuildConfig(options, bootstrapServers))
+                .SetLogHandler((_, m) => OnLibrdkafkaLog(m))
+                .SetErrorHandler((_, e) => OnLibrdkafkaError(e))
+                .SetStatisticsHandler((_, json) => OnStatistics(json))
+                .Build();
+        }
+        catch (Exception ex) when (ex is KafkaException or ArgumentException or InvalidOperationException)
+        {
+            _spool.Dispose();
+            throw new InvalidOperationException($"Sink:Kafka settings are not accepted by librdkafka ({UrlRedactor.Redact(ex.Message)}): fix or remove the setting named (see Sink:Kafka:Properties).", ex);
+        }
+
         _metrics.SetSpoolDepth(_spool.Depth);
         LogStarted(_logger, bootstrapServers, options.Topic, options.EnableIdempotence, options.QueueBufferingMaxMessages, _spool.Directory);
         _drainLoop = Task.Run(DrainLoopAsync);

@@ -68,7 +68,8 @@ public sealed partial class SinkService : PipelineStage
         {
             if (publisher is not null)
             {
-                var left = await publisher.CloseAsync(TimeSpan.FromSeconds(_options.Kafka.FlushTimeoutSeconds), CancellationToken.None).ConfigureAwait(false);
+                // The hard stop cuts the flush short; what is not acknowledged by then stays in the spool.
+                var left = await publisher.CloseAsync(TimeSpan.FromSeconds(_options.Kafka.FlushTimeoutSeconds), hardStop).ConfigureAwait(false);
                 LogClosed(_logger, _metrics.Delivered, _metrics.Failed, left);
                 await publisher.DisposeAsync().ConfigureAwait(false);
             }

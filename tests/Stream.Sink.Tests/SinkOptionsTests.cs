@@ -74,4 +74,29 @@ public sealed class SinkOptionsTests
         Assert.Equal("offline", EventMessage.StatusName(CameraState.Stopped));
         Assert.Equal("offline", EventMessage.StatusName(CameraState.Failed));
     }
+
+    [Fact]
+    public void An_unwritable_spool_directory_or_an_unknown_librdkafka_property_is_a_one_line_error_naming_the_key()
+    {
+        var blocker = Path.Combine(Path.GetTempPath(), "stream-not-a-dir-" + Guid.NewGuid().ToString("N"));
+        File.WriteAllText(blocker, "x");
+        try
+        {
+            var spool = new SpoolOptions { Directory = Path.Combine(blocker, "spool") };
+            var ex = Assert.Throws<InvalidOperationException>(() => new EventSpool(spool, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance));
+            Assert.StartsWith("Sink:Spool:Directory", ex.Message, StringComparison.Ordinal);
+            Assert.DoesNotContain('\n', ex.Message);
+
+            var kafka = new KafkaSinkOptions { Properties = { ["no.such.property"] = "1" } };
+            using var meters = new TestMeterFactory();
+            var ex2 = Assert.Throws<InvalidOperationException>(() => new KafkaEventPublisher(kafka, new SpoolOptions { Directory = Path.Combine(Path.GetTempPath(), "stream-spool-" + Guid.NewGuid().ToString("N")) },
+                "127.0.0.1:9", new SinkMetrics(meters), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance));
+            Assert.StartsWith("Sink:Kafka", ex2.Message, StringComparison.Ordinal);
+            Assert.Contains("no.such.property", ex2.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(blocker);
+        }
+    }
 }
