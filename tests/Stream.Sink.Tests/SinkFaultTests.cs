@@ -154,6 +154,7 @@ public sealed class SinkFaultTests : IAsyncLifetime
         }
 
         await _kafka.ResumeAsync();
+        options.Kafka.FlushTimeoutSeconds = 30; // the restarted sink has time to deliver what the first one left behind
         await using (var second = new SinkHarness(options))
         {
             await second.StartAsync();
