@@ -1,0 +1,187 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Streaming.Core;
+
+namespace Streaming.Sink;
+
+/// <summary>
+/// The JSON document published to Kafka for every event (schema version <see cref="CurrentSchemaVersion"/>,
+/// documented in docs/events.md and docs/events.schema.json). Fields that do not apply to a kind are omitted.
+/// </summary>
+public sealed class EventMessage
+{
+    public const int CurrentSchemaVersion = 1;
+
+    [JsonPropertyName("schema_version")]
+    public int SchemaVersion { get; set; } = CurrentSchemaVersion;
+
+    [JsonPropertyName("id")]
+    public Guid Id { get; set; }
+
+    [JsonPropertyName("kind")]
+    public string Kind { get; set; } = string.Empty;
+
+    [JsonPropertyName("camera_id")]
+    public string CameraId { get; set; } = string.Empty;
+
+    [JsonPropertyName("time")]
+    public DateTimeOffset Time { get; set; }
+
+    [JsonPropertyName("frame_seq")]
+    public long? FrameSequence { get; set; }
+
+    [JsonPropertyName("frame_key")]
+    public string? FrameKey { get; set; }
+
+    [JsonPropertyName("track_id")]
+    public long? TrackId { get; set; }
+
+    [JsonPropertyName("class_id")]
+    public int? ClassId { get; set; }
+
+    [JsonPropertyName("label")]
+    public string? Label { get; set; }
+
+    [JsonPropertyName("score")]
+    public float? Score { get; set; }
+
+    [JsonPropertyName("box")]
+    public EventBox? Box { get; set; }
+
+    [JsonPropertyName("first_seen")]
+    public DateTimeOffset? FirstSeen { get; set; }
+
+    [JsonPropertyName("last_seen")]
+    public DateTimeOffset? LastSeen { get; set; }
+
+    [JsonPropertyName("zone")]
+    public string? Zone { get; set; }
+
+    [JsonPropertyName("line")]
+    public string? Line { get; set; }
+
+    [JsonPropertyName("direction")]
+    public string? Direction { get; set; }
+
+    [JsonPropertyName("dwell_seconds")]
+    public double? DwellSeconds { get; set; }
+
+    /// <summary>camera_status only: online, offline or reconnecting.</summary>
+    [JsonPropertyName("status")]
+    public string? Status { get; set; }
+
+    /// <summary>camera_status only: the ingest state behind <see cref="Status"/> (connecting, streaming, backoff, stopped, failed).</summary>
+    [JsonPropertyName("state")]
+    public string? State { get; set; }
+
+    [JsonPropertyName("reason")]
+    public string? Reason { get; set; }
+
+    [JsonPropertyName("counts")]
+    public IReadOnlyDictionary<string, int>? Counts { get; set; }
+
+    public static string KindName(EventKind kind) => kind switch
+    {
+        EventKind.TrackStarted => "track_started",
+        EventKind.TrackEnded => "track_ended",
+        EventKind.TrackUpdated => "track_updated",
+        EventKind.ZoneEntered => "zone_entered",
+        EventKind.ZoneExited => "zone_exited",
+        EventKind.LineCrossed => "line_crossed",
+        EventKind.CameraStatus => "camera_status",
+        EventKind.Counts => "counts",
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown event kind"),
+    };
+
+    /// <summary>online / offline / reconnecting, as consumers see a camera.</summary>
+    public static string StatusName(CameraState state) => state switch
+    {
+        CameraState.Streaming => "online",
+        CameraState.Connecting or CameraState.Backoff => "reconnecting",
+        CameraState.Stopped or CameraState.Failed => "offline",
+        _ => throw new ArgumentOutOfRangeException(nameof(state), state, "unknown camera state"),
+    };
+
+    public static string StateName(CameraState state) => state switch
+    {
+        CameraState.Connecting => "connecting",
+        CameraState.Streaming => "streaming",
+        CameraState.Backoff => "backoff",
+        CameraState.Stopped => "stopped",
+        CameraState.Failed => "failed",
+        _ => throw new ArgumentOutOfRangeException(nameof(state), state, "unknown camera state"),
+    };
+
+    public static string FrameKeyFor(string prefix, string cameraId, long sequence) =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{prefix}:{cameraId}:{sequence}");
+
+    /// <summary>Maps a pipeline event; <paramref name="framePrefix"/> names the Redis key of its frame when it has one.</summary>
+    public static EventMessage From(PipelineEvent e, string framePrefix)
+    {
+        ArgumentNullException.ThrowIfNull(e);
+        return new EventMessage
+        {
+            Id = e.Id,
+            Kind = KindName(e.Kind),
+            CameraId = e.CameraId,
+            Time = e.Time,
+            FrameSequence = e.FrameSequence,
+            FrameKey = e.FrameSequence is { } seq ? FrameKeyFor(framePrefix, e.CameraId, seq) : null,
+            TrackId = e.TrackId,
+            ClassId = e.ClassId,
+            Label = e.Label ?? (e.ClassId is { } c && c >= 0 && c < CocoClasses.Names.Count ? CocoClasses.Names[c] : null),
+            Score = e.Score,
+            Box = e.Box is { } b ? new EventBox { X1 = b.X1, Y1 = b.Y1, X2 = b.X2, Y2 = b.Y2 } : null,
+            FirstSeen = e.FirstSeen,
+            LastSeen = e.LastSeen,
+            Zone = e.Zone,
+            Line = e.Line,
+            Direction = e.Direction,
+            DwellSeconds = e.DwellSeconds,
+            Status = e.CameraState is { } s ? StatusName(s) : null,
+            State = e.CameraState is { } s2 ? StateName(s2) : null,
+            Reason = e.Reason is null ? null : UrlRedactor.Redact(e.Reason),
+            Counts = e.Counts,
+        };
+    }
+
+    /// <summary>A camera status change as an event (the id is assigned here, once, and travels with it through retries).</summary>
+    public static EventMessage From(CameraStatusChange change)
+    {
+        ArgumentNullException.ThrowIfNull(change);
+        return new EventMessage
+        {
+            Id = Guid.CreateVersion7(),
+            Kind = KindName(EventKind.CameraStatus),
+            CameraId = change.CameraId,
+            Time = change.Time,
+            Status = StatusName(change.State),
+            State = StateName(change.State),
+            Reason = change.Error is null ? null : UrlRedactor.Redact(change.Error),
+        };
+    }
+
+    public byte[] ToUtf8() => JsonSerializer.SerializeToUtf8Bytes(this, EventJsonContext.Default.EventMessage);
+
+    public static EventMessage? Parse(ReadOnlySpan<byte> utf8) => JsonSerializer.Deserialize(utf8, EventJsonContext.Default.EventMessage);
+}
+
+/// <summary>Box in pixels of the frame: (x1, y1) top-left, (x2, y2) bottom-right.</summary>
+public sealed class EventBox
+{
+    [JsonPropertyName("x1")]
+    public float X1 { get; set; }
+
+    [JsonPropertyName("y1")]
+    public float Y1 { get; set; }
+
+    [JsonPropertyName("x2")]
+    public float X2 { get; set; }
+
+    [JsonPropertyName("y2")]
+    public float Y2 { get; set; }
+}
+
+[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, WriteIndented = false)]
+[JsonSerializable(typeof(EventMessage))]
+internal sealed partial class EventJsonContext : JsonSerializerContext;

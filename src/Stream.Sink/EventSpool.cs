@@ -1,0 +1,504 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Globalization;
+using System.IO.Hashing;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Microsoft.Win32.SafeHandles;
+using Streaming.Core;
+
+namespace Streaming.Sink;
+
+/// <summary>One event waiting in the spool: its Kafka key and value plus what metrics need.</summary>
+public sealed record SpoolRecord(string Key, byte[] Value, EventKind Kind, long CaptureUnixMs);
+
+/// <summary>
+/// A durable, append-only FIFO of events on disk, used while the Kafka producer's queue is full.
+/// Segment files <c>NNNNNNNNNNNNNNNNNNNN.spool</c> hold records <c>[u32 length][u32 crc32][payload]</c>,
+/// payload = <c>[i64 capture unix ms][u8 kind][u16 key length][key utf-8][value]</c>, little-endian.
+/// A segment is deleted once every record in it has been read and its delivery settled (acknowledged or dead-lettered),
+/// so after a crash a segment may be replayed again: delivery is at-least-once and consumers dedupe by event id.
+/// A truncated or corrupt record (torn write at a crash) ends its segment: it is logged and the rest of that segment skipped.
+/// Not thread-safe: the caller serialises access.
+/// </summary>
+public sealed partial class EventSpool : IDisposable
+{
+    private const int HeaderBytes = 8;
+    private const int FixedPayloadBytes = 8 + 1 + 2;
+    private const int MaxRecordBytes = 64 << 20;
+    private const string Extension = ".spool";
+
+    private readonly SpoolOptions _options;
+    private readonly ILogger _logger;
+    private readonly List<Segment> _segments = [];
+    private Segment? _writeSegment;
+    private FileStream? _writer;
+    private long _lastFsync;
+    private long _depth;
+    private long _bytes;
+    private int _readIndex;
+    private long _readOffset;
+    private (SpoolRecord Record, int Length)? _peeked;
+    private bool _disposed;
+
+    public EventSpool(SpoolOptions options, ILogger logger)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(logger);
+        _options = options;
+        _logger = logger;
+        Directory = Path.GetFullPath(options.Directory);
+        try
+        {
+            System.IO.Directory.CreateDirectory(Directory);
+            var probe = Path.Combine(Directory, ".write-test");
+            File.WriteAllBytes(probe, []);
+            File.Delete(probe);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidOperationException($"Sink:Spool:Directory '{Directory}' cannot be used ({ex.Message}): point it at a writable directory.", ex);
+        }
+
+        foreach (var path in System.IO.Directory.EnumerateFiles(Directory, "*" + Extension).Order(StringComparer.Ordinal))
+        {
+            if (!long.TryParse(Path.GetFileNameWithoutExtension(path), NumberStyles.None, CultureInfo.InvariantCulture, out var id))
+            {
+                continue;
+            }
+
+            var segment = new Segment(id, path);
+            Scan(segment);
+            if (segment.Records == 0)
+            {
+                File.Delete(path);
+                continue;
+            }
+
+            _segments.Add(segment);
+            _depth += segment.Records;
+            _bytes += new FileInfo(path).Length;
+        }
+
+        if (_depth > 0)
+        {
+            LogRecovered(_logger, _depth, _segments.Count, Directory);
+        }
+    }
+
+    public string Directory { get; }
+
+    /// <summary>Records appended and not yet read back.</summary>
+    public long Depth => _depth;
+
+    public bool HasUnread => _depth > 0;
+
+    /// <summary>Bytes on disk.</summary>
+    public long Bytes => _bytes;
+
+    public int SegmentCount => _segments.Count;
+
+    /// <summary>Appends a record; false when the spool is at <see cref="SpoolOptions.MaxBytes"/> (the caller waits and tries again).</summary>
+    public bool TryAppend(SpoolRecord record) => Append(record, force: false);
+
+    private bool Append(SpoolRecord record, bool force)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var keyBytes = Encoding.UTF8.GetByteCount(record.Key);
+        var payload = FixedPayloadBytes + keyBytes + record.Value.Length;
+        var total = HeaderBytes + payload;
+        if (payload > MaxRecordBytes || keyBytes > ushort.MaxValue)
+        {
+            throw new ArgumentException($"Event of {payload} bytes is too large for the spool.", nameof(record));
+        }
+
+        if (!force && _bytes + total > _options.MaxBytes)
+        {
+            return false;
+        }
+
+        if (_writeSegment is null || _writeSegment.ValidLength + total > _options.SegmentBytes)
+        {
+            StartSegment();
+        }
+
+        var buffer = ArrayPool<byte>.Shared.Rent(total);
+        try
+        {
+            var span = buffer.AsSpan(0, total);
+            var body = span[HeaderBytes..];
+            BinaryPrimitives.WriteInt64LittleEndian(body, record.CaptureUnixMs);
+            body[8] = (byte)record.Kind;
+            BinaryPrimitives.WriteUInt16LittleEndian(body[9..], (ushort)keyBytes);
+            Encoding.UTF8.GetBytes(record.Key, body.Slice(FixedPayloadBytes, keyBytes));
+            record.Value.CopyTo(body[(FixedPayloadBytes + keyBytes)..]);
+            BinaryPrimitives.WriteUInt32LittleEndian(span, (uint)payload);
+            BinaryPrimitives.WriteUInt32LittleEndian(span[4..], Crc32.HashToUInt32(body));
+            _writer!.Write(span);
+            _writer.Flush(flushToDisk: false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        MaybeFsync(force: false);
+        _writeSegment!.ValidLength += total;
+        _writeSegment.Records++;
+        _depth++;
+        _bytes += total;
+        return true;
+    }
+
+    /// <summary>The oldest unread record, without consuming it. <paramref name="segmentToken"/> is passed to <see cref="Settle"/> once its delivery is settled.</summary>
+    public bool TryPeek(out SpoolRecord record, out object segmentToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        while (_readIndex < _segments.Count)
+        {
+            var segment = _segments[_readIndex];
+            if (_peeked is { } p)
+            {
+                record = p.Record;
+                segmentToken = segment;
+                return true;
+            }
+
+            if (_readOffset < segment.ValidLength)
+            {
+                if (TryRead(segment, _readOffset, out var read, out var length, out var problem))
+                {
+                    _peeked = (read!, length);
+                    record = read!;
+                    segmentToken = segment;
+                    return true;
+                }
+
+                // Only possible if the file changed under us after it was scanned: skip the rest of it.
+                LogCorrupt(_logger, segment.Path, _readOffset, problem!);
+                _depth -= segment.Records - segment.Read;
+                segment.Records = segment.Read;
+                segment.ValidLength = _readOffset;
+            }
+
+            if (segment == _writeSegment)
+            {
+                break;
+            }
+
+            // Finished reading an old segment: move on, deleting it if nothing read from it is still in flight.
+            segment.FullyRead = true;
+            _readIndex++;
+            _readOffset = 0;
+            DeleteIfDone(segment);
+        }
+
+        record = null!;
+        segmentToken = null!;
+        return false;
+    }
+
+    /// <summary>Consumes the record returned by the last <see cref="TryPeek"/>; its delivery is now in flight.</summary>
+    public void Advance()
+    {
+        if (_peeked is not { } p)
+        {
+            throw new InvalidOperationException("Advance without a peeked record.");
+        }
+
+        var segment = _segments[_readIndex];
+        _peeked = null;
+        _readOffset += p.Length;
+        segment.Read++;
+        segment.Outstanding++;
+        _depth--;
+    }
+
+    /// <summary>A record read from this segment was delivered (or dead-lettered); the segment goes once all of its records are settled.</summary>
+    public void Settle(object segmentToken)
+    {
+        if (segmentToken is not Segment segment)
+        {
+            return;
+        }
+
+        segment.Outstanding--;
+        DeleteIfDone(segment);
+    }
+
+    /// <summary>
+    /// Shutdown while events are still in flight: writes <paramref name="inFlight"/> (oldest first) followed by every unread
+    /// record into a new segment, makes it durable, and removes the older segments, so the next start replays them in order.
+    /// </summary>
+    public void Rewrite(IReadOnlyList<SpoolRecord> inFlight)
+    {
+        ArgumentNullException.ThrowIfNull(inFlight);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var unread = new List<SpoolRecord>();
+        while (TryPeek(out var r, out _))
+        {
+            unread.Add(r);
+            Advance();
+        }
+
+        var old = _segments.ToList();
+        CloseWriter();
+        _writeSegment = null;
+        _segments.Clear();
+        _readIndex = 0;
+        _readOffset = 0;
+        _depth = 0;
+        _bytes = 0;
+        if (inFlight.Count + unread.Count == 0)
+        {
+            foreach (var s in old)
+            {
+                TryDelete(s.Path);
+            }
+
+            return;
+        }
+
+        // Never refused here: these were accepted already.
+        StartSegment(old.Count == 0 ? null : old.Max(s => s.Id) + 1);
+        foreach (var r in inFlight.Concat(unread))
+        {
+            Append(r, force: true);
+        }
+
+        MaybeFsync(force: true);
+        foreach (var s in old)
+        {
+            s.Outstanding = 0;
+            s.FullyRead = true;
+            TryDelete(s.Path);
+        }
+    }
+
+    /// <summary>Forces written records to disk.</summary>
+    public void Sync() => MaybeFsync(force: true);
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        CloseWriter();
+        _disposed = true;
+    }
+
+    private void StartSegment(long? forcedId = null)
+    {
+        CloseWriter();
+        var id = forcedId ?? (_segments.Count == 0 ? NextIdFromDisk() : _segments[^1].Id + 1);
+        var path = Path.Combine(Directory, id.ToString("D20", CultureInfo.InvariantCulture) + Extension);
+        _writer = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.None);
+        _writeSegment = new Segment(id, path);
+        _segments.Add(_writeSegment);
+    }
+
+    private long NextIdFromDisk()
+    {
+        long max = 0;
+        foreach (var path in System.IO.Directory.EnumerateFiles(Directory, "*" + Extension))
+        {
+            if (long.TryParse(Path.GetFileNameWithoutExtension(path), NumberStyles.None, CultureInfo.InvariantCulture, out var id))
+            {
+                max = Math.Max(max, id);
+            }
+        }
+
+        return max + 1;
+    }
+
+    private void CloseWriter()
+    {
+        if (_writer is null)
+        {
+            return;
+        }
+
+        _writer.Flush(flushToDisk: _options.Fsync != SpoolFsync.Never);
+        _writer.Dispose();
+        _writer = null;
+    }
+
+    private void MaybeFsync(bool force)
+    {
+        if (_writer is null)
+        {
+            return;
+        }
+
+        var now = Environment.TickCount64;
+        if (force || _options.Fsync == SpoolFsync.Always ||
+            (_options.Fsync == SpoolFsync.Interval && now - _lastFsync >= _options.FsyncIntervalMs))
+        {
+            _writer.Flush(flushToDisk: true);
+            _lastFsync = now;
+        }
+    }
+
+    private void DeleteIfDone(Segment segment)
+    {
+        var index = _segments.IndexOf(segment);
+        if (index < 0 || segment.Outstanding > 0)
+        {
+            return;
+        }
+
+        var fullyRead = segment.FullyRead || (index == _readIndex && _readOffset >= segment.ValidLength && _peeked is null);
+        if (!fullyRead || index > _readIndex)
+        {
+            return;
+        }
+
+        if (segment == _writeSegment)
+        {
+            CloseWriter();
+            _writeSegment = null;
+        }
+
+        _segments.RemoveAt(index);
+        if (index < _readIndex)
+        {
+            _readIndex--;
+        }
+        else
+        {
+            // It was the segment being read: the next one starts at offset 0.
+            _readOffset = 0;
+        }
+
+        _bytes -= segment.ValidLength;
+        if (_bytes < 0 || _segments.Count == 0)
+        {
+            _bytes = _segments.Sum(s => s.ValidLength);
+        }
+
+        TryDelete(segment.Path);
+    }
+
+    private void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException ex)
+        {
+            LogDeleteFailed(_logger, path, ex.Message);
+        }
+        catch (UnauthorizedAccessException ex)
+        {
+            LogDeleteFailed(_logger, path, ex.Message);
+        }
+    }
+
+    private void Scan(Segment segment)
+    {
+        long offset = 0;
+        var length = new FileInfo(segment.Path).Length;
+        while (offset < length)
+        {
+            if (!TryRead(segment, offset, out _, out var recordLength, out var problem))
+            {
+                LogCorrupt(_logger, segment.Path, offset, problem!);
+                break;
+            }
+
+            offset += recordLength;
+            segment.Records++;
+        }
+
+        segment.ValidLength = offset;
+    }
+
+    private static bool TryRead(Segment segment, long offset, out SpoolRecord? record, out int length, out string? problem)
+    {
+        record = null;
+        length = 0;
+        using var handle = File.OpenHandle(segment.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        var fileLength = RandomAccess.GetLength(handle);
+        Span<byte> header = stackalloc byte[HeaderBytes];
+        if (fileLength - offset < HeaderBytes || RandomAccess.Read(handle, header, offset) < HeaderBytes)
+        {
+            problem = $"truncated header ({fileLength - offset} bytes left)";
+            return false;
+        }
+
+        var payloadLength = BinaryPrimitives.ReadUInt32LittleEndian(header);
+        var crc = BinaryPrimitives.ReadUInt32LittleEndian(header[4..]);
+        if (payloadLength < FixedPayloadBytes || payloadLength > MaxRecordBytes)
+        {
+            problem = $"impossible record length {payloadLength}";
+            return false;
+        }
+
+        if (fileLength - offset - HeaderBytes < payloadLength)
+        {
+            problem = $"truncated record (needs {payloadLength} bytes, {fileLength - offset - HeaderBytes} left)";
+            return false;
+        }
+
+        var payload = new byte[payloadLength];
+        if (RandomAccess.Read(handle, payload, offset + HeaderBytes) < payloadLength)
+        {
+            problem = "short read";
+            return false;
+        }
+
+        if (Crc32.HashToUInt32(payload) != crc)
+        {
+            problem = "checksum mismatch";
+            return false;
+        }
+
+        var keyLength = BinaryPrimitives.ReadUInt16LittleEndian(payload.AsSpan(9));
+        if (FixedPayloadBytes + keyLength > payloadLength)
+        {
+            problem = "key longer than record";
+            return false;
+        }
+
+        var capture = BinaryPrimitives.ReadInt64LittleEndian(payload);
+        var kind = (EventKind)payload[8];
+        var key = Encoding.UTF8.GetString(payload, FixedPayloadBytes, keyLength);
+        var value = payload.AsSpan(FixedPayloadBytes + keyLength).ToArray();
+        record = new SpoolRecord(key, value, kind, capture);
+        length = HeaderBytes + (int)payloadLength;
+        problem = null;
+        return true;
+    }
+
+    [LoggerMessage(EventId = 5100, Level = LogLevel.Warning, Message = "Spool {Directory} holds {Records} undelivered events in {Segments} segment(s) from an earlier run; replaying them before new events")]
+    private static partial void LogRecoveredCore(ILogger logger, long records, int segments, string directory);
+
+    private static void LogRecovered(ILogger logger, long records, int segments, string directory) => LogRecoveredCore(logger, records, segments, directory);
+
+    [LoggerMessage(EventId = 5101, Level = LogLevel.Error, Message = "Spool segment {Path} has a corrupt record at offset {Offset} ({Problem}), probably torn by a crash: skipping the rest of that segment")]
+    private static partial void LogCorrupt(ILogger logger, string path, long offset, string problem);
+
+    [LoggerMessage(EventId = 5102, Level = LogLevel.Warning, Message = "Could not delete spool segment {Path}: {Error}")]
+    private static partial void LogDeleteFailed(ILogger logger, string path, string error);
+
+    private sealed class Segment(long id, string path)
+    {
+        public long Id { get; } = id;
+
+        public string Path { get; } = path;
+
+        public long ValidLength { get; set; }
+
+        public long Records { get; set; }
+
+        public long Read { get; set; }
+
+        public long Outstanding { get; set; }
+
+        public bool FullyRead { get; set; }
+    }
+}

@@ -1,0 +1,256 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using OpenCvSharp;
+using LogLevel = Microsoft.Extensions.Logging.LogLevel;
+using StackExchange.Redis;
+using Streaming.Core;
+
+namespace Streaming.Sink;
+
+/// <summary>
+/// Caches recent frames in Redis as JPEG under <c>{prefix}:{camera}:{seq}</c> with a TTL, keeps a per-camera index of
+/// recent frames (<c>{prefix}:{camera}:index</c>, a sorted set scored by sequence, trimmed to IndexLength) and
+/// <c>{prefix}:{camera}:latest</c> (the newest frame's key). Encoding runs off the hot path on a bounded queue: when the
+/// queue is full, or Redis is down, frames are skipped and counted (attempted = stored + skipped). One
+/// <see cref="ConnectionMultiplexer"/> per process, which reconnects by itself (AbortOnConnectFail = false).
+/// Owns every frame handed to <see cref="TryEnqueue"/> and disposes it once encoded or skipped.
+/// </summary>
+public sealed partial class RedisFrameStore : IAsyncDisposable
+{
+    private readonly RedisSinkOptions _options;
+    private readonly SinkMetrics _metrics;
+    private readonly ILogger _logger;
+    private readonly Channel<Frame> _queue;
+    private readonly Channel<Frame> _priority;
+    private readonly SemaphoreSlim _inFlight = new(64, 64);
+    private readonly Task[] _workers;
+    private readonly int[] _encodeParams;
+    private readonly TimeSpan _ttl;
+    private ConnectionMultiplexer? _redis;
+    private int _downLogged;
+
+    private RedisFrameStore(RedisSinkOptions options, SinkMetrics metrics, ILogger logger, ConnectionMultiplexer redis)
+    {
+        _options = options;
+        _metrics = metrics;
+        _logger = logger;
+        _redis = redis;
+        _ttl = TimeSpan.FromSeconds(options.FrameTtlSeconds);
+        _encodeParams = [(int)ImwriteFlags.JpegQuality, options.JpegQuality];
+        _queue = Channel.CreateBounded<Frame>(new BoundedChannelOptions(options.EncodeQueue)
+        {
+            // TryWrite fails when full: the caller skips and counts the frame (never blocks the hot path).
+            FullMode = BoundedChannelFullMode.Wait,
+            SingleReader = options.EncodeWorkers == 1,
+            SingleWriter = true,
+        });
+        _priority = Channel.CreateBounded<Frame>(new BoundedChannelOptions(options.EventFrameQueue)
+        {
+            FullMode = BoundedChannelFullMode.Wait,
+            SingleReader = options.EncodeWorkers == 1,
+            SingleWriter = true,
+        });
+        redis.ConnectionFailed += (_, e) => OnConnectionFailed(e);
+        redis.ConnectionRestored += (_, e) => OnConnectionRestored(e);
+        _workers = [.. Enumerable.Range(0, options.EncodeWorkers).Select(_ => Task.Run(WorkAsync))];
+    }
+
+    /// <summary>Connects (without waiting for Redis to be up: it reconnects by itself) and starts the encode workers.</summary>
+    public static async Task<RedisFrameStore> ConnectAsync(RedisSinkOptions options, SinkMetrics metrics, ILogger logger)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(metrics);
+        ArgumentNullException.ThrowIfNull(logger);
+        var config = options.ToConfigurationOptions();
+        var redis = await ConnectionMultiplexer.ConnectAsync(config).ConfigureAwait(false);
+        LogConnecting(logger, options.DescribeEndpoints(), redis.IsConnected);
+        return new RedisFrameStore(options, metrics, logger, redis);
+    }
+
+    public bool IsConnected => _redis?.IsConnected == true;
+
+    public string FrameKey(string cameraId, long sequence) => EventMessage.FrameKeyFor(_options.KeyPrefix, cameraId, sequence);
+
+    /// <summary>
+    /// Takes ownership of <paramref name="frame"/>: queues it for encoding, or disposes it and counts it skipped.
+    /// <paramref name="priority"/> frames (those events refer to, keep-frames) have their own, larger queue and are encoded first.
+    /// </summary>
+    public void TryEnqueue(Frame frame, bool priority)
+    {
+        ArgumentNullException.ThrowIfNull(frame);
+        _metrics.FrameAttempted();
+        if (!IsConnected)
+        {
+            Skip(frame, "redis_down");
+            return;
+        }
+
+        if (!(priority ? _priority : _queue).Writer.TryWrite(frame))
+        {
+            Skip(frame, "queue_full");
+        }
+    }
+
+    /// <summary>Encodes what is queued, then closes the connection.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        _priority.Writer.TryComplete();
+        await Task.WhenAll(_workers).ConfigureAwait(false);
+
+        // Wait for the Redis writes still in flight.
+        for (var i = 0; i < 64; i++)
+        {
+            await _inFlight.WaitAsync().ConfigureAwait(false);
+        }
+
+        if (_redis is { } redis)
+        {
+            _redis = null;
+            await redis.CloseAsync().ConfigureAwait(false);
+            await redis.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private void Skip(Frame frame, string reason)
+    {
+        _metrics.FrameSkipped(frame.CameraId, reason);
+        frame.Dispose();
+    }
+
+    private async Task WorkAsync()
+    {
+        Task<bool>? waitPriority = null;
+        Task<bool>? waitPeriodic = null;
+        while (true)
+        {
+            // Frames that events refer to first.
+            if (_priority.Reader.TryRead(out var frame) || _queue.Reader.TryRead(out frame))
+            {
+                await StoreAsync(frame).ConfigureAwait(false);
+                continue;
+            }
+
+            if (_priority.Reader.Completion.IsCompleted && _queue.Reader.Completion.IsCompleted)
+            {
+                return;
+            }
+
+            // Keep one pending wait per queue across iterations (never pile up waiters on an idle queue).
+            if (waitPriority is null || waitPriority.IsCompleted)
+            {
+                waitPriority = _priority.Reader.WaitToReadAsync().AsTask();
+            }
+
+            if (waitPeriodic is null || waitPeriodic.IsCompleted)
+            {
+                waitPeriodic = _queue.Reader.WaitToReadAsync().AsTask();
+            }
+
+            await Task.WhenAny(waitPriority, waitPeriodic).ConfigureAwait(false);
+        }
+    }
+
+    private async Task StoreAsync(Frame frame)
+    {
+        var camera = frame.CameraId;
+        var sequence = frame.Sequence;
+        byte[] jpeg;
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            if (!IsConnected)
+            {
+                Skip(frame, "redis_down");
+                return;
+            }
+
+            // Encode before the frame goes back to the pool; nothing touches its pixels afterwards.
+            Cv2.ImEncode(".jpg", frame.Image, out jpeg, _encodeParams);
+        }
+        catch (OpenCVException ex)
+        {
+            LogEncodeFailed(_logger, camera, sequence, ex.Message);
+            Skip(frame, "error");
+            return;
+        }
+        finally
+        {
+            frame.Dispose();
+        }
+
+        var encodeMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        var key = FrameKey(camera, sequence);
+        var prefix = _options.KeyPrefix + ":" + camera;
+        await _inFlight.WaitAsync().ConfigureAwait(false);
+        _ = WriteAsync(camera, sequence, key, prefix, jpeg, encodeMs);
+    }
+
+    /// <summary>One frame's writes, pipelined with other frames' (at most 64 in flight).</summary>
+    private async Task WriteAsync(string camera, long sequence, string key, string prefix, byte[] jpeg, double encodeMs)
+    {
+        try
+        {
+            var db = _redis!.GetDatabase();
+            var batch = db.CreateBatch();
+            var set = batch.StringSetAsync(key, jpeg, _ttl);
+            var add = batch.SortedSetAddAsync(prefix + ":index", sequence.ToString(CultureInfo.InvariantCulture), sequence);
+            var trim = batch.SortedSetRemoveRangeByRankAsync(prefix + ":index", 0, -_options.IndexLength - 1);
+            var expireIndex = batch.KeyExpireAsync(prefix + ":index", _ttl);
+            var latest = batch.StringSetAsync(prefix + ":latest", key, _ttl);
+            batch.Execute();
+            await Task.WhenAll(set, add, trim, expireIndex, latest).ConfigureAwait(false);
+            _metrics.FrameStored(camera, encodeMs);
+            if (Interlocked.Exchange(ref _downLogged, 0) == 1)
+            {
+                LogBack(_logger);
+            }
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
+        {
+            if (Interlocked.Exchange(ref _downLogged, 1) == 0)
+            {
+                LogStoreFailed(_logger, UrlRedactor.Redact(ex.Message));
+            }
+
+            _metrics.FrameSkipped(camera, "redis_down");
+        }
+        finally
+        {
+            _inFlight.Release();
+        }
+    }
+
+    private void OnConnectionFailed(ConnectionFailedEventArgs e)
+    {
+        if (Interlocked.Exchange(ref _downLogged, 1) == 0)
+        {
+            LogDown(_logger, e.EndPoint?.ToString() ?? "?", e.FailureType.ToString());
+        }
+    }
+
+    private void OnConnectionRestored(ConnectionFailedEventArgs e)
+    {
+        if (Interlocked.Exchange(ref _downLogged, 0) == 1)
+        {
+            LogBack(_logger);
+        }
+    }
+
+    [LoggerMessage(EventId = 5200, Level = LogLevel.Information, Message = "Redis frame cache at {Endpoints} (connected now: {Connected}; reconnects by itself)")]
+    private static partial void LogConnecting(ILogger logger, string endpoints, bool connected);
+
+    [LoggerMessage(EventId = 5201, Level = LogLevel.Warning, Message = "Redis {Endpoint} is unreachable ({Failure}): frames are skipped and counted until it is back")]
+    private static partial void LogDown(ILogger logger, string endpoint, string failure);
+
+    [LoggerMessage(EventId = 5202, Level = LogLevel.Information, Message = "Redis is back: storing frames again")]
+    private static partial void LogBack(ILogger logger);
+
+    [LoggerMessage(EventId = 5203, Level = LogLevel.Warning, Message = "Storing a frame in Redis failed ({Error}): frames are skipped and counted until Redis answers")]
+    private static partial void LogStoreFailed(ILogger logger, string error);
+
+    [LoggerMessage(EventId = 5204, Level = LogLevel.Error, Message = "JPEG encoding of frame {Sequence} of camera {Camera} failed: {Error}")]
+    private static partial void LogEncodeFailed(ILogger logger, string camera, long sequence, string error);
+}

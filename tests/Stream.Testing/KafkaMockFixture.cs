@@ -1,0 +1,99 @@
+using System.Diagnostics;
+using System.Globalization;
+using Xunit;
+
+namespace Streaming.Testing;
+
+/// <summary>
+/// librdkafka's mock Kafka cluster in its OWN process (<c>dotnet stream.dll dev-kafka</c>), so that a test can pause the
+/// broker with SIGSTOP, resume it with SIGCONT, or kill it. The test project must reference src/Stream.App so that the
+/// <c>stream</c> CLI is built.
+/// </summary>
+public sealed class KafkaMockFixture : IAsyncLifetime
+{
+    private Process? _process;
+
+    /// <summary>Number of mock brokers (set before <see cref="InitializeAsync"/>).</summary>
+    public int Brokers { get; init; } = 1;
+
+    public string BootstrapServers { get; private set; } = string.Empty;
+
+    public int ProcessId => _process?.Id ?? throw new InvalidOperationException("The mock cluster is not running.");
+
+    /// <summary>Where the built CLI is: next to the tests, or in src/Stream.App's output of the same configuration.</summary>
+    public static string StreamDll
+    {
+        get
+        {
+            var local = Path.Combine(AppContext.BaseDirectory, "stream.dll");
+            var configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Debug{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Debug" : "Release";
+            string[] candidates =
+            [
+                Path.Combine(RepoPaths.Root, "src", "Stream.App", "bin", configuration, "net10.0", "stream.dll"),
+                local,
+            ];
+            return candidates.FirstOrDefault(File.Exists)
+                ?? throw new FileNotFoundException($"stream.dll not found ({string.Join(", ", candidates)}): build src/Stream.App first (dotnet build -c {configuration}).");
+        }
+    }
+
+    public async Task InitializeAsync()
+    {
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        psi.ArgumentList.Add(StreamDll);
+        psi.ArgumentList.Add("dev-kafka");
+        psi.ArgumentList.Add("--brokers");
+        psi.ArgumentList.Add(Brokers.ToString(CultureInfo.InvariantCulture));
+        _process = Process.Start(psi) ?? throw new InvalidOperationException("dotnet stream.dll dev-kafka did not start.");
+        _process.ErrorDataReceived += (_, _) => { };
+        _process.BeginErrorReadLine();
+        var first = await _process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60)).ConfigureAwait(false);
+        if (first is null || !first.StartsWith("bootstrap=", StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException($"stream dev-kafka printed '{first}' instead of bootstrap=...");
+        }
+
+        BootstrapServers = first["bootstrap=".Length..].Trim();
+        _ = _process.StandardOutput.ReadToEndAsync();
+    }
+
+    /// <summary>Freezes the broker process (SIGSTOP): connections stay open but nothing answers.</summary>
+    public Task PauseAsync() => SignalAsync("STOP");
+
+    /// <summary>Resumes a paused broker process (SIGCONT).</summary>
+    public Task ResumeAsync() => SignalAsync("CONT");
+
+    public async Task DisposeAsync()
+    {
+        if (_process is null)
+        {
+            return;
+        }
+
+        if (!_process.HasExited)
+        {
+            await SignalAsync("CONT").ConfigureAwait(false);
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync().ConfigureAwait(false);
+        }
+
+        _process.Dispose();
+        _process = null;
+    }
+
+    private async Task SignalAsync(string signal)
+    {
+        using var kill = Process.Start("kill", ["-" + signal, ProcessId.ToString(CultureInfo.InvariantCulture)]);
+        await kill.WaitForExitAsync().ConfigureAwait(false);
+        if (kill.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"kill -{signal} {ProcessId} failed with {kill.ExitCode}.");
+        }
+    }
+}
