@@ -38,7 +38,11 @@ if ((${#missing[@]})); then
 else
   log "Debian packages present"
 fi
-# The Debian package starts a system redis on 6379; Stream's tests start their own servers on free ports.
+# The demo run caches frames in a Redis on localhost:6379; start one when none answers (containers have no systemd).
+# The tests start their own servers on free ports and do not need it.
+if ! redis-cli -p 6379 ping >/dev/null 2>&1; then
+  redis-server --port 6379 --bind 127.0.0.1 --save '' --appendonly no --daemonize yes >/dev/null && log "started redis-server on 127.0.0.1:6379"
+fi
 
 # ---- 2. model --------------------------------------------------------------------------------------------
 mkdir -p models

@@ -20,6 +20,8 @@ internal static class Program
         TrackCommands.Register(root, bench, eval);
         SinkCommands.Register(root, bench);
 
-        return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
+        // The host owns SIGINT/SIGTERM for `run` (drain, flush, exit 0); the parser must not kill the process first.
+        var invocation = new InvocationConfiguration { ProcessTerminationTimeout = null };
+        return await root.Parse(args).InvokeAsync(invocation).ConfigureAwait(false);
     }
 }

@@ -1,19 +1,132 @@
 using System.CommandLine;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Streaming.App.Hosting;
 
 namespace Streaming.App.Commands;
 
-/// <summary><c>stream run --config FILE</c>: the whole pipeline.</summary>
+/// <summary><c>stream run --config FILE [--set Key=Value]... [--duration S]</c>: the whole pipeline until Ctrl+C or SIGTERM.</summary>
 internal static class RunCommand
 {
     public static Command Create()
     {
         var config = new Option<FileInfo>("--config", "-c")
         {
-            Description = "Pipeline configuration (JSON).",
+            Description = "Pipeline configuration (JSON with comments; config/pipeline.json documents every key).",
             DefaultValueFactory = _ => new FileInfo(Path.Combine("config", "demo.json")),
         };
-        var command = new Command("run", "Run the pipeline until Ctrl+C or SIGTERM.") { config };
-        command.SetAction((parse, ct) => Task.FromResult(0));
+        var set = new Option<string[]>("--set")
+        {
+            Description = "Override a configuration key, e.g. --set Detect:MaxBatch=8 (repeatable).",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var duration = new Option<double?>("--duration")
+        {
+            Description = "Stop gracefully after this many seconds (default: run until Ctrl+C or SIGTERM).",
+        };
+        var command = new Command("run", "Run the pipeline: cameras -> detection -> tracking -> Kafka events and Redis frames.")
+        {
+            config, set, duration,
+        };
+        command.SetAction((parse, ct) => RunAsync(parse.GetValue(config), parse.GetValue(set) ?? [], parse.GetValue(duration), ct));
         return command;
+    }
+
+    internal static async Task<int> RunAsync(FileInfo? configFile, IReadOnlyList<string> overrides, double? durationSeconds, CancellationToken ct)
+    {
+        var configuration = PipelineConfiguration.Load(configFile, overrides, out var errors);
+        if (errors.Count > 0)
+        {
+            foreach (var error in errors)
+            {
+                await Console.Error.WriteLineAsync($"stream: {error}").ConfigureAwait(false);
+            }
+
+            return 2;
+        }
+
+        await using var app = BuildOrReport(configuration, out var buildError);
+        if (app is null)
+        {
+            await Console.Error.WriteLineAsync($"stream: {buildError}").ConfigureAwait(false);
+            return 2;
+        }
+
+        // Validate every options type before any stage is built, so that all problems are listed at once, one line each.
+        var failures = ValidateAll(app.Services);
+        if (failures.Count > 0)
+        {
+            foreach (var failure in failures)
+            {
+                await Console.Error.WriteLineAsync($"stream: config error: {Core.UrlRedactor.Redact(failure)}").ConfigureAwait(false);
+            }
+
+            return 2;
+        }
+
+        try
+        {
+            await app.StartAsync(ct).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or FileNotFoundException or ArgumentException or IOException)
+        {
+            await Console.Error.WriteLineAsync($"stream: {Core.UrlRedactor.Redact(ex.Message)}").ConfigureAwait(false);
+            return 2;
+        }
+
+        var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
+        if (durationSeconds is > 0)
+        {
+            _ = Task.Delay(TimeSpan.FromSeconds(durationSeconds.Value), lifetime.ApplicationStopping)
+                .ContinueWith(_ => lifetime.StopApplication(), TaskScheduler.Default);
+        }
+
+        await app.WaitForShutdownAsync(CancellationToken.None).ConfigureAwait(false);
+        var failed = app.Services.GetServices<IHostedService>().OfType<BackgroundService>()
+            .Any(s => s.ExecuteTask is { IsFaulted: true });
+        return failed ? 1 : 0;
+    }
+
+    /// <summary>Runs the start-up validation of every options type; returns each failure as its own line.</summary>
+    internal static IReadOnlyList<string> ValidateAll(IServiceProvider services)
+    {
+        try
+        {
+            services.GetService<IStartupValidator>()?.Validate();
+            return [];
+        }
+        catch (OptionsValidationException ex)
+        {
+            return Lines([ex]);
+        }
+        catch (AggregateException ex)
+        {
+            return Lines(ex.Flatten().InnerExceptions);
+        }
+        catch (InvalidOperationException ex)
+        {
+            return [ex.Message];
+        }
+
+        static IReadOnlyList<string> Lines(IEnumerable<Exception> exceptions) =>
+            [.. exceptions.OfType<OptionsValidationException>()
+                .SelectMany(e => e.Failures)
+                .Distinct(StringComparer.Ordinal)];
+    }
+
+    private static Microsoft.AspNetCore.Builder.WebApplication? BuildOrReport(Microsoft.Extensions.Configuration.IConfigurationRoot configuration, out string? error)
+    {
+        try
+        {
+            error = null;
+            return PipelineHost.Build(configuration);
+        }
+        catch (InvalidOperationException ex)
+        {
+            // ErrorOnUnknownConfiguration and binding errors surface here: the message names the key.
+            error = $"config error: {ex.Message}";
+            return null;
+        }
     }
 }

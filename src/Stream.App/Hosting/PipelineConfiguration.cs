@@ -12,10 +12,19 @@ internal static class PipelineConfiguration
 {
     public const string EnvironmentPrefix = "STREAM_";
 
-    /// <summary>Top-level sections the pipeline understands; anything else is a typo and is reported.</summary>
-    public static readonly IReadOnlySet<string> KnownSections = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
+        /// <summary>Top-level sections and the options type each binds to (null: free-form, e.g. Logging).</summary>
+    public static readonly IReadOnlyDictionary<string, Type?> KnownSections = new Dictionary<string, Type?>(StringComparer.OrdinalIgnoreCase)
     {
-        "Cameras", "Channels", "Ingest", "Detect", "Track", "Sink", "Http", "Host", "Status", "Logging",
+        ["Cameras"] = typeof(List<Core.CameraOptions>),
+        ["Channels"] = typeof(Core.ChannelOptions),
+        ["Ingest"] = typeof(Ingest.IngestOptions),
+        ["Detect"] = typeof(Detect.DetectOptions),
+        ["Track"] = typeof(Track.TrackOptions),
+        ["Sink"] = typeof(Sink.SinkOptions),
+        ["Http"] = typeof(HttpOptions),
+        ["Host"] = typeof(HostBehaviourOptions),
+        ["Status"] = typeof(StatusOptions),
+        ["Logging"] = null,
     };
 
     public static IConfigurationRoot Load(FileInfo? file, IEnumerable<string> overrides, out IReadOnlyList<string> errors)
@@ -60,9 +69,14 @@ internal static class PipelineConfiguration
         var root = builder.Build();
         foreach (var section in root.GetChildren())
         {
-            if (!KnownSections.Contains(section.Key))
+            if (!KnownSections.TryGetValue(section.Key, out var type))
             {
-                problems.Add($"config key '{section.Key}' is unknown: the sections are {string.Join(", ", KnownSections)}");
+                problems.Add($"config key '{section.Key}' is unknown: the sections are {string.Join(", ", KnownSections.Keys)}");
+            }
+            else if (type is not null)
+            {
+                problems.AddRange(ConfigKeyChecker.UnknownKeys(section, type)
+                    .Select(key => $"config key '{key}' is unknown: check its spelling against config/pipeline.json"));
             }
         }
 

@@ -1,0 +1,102 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
+using Streaming.Core;
+using Streaming.Detect;
+using Streaming.Ingest;
+using Streaming.Sink;
+using Streaming.Track;
+
+namespace Streaming.App.Hosting;
+
+/// <summary>
+/// Builds the process that runs the pipeline: the four stages as hosted services joined by bounded channels,
+/// OpenTelemetry metrics exported as Prometheus text on /metrics, health and readiness, the camera API and the
+/// live status output. Stages are registered sink first so that each is ready before frames reach it, and stop
+/// concurrently so that shutdown drains from the sources down to Kafka.
+/// </summary>
+internal static class PipelineHost
+{
+    public static WebApplication Build(IConfigurationRoot configuration, Action<IServiceCollection>? configureServices = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            ContentRootPath = Directory.GetCurrentDirectory(),
+            Args = [],
+        });
+        builder.Configuration.Sources.Clear();
+        builder.Configuration.AddConfiguration(configuration);
+
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss ";
+        });
+        builder.Logging.AddConfiguration(configuration.GetSection("Logging"));
+        if (!configuration.GetSection("Logging").Exists())
+        {
+            builder.Logging.SetMinimumLevel(LogLevel.Information);
+            builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        }
+
+        var services = builder.Services;
+        services.AddOptions<HttpOptions>().Bind(configuration.GetSection(HttpOptions.Section), o => o.ErrorOnUnknownConfiguration = true)
+            .ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<HostBehaviourOptions>().Bind(configuration.GetSection(HostBehaviourOptions.Section), o => o.ErrorOnUnknownConfiguration = true)
+            .ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<StatusOptions>().Bind(configuration.GetSection(StatusOptions.Section), o => o.ErrorOnUnknownConfiguration = true)
+            .Validate(o => o.Mode is "auto" or "table" or "plain" or "off", "Status:Mode must be auto, table, plain or off")
+            .ValidateOnStart();
+
+        var shutdown = configuration.GetSection(HostBehaviourOptions.Section).Get<HostBehaviourOptions>() ?? new HostBehaviourOptions();
+        services.Configure<HostOptions>(o =>
+        {
+            o.ServicesStartConcurrently = false;
+            o.ServicesStopConcurrently = true;
+            o.ShutdownTimeout = TimeSpan.FromSeconds(shutdown.ShutdownTimeoutSeconds);
+            o.BackgroundServiceExceptionBehavior = BackgroundServiceExceptionBehavior.StopHost;
+        });
+
+        services.AddSingleton<FrameLatency>();
+        services.AddSingleton<LiveMetrics>(_ => new LiveMetrics());
+        services.AddPipelineChannels(configuration);
+
+        // Order matters for start-up: sink first (Kafka and Redis connected), then track, then detect (model loaded
+        // and warmed up), then the cameras.
+        services.AddSink(configuration);
+        services.AddTrack(configuration);
+        services.AddDetect(configuration);
+        services.AddIngest(configuration);
+        services.AddHostedService<StatusReporter>();
+        services.AddHostedService<CameraConfigWatcher>();
+
+        services.AddOpenTelemetry().WithMetrics(metrics =>
+        {
+            foreach (var meter in Telemetry.AllMeters)
+            {
+                metrics.AddMeter(meter);
+            }
+
+            metrics.AddRuntimeInstrumentation();
+            metrics.AddPrometheusExporter();
+        });
+
+        configureServices?.Invoke(services);
+
+        var http = configuration.GetSection(HttpOptions.Section).Get<HttpOptions>() ?? new HttpOptions();
+        builder.WebHost.UseUrls(http.Enabled ? http.Urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : []);
+        builder.WebHost.UseShutdownTimeout(TimeSpan.FromSeconds(shutdown.ShutdownTimeoutSeconds));
+
+        var app = builder.Build();
+        app.MapPrometheusScrapingEndpoint("/metrics");
+        HealthEndpoints.Map(app);
+        CameraEndpoints.Map(app);
+        return app;
+    }
+}
