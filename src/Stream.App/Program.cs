@@ -19,6 +19,7 @@ internal static class Program
         DetectCommands.Register(root, bench);
         TrackCommands.Register(root, bench, eval);
         SinkCommands.Register(root, bench);
+        OpsCommands.Register(root, bench);
 
         // The host owns SIGINT/SIGTERM for `run` (drain, flush, exit 0); the parser must not kill the process first.
         var invocation = new InvocationConfiguration { ProcessTerminationTimeout = null };
