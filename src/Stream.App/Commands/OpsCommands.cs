@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Streaming.App.Bench;
 
 namespace Streaming.App.Commands;
 
@@ -9,5 +10,162 @@ internal static class OpsCommands
     {
         ArgumentNullException.ThrowIfNull(root);
         ArgumentNullException.ThrowIfNull(bench);
+        bench.Subcommands.Add(E2e());
+        bench.Subcommands.Add(Tune());
+        bench.Subcommands.Add(Soak());
+    }
+
+    private static Option<string[]> SetOption() => new("--set")
+    {
+        Description = "Further pipeline configuration, e.g. --set Detect:IntraOpThreads=1 (repeatable).",
+        AllowMultipleArgumentsPerToken = false,
+    };
+
+    private static Dictionary<string, string?> Overrides(string[]? set)
+    {
+        var pairs = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        foreach (var item in set ?? [])
+        {
+            var eq = item.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0)
+            {
+                throw new ArgumentException($"--set '{item}' is not Key=Value: write e.g. --set Detect:IntraOpThreads=1");
+            }
+
+            pairs[item[..eq].Trim().Replace("__", ":", StringComparison.Ordinal)] = item[(eq + 1)..];
+        }
+
+        return pairs;
+    }
+
+    private static Command E2e()
+    {
+        var source = new Option<string>("--source") { Description = "Video file each camera plays.", DefaultValueFactory = _ => "samples/dog_pan_960p.mp4" };
+        var cameras = new Option<int>("--cameras") { Description = "Copies of the file played at once.", DefaultValueFactory = _ => 2 };
+        var batch = new Option<int>("--batch") { Description = "Detect:MaxBatch.", DefaultValueFactory = _ => 4 };
+        var wait = new Option<int>("--wait") { Description = "Detect:MaxWaitMs.", DefaultValueFactory = _ => 10 };
+        var model = new Option<string?>("--model") { Description = "ONNX model (default: models/yolox_nano_dynamic.onnx for --batch > 1 when present, else models/yolox_nano.onnx)." };
+        var set = SetOption();
+        var command = new Command("e2e", "N copies of a file at full speed through the whole pipeline (Kafka mock cluster, private Redis): throughput, latency, and the ratio to the machine's serial ceiling (last line).")
+        {
+            source, cameras, batch, wait, model, set,
+        };
+        command.SetAction(async (parse, ct) =>
+        {
+            var settings = new BenchSettings
+            {
+                Source = parse.GetValue(source)!,
+                Cameras = parse.GetValue(cameras),
+                MaxBatch = parse.GetValue(batch),
+                MaxWaitMs = parse.GetValue(wait),
+                ModelPath = parse.GetValue(model),
+                Overrides = Overrides(parse.GetValue(set)),
+            };
+            return await Guard(async () =>
+            {
+                var result = await E2eBenchmark.RunAsync(settings, Console.Error, ct).ConfigureAwait(false);
+                E2eBenchmark.Print(Console.Out, result);
+            }).ConfigureAwait(false);
+        });
+        return command;
+    }
+
+    private static Command Tune()
+    {
+        var source = new Option<string>("--source") { Description = "Video file each camera plays (paced at its native fps, looping).", DefaultValueFactory = _ => "samples/dog_pan_960p.mp4" };
+        var cameras = new Option<int>("--cameras") { Description = "Cameras playing the file.", DefaultValueFactory = _ => 2 };
+        var batches = new Option<string>("--batches") { Description = "Detect:MaxBatch values to sweep.", DefaultValueFactory = _ => "1,2,4" };
+        var waits = new Option<string>("--waits") { Description = "Detect:MaxWaitMs values to sweep.", DefaultValueFactory = _ => "0,10,40" };
+        var seconds = new Option<double>("--seconds") { Description = "Measured seconds per point (after a warm-up).", DefaultValueFactory = _ => 8 };
+        var warmup = new Option<double>("--warmup") { Description = "Seconds per point before measuring.", DefaultValueFactory = _ => 3 };
+        var load = new Option<double?>("--load-fps") { Description = "Offered load in frames/s over all cameras (default: half of the measured serial ceiling at batch 1)." };
+        var outDir = new Option<string>("--out") { Description = "Directory for tune.csv and tune.png.", DefaultValueFactory = _ => "bench-out" };
+        var set = SetOption();
+        var command = new Command("tune", "Sweep Detect:MaxBatch x Detect:MaxWaitMs at a fixed offered load; writes a CSV and a PNG plot of throughput and p99 latency.")
+        {
+            source, cameras, batches, waits, seconds, warmup, load, outDir, set,
+        };
+        command.SetAction(async (parse, ct) => await Guard(async () =>
+        {
+            var options = new TuneOptions
+            {
+                Source = parse.GetValue(source)!,
+                Cameras = parse.GetValue(cameras),
+                Batches = ParseList(parse.GetValue(batches)!, "--batches"),
+                Waits = ParseList(parse.GetValue(waits)!, "--waits"),
+                Seconds = parse.GetValue(seconds),
+                WarmupSeconds = parse.GetValue(warmup),
+                LoadFps = parse.GetValue(load),
+                OutputDirectory = parse.GetValue(outDir)!,
+                Overrides = Overrides(parse.GetValue(set)),
+            };
+            var result = await TuneBenchmark.RunAsync(options, Console.Error, ct).ConfigureAwait(false);
+            TuneBenchmark.Print(Console.Out, result);
+        }).ConfigureAwait(false));
+        return command;
+    }
+
+    private static Command Soak()
+    {
+        var minutes = new Option<double>("--minutes") { Description = "Measured minutes (fractions allowed), after the warm-up.", DefaultValueFactory = _ => 10 };
+        var cameras = new Option<int>("--cameras") { Description = "File cameras paced at 25 fps, looping.", DefaultValueFactory = _ => 8 };
+        var source = new Option<string>("--source") { Description = "Video file each camera plays.", DefaultValueFactory = _ => "samples/dog_pan_960p.mp4" };
+        var warmup = new Option<double>("--warmup") { Description = "Seconds before the start figures are taken.", DefaultValueFactory = _ => 20 };
+        var set = SetOption();
+        var command = new Command("soak", "Whole pipeline for a long time under load: RSS, managed heap, handles and gen-2 collections at start and end; RSS growth % (last line).")
+        {
+            minutes, cameras, source, warmup, set,
+        };
+        command.SetAction(async (parse, ct) => await Guard(async () =>
+        {
+            var options = new SoakOptions
+            {
+                Source = parse.GetValue(source)!,
+                Cameras = parse.GetValue(cameras),
+                Duration = TimeSpan.FromMinutes(parse.GetValue(minutes)),
+                Warmup = TimeSpan.FromSeconds(parse.GetValue(warmup)),
+                Overrides = Overrides(parse.GetValue(set)),
+            };
+            var result = await SoakBenchmark.RunAsync(options, Console.Error, ct).ConfigureAwait(false);
+            SoakBenchmark.Print(Console.Out, result);
+        }).ConfigureAwait(false));
+        return command;
+    }
+
+    private static int[] ParseList(string text, string option)
+    {
+        var values = new List<int>();
+        foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!int.TryParse(part, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var v) || v < 0)
+            {
+                throw new ArgumentException($"{option} '{text}' must be a comma-separated list of whole numbers, e.g. 1,2,4");
+            }
+
+            values.Add(v);
+        }
+
+        return values.Count > 0 ? [.. values] : throw new ArgumentException($"{option} is empty: give e.g. 1,2,4");
+    }
+
+    /// <summary>Runs a benchmark; a problem with its input or environment becomes one line on stderr and exit code 2.</summary>
+    private static async Task<int> Guard(Func<Task> body)
+    {
+        try
+        {
+            await body().ConfigureAwait(false);
+            return 0;
+        }
+        catch (OperationCanceledException)
+        {
+            await Console.Error.WriteLineAsync("stream: benchmark cancelled").ConfigureAwait(false);
+            return 130;
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or FileNotFoundException or IOException or TimeoutException
+            or Detect.DetectModelException or Ingest.SourceException)
+        {
+            await Console.Error.WriteLineAsync($"stream: {Core.UrlRedactor.Redact(ex.Message)}").ConfigureAwait(false);
+            return 2;
+        }
     }
 }

@@ -1,0 +1,114 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Configuration;
+using Streaming.Core;
+using Streaming.Detect;
+using Streaming.Ingest;
+
+namespace Streaming.App.Bench;
+
+/// <summary>Serial cost per frame of the pipeline's work, measured in isolation on the same frames and settings.</summary>
+internal sealed record Ceiling(int Frames, int DetectFrames, int Batch, string Model, double DecodeMs, double PreprocessMs, double InferenceMs, double PostprocessMs)
+{
+    public double MsPerFrame => DecodeMs + PreprocessMs + InferenceMs + PostprocessMs;
+
+    /// <summary>Frames per second the machine manages doing this work one frame after the other.</summary>
+    public double Fps => MsPerFrame > 0 ? 1000 / MsPerFrame : 0;
+}
+
+/// <summary>
+/// The machine's ceiling for a benchmark run: the same file decoded with the pipeline's own file decoder
+/// (<see cref="CaptureFrameSource"/>, same decoder threads), then the same frames through the Detect stage's
+/// <see cref="Detector"/> with the same options (model, MaxBatch, ONNX Runtime threads), in full batches:
+/// ceiling fps = 1000 / (decode + preprocess + inference + postprocess ms per frame). That is the serial cost of the
+/// work the pipeline must do per frame; tracking, Kafka and Redis are not in it, so the pipeline's ratio to it shows
+/// what the pipeline's own plumbing costs (or, above 1, what it gains by overlapping decode with inference).
+/// </summary>
+internal static class CeilingMeasurement
+{
+    /// <param name="keepFrames">How many decoded frames are kept for detection (all frames of the file are decoded and timed).</param>
+    /// <param name="detectPasses">How many times the kept frames are run through the detector.</param>
+    public static Ceiling Measure(string source, IConfiguration configuration, int keepFrames, int detectPasses, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var ingest = configuration.GetSection(IngestOptions.Section).Get<IngestOptions>() ?? new IngestOptions();
+        var options = configuration.GetSection(DetectOptions.Section).Get<DetectOptions>() ?? new DetectOptions();
+        var camera = new CameraOptions { Id = "ceiling", Url = source, Pacing = FilePacing.Full, Loop = false };
+        var kept = new List<Frame>(keepFrames);
+        try
+        {
+            long decoded = 0;
+            var clock = Stopwatch.StartNew();
+            using (var capture = new CaptureFrameSource(camera, ingest.DecoderThreads))
+            {
+                capture.Open(cancellationToken);
+                while (capture.Read(camera.Id, decoded, live: false, cancellationToken) is { } frame)
+                {
+                    decoded++;
+                    if (kept.Count < keepFrames)
+                    {
+                        kept.Add(frame);
+                    }
+                    else
+                    {
+                        frame.Dispose();
+                    }
+                }
+            }
+
+            var decodeMs = clock.Elapsed.TotalMilliseconds / Math.Max(1, decoded);
+            if (kept.Count == 0)
+            {
+                throw new InvalidOperationException($"{source} has no decodable frames: pass a video OpenCV can read.");
+            }
+
+            using var detector = Detector.Load(options);
+            detector.WarmUp();
+            var images = kept.Select(f => f.Image).ToList();
+            var batch = Math.Max(1, options.MaxBatch);
+            var results = new Detection[batch][];
+            var chunk = new List<OpenCvSharp.Mat>(batch);
+
+            // One untimed pass so that every batch shape and buffer is warm.
+            RunPass(detector, images, batch, chunk, results, out _, out _, out _);
+            double pre = 0, infer = 0, post = 0;
+            var detected = 0;
+            for (var pass = 0; pass < detectPasses; pass++)
+            {
+                detected += RunPass(detector, images, batch, chunk, results, out var p, out var i, out var q);
+                pre += p;
+                infer += i;
+                post += q;
+            }
+
+            return new Ceiling((int)decoded, detected, batch, Path.GetFileName(options.ModelPath) + " on " + detector.Model.Provider,
+                decodeMs, pre / detected, infer / detected, post / detected);
+        }
+        finally
+        {
+            foreach (var frame in kept)
+            {
+                frame.Dispose();
+            }
+        }
+    }
+
+    private static int RunPass(Detector detector, List<OpenCvSharp.Mat> images, int batch, List<OpenCvSharp.Mat> chunk, Detection[][] results,
+        out double pre, out double infer, out double post)
+    {
+        pre = infer = post = 0;
+        var count = 0;
+        for (var start = 0; start + batch <= images.Count; start += batch)
+        {
+            chunk.Clear();
+            chunk.AddRange(images.Skip(start).Take(batch));
+            detector.Detect(chunk, results);
+            var t = detector.LastTimings;
+            pre += t.PreprocessMs;
+            infer += t.InferenceMs;
+            post += t.PostprocessMs;
+            count += chunk.Count;
+        }
+
+        return count;
+    }
+}

@@ -1,0 +1,72 @@
+using System.Globalization;
+using Streaming.Core;
+
+namespace Streaming.App.Bench;
+
+/// <summary>Figures of one <c>stream bench e2e</c> run.</summary>
+internal sealed record E2eResult(
+    int Cameras,
+    long Ingested,
+    long Sunk,
+    string SinkCounter,
+    double Seconds,
+    long Events,
+    double? SinkP50, double? SinkP90, double? SinkP99,
+    double? AckP50, double? AckP90, double? AckP99, int AckSamples,
+    Ceiling Ceiling)
+{
+    public double Fps => Seconds > 0 ? Sunk / Seconds : 0;
+
+    public double Ratio => Ceiling.Fps > 0 ? Fps / Ceiling.Fps : 0;
+}
+
+/// <summary>
+/// <c>stream bench e2e</c>: N copies of a file at full speed (Pacing=Full, no loop: nothing is dropped) through the
+/// whole pipeline, until every decoded frame of every camera reached the sink and every camera stopped; then a
+/// graceful stop (Kafka flush), then the ceiling (<see cref="CeilingMeasurement"/>) on the same file with the same
+/// options, in the same process.
+/// </summary>
+internal static class E2eBenchmark
+{
+    public static async Task<E2eResult> RunAsync(BenchSettings settings, TextWriter? progress, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        settings = settings with { Pacing = FilePacing.Full, Loop = false, MaxFps = 0 };
+        await using var harness = await PipelineHarness.StartAsync(settings, cancellationToken: cancellationToken).ConfigureAwait(false);
+        progress?.WriteLine($"pipeline started: {settings.Cameras} x {settings.Source}, MaxBatch {settings.MaxBatch}, MaxWaitMs {settings.MaxWaitMs}, model {settings.ResolvedModelPath()}");
+        var seconds = (await harness.WaitUntilAsync(harness.AllFramesThrough, TimeSpan.FromMilliseconds(10), TimeSpan.FromSeconds(60), cancellationToken)
+            .ConfigureAwait(false)).TotalSeconds;
+        var counts = harness.Counts();
+        var sinkCounter = harness.SinkCounter;
+        await harness.StopAsync().ConfigureAwait(false);
+
+        var metrics = harness.Metrics;
+        var sink = metrics.AllValues(PipelineHarness.SinkLatency);
+        var ack = metrics.AllValues(Hosting.InstrumentNames.SinkAckLatency);
+        var events = (long)metrics.Total(Hosting.InstrumentNames.SinkEventsProduced);
+
+        progress?.WriteLine($"pipeline done in {seconds:F2} s; measuring the ceiling on the same frames...");
+        var ceiling = CeilingMeasurement.Measure(settings.Source, harness.Configuration, keepFrames: Math.Max(16, settings.MaxBatch * 8),
+            detectPasses: 3, cancellationToken);
+        return new E2eResult(settings.Cameras, counts.Ingested, counts.Sunk, sinkCounter, seconds, events,
+            Percentiles.Of(sink, 0.5), Percentiles.Of(sink, 0.9), Percentiles.Of(sink, 0.99),
+            Percentiles.Of(ack, 0.5), Percentiles.Of(ack, 0.9), Percentiles.Of(ack, 0.99), ack.Count, ceiling);
+    }
+
+    public static void Print(TextWriter writer, E2eResult r)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        ArgumentNullException.ThrowIfNull(r);
+        var inv = CultureInfo.InvariantCulture;
+        var c = r.Ceiling;
+        writer.WriteLine(string.Create(inv, $"pipeline: {r.Sunk} of {r.Ingested} frames from {r.Cameras} cameras reached the sink in {r.Seconds:F2} s = {r.Fps:F1} frames/s (counted by {r.SinkCounter}); {r.Events} events produced"));
+        writer.WriteLine(r.SinkP50 is null
+            ? "latency capture->sink: n/a (the sink does not record stream.pipeline.latency in this build)"
+            : $"latency capture->sink ms: p50 {Percentiles.Format(r.SinkP50)}  p90 {Percentiles.Format(r.SinkP90)}  p99 {Percentiles.Format(r.SinkP99)}");
+        writer.WriteLine(r.AckSamples == 0
+            ? "latency capture->Kafka ack: n/a (no event was produced: the clip has nothing to track)"
+            : string.Create(inv, $"latency capture->Kafka ack ms: p50 {Percentiles.Format(r.AckP50)}  p90 {Percentiles.Format(r.AckP90)}  p99 {Percentiles.Format(r.AckP99)}  ({r.AckSamples} events)"));
+        writer.WriteLine(string.Create(inv, $"ceiling (serial, same frames/options, {c.Model}, batch {c.Batch}): decode {c.DecodeMs:F2} + preprocess {c.PreprocessMs:F2} + inference {c.InferenceMs:F2} + postprocess {c.PostprocessMs:F2} = {c.MsPerFrame:F2} ms/frame = {c.Fps:F1} frames/s ({c.Frames} frames decoded, {c.DetectFrames} detected)"));
+        writer.WriteLine(string.Create(inv, $"ratio pipeline/ceiling: {r.Ratio:F3}"));
+    }
+}
