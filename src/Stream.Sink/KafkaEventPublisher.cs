@@ -322,6 +322,7 @@ public sealed partial class KafkaEventPublisher : IAsyncDisposable
                 lock (_gate)
                 {
                     DrainSome(5000);
+                    _spool.SyncIfDue();
                 }
             }
             catch (Exception ex) when (ex is IOException or KafkaException or UnauthorizedAccessException)
