@@ -46,6 +46,7 @@ internal static class PipelineHost
         }
 
         var services = builder.Services;
+        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
         services.AddOptions<HttpOptions>().Bind(configuration.GetSection(HttpOptions.Section), o => o.ErrorOnUnknownConfiguration = true)
             .ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<HostBehaviourOptions>().Bind(configuration.GetSection(HostBehaviourOptions.Section), o => o.ErrorOnUnknownConfiguration = true)
@@ -63,7 +64,6 @@ internal static class PipelineHost
             o.BackgroundServiceExceptionBehavior = BackgroundServiceExceptionBehavior.StopHost;
         });
 
-        services.AddSingleton<FrameLatency>();
         services.AddSingleton<LiveMetrics>(_ => new LiveMetrics());
         services.AddPipelineChannels(configuration);
 
