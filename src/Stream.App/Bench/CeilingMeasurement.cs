@@ -11,6 +11,23 @@ internal sealed record Ceiling(int Frames, int DetectFrames, int Batch, string M
 {
     public double MsPerFrame => DecodeMs + PreprocessMs + InferenceMs + PostprocessMs;
 
+    /// <summary>Two measurements pooled frame-weighted (e.g. one taken before and one after the pipeline run, so both bracket the same machine load).</summary>
+    public static Ceiling Combine(Ceiling a, Ceiling b)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        ArgumentNullException.ThrowIfNull(b);
+        double Mix(double x, int nx, double y, int ny) => (x * nx + y * ny) / Math.Max(1, nx + ny);
+        return a with
+        {
+            Frames = a.Frames + b.Frames,
+            DetectFrames = a.DetectFrames + b.DetectFrames,
+            DecodeMs = Mix(a.DecodeMs, a.Frames, b.DecodeMs, b.Frames),
+            PreprocessMs = Mix(a.PreprocessMs, a.DetectFrames, b.PreprocessMs, b.DetectFrames),
+            InferenceMs = Mix(a.InferenceMs, a.DetectFrames, b.InferenceMs, b.DetectFrames),
+            PostprocessMs = Mix(a.PostprocessMs, a.DetectFrames, b.PostprocessMs, b.DetectFrames),
+        };
+    }
+
     /// <summary>Frames per second the machine manages doing this work one frame after the other.</summary>
     public double Fps => MsPerFrame > 0 ? 1000 / MsPerFrame : 0;
 }

@@ -3,6 +3,8 @@ using System.Globalization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
 using Streaming.App.Commands;
 using Streaming.App.Hosting;
 using Streaming.Core;
@@ -151,7 +153,9 @@ internal sealed class PipelineHarness : IAsyncDisposable
             var configuration = new ConfigurationBuilder()
                 .AddInMemoryCollection(BuildConfiguration(settings, server.Configuration, spool))
                 .Build();
-            app = PipelineHost.Build(configuration);
+            // The benchmark's figures go to stdout; the pipeline's own log lines go to stderr.
+            app = PipelineHost.Build(configuration, services =>
+                services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace));
             var failures = RunCommand.ValidateAll(app.Services);
             if (failures.Count > 0)
             {
@@ -184,15 +188,20 @@ internal sealed class PipelineHarness : IAsyncDisposable
     /// <summary>The instrument counting frames that reached the sink: the per-frame latency when the sink records it, else frames tracked.</summary>
     public string SinkCounter => Metrics.Total(SinkLatency) > 0 ? SinkLatency : TrackFrames;
 
+    /// <summary>
+    /// The pipeline's counters now. Per-camera instruments are summed over this pipeline's own cameras only, so that
+    /// another pipeline in the same process (tests) cannot blur the figures.
+    /// </summary>
     public PipelineCounts Counts()
     {
         Metrics.Refresh();
         var snapshot = Cameras.Snapshot();
+        var sinkCounter = SinkCounter;
         return new PipelineCounts(
             snapshot.Sum(c => c.FramesDecoded),
             snapshot.Sum(c => c.FramesDropped),
-            (long)Metrics.Total(InstrumentNames.DetectStaleDropped),
-            (long)Metrics.Total(SinkCounter),
+            (long)snapshot.Sum(c => Metrics.Total(InstrumentNames.DetectStaleDropped, c.Id)),
+            (long)snapshot.Sum(c => Metrics.Total(sinkCounter, c.Id)),
             (long)Metrics.Total(InstrumentNames.SinkEventsProduced),
             Elapsed);
     }
@@ -214,6 +223,7 @@ internal sealed class PipelineHarness : IAsyncDisposable
     /// Polls <paramref name="condition"/> every <paramref name="poll"/> until it holds; throws <see cref="TimeoutException"/>
     /// when no frame reached the sink for <paramref name="stall"/> (the pipeline is stuck), and stops when the host stops.
     /// </summary>
+    /// <returns>When the sink count last changed (to within <paramref name="poll"/>): the time the last frame reached the sink.</returns>
     public async Task<TimeSpan> WaitUntilAsync(Func<bool> condition, TimeSpan poll, TimeSpan stall, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(condition);
@@ -221,13 +231,19 @@ internal sealed class PipelineHarness : IAsyncDisposable
         var lastProgress = Elapsed;
         var stopping = _app.Lifetime.ApplicationStopping;
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stopping);
-        while (!condition())
+        while (true)
         {
+            var now = Elapsed;
             var sunk = Counts().Sunk;
             if (sunk != lastSunk)
             {
                 lastSunk = sunk;
-                lastProgress = Elapsed;
+                lastProgress = now;
+            }
+
+            if (condition())
+            {
+                return lastProgress;
             }
             else if (Elapsed - lastProgress > stall)
             {
@@ -243,8 +259,6 @@ internal sealed class PipelineHarness : IAsyncDisposable
                 throw new InvalidOperationException("the pipeline stopped by itself before the benchmark finished (a stage failed; run `stream run` with the same settings to see why).");
             }
         }
-
-        return Elapsed;
     }
 
     /// <summary>Lets the pipeline run for <paramref name="duration"/>; throws when it stops by itself meanwhile (a stage failed).</summary>
