@@ -64,7 +64,8 @@ internal static class TunePlot
         latency.Title(ackAvailable ? "Capture to Kafka ack latency" : "Capture to sink latency");
         latency.XLabel("Detect:MaxWaitMs");
         latency.YLabel("ms (solid p99, dashed p50)");
-        latency.Axes.Margins(bottom: 0);
+        var top = points.Select(p => (ackAvailable ? p.AckP99 : p.SinkP99) ?? 0).DefaultIfEmpty(0).Max();
+        latency.Axes.SetLimitsY(0, Math.Max(1, top) * 1.15);
         latency.ShowLegend(Alignment.UpperLeft);
 
         multiplot.SavePng(path, 1400, 560);

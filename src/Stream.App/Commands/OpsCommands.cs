@@ -110,7 +110,7 @@ internal static class OpsCommands
         var minutes = new Option<double>("--minutes") { Description = "Measured minutes (fractions allowed), after the warm-up.", DefaultValueFactory = _ => 10 };
         var cameras = new Option<int>("--cameras") { Description = "File cameras paced at 25 fps, looping.", DefaultValueFactory = _ => 8 };
         var source = new Option<string>("--source") { Description = "Video file each camera plays.", DefaultValueFactory = _ => "samples/dog_pan_960p.mp4" };
-        var warmup = new Option<double>("--warmup") { Description = "Seconds before the start figures are taken.", DefaultValueFactory = _ => 20 };
+        var warmup = new Option<double>("--warmup") { Description = "Seconds before the start figures are taken.", DefaultValueFactory = _ => 30 };
         var set = SetOption();
         var command = new Command("soak", "Whole pipeline for a long time under load: RSS, managed heap, handles and gen-2 collections at start and end; RSS growth % (last line).")
         {
