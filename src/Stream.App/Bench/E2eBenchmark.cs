@@ -6,6 +6,8 @@ namespace Streaming.App.Bench;
 
 /// <summary>Figures of one <c>stream bench e2e</c> run.</summary>
 internal sealed record E2eResult(
+    string LoadBefore,
+    string LoadAfter,
     int Cameras,
     long Ingested,
     long Sunk,
@@ -32,6 +34,7 @@ internal static class E2eBenchmark
     public static async Task<E2eResult> RunAsync(BenchSettings settings, TextWriter? progress, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(settings);
+        var loadBefore = MachineLoad.Describe();
         settings = settings with { Pacing = FilePacing.Full, Loop = false, MaxFps = 0 };
 
         // The ceiling is measured half before and half after the pipeline run, so that both bracket the same machine load.
@@ -55,7 +58,7 @@ internal static class E2eBenchmark
         progress?.WriteLine($"pipeline done in {seconds:F2} s; measuring the ceiling (2/2)...");
         var after = CeilingMeasurement.Measure(settings.Source, harness.Configuration, keep, detectPasses: 2, cancellationToken);
         var ceiling = Ceiling.Combine(before, after);
-        return new E2eResult(settings.Cameras, counts.Ingested, counts.Sunk, sinkCounter, seconds, events,
+        return new E2eResult(loadBefore, MachineLoad.Describe(), settings.Cameras, counts.Ingested, counts.Sunk, sinkCounter, seconds, events,
             Percentiles.Of(sink, 0.5), Percentiles.Of(sink, 0.9), Percentiles.Of(sink, 0.99),
             Percentiles.Of(ack, 0.5), Percentiles.Of(ack, 0.9), Percentiles.Of(ack, 0.99), ack.Count, ceiling);
     }
@@ -66,6 +69,7 @@ internal static class E2eBenchmark
         ArgumentNullException.ThrowIfNull(r);
         var inv = CultureInfo.InvariantCulture;
         var c = r.Ceiling;
+        writer.WriteLine($"machine: {r.LoadBefore} before, {r.LoadAfter} after");
         writer.WriteLine(string.Create(inv, $"pipeline: {r.Sunk} of {r.Ingested} frames from {r.Cameras} cameras reached the sink in {r.Seconds:F2} s = {r.Fps:F1} frames/s (counted by {r.SinkCounter}); {r.Events} events produced"));
         writer.WriteLine(r.SinkP50 is null
             ? "latency capture->sink: n/a (the sink does not record stream.pipeline.latency in this build)"

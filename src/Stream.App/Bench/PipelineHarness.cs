@@ -325,6 +325,29 @@ internal sealed class PipelineHarness : IAsyncDisposable
     }
 }
 
+/// <summary>How busy the machine is (other processes included), printed with the figures: benchmarks on a shared machine are only as good as its quiet.</summary>
+internal static class MachineLoad
+{
+    /// <summary>"load average 1.23 on 2 cores" from /proc/loadavg, or the core count alone where there is none.</summary>
+    public static string Describe()
+    {
+        var cores = Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture);
+        try
+        {
+            var first = File.ReadAllText("/proc/loadavg").Split(' ', 2)[0];
+            return $"1-min load average {first} on {cores} cores";
+        }
+        catch (IOException)
+        {
+            return $"{cores} cores";
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return $"{cores} cores";
+        }
+    }
+}
+
 /// <summary>Percentiles of recorded values (linear interpolation between ranks, as <see cref="LiveMetrics"/> does).</summary>
 internal static class Percentiles
 {

@@ -179,6 +179,7 @@ internal static class TuneBenchmark
             writer.WriteLine(Row(p));
         }
 
+        writer.WriteLine($"machine: {MachineLoad.Describe()} at the end");
         var met = result.Points.Count(p => p.P50Goal == true && p.P99Goal == true);
         writer.WriteLine($"csv: {result.CsvPath}");
         writer.WriteLine($"plot: {result.PngPath}");
