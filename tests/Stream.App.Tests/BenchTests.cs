@@ -61,15 +61,15 @@ public sealed class BenchTests
     }
 
     [Fact]
-    public async Task Bench_soak_keeps_memory_and_handles_bounded_while_live_cameras_overload_the_pipeline()
+    public async Task Bench_soak_keeps_memory_and_handles_flat_while_live_cameras_stream_at_25_fps()
     {
-        // Two cameras paced like live ones at 25 fps (more than this small machine's tests leave spare): frames are
-        // dropped oldest-first, which is part of what the soak proves. A leaked frame per processed frame would add
-        // about 0.7 MB each (hundreds of MB over the run); a leaked handle per frame, thousands of handles.
+        // Three cameras paced like live ones at 25 fps: about what a 2-core machine can process, so some frames may be
+        // dropped oldest-first (bounded queues). A leaked frame per processed frame would add about 0.7 MB each (over a
+        // GB over the run); a leaked handle per frame, thousands of handles.
         var options = new SoakOptions
         {
             Source = RepoPaths.Sample("test_360p.mp4"),
-            Cameras = 2,
+            Cameras = 3,
             Warmup = TimeSpan.FromSeconds(10),
             Duration = TimeSpan.FromSeconds(40),
             Overrides = new Dictionary<string, string?> { ["Detect:ModelPath"] = RepoPaths.Model("yolox_nano.onnx"), ["Detect:MaxBatch"] = "2" },
@@ -83,7 +83,7 @@ public sealed class BenchTests
 
         var processed = result.CountsEnd.Sunk - result.CountsStart.Sunk;
         Assert.True(processed > 100, $"only {processed} frames reached the sink during the soak");
-        Assert.True(result.CountsEnd.Ingested - result.CountsStart.Ingested >= processed);
+        Assert.True(result.CountsEnd.Sunk + result.CountsEnd.Dropped <= result.CountsEnd.Ingested);
         Assert.InRange(result.End.Handles - result.Start.Handles, -16, 8);
         Assert.True(result.End.ManagedHeapBytes - result.Start.ManagedHeapBytes < 64L << 20,
             $"managed heap grew {(result.End.ManagedHeapBytes - result.Start.ManagedHeapBytes) >> 20} MiB");
