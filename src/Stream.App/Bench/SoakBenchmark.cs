@@ -114,11 +114,6 @@ internal static class SoakBenchmark
         var c1 = r.CountsEnd;
         writer.WriteLine(string.Create(inv, $"soak: {r.Cameras} cameras for {r.Duration.TotalMinutes:F2} min: offered {r.OfferedFps:F1} frames/s, through the sink {r.Fps:F1} frames/s, dropped {c1.Dropped - c0.Dropped} (ingest {c1.IngestDropped - c0.IngestDropped}, stale {c1.StaleDropped - c0.StaleDropped}), events {c1.EventsProduced - c0.EventsProduced}"));
         writer.WriteLine($"machine: {MachineLoad.Describe()} at the end");
-        if (OperatingSystem.IsLinux() && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("MALLOC_ARENA_MAX")))
-        {
-            writer.WriteLine("note: MALLOC_ARENA_MAX is not set: glibc gives busy native threads (decoders, ONNX Runtime) up to 8 malloc arenas per core, and RSS grows with their fragmentation; production should run with MALLOC_ARENA_MAX=2 (docs/bench.md)");
-        }
-
         writer.WriteLine(Line("start", r.Start));
         writer.WriteLine(Line("end  ", r.End));
         writer.WriteLine(string.Create(inv, $"handles: {r.Start.Handles} -> {r.End.Handles} ({r.End.Handles - r.Start.Handles:+0;-0;0}); managed heap {(r.End.ManagedHeapBytes - r.Start.ManagedHeapBytes) / 1048576.0:+0.0;-0.0;0.0} MiB; gen-2 collections during the soak {r.End.Gen2Collections - r.Start.Gen2Collections}"));
