@@ -34,6 +34,11 @@ internal static class E2eBenchmark
     public static async Task<E2eResult> RunAsync(BenchSettings settings, TextWriter? progress, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(settings);
+        if (!File.Exists(settings.Source))
+        {
+            throw new FileNotFoundException($"{settings.Source} not found: pass --source with an existing video file (scripts/setup.sh puts samples/ in place).", settings.Source);
+        }
+
         var loadBefore = MachineLoad.Describe();
         settings = settings with { Pacing = FilePacing.Full, Loop = false, MaxFps = 0 };
 
