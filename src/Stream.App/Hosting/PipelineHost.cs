@@ -33,11 +33,22 @@ internal static class PipelineHost
         builder.Configuration.AddConfiguration(configuration);
 
         builder.Logging.ClearProviders();
-        builder.Logging.AddSimpleConsole(o =>
+        var status = configuration.GetSection(StatusOptions.Section).Get<StatusOptions>() ?? new StatusOptions();
+        var recentLogs = new RecentLogs();
+        builder.Services.AddSingleton(recentLogs);
+        if (StatusReporter.ResolveMode(status.Mode) == "table")
         {
-            o.SingleLine = true;
-            o.TimestampFormat = "HH:mm:ss ";
-        });
+            // The live table owns the terminal: the latest log lines show under it (Status:Mode=plain logs everything).
+            builder.Logging.AddProvider(recentLogs);
+        }
+        else
+        {
+            builder.Logging.AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.TimestampFormat = "HH:mm:ss ";
+            });
+        }
         builder.Logging.AddConfiguration(configuration.GetSection("Logging"));
         if (!configuration.GetSection("Logging").Exists())
         {
