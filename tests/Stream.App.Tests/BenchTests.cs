@@ -92,6 +92,49 @@ public sealed class BenchTests
         Assert.StartsWith("RSS growth: ", lines[^1], StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Bench_tune_measures_every_batch_and_wait_point_at_the_offered_load_and_writes_csv_and_png()
+    {
+        var output = Directory.CreateTempSubdirectory("stream-tune-").FullName;
+        try
+        {
+            var options = new TuneOptions
+            {
+                Source = RepoPaths.Sample("test_360p.mp4"),
+                Cameras = 1,
+                Batches = [1, 2],
+                Waits = [0, 20],
+                Seconds = 2.5,
+                WarmupSeconds = 1,
+                LoadFps = 10,
+                OutputDirectory = output,
+                Overrides = new Dictionary<string, string?> { ["Detect:ModelPath"] = RepoPaths.Model("yolox_nano_dynamic.onnx") },
+            };
+
+            var result = await TuneBenchmark.RunAsync(options, progress: null, CancellationToken.None);
+
+            Assert.Equal([(1, 0), (1, 20), (2, 0), (2, 20)], result.Points.Select(p => (p.Batch, p.WaitMs)));
+            Assert.All(result.Points, p =>
+            {
+                // Paced at 10 frames/s: every point sees frames offered and coming through, and per-stage latencies.
+                Assert.InRange(p.OfferedFps, 5, 15);
+                Assert.True(p.Fps > 0);
+                Assert.NotNull(p.SinkP50);
+                Assert.True(p.SinkP50 <= p.SinkP99);
+                Assert.All(p.Stages, s => Assert.NotNull(s.P99));
+            });
+            var csv = await File.ReadAllLinesAsync(result.CsvPath);
+            Assert.Equal(1 + result.Points.Count, csv.Length);
+            Assert.StartsWith("max_batch,max_wait_ms,", csv[0], StringComparison.Ordinal);
+            var png = await File.ReadAllBytesAsync(result.PngPath);
+            Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png[..4]);
+        }
+        finally
+        {
+            Directory.Delete(output, recursive: true);
+        }
+    }
+
     /// <summary>Frames in a file, counted independently of the pipeline.</summary>
     private static long CountFrames(string path)
     {

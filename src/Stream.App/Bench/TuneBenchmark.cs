@@ -32,8 +32,12 @@ internal sealed record TuneOptions
 /// <summary>Figures of one (MaxBatch, MaxWaitMs) point of the sweep, over its measured window.</summary>
 internal sealed record TunePoint(
     int Batch, int WaitMs, string Model, double OfferedFps, double Fps, long Dropped,
-    double? SinkP50, double? SinkP99, double? AckP50, double? AckP99, int AckSamples, double? InferenceMs, double? MeanBatch)
+    double? SinkP50, double? SinkP99, double? AckP50, double? AckP99, int AckSamples, double? InferenceMs, double? MeanBatch,
+    IReadOnlyList<(string Stage, double? P50, double? P99)> Stages)
 {
+    /// <summary>The stages of <c>stream.pipeline.stage_latency</c>, capture to sink.</summary>
+    public static readonly string[] StageNames = ["decode", "queue", "inference", "track", "sink"];
+
     /// <summary>p50 capture-to-ack within inference + max wait + 15 ms (null when no event was acknowledged).</summary>
     public bool? P50Goal => AckP50 is { } p50 && InferenceMs is { } inf ? p50 <= inf + WaitMs + 15 : null;
 
@@ -132,7 +136,12 @@ internal static class TuneBenchmark
         return new TunePoint(settings.MaxBatch, settings.MaxWaitMs, Path.GetFileName(settings.ResolvedModelPath()),
             (end.Ingested - start.Ingested) / seconds, (end.Sunk - start.Sunk) / seconds, end.Dropped - start.Dropped,
             Percentiles.Of(sink, 0.5), Percentiles.Of(sink, 0.99), Percentiles.Of(ack, 0.5), Percentiles.Of(ack, 0.99), ack.Count,
-            inference.Count > 0 ? inference.Average() : null, batchSizes.Count > 0 ? batchSizes.Average() : null);
+            inference.Count > 0 ? inference.Average() : null, batchSizes.Count > 0 ? batchSizes.Average() : null,
+            [.. TunePoint.StageNames.Select(stage =>
+            {
+                var values = metrics.AllValues(FrameLatency.StageLatency, "stage=" + stage);
+                return (stage, Percentiles.Of(values, 0.5), Percentiles.Of(values, 0.99));
+            })]);
     }
 
     private static double NativeFps(string source)
@@ -148,18 +157,20 @@ internal static class TuneBenchmark
 
     internal static string Csv(IReadOnlyList<TunePoint> points)
     {
-        var sb = new StringBuilder("max_batch,max_wait_ms,model,offered_fps,throughput_fps,dropped,sink_p50_ms,sink_p99_ms,ack_p50_ms,ack_p99_ms,ack_samples,inference_ms_per_batch,mean_batch,p50_goal,p99_goal\n");
+        var sb = new StringBuilder("max_batch,max_wait_ms,model,offered_fps,throughput_fps,dropped,sink_p50_ms,sink_p99_ms,ack_p50_ms,ack_p99_ms,ack_samples,inference_ms_per_batch,mean_batch,p50_goal,p99_goal," +
+            string.Join(',', TunePoint.StageNames.Select(n => $"{n}_p50_ms,{n}_p99_ms")) + "\n");
         foreach (var p in points)
         {
             sb.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"{p.Batch},{p.WaitMs},{p.Model},{p.OfferedFps:F2},{p.Fps:F2},{p.Dropped},{F(p.SinkP50)},{F(p.SinkP99)},{F(p.AckP50)},{F(p.AckP99)},{p.AckSamples},{F(p.InferenceMs)},{F(p.MeanBatch)},{Goal(p.P50Goal)},{Goal(p.P99Goal)}"));
+                $"{p.Batch},{p.WaitMs},{p.Model},{p.OfferedFps:F2},{p.Fps:F2},{p.Dropped},{F(p.SinkP50)},{F(p.SinkP99)},{F(p.AckP50)},{F(p.AckP99)},{p.AckSamples},{F(p.InferenceMs)},{F(p.MeanBatch)},{Goal(p.P50Goal)},{Goal(p.P99Goal)},{string.Join(',', p.Stages.Select(x => $"{F(x.P50)},{F(x.P99)}"))}"));
         }
 
         return sb.ToString();
     }
 
     private static string Row(TunePoint p) => string.Create(CultureInfo.InvariantCulture,
-        $"batch {p.Batch,2} wait {p.WaitMs,3} ms | offered {p.OfferedFps,6:F1} fps | out {p.Fps,6:F1} fps | dropped {p.Dropped,5} | sink p50/p99 {F(p.SinkP50),6}/{F(p.SinkP99),6} ms | ack p50/p99 {F(p.AckP50),6}/{F(p.AckP99),6} ms (n={p.AckSamples}) | inference {F(p.InferenceMs),5} ms x batch {F(p.MeanBatch),3} | goals p50 {Goal(p.P50Goal)} p99 {Goal(p.P99Goal)}");
+        $"batch {p.Batch,2} wait {p.WaitMs,3} ms | offered {p.OfferedFps,6:F1} fps | out {p.Fps,6:F1} fps | dropped {p.Dropped,5} | sink p50/p99 {F(p.SinkP50),6}/{F(p.SinkP99),6} ms | ack p50/p99 {F(p.AckP50),6}/{F(p.AckP99),6} ms (n={p.AckSamples}) | inference {F(p.InferenceMs),5} ms x batch {F(p.MeanBatch),3} | goals p50 {Goal(p.P50Goal)} p99 {Goal(p.P99Goal)}")
+        + Environment.NewLine + "      stage p50/p99 ms: " + string.Join("  ", p.Stages.Select(x => x.Stage + " " + F(x.P50) + "/" + F(x.P99)));
 
     public static void Print(TextWriter writer, TuneResult result)
     {
