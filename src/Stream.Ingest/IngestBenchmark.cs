@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
+using OpenCvSharp;
 using Streaming.Core;
 
 namespace Streaming.Ingest;
@@ -22,6 +23,12 @@ public sealed record IngestBenchmarkResult(string Source, int Width, int Height,
     public double Ratio => Ffmpeg.Fps > 0 ? Ingest.Fps / Ffmpeg.Fps : 0;
 
     public double CpuRatio => Ffmpeg.FramesPerCpuSecond > 0 ? Ingest.FramesPerCpuSecond / Ffmpeg.FramesPerCpuSecond : 0;
+
+    /// <summary>The ffmpeg pipe asked for BGR24 (swscale in ffmpeg, 3 bytes/pixel on the pipe) instead of I420, for comparison.</summary>
+    public DecodeRun? PipeBgr24 { get; init; }
+
+    /// <summary>Milliseconds OpenCV's in-process I420 to BGR conversion takes per frame of this size (best of the rounds).</summary>
+    public double I420ToBgrMs { get; init; }
 }
 
 /// <summary>
@@ -62,7 +69,9 @@ public static partial class IngestBenchmark
         // keeps its best round, which filters out bursts of other load on a shared machine.
         var (opencv, passes, width, height) = await MeasureOpenCvAsync(path, seconds, passes: 0, threads, ct).ConfigureAwait(false);
         DecodeRun? pipe = null;
+        DecodeRun? pipeBgr = null;
         DecodeRun? ffmpeg = null;
+        var convertMs = double.MaxValue;
         for (var round = 0; round < Math.Max(1, repeat); round++)
         {
             if (round > 0)
@@ -70,7 +79,9 @@ public static partial class IngestBenchmark
                 opencv = Best(opencv, (await MeasureOpenCvAsync(path, 0, passes, threads, ct).ConfigureAwait(false)).Run);
             }
 
-            pipe = Best(pipe, await MeasurePipeAsync(path, opencv.Frames, passes, threads, ffmpegPath, ct).ConfigureAwait(false));
+            pipe = Best(pipe, await MeasurePipeAsync(path, opencv.Frames, passes, threads, ffmpegPath, PipeFormat.I420, ct).ConfigureAwait(false));
+            pipeBgr = Best(pipeBgr, await MeasurePipeAsync(path, opencv.Frames, passes, threads, ffmpegPath, PipeFormat.Bgr24, ct).ConfigureAwait(false));
+            convertMs = Math.Min(convertMs, MeasureI420ToBgr(width, height));
             string[] args =
             [
                 "-hide_banner", "-nostdin", "-nostats", "-threads", threads.ToString(CultureInfo.InvariantCulture),
@@ -79,9 +90,31 @@ public static partial class IngestBenchmark
             ffmpeg = Best(ffmpeg, await RunFfmpegAsync(ffmpegPath, args, $"ffmpeg -threads {threads} -f null (decode only)", ct).ConfigureAwait(false));
         }
 
-        return decoder == FileDecoder.Ffmpeg
+        var result = decoder == FileDecoder.Ffmpeg
             ? new IngestBenchmarkResult(path, width, height, passes, threads, pipe!, opencv, ffmpeg!)
             : new IngestBenchmarkResult(path, width, height, passes, threads, opencv, pipe, ffmpeg!);
+        return result with { PipeBgr24 = pipeBgr, I420ToBgrMs = convertMs };
+    }
+
+    /// <summary>Times OpenCV's I420 to BGR conversion on one frame size (what the ffmpeg pipe pays in-process per frame).</summary>
+    private static double MeasureI420ToBgr(int width, int height)
+    {
+        if (width % 2 != 0 || height % 2 != 0)
+        {
+            return 0;
+        }
+
+        const int Frames = 100;
+        using var yuv = new Mat(height * 3 / 2, width, MatType.CV_8UC1, Scalar.All(128));
+        using var bgr = new Mat(height, width, MatType.CV_8UC3);
+        Cv2.CvtColor(yuv, bgr, ColorConversionCodes.YUV2BGR_I420);
+        var clock = Stopwatch.StartNew();
+        for (var i = 0; i < Frames; i++)
+        {
+            Cv2.CvtColor(yuv, bgr, ColorConversionCodes.YUV2BGR_I420);
+        }
+
+        return clock.Elapsed.TotalMilliseconds / Frames;
     }
 
     private static DecodeRun Best(DecodeRun? a, DecodeRun b) => a is null || b.Fps > a.Fps ? b : a;
@@ -120,7 +153,8 @@ public static partial class IngestBenchmark
     }
 
     /// <summary>The same frames through the ffmpeg-pipe file decoder (the path network cameras use).</summary>
-    private static async Task<DecodeRun> MeasurePipeAsync(string path, long frames, int passes, int threads, string ffmpegPath, CancellationToken ct)
+    private static async Task<DecodeRun> MeasurePipeAsync(string path, long frames, int passes, int threads, string ffmpegPath, PipeFormat format,
+        CancellationToken ct)
     {
         var options = new IngestOptions { FfmpegPath = ffmpegPath, DecoderThreads = threads, FileDecoder = FileDecoder.Ffmpeg };
         var camera = new CameraOptions { Id = "bench", Url = path, Pacing = FilePacing.Full, Loop = passes > 1 };
@@ -130,7 +164,7 @@ public static partial class IngestBenchmark
         await Task.Run(
             () =>
             {
-                using var source = new FfmpegFrameSource(camera, options);
+                using var source = new FfmpegFrameSource(camera, options, format);
                 source.Open(ct);
                 while (piped < frames && source.Read(camera.Id, piped, live: false, ct) is { } frame)
                 {
@@ -140,7 +174,10 @@ public static partial class IngestBenchmark
             },
             ct).ConfigureAwait(false);
         var elapsed = clock.Elapsed;
-        return new DecodeRun("ingest, FileDecoder=Ffmpeg (ffmpeg pipe -> pooled BGR24 frames)", piped, elapsed, CpuClock.Self() + CpuClock.Children() - cpu);
+        var name = format == PipeFormat.I420
+            ? "ingest, FileDecoder=Ffmpeg (ffmpeg pipe I420 -> OpenCV cvtColor -> pooled BGR24 frames)"
+            : "ffmpeg pipe asked for bgr24 (swscale in ffmpeg -> pooled BGR24 frames)";
+        return new DecodeRun(name, piped, elapsed, CpuClock.Self() + CpuClock.Children() - cpu);
     }
 
     private static async Task<IngestBenchmarkResult> RunNetworkAsync(string url, double seconds, int threads, string ffmpegPath, CancellationToken ct)
@@ -165,7 +202,7 @@ public static partial class IngestBenchmark
                 }
             },
             ct).ConfigureAwait(false);
-        var ingest = new DecodeRun("ingest (ffmpeg pipe -> pooled BGR24 frames)", frames, clock.Elapsed, CpuClock.Self() + CpuClock.Children() - cpu);
+        var ingest = new DecodeRun("ingest (ffmpeg pipe I420 -> OpenCV cvtColor -> pooled BGR24 frames)", frames, clock.Elapsed, CpuClock.Self() + CpuClock.Children() - cpu);
         var args = FfmpegFrameSource.BuildArguments(camera, options).ToList();
         var output = args.IndexOf("-pix_fmt");
         args.RemoveRange(output, args.Count - output);
@@ -233,6 +270,16 @@ public static partial class IngestBenchmark
         if (result.Other is { } other)
         {
             Line(other, string.Create(c, $" (ratio {(result.Ffmpeg.Fps > 0 ? other.Fps / result.Ffmpeg.Fps : 0):0.000}, not selected)"));
+        }
+
+        if (result.PipeBgr24 is { } bgr)
+        {
+            Line(bgr, string.Create(c, $" (ratio {(result.Ffmpeg.Fps > 0 ? bgr.Fps / result.Ffmpeg.Fps : 0):0.000}, reference)"));
+        }
+
+        if (result.I420ToBgrMs > 0)
+        {
+            output.WriteLine(string.Create(c, $"OpenCV cvtColor I420->BGR in-process: {result.I420ToBgrMs:0.000} ms/frame at {result.Width}x{result.Height}"));
         }
 
         Line(result.Ingest, " (selected)");
