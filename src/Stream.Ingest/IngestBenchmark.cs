@@ -32,19 +32,20 @@ public sealed record IngestBenchmarkResult(string Source, int Width, int Height,
 }
 
 /// <summary>
-/// <c>stream bench ingest</c>: decodes a file at full speed through the real file-source path (OpenCV VideoCapture
-/// grabbing and converting to BGR24 straight into pooled frames) and, in the same run, times
-/// <c>ffmpeg -threads T -i FILE -map 0:v:0 -f null -</c> decoding the same frames with the same decoder thread budget
-/// (OpenCV's FFmpeg backend is given the same T through CAP_PROP_N_THREADS). ffmpeg's figure is decode only; the
+/// <c>stream bench ingest</c>: decodes a file at full speed through the real file-source paths (the ffmpeg pipe carrying
+/// I420 converted to BGR24 by OpenCV, and OpenCV VideoCapture, both straight into pooled frames) and, in the same run,
+/// times <c>ffmpeg -threads T -i FILE -map 0:v:0 -f null -</c> decoding the same frames with the same decoder thread
+/// budget (OpenCV's FFmpeg backend is given the same T through CAP_PROP_N_THREADS). ffmpeg's figure is decode only; the
 /// ingest figure also pays the YUV to BGR conversion and the copy into the frame, which a pipeline needs.
-/// Both file decoders (<see cref="FileDecoder"/>) are timed on the same frames, in alternating rounds keeping each
-/// one's best; the ratio line is the selected one's. CPU-seconds (this process and its reaped children) are printed too.
+/// Both file decoders (<see cref="FileDecoder"/>) and, for reference, the pipe asking ffmpeg for BGR24 are timed on the
+/// same frames, in alternating rounds keeping each one's best; the ratio line is the selected one's. CPU-seconds (this
+/// process and its reaped children) are printed too.
 /// For rtsp/http sources the ffmpeg-pipe path is timed for a fixed duration against <c>ffmpeg -f null</c> on the same URL.
 /// </summary>
 public static partial class IngestBenchmark
 {
     public static async Task<IngestBenchmarkResult> RunAsync(string source, double seconds, int threads, string ffmpegPath = "ffmpeg",
-        FileDecoder decoder = FileDecoder.OpenCv, int repeat = 3, CancellationToken cancellationToken = default)
+        FileDecoder decoder = FileDecoder.Ffmpeg, int repeat = 3, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(source);
         var kind = CameraSource.Classify(source);
