@@ -110,17 +110,22 @@ public class PipePixelTests(ITestOutputHelper output)
         }
     }
 
-    [Fact]
-    public void A_file_with_odd_width_and_height_is_read_at_its_own_size_with_the_same_pixels_as_VideoCapture()
+    [Theory]
+    [InlineData("odd.mkv", "scale=321:241", "ffv1", "yuv420p", 321, 241)]
+    [InlineData("fullrange.mkv", "scale=320:240", "mjpeg", "yuvj420p", 320, 240)]
+    [InlineData("422.mkv", "scale=320:240", "ffv1", "yuv422p", 320, 240)]
+    public void An_odd_sized_full_range_or_422_file_is_read_at_its_own_size_with_the_same_pixels_as_VideoCapture(
+        string name, string filter, string codec, string pixelFormat, int width, int height)
     {
-        var dir = Directory.CreateTempSubdirectory("stream-odd-");
+        var dir = Directory.CreateTempSubdirectory("stream-px-");
         try
         {
-            // H.264 4:2:0 cannot have odd sizes; FFV1 can, and decodes to yuv420p like a camera stream.
+            // H.264 4:2:0 cannot have odd sizes; FFV1 can. MJPEG is full-range yuvj420p, like many IP cameras' JPEG
+            // modes; FFV1 4:2:2 like some encoders. ffmpeg normalises the last two to yuv420p for the pipe.
             // Real camera content (the synthetic test pattern's saturated colour bars make chroma edges dominate).
-            var path = Path.Combine(dir.FullName, "odd.mkv");
+            var path = Path.Combine(dir.FullName, name);
             var info = new ProcessStartInfo("ffmpeg") { UseShellExecute = false, RedirectStandardError = true };
-            foreach (var a in new[] { "-hide_banner", "-loglevel", "error", "-i", RepoPaths.Sample("dog_pan_960p.mp4"), "-t", "0.4", "-vf", "scale=321:241", "-an", "-c:v", "ffv1", "-pix_fmt", "yuv420p", path })
+            foreach (var a in new[] { "-hide_banner", "-loglevel", "error", "-i", RepoPaths.Sample("dog_pan_960p.mp4"), "-t", "0.4", "-vf", filter, "-an", "-c:v", codec, "-pix_fmt", pixelFormat, path })
             {
                 info.ArgumentList.Add(a);
             }
@@ -138,9 +143,9 @@ public class PipePixelTests(ITestOutputHelper output)
             var capture = Capture(camera);
             try
             {
-                Assert.Equal((321, 241), (i420[0].Width, i420[0].Height));
-                AssertSamePictures(bgr24, i420, "odd: I420 pipe vs bgr24 pipe");
-                AssertSamePictures(capture, i420, "odd: I420 pipe vs VideoCapture");
+                Assert.Equal((width, height), (i420[0].Width, i420[0].Height));
+                AssertSamePictures(bgr24, i420, $"{name}: I420 pipe vs bgr24 pipe");
+                AssertSamePictures(capture, i420, $"{name}: I420 pipe vs VideoCapture");
             }
             finally
             {
