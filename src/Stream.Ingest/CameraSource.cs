@@ -11,7 +11,7 @@ public enum SourceKind
     /// <summary>rtsp://, rtsps://, http://, https://: decoded by an ffmpeg child process.</summary>
     Network,
 
-    /// <summary>A video file path (or file:// URL): OpenCV VideoCapture.</summary>
+    /// <summary>A video file path (or file:// URL): an ffmpeg child process (default) or OpenCV VideoCapture (<see cref="IngestOptions.FileDecoder"/>).</summary>
     File,
 
     /// <summary>A V4L2 device (/dev/videoN): OpenCV VideoCapture.</summary>

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
+using OpenCvSharp;
 using Streaming.Core;
 
 namespace Streaming.Ingest;
@@ -12,6 +13,15 @@ public sealed record DecodeRun(string Name, long Frames, TimeSpan Elapsed, TimeS
 
     /// <summary>Frames per CPU-second (all threads and child processes of the run).</summary>
     public double FramesPerCpuSecond => Cpu > TimeSpan.Zero ? Frames / Cpu.TotalSeconds : 0;
+
+    /// <summary>Of <see cref="Cpu"/>, what child processes (the ffmpeg decoder of the pipe) used.</summary>
+    public TimeSpan ChildCpu { get; init; }
+
+    /// <summary>The least CPU time any round of this contender took (rounds decode the same frames); zero: one round only.</summary>
+    public TimeSpan LeastCpu { get; init; }
+
+    /// <summary>CPU milliseconds per frame, from the least CPU over the rounds (the figure least disturbed by other load).</summary>
+    public double CpuMsPerFrame => Frames > 0 ? (LeastCpu > TimeSpan.Zero ? LeastCpu : Cpu).TotalMilliseconds / Frames : 0;
 }
 
 /// <summary>Result of <see cref="IngestBenchmark"/>: the ingest path against ffmpeg on the same input in the same run.</summary>
@@ -21,23 +31,31 @@ public sealed record IngestBenchmarkResult(string Source, int Width, int Height,
 {
     public double Ratio => Ffmpeg.Fps > 0 ? Ingest.Fps / Ffmpeg.Fps : 0;
 
-    public double CpuRatio => Ffmpeg.FramesPerCpuSecond > 0 ? Ingest.FramesPerCpuSecond / Ffmpeg.FramesPerCpuSecond : 0;
+    /// <summary>ffmpeg's CPU per frame over the ingest path's (least CPU over the rounds on both sides).</summary>
+    public double CpuRatio => Ingest.CpuMsPerFrame > 0 ? Ffmpeg.CpuMsPerFrame / Ingest.CpuMsPerFrame : 0;
+
+    /// <summary>The ffmpeg pipe asked for BGR24 (swscale in ffmpeg, 3 bytes/pixel on the pipe) instead of I420, for comparison.</summary>
+    public DecodeRun? PipeBgr24 { get; init; }
+
+    /// <summary>Milliseconds OpenCV's in-process I420 to BGR conversion takes per frame of this size (best of the rounds).</summary>
+    public double I420ToBgrMs { get; init; }
 }
 
 /// <summary>
-/// <c>stream bench ingest</c>: decodes a file at full speed through the real file-source path (OpenCV VideoCapture
-/// grabbing and converting to BGR24 straight into pooled frames) and, in the same run, times
-/// <c>ffmpeg -threads T -i FILE -map 0:v:0 -f null -</c> decoding the same frames with the same decoder thread budget
-/// (OpenCV's FFmpeg backend is given the same T through CAP_PROP_N_THREADS). ffmpeg's figure is decode only; the
+/// <c>stream bench ingest</c>: decodes a file at full speed through the real file-source paths (the ffmpeg pipe carrying
+/// I420 converted to BGR24 by OpenCV, and OpenCV VideoCapture, both straight into pooled frames) and, in the same run,
+/// times <c>ffmpeg -threads T -i FILE -map 0:v:0 -f null -</c> decoding the same frames with the same decoder thread
+/// budget (OpenCV's FFmpeg backend is given the same T through CAP_PROP_N_THREADS). ffmpeg's figure is decode only; the
 /// ingest figure also pays the YUV to BGR conversion and the copy into the frame, which a pipeline needs.
-/// Both file decoders (<see cref="FileDecoder"/>) are timed on the same frames, in alternating rounds keeping each
-/// one's best; the ratio line is the selected one's. CPU-seconds (this process and its reaped children) are printed too.
+/// Both file decoders (<see cref="FileDecoder"/>) and, for reference, the pipe asking ffmpeg for BGR24 are timed on the
+/// same frames, in alternating rounds keeping each one's best; the ratio line is the selected one's. CPU-seconds (this
+/// process and its reaped children) are printed too.
 /// For rtsp/http sources the ffmpeg-pipe path is timed for a fixed duration against <c>ffmpeg -f null</c> on the same URL.
 /// </summary>
 public static partial class IngestBenchmark
 {
     public static async Task<IngestBenchmarkResult> RunAsync(string source, double seconds, int threads, string ffmpegPath = "ffmpeg",
-        FileDecoder decoder = FileDecoder.OpenCv, int repeat = 3, CancellationToken cancellationToken = default)
+        FileDecoder decoder = FileDecoder.Ffmpeg, int repeat = 3, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(source);
         var kind = CameraSource.Classify(source);
@@ -62,7 +80,9 @@ public static partial class IngestBenchmark
         // keeps its best round, which filters out bursts of other load on a shared machine.
         var (opencv, passes, width, height) = await MeasureOpenCvAsync(path, seconds, passes: 0, threads, ct).ConfigureAwait(false);
         DecodeRun? pipe = null;
+        DecodeRun? pipeBgr = null;
         DecodeRun? ffmpeg = null;
+        var convertMs = double.MaxValue;
         for (var round = 0; round < Math.Max(1, repeat); round++)
         {
             if (round > 0)
@@ -70,7 +90,9 @@ public static partial class IngestBenchmark
                 opencv = Best(opencv, (await MeasureOpenCvAsync(path, 0, passes, threads, ct).ConfigureAwait(false)).Run);
             }
 
-            pipe = Best(pipe, await MeasurePipeAsync(path, opencv.Frames, passes, threads, ffmpegPath, ct).ConfigureAwait(false));
+            pipe = Best(pipe, await MeasurePipeAsync(path, opencv.Frames, passes, threads, ffmpegPath, PipeFormat.I420, ct).ConfigureAwait(false));
+            pipeBgr = Best(pipeBgr, await MeasurePipeAsync(path, opencv.Frames, passes, threads, ffmpegPath, PipeFormat.Bgr24, ct).ConfigureAwait(false));
+            convertMs = Math.Min(convertMs, MeasureI420ToBgr(width, height));
             string[] args =
             [
                 "-hide_banner", "-nostdin", "-nostats", "-threads", threads.ToString(CultureInfo.InvariantCulture),
@@ -79,12 +101,39 @@ public static partial class IngestBenchmark
             ffmpeg = Best(ffmpeg, await RunFfmpegAsync(ffmpegPath, args, $"ffmpeg -threads {threads} -f null (decode only)", ct).ConfigureAwait(false));
         }
 
-        return decoder == FileDecoder.Ffmpeg
+        var result = decoder == FileDecoder.Ffmpeg
             ? new IngestBenchmarkResult(path, width, height, passes, threads, pipe!, opencv, ffmpeg!)
             : new IngestBenchmarkResult(path, width, height, passes, threads, opencv, pipe, ffmpeg!);
+        return result with { PipeBgr24 = pipeBgr, I420ToBgrMs = convertMs };
     }
 
-    private static DecodeRun Best(DecodeRun? a, DecodeRun b) => a is null || b.Fps > a.Fps ? b : a;
+    /// <summary>Times OpenCV's I420 to BGR conversion on one frame size (what the ffmpeg pipe pays in-process per frame).</summary>
+    private static double MeasureI420ToBgr(int width, int height)
+    {
+        if (width % 2 != 0 || height % 2 != 0)
+        {
+            return 0;
+        }
+
+        const int Frames = 100;
+        using var yuv = new Mat(height * 3 / 2, width, MatType.CV_8UC1, Scalar.All(128));
+        using var bgr = new Mat(height, width, MatType.CV_8UC3);
+        Cv2.CvtColor(yuv, bgr, ColorConversionCodes.YUV2BGR_I420);
+        var clock = Stopwatch.StartNew();
+        for (var i = 0; i < Frames; i++)
+        {
+            Cv2.CvtColor(yuv, bgr, ColorConversionCodes.YUV2BGR_I420);
+        }
+
+        return clock.Elapsed.TotalMilliseconds / Frames;
+    }
+
+    /// <summary>The faster of two rounds, carrying the least CPU time seen over all rounds.</summary>
+    private static DecodeRun Best(DecodeRun? a, DecodeRun b)
+    {
+        var leastCpu = a is null ? b.Cpu : TimeSpan.FromTicks(Math.Min((a.LeastCpu > TimeSpan.Zero ? a.LeastCpu : a.Cpu).Ticks, b.Cpu.Ticks));
+        return (a is null || b.Fps > a.Fps ? b : a) with { LeastCpu = leastCpu };
+    }
 
     private static async Task<(DecodeRun Run, int Passes, int Width, int Height)> MeasureOpenCvAsync(string path, double seconds, int passes,
         int threads, CancellationToken ct)
@@ -120,17 +169,19 @@ public static partial class IngestBenchmark
     }
 
     /// <summary>The same frames through the ffmpeg-pipe file decoder (the path network cameras use).</summary>
-    private static async Task<DecodeRun> MeasurePipeAsync(string path, long frames, int passes, int threads, string ffmpegPath, CancellationToken ct)
+    private static async Task<DecodeRun> MeasurePipeAsync(string path, long frames, int passes, int threads, string ffmpegPath, PipeFormat format,
+        CancellationToken ct)
     {
         var options = new IngestOptions { FfmpegPath = ffmpegPath, DecoderThreads = threads, FileDecoder = FileDecoder.Ffmpeg };
         var camera = new CameraOptions { Id = "bench", Url = path, Pacing = FilePacing.Full, Loop = passes > 1 };
         long piped = 0;
-        var cpu = CpuClock.Self() + CpuClock.Children();
+        var self = CpuClock.Self();
+        var children = CpuClock.Children();
         var clock = Stopwatch.StartNew();
         await Task.Run(
             () =>
             {
-                using var source = new FfmpegFrameSource(camera, options);
+                using var source = new FfmpegFrameSource(camera, options, format);
                 source.Open(ct);
                 while (piped < frames && source.Read(camera.Id, piped, live: false, ct) is { } frame)
                 {
@@ -140,7 +191,11 @@ public static partial class IngestBenchmark
             },
             ct).ConfigureAwait(false);
         var elapsed = clock.Elapsed;
-        return new DecodeRun("ingest, FileDecoder=Ffmpeg (ffmpeg pipe -> pooled BGR24 frames)", piped, elapsed, CpuClock.Self() + CpuClock.Children() - cpu);
+        var name = format == PipeFormat.I420
+            ? "ingest, FileDecoder=Ffmpeg (ffmpeg pipe I420 -> OpenCV cvtColor -> pooled BGR24 frames)"
+            : "ffmpeg pipe asked for bgr24 (swscale in ffmpeg -> pooled BGR24 frames)";
+        var childCpu = CpuClock.Children() - children;
+        return new DecodeRun(name, piped, elapsed, CpuClock.Self() - self + childCpu) { ChildCpu = childCpu };
     }
 
     private static async Task<IngestBenchmarkResult> RunNetworkAsync(string url, double seconds, int threads, string ffmpegPath, CancellationToken ct)
@@ -165,7 +220,7 @@ public static partial class IngestBenchmark
                 }
             },
             ct).ConfigureAwait(false);
-        var ingest = new DecodeRun("ingest (ffmpeg pipe -> pooled BGR24 frames)", frames, clock.Elapsed, CpuClock.Self() + CpuClock.Children() - cpu);
+        var ingest = new DecodeRun("ingest (ffmpeg pipe I420 -> OpenCV cvtColor -> pooled BGR24 frames)", frames, clock.Elapsed, CpuClock.Self() + CpuClock.Children() - cpu);
         var args = FfmpegFrameSource.BuildArguments(camera, options).ToList();
         var output = args.IndexOf("-pix_fmt");
         args.RemoveRange(output, args.Count - output);
@@ -229,15 +284,25 @@ public static partial class IngestBenchmark
         output.WriteLine(string.Create(c, $"source: {result.Source} ({result.Width}x{result.Height}, {result.Passes} pass(es), decoder threads {result.Threads}; best of the rounds)"));
         void Line(DecodeRun run, string suffix) =>
             output.WriteLine(string.Create(c,
-                $"{run.Name}: {run.Frames} frames in {run.Elapsed.TotalSeconds:0.000} s = {run.Fps:0.0} frames/s; {run.Cpu.TotalSeconds:0.000} CPU-s = {run.FramesPerCpuSecond:0.0} frames/CPU-s{suffix}"));
+                $"{run.Name}: {run.Frames} frames in {run.Elapsed.TotalSeconds:0.000} s = {run.Fps:0.0} frames/s; {run.Cpu.TotalSeconds:0.000} CPU-s = {run.FramesPerCpuSecond:0.0} frames/CPU-s; least CPU over the rounds {run.CpuMsPerFrame:0.000} ms/frame{(run.ChildCpu > TimeSpan.Zero ? $" (ffmpeg child {run.ChildCpu.TotalMilliseconds / run.Frames:0.000} ms/frame in the shown round)" : string.Empty)}{suffix}"));
         if (result.Other is { } other)
         {
             Line(other, string.Create(c, $" (ratio {(result.Ffmpeg.Fps > 0 ? other.Fps / result.Ffmpeg.Fps : 0):0.000}, not selected)"));
         }
 
+        if (result.PipeBgr24 is { } bgr)
+        {
+            Line(bgr, string.Create(c, $" (ratio {(result.Ffmpeg.Fps > 0 ? bgr.Fps / result.Ffmpeg.Fps : 0):0.000}, reference)"));
+        }
+
+        if (result.I420ToBgrMs > 0)
+        {
+            output.WriteLine(string.Create(c, $"OpenCV cvtColor I420->BGR in-process: {result.I420ToBgrMs:0.000} ms/frame at {result.Width}x{result.Height}"));
+        }
+
         Line(result.Ingest, " (selected)");
         Line(result.Ffmpeg, string.Empty);
-        output.WriteLine(string.Create(c, $"ratio per CPU-second (load-independent): {result.CpuRatio:0.000}"));
+        output.WriteLine(string.Create(c, $"ratio per CPU-second (least CPU over the rounds, load-independent): {result.CpuRatio:0.000}"));
         output.WriteLine(string.Create(c, $"ratio ingest/ffmpeg: {result.Ratio:0.000}"));
     }
 }

@@ -3,10 +3,17 @@ namespace Streaming.Ingest;
 /// <summary>Which decoder reads file sources.</summary>
 public enum FileDecoder
 {
-    /// <summary>OpenCV VideoCapture (exact PTS; note: OpenCvSharp's bundled FFmpeg is built without SIMD, so it decodes about 2x slower).</summary>
+    /// <summary>
+    /// OpenCV VideoCapture (exact container PTS, also for variable-rate files; OpenCvSharp's bundled FFmpeg is built
+    /// without SIMD, so it decodes about 2x slower than the system ffmpeg).
+    /// </summary>
     OpenCv,
 
-    /// <summary>An ffmpeg child process piping raw BGR frames, like network cameras (the system ffmpeg, SIMD-optimised; PTS from frame index and rate).</summary>
+    /// <summary>
+    /// An ffmpeg child process piping I420 frames converted to BGR in-process, like network cameras (the system ffmpeg,
+    /// SIMD-optimised; PTS from frame index and nominal rate). The default: less CPU per frame and faster than VideoCapture
+    /// (docs/ingest.md has the figures).
+    /// </summary>
     Ffmpeg,
 }
 
@@ -45,8 +52,12 @@ public sealed class IngestOptions
     /// <summary>Default ffmpeg hardware decoder for network cameras ("cuda", "vaapi", "auto"); empty: software. A camera's own HwAccel wins.</summary>
     public string? HwAccel { get; set; }
 
-    /// <summary>Decoder for file sources (devices always use OpenCV).</summary>
-    public FileDecoder FileDecoder { get; set; } = FileDecoder.OpenCv;
+    /// <summary>
+    /// Decoder for file sources: <see cref="FileDecoder.Ffmpeg"/> (default; the system ffmpeg through a pipe, cheaper per
+    /// frame) or <see cref="FileDecoder.OpenCv"/> (VideoCapture, exact PTS for variable-rate files). Devices
+    /// (/dev/video*) always use OpenCV VideoCapture.
+    /// </summary>
+    public FileDecoder FileDecoder { get; set; } = FileDecoder.Ffmpeg;
 
     /// <summary>Decoder threads per camera (ffmpeg <c>-threads</c>, OpenCV CAP_PROP_N_THREADS); 0: the decoder's own choice.</summary>
     public int DecoderThreads { get; set; }

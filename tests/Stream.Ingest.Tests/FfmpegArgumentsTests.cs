@@ -16,7 +16,7 @@ public class FfmpegArgumentsTests
         Assert.Contains("-hwaccel cuda -i rtsp://u:p@127.0.0.1/x", line, StringComparison.Ordinal);
         Assert.Contains("-vf scale=640:-2", line, StringComparison.Ordinal);
         Assert.Contains("-r 10 -fps_mode vfr", line, StringComparison.Ordinal);
-        Assert.EndsWith("-pix_fmt bgr24 -f rawvideo pipe:1", line, StringComparison.Ordinal);
+        Assert.EndsWith("-pix_fmt yuv420p -f rawvideo pipe:1", line, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -6,7 +6,7 @@ using Streaming.Testing;
 
 namespace Streaming.Ingest.Tests;
 
-/// <summary>File sources through OpenCV VideoCapture.</summary>
+/// <summary>File sources through both file decoders (the ffmpeg pipe, the default, and OpenCV VideoCapture).</summary>
 public class FileIngestTests
 {
     /// <summary>The file's frame count as ffprobe decodes it (independent of the code under test).</summary>
@@ -46,7 +46,9 @@ public class FileIngestTests
                 {
                     Assert.Equal((320, 180), (frame.Width, frame.Height));
                     Assert.False(frame.IsLive);
+                    // Media time: the 25 fps file's frame n is at n * 40 ms.
                     Assert.NotNull(frame.Pts);
+                    Assert.InRange(frame.Pts.Value.TotalMilliseconds, (frame.Sequence * 40) - 1, (frame.Sequence * 40) + 1);
                     sequences.Add(frame.Sequence);
                 }
 
@@ -62,11 +64,13 @@ public class FileIngestTests
         Assert.Equal(expected, ingest.Camera("file").FramesDecoded);
     }
 
-    [Fact]
-    public async Task A_live_source_under_a_slow_reader_drops_the_oldest_frames_and_counts_them()
+    [Theory]
+    [InlineData(FileDecoder.Ffmpeg)]
+    [InlineData(FileDecoder.OpenCv)]
+    public async Task A_live_source_under_a_slow_reader_drops_the_oldest_frames_and_counts_them(FileDecoder decoder)
     {
         var path = RepoPaths.Sample("test_360p.mp4");
-        await using var ingest = new IngestHarness(capacityPerCamera: 2);
+        await using var ingest = new IngestHarness(new IngestOptions { FileDecoder = decoder }, capacityPerCamera: 2);
         await ingest.Manager.AddAsync(new CameraOptions { Id = "paced", Url = path, Pacing = FilePacing.Native, Loop = true });
         var feed = ingest.Feed("paced");
         Assert.True(feed.IsLive);
@@ -102,12 +106,14 @@ public class FileIngestTests
         Assert.InRange(status.FramesDecoded / clock.Elapsed.TotalSeconds, 15, 35);
     }
 
-    [Fact]
-    public async Task A_looping_file_starts_again_at_its_end_with_increasing_sequence_and_pts()
+    [Theory]
+    [InlineData(FileDecoder.Ffmpeg)]
+    [InlineData(FileDecoder.OpenCv)]
+    public async Task A_looping_file_starts_again_at_its_end_with_increasing_sequence_and_pts(FileDecoder decoder)
     {
         var path = RepoPaths.Sample("test_360p.mp4");
         var count = ProbeFrameCount(path);
-        await using var ingest = new IngestHarness(capacityPerCamera: 4);
+        await using var ingest = new IngestHarness(new IngestOptions { FileDecoder = decoder }, capacityPerCamera: 4);
         await ingest.Manager.AddAsync(new CameraOptions { Id = "loop", Url = path, Pacing = FilePacing.Full, Loop = true, Width = 160 });
         var feed = ingest.Feed("loop");
         TimeSpan? lastPts = null;

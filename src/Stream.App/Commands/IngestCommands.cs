@@ -33,7 +33,7 @@ internal static class IngestCommands
         };
         var decoder = new Option<FileDecoder>("--decoder")
         {
-            Description = "File decoder whose ratio is the last line: OpenCv (VideoCapture, the Ingest:FileDecoder default) or Ffmpeg (ffmpeg pipe). Both are timed.",
+            Description = "File decoder whose ratio is the last line: Ffmpeg (ffmpeg pipe carrying I420, the Ingest:FileDecoder default) or OpenCv (VideoCapture). Both are timed.",
             DefaultValueFactory = _ => new IngestOptions().FileDecoder,
         };
         var repeat = new Option<int>("--repeat")
