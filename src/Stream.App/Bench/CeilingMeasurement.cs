@@ -7,7 +7,8 @@ using Streaming.Ingest;
 namespace Streaming.App.Bench;
 
 /// <summary>Serial cost per frame of the pipeline's work, measured in isolation on the same frames and settings.</summary>
-internal sealed record Ceiling(int Frames, int DetectFrames, int Batch, string Model, double DecodeMs, double PreprocessMs, double InferenceMs, double PostprocessMs)
+internal sealed record Ceiling(int Frames, int DetectFrames, int Batch, string Model, double DecodeMs, double PreprocessMs, double InferenceMs, double PostprocessMs,
+    string Decoder)
 {
     public double MsPerFrame => DecodeMs + PreprocessMs + InferenceMs + PostprocessMs;
 
@@ -34,7 +35,8 @@ internal sealed record Ceiling(int Frames, int DetectFrames, int Batch, string M
 
 /// <summary>
 /// The machine's ceiling for a benchmark run: the same file decoded with the pipeline's own file decoder
-/// (<see cref="CaptureFrameSource"/>, same decoder threads), then the same frames through the Detect stage's
+/// (<see cref="FfmpegFrameSource"/> or <see cref="CaptureFrameSource"/> as <c>Ingest:FileDecoder</c> says, same decoder
+/// threads; decode ms = wall time per frame, open included), then the same frames through the Detect stage's
 /// <see cref="Detector"/> with the same options (model, MaxBatch, ONNX Runtime threads), in full batches:
 /// ceiling fps = 1000 / (decode + preprocess + inference + postprocess ms per frame). That is the serial cost of the
 /// work the pipeline must do per frame; tracking, Kafka and Redis are not in it, so the pipeline's ratio to it shows
@@ -55,7 +57,10 @@ internal static class CeilingMeasurement
         {
             long decoded = 0;
             var clock = Stopwatch.StartNew();
-            using (var capture = new CaptureFrameSource(camera, ingest.DecoderThreads))
+            // The decoder the pipeline's camera worker picks for a file (Ingest:FileDecoder, same decoder threads).
+            using (IFrameSource capture = ingest.FileDecoder == FileDecoder.Ffmpeg
+                       ? new FfmpegFrameSource(camera, ingest)
+                       : new CaptureFrameSource(camera, ingest.DecoderThreads))
             {
                 capture.Open(cancellationToken);
                 while (capture.Read(camera.Id, decoded, live: false, cancellationToken) is { } frame)
@@ -98,7 +103,8 @@ internal static class CeilingMeasurement
             }
 
             return new Ceiling((int)decoded, detected, batch, Path.GetFileName(options.ModelPath) + " on " + detector.Model.Provider,
-                decodeMs, pre / detected, infer / detected, post / detected);
+                decodeMs, pre / detected, infer / detected, post / detected,
+                ingest.FileDecoder == FileDecoder.Ffmpeg ? "ffmpeg pipe" : "VideoCapture");
         }
         finally
         {

@@ -82,7 +82,7 @@ internal static class E2eBenchmark
         writer.WriteLine(r.AckSamples == 0
             ? "latency capture->Kafka ack: n/a (no frame event was acknowledged: nothing was tracked in the clip; camera status events carry no capture time)"
             : string.Create(inv, $"latency capture->Kafka ack ms: p50 {Percentiles.Format(r.AckP50)}  p90 {Percentiles.Format(r.AckP90)}  p99 {Percentiles.Format(r.AckP99)}  ({r.AckSamples} events)"));
-        writer.WriteLine(string.Create(inv, $"ceiling (serial, same frames/options, {c.Model}, batch {c.Batch}): decode {c.DecodeMs:F2} + preprocess {c.PreprocessMs:F2} + inference {c.InferenceMs:F2} + postprocess {c.PostprocessMs:F2} = {c.MsPerFrame:F2} ms/frame = {c.Fps:F1} frames/s ({c.Frames} frames decoded, {c.DetectFrames} detected)"));
+        writer.WriteLine(string.Create(inv, $"ceiling (serial, same frames/options, {c.Model}, batch {c.Batch}, decoder {c.Decoder}): decode {c.DecodeMs:F2} + preprocess {c.PreprocessMs:F2} + inference {c.InferenceMs:F2} + postprocess {c.PostprocessMs:F2} = {c.MsPerFrame:F2} ms/frame = {c.Fps:F1} frames/s ({c.Frames} frames decoded, {c.DetectFrames} detected)"));
         writer.WriteLine(string.Create(inv, $"ratio pipeline/ceiling: {r.Ratio:F3}"));
     }
 }
