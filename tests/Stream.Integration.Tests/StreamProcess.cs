@@ -266,6 +266,17 @@ internal sealed class StreamProcess : IAsyncDisposable
         throw new TimeoutException($"{what}: not within {timeout.TotalSeconds} s\n{Tail(30)}");
     }
 
+    /// <summary>The Sink's last words: "Sink finished: N events acknowledged by Kafka, F refused, L left in the spool ...".</summary>
+    public (long Acknowledged, long Refused, long LeftInSpool) SinkFinished()
+    {
+        var line = _stdout.LastOrDefault(l => l.Contains("Sink finished: ", StringComparison.Ordinal))
+            ?? throw new InvalidOperationException("the sink did not log 'Sink finished'\n" + Tail(30));
+        var m = System.Text.RegularExpressions.Regex.Match(line, @"Sink finished: (\d+) events acknowledged by Kafka, (\d+) refused, (\d+) left in the spool");
+        Assert.True(m.Success, line);
+        return (long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), long.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture),
+            long.Parse(m.Groups[3].Value, CultureInfo.InvariantCulture));
+    }
+
     public string Tail(int lines) => string.Join('\n', _stdout.TakeLast(lines));
 
     public async ValueTask DisposeAsync()
