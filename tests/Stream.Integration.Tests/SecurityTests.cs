@@ -68,7 +68,7 @@ public sealed class SecurityTests(ITestOutputHelper output)
 
             var cameras = await run.GetStringAsync("/api/cameras");
             var metrics = (await run.MetricsAsync()).Text;
-            Assert.Contains("admin:***@", cameras, StringComparison.Ordinal);
+            Assert.Contains("rtsp://***@127.0.0.1", cameras, StringComparison.Ordinal);
             await run.SignalAsync("TERM");
             Assert.Equal(0, await run.WaitForExitAsync(TimeSpan.FromSeconds(30)));
 
@@ -109,7 +109,7 @@ public sealed class SecurityTests(ITestOutputHelper output)
             }
 
             // Those that must be redacted were there to redact (the test would pass trivially otherwise).
-            Assert.Contains("admin:***@127.0.0.1", run.Stdout, StringComparison.Ordinal);
+            Assert.Contains("rtsp://***@127.0.0.1", run.Stdout, StringComparison.Ordinal);
         }
         finally
         {
