@@ -20,13 +20,27 @@ public abstract class PipelineStage : BackgroundService
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
-        await using var registration = cancellationToken.Register(static s => ((CancellationTokenSource)s!).Cancel(), _hardStop).ConfigureAwait(false);
-        await base.StopAsync(cancellationToken).ConfigureAwait(false);
-        if (ExecuteTask is { IsCompleted: false } running)
+        // Not base.StopAsync: that cancels the stopping token, and since .NET 10 starts ExecuteAsync through
+        // Task.Run with that token, a stage asked to stop before its first run would never run, and never complete
+        // its output. Here the stage always runs to the end of its input; only the shutdown timeout cuts it short.
+        if (ExecuteTask is not { } running)
+        {
+            return;
+        }
+
+        try
+        {
+            await running.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             // Timed out: cancel and wait for the stage to release what it holds.
             await _hardStop.CancelAsync().ConfigureAwait(false);
-            await running.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
+            await running.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+        catch (Exception) when (running.IsCompleted)
+        {
+            // The stage failed; the host reports ExecuteTask's exception.
         }
     }
 

@@ -72,4 +72,19 @@ public sealed class IngestService(
             status.TryComplete();
         }
     }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        if (ExecuteTask is { IsCanceled: true })
+        {
+            // Stopped before ExecuteAsync ever ran (it is started through Task.Run with the stopping token), so its
+            // finally did not run: cameras added through the API meanwhile must still stop, and the outputs complete,
+            // or every stage after ingest would wait for the shutdown timeout.
+            using var timeout = new CancellationTokenSource(StopTimeout);
+            await manager.StopAllAsync(timeout.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            bus.CompleteAdding();
+            status.TryComplete();
+        }
+    }
 }

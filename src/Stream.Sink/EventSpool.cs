@@ -34,6 +34,7 @@ public sealed partial class EventSpool : IDisposable
     private Segment? _writeSegment;
     private FileStream? _writer;
     private long _lastFsync;
+    private bool _dirty;
     private long _depth;
     private long _bytes;
     private int _readIndex;
@@ -279,6 +280,17 @@ public sealed partial class EventSpool : IDisposable
     /// <summary>Forces written records to disk.</summary>
     public void Sync() => MaybeFsync(force: true);
 
+    /// <summary>Interval policy: fsyncs records written since the last fsync once the interval has passed (called periodically).</summary>
+    public void SyncIfDue()
+    {
+        if (_dirty && _writer is not null && _options.Fsync == SpoolFsync.Interval && Environment.TickCount64 - _lastFsync >= _options.FsyncIntervalMs)
+        {
+            _writer.Flush(flushToDisk: true);
+            _lastFsync = Environment.TickCount64;
+            _dirty = false;
+        }
+    }
+
     public void Dispose()
     {
         if (_disposed)
@@ -333,12 +345,14 @@ public sealed partial class EventSpool : IDisposable
             return;
         }
 
+        _dirty = true;
         var now = Environment.TickCount64;
         if (force || _options.Fsync == SpoolFsync.Always ||
             (_options.Fsync == SpoolFsync.Interval && now - _lastFsync >= _options.FsyncIntervalMs))
         {
             _writer.Flush(flushToDisk: true);
             _lastFsync = now;
+            _dirty = false;
         }
     }
 

@@ -267,10 +267,13 @@ public sealed partial class KafkaEventPublisher : IAsyncDisposable
 
             return false;
         }
-        catch
+        catch (KafkaException ex)
         {
+            // Anything else the producer refuses right now (e.g. a fatal idempotence error): the event is kept in the
+            // spool rather than lost, and retried from there.
             _pending.TryRemove(pending.Sequence, out _);
-            throw;
+            OnLibrdkafkaError(ex.Error);
+            return false;
         }
 
         _metrics.EventProduced(kind);
@@ -322,6 +325,7 @@ public sealed partial class KafkaEventPublisher : IAsyncDisposable
                 lock (_gate)
                 {
                     DrainSome(5000);
+                    _spool.SyncIfDue();
                 }
             }
             catch (Exception ex) when (ex is IOException or KafkaException or UnauthorizedAccessException)
@@ -470,7 +474,7 @@ public sealed partial class KafkaEventPublisher : IAsyncDisposable
     [LoggerMessage(EventId = 5006, Level = LogLevel.Warning, Message = "Kafka: {Reason} (bootstrap {Bootstrap}); events wait in the producer queue and then the spool")]
     private static partial void LogBrokerProblem(ILogger logger, string reason, string bootstrap);
 
-    [LoggerMessage(EventId = 5007, Level = LogLevel.Critical, Message = "Kafka producer fatal error: {Reason}")]
+    [LoggerMessage(EventId = 5007, Level = LogLevel.Critical, Message = "Kafka producer fatal error: {Reason}. Events are kept in the spool; restart the process to recreate the producer")]
     private static partial void LogFatal(ILogger logger, string reason);
 
     [LoggerMessage(EventId = 5008, Level = LogLevel.Debug, Message = "librdkafka {Facility}: {Message}")]

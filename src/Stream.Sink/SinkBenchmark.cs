@@ -121,7 +121,7 @@ public static class SinkBenchmark
         });
         listener.Start();
 
-        using var meters = new BenchMeterFactory();
+        using var meters = new StandaloneMeterFactory();
         var metrics = new SinkMetrics(meters);
         var frames = Channel.CreateBounded<TrackedFrame>(new BoundedChannelOptions(64) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = true });
         var status = Channel.CreateBounded<CameraStatusChange>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = true });
@@ -194,23 +194,4 @@ public static class SinkBenchmark
         return sorted[(int)Math.Min(sorted.Length - 1, Math.Floor(p * sorted.Length))];
     }
 
-    private sealed class BenchMeterFactory : IMeterFactory
-    {
-        private readonly List<Meter> _meters = [];
-
-        public Meter Create(MeterOptions options)
-        {
-            var meter = new Meter(options);
-            _meters.Add(meter);
-            return meter;
-        }
-
-        public void Dispose()
-        {
-            foreach (var m in _meters)
-            {
-                m.Dispose();
-            }
-        }
-    }
 }

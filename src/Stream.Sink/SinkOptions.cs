@@ -167,8 +167,11 @@ public sealed class KafkaSinkOptions
 
     public bool EnableIdempotence { get; set; } = true;
 
-    /// <summary>How long the producer waits to batch events (librdkafka linger.ms).</summary>
-    public int LingerMs { get; set; } = 5;
+    /// <summary>
+    /// How long the producer waits to batch events (librdkafka linger.ms). Default 1 ms: events are few next to frames,
+    /// so latency matters more than batching (librdkafka's own default, 5 ms, adds ~4 ms to every capture-to-ack figure).
+    /// </summary>
+    public int LingerMs { get; set; } = 1;
 
     /// <summary>Bound of the producer's in-memory queue (queue.buffering.max.messages). Beyond it events go to the spool.</summary>
     public int QueueBufferingMaxMessages { get; set; } = 100_000;

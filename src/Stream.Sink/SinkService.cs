@@ -19,11 +19,13 @@ public sealed partial class SinkService : PipelineStage
     private readonly SinkMetrics _metrics;
     private readonly ILogger<SinkService> _logger;
     private readonly Dictionary<string, long> _framesSeen = new(StringComparer.Ordinal);
+    private readonly FrameLatency? _latency;
     private readonly TaskCompletionSource<string> _bootstrap = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public SinkService(IOptions<SinkOptions> options, ChannelReader<TrackedFrame> frames, ChannelReader<CameraStatusChange> status,
-        SinkMetrics metrics, ILogger<SinkService> logger)
+        SinkMetrics metrics, ILogger<SinkService> logger, FrameLatency? latency = null)
     {
+        _latency = latency;
         ArgumentNullException.ThrowIfNull(options);
         _options = options.Value;
         _frames = frames ?? throw new ArgumentNullException(nameof(frames));
@@ -114,6 +116,7 @@ public sealed partial class SinkService : PipelineStage
         try
         {
             var frame = tracked.Frame;
+            _latency?.Record(frame, System.Diagnostics.Stopwatch.GetTimestamp());
             var priority = tracked.KeepFrame;
             foreach (var e in tracked.Events)
             {

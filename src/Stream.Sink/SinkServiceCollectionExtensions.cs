@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace Streaming.Sink;
@@ -19,6 +20,7 @@ public static class SinkServiceCollectionExtensions
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<SinkOptions>, SinkOptionsValidator>();
         services.AddSingleton<SinkMetrics>();
+        services.TryAddSingleton<Streaming.Core.FrameLatency>();
         services.AddSingleton<SinkService>();
         services.AddHostedService(sp => sp.GetRequiredService<SinkService>());
         return services;

@@ -24,7 +24,7 @@ public class DetectServiceTests
             SingleReader = true,
             SingleWriter = true,
         });
-        using var meters = new TestMeterFactory();
+        using var meters = new StandaloneMeterFactory();
         using var listener = new MetricsRecorder();
         var options = new DetectOptions
         {
@@ -92,7 +92,7 @@ public class DetectServiceTests
             SingleReader = true,
             SingleWriter = true,
         });
-        using var meters = new TestMeterFactory();
+        using var meters = new StandaloneMeterFactory();
         var options = new DetectOptions { ModelPath = "/no/such/model.onnx" };
         using var service = new DetectService(Options.Create(options), bus, output.Writer, new DetectMetrics(meters), NullLogger<DetectService>.Instance);
 
@@ -102,26 +102,6 @@ public class DetectServiceTests
 
         Assert.Contains("/no/such/model.onnx", ex.Message, StringComparison.Ordinal);
         Assert.DoesNotContain('\n', ex.Message);
-    }
-
-    private sealed class TestMeterFactory : IMeterFactory
-    {
-        private readonly ConcurrentBag<Meter> _meters = [];
-
-        public Meter Create(MeterOptions options)
-        {
-            var meter = new Meter(options.Name, options.Version, options.Tags, this);
-            _meters.Add(meter);
-            return meter;
-        }
-
-        public void Dispose()
-        {
-            foreach (var meter in _meters)
-            {
-                meter.Dispose();
-            }
-        }
     }
 
     /// <summary>Records every measurement of the Detect meter.</summary>

@@ -11,27 +11,6 @@ using Streaming.Testing;
 
 namespace Streaming.Sink.Tests;
 
-/// <summary>A meter factory without DI (the runtime's Meter, nothing faked).</summary>
-internal sealed class TestMeterFactory : IMeterFactory
-{
-    private readonly List<Meter> _meters = [];
-
-    public Meter Create(MeterOptions options)
-    {
-        var meter = new Meter(options);
-        _meters.Add(meter);
-        return meter;
-    }
-
-    public void Dispose()
-    {
-        foreach (var m in _meters)
-        {
-            m.Dispose();
-        }
-    }
-}
-
 /// <summary>Keeps every log line so that tests can assert on what was said (and never said).</summary>
 internal sealed class ListLogger<T> : ILogger<T>
 {
@@ -57,7 +36,7 @@ internal sealed class ListLogger<T> : ILogger<T>
 /// </summary>
 internal sealed class SinkHarness : IAsyncDisposable
 {
-    private readonly TestMeterFactory _meters = new();
+    private readonly StandaloneMeterFactory _meters = new();
 
     public SinkHarness(SinkOptions options)
     {

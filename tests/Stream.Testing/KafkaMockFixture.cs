@@ -69,6 +69,15 @@ public sealed class KafkaMockFixture : IAsyncLifetime
     /// <summary>Resumes a paused broker process (SIGCONT).</summary>
     public Task ResumeAsync() => SignalAsync("CONT");
 
+    /// <summary>Stops the cluster the polite way (SIGTERM) and returns the process's exit code.</summary>
+    public async Task<int> TerminateAsync(TimeSpan timeout)
+    {
+        var process = _process ?? throw new InvalidOperationException("The mock cluster is not running.");
+        await SignalAsync("TERM").ConfigureAwait(false);
+        await process.WaitForExitAsync().WaitAsync(timeout).ConfigureAwait(false);
+        return process.ExitCode;
+    }
+
     public async Task DisposeAsync()
     {
         if (_process is null)

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using OpenCvSharp;
 using Streaming.Core;
+using Streaming.Detect;
 using Streaming.Track;
 using Streaming.Track.Evaluation;
 
@@ -56,9 +57,11 @@ internal static class TrackCommands
         var match = new Option<double>("--match") { Description = "Track:MatchThreshold (max cost 1 - IoU).", DefaultValueFactory = _ => 0.8 };
         var buffer = new Option<double>("--buffer") { Description = "Track:LostBufferSeconds.", DefaultValueFactory = _ => 1.5 };
         var minHits = new Option<int>("--min-hits") { Description = "Track:MinHits.", DefaultValueFactory = _ => 2 };
+        var model = new Option<string>("--model") { Description = "ONNX detector for the img1/ path (persons only are tracked).", DefaultValueFactory = _ => new DetectOptions().ModelPath };
+        var score = new Option<float>("--score") { Description = "Detector score threshold for the img1/ path (low so ByteTrack sees low-score boxes).", DefaultValueFactory = _ => 0.1f };
         var command = new Command("mot", "Track a MOTChallenge sequence: from --detections, or detect + track over img1/*.jpg.")
         {
-            seq, detections, outFile, tracker, high, low, newTrack, match, buffer, minHits,
+            seq, detections, outFile, tracker, high, low, newTrack, match, buffer, minHits, model, score,
         };
         command.SetAction((parse, ct) =>
         {
@@ -88,16 +91,23 @@ internal static class TrackCommands
             }
             else
             {
-                // TODO(lead): plug the Detect stage's detector in here, e.g.
-                //   using var detector = new YoloxDetector(...); Func<Mat, IReadOnlyList<Detection>> detect = detector.Detect;
-                Func<Mat, IReadOnlyList<Detection>>? detect = null;
-                if (detect is null)
+                Detector detector;
+                try
                 {
-                    Console.Error.WriteLine("eval mot: no detector is wired into this build yet; pass --detections DIR/det/det.txt to track given detections.");
+                    var detectOptions = new DetectOptions { ModelPath = parse.GetValue(model)!, ScoreThreshold = parse.GetValue(score) };
+                    detectOptions.Classes.Add("person");
+                    detector = Detector.Load(detectOptions);
+                }
+                catch (DetectModelException ex)
+                {
+                    Console.Error.WriteLine($"eval mot: {ex.Message}");
                     return Task.FromResult(2);
                 }
 
-                rows = MotRunner.RunOnImages(dir, info, detect, options, parse.GetValue(tracker));
+                using (detector)
+                {
+                    rows = MotRunner.RunOnImages(dir, info, image => detector.Detect(image), options, parse.GetValue(tracker));
+                }
             }
 
             var output = parse.GetValue(outFile)!.FullName;

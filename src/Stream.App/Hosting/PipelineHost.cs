@@ -33,11 +33,22 @@ internal static class PipelineHost
         builder.Configuration.AddConfiguration(configuration);
 
         builder.Logging.ClearProviders();
-        builder.Logging.AddSimpleConsole(o =>
+        var status = configuration.GetSection(StatusOptions.Section).Get<StatusOptions>() ?? new StatusOptions();
+        var recentLogs = new RecentLogs();
+        builder.Services.AddSingleton(recentLogs);
+        if (StatusReporter.ResolveMode(status.Mode) == "table")
         {
-            o.SingleLine = true;
-            o.TimestampFormat = "HH:mm:ss ";
-        });
+            // The live table owns the terminal: the latest log lines show under it (Status:Mode=plain logs everything).
+            builder.Logging.AddProvider(recentLogs);
+        }
+        else
+        {
+            builder.Logging.AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.TimestampFormat = "HH:mm:ss ";
+            });
+        }
         builder.Logging.AddConfiguration(configuration.GetSection("Logging"));
         if (!configuration.GetSection("Logging").Exists())
         {
@@ -50,6 +61,7 @@ internal static class PipelineHost
         }
 
         var services = builder.Services;
+        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
         services.AddOptions<HttpOptions>().Bind(configuration.GetSection(HttpOptions.Section), o => o.ErrorOnUnknownConfiguration = true)
             .ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<HostBehaviourOptions>().Bind(configuration.GetSection(HostBehaviourOptions.Section), o => o.ErrorOnUnknownConfiguration = true)
@@ -67,7 +79,6 @@ internal static class PipelineHost
             o.BackgroundServiceExceptionBehavior = BackgroundServiceExceptionBehavior.StopHost;
         });
 
-        services.AddSingleton<FrameLatency>();
         services.AddSingleton<LiveMetrics>(_ => new LiveMetrics());
         services.AddPipelineChannels(configuration);
 

@@ -11,7 +11,7 @@ namespace Streaming.App.Hosting;
 /// p50/p99 latency; globally: batch fill, inference ms, events/s), or one plain line per camera for logs.
 /// Every figure comes from the same instruments that /metrics exports (<see cref="LiveMetrics"/>).
 /// </summary>
-internal sealed class StatusReporter(LiveMetrics metrics, Streaming.Ingest.ICameraRegistry cameras, IOptions<StatusOptions> options, IHostApplicationLifetime lifetime)
+internal sealed class StatusReporter(LiveMetrics metrics, Streaming.Ingest.ICameraRegistry cameras, IOptions<StatusOptions> options, IHostApplicationLifetime lifetime, RecentLogs logs)
     : BackgroundService
 {
     private readonly Dictionary<string, double> _previous = new(StringComparer.Ordinal);
@@ -19,11 +19,7 @@ internal sealed class StatusReporter(LiveMetrics metrics, Streaming.Ingest.ICame
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var mode = options.Value.Mode;
-        if (mode == "auto")
-        {
-            mode = Console.IsOutputRedirected ? "plain" : "table";
-        }
+        var mode = ResolveMode(options.Value.Mode);
 
         if (mode == "off")
         {
@@ -47,7 +43,7 @@ internal sealed class StatusReporter(LiveMetrics metrics, Streaming.Ingest.ICame
                 {
                     while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
                     {
-                        ctx.UpdateTarget(Render(Snapshot()));
+                        ctx.UpdateTarget(new Rows(Render(Snapshot()), new Text(string.Join('\n', logs.Lines), new Style(Color.Grey))));
                     }
                 }).ConfigureAwait(false);
             }
@@ -67,6 +63,9 @@ internal sealed class StatusReporter(LiveMetrics metrics, Streaming.Ingest.ICame
             // Shutting down.
         }
     }
+
+    /// <summary>auto: a table on a terminal, plain lines when output is redirected.</summary>
+    internal static string ResolveMode(string mode) => mode == "auto" ? (Console.IsOutputRedirected ? "plain" : "table") : mode;
 
     internal StatusSnapshot Snapshot()
     {
@@ -105,7 +104,7 @@ internal sealed class StatusReporter(LiveMetrics metrics, Streaming.Ingest.ICame
         return Math.Max(0, total - before) / seconds;
     }
 
-    private static IRenderable Render(StatusSnapshot s)
+    private static Table Render(StatusSnapshot s)
     {
         var table = new Table().Border(TableBorder.Rounded)
             .AddColumns("camera", "state", "fps in", "fps out", "drops", "p50 ms", "p99 ms", "last error");

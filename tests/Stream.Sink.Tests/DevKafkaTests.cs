@@ -1,0 +1,41 @@
+using Confluent.Kafka;
+using Streaming.Testing;
+
+namespace Streaming.Sink.Tests;
+
+public sealed class DevKafkaTests
+{
+    [Fact]
+    public async Task Dev_kafka_prints_its_bootstrap_first_serves_clients_and_stops_on_sigterm()
+    {
+        var kafka = new KafkaMockFixture { Brokers = 3 };
+        await kafka.InitializeAsync();
+        try
+        {
+            Assert.Equal(3, kafka.BootstrapServers.Split(',').Length);
+            Assert.All(kafka.BootstrapServers.Split(','), b => Assert.StartsWith("127.0.0.1:", b, StringComparison.Ordinal));
+
+            // A plain client in this process sees the 3 brokers and the default topic.
+            using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = kafka.BootstrapServers }).Build();
+            var metadata = admin.GetMetadata("stream.events", TimeSpan.FromSeconds(10));
+            Assert.Equal(3, metadata.Brokers.Count);
+            Assert.True(metadata.Topics.Single().Partitions.Count > 1);
+
+            Assert.Equal(0, await kafka.TerminateAsync(TimeSpan.FromSeconds(10)));
+        }
+        finally
+        {
+            await kafka.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task In_process_dev_cluster_takes_events_and_creates_topics()
+    {
+        using var cluster = await DevKafkaCluster.StartAsync(1, ["alpha"]);
+        Assert.True(cluster.EnsureTopic("beta") > 1);
+        using var producer = new ProducerBuilder<string, string>(new ProducerConfig { BootstrapServers = cluster.BootstrapServers, EnableIdempotence = true }).Build();
+        var result = await producer.ProduceAsync("alpha", new Message<string, string> { Key = "cam", Value = "{}" });
+        Assert.Equal(PersistenceStatus.Persisted, result.Status);
+    }
+}
