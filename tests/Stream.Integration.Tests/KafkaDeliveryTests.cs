@@ -137,6 +137,11 @@ public sealed class KafkaDeliveryTests(ITestOutputHelper output)
     {
         var ids = events.Select(e => e.Event.Id).ToList();
         var duplicates = ids.GroupBy(i => i).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
+        foreach (var id in duplicates)
+        {
+            output.WriteLine("DUPLICATE " + string.Join(" | ", events.Where(e => e.Event.Id == id).Select(e => $"{e.Key} p{e.Partition}@{e.Offset} {e.Event.Kind} {e.Event.Time:HH:mm:ss.fff}")));
+        }
+
         Assert.Empty(duplicates);
         Assert.Equal(0, refused);
         Assert.Equal(0, left);
