@@ -223,9 +223,10 @@ public sealed class FaultTests(ITestOutputHelper output)
         Assert.True(rssMax - rssStart < 128L * 1024 * 1024, $"RSS grew by {(rssMax - rssStart) / 1048576.0:0} MiB");
         Assert.NotNull(p99);
 
-        // A frame is at most StalenessMs old when it joins a batch; then pre-processing, inference and decoding of that batch
-        // (bounded here by twice the inference p99), tracking and the hand-over to the sink (250 ms).
-        Assert.True(p99 < stalenessMs + (2 * inferenceP99!.Value) + 250, $"p99 capture-to-sink latency {p99:0} ms beyond the staleness budget");
+        // A frame is at most StalenessMs old when it joins a batch; the batch may wait for the one in inference, then has its
+        // own pre-processing, inference and decoding (together bounded here by three times the inference p99), then
+        // tracking and the hand-over to the sink (250 ms).
+        Assert.True(p99 < stalenessMs + (3 * inferenceP99!.Value) + 250, $"p99 capture-to-sink latency {p99:0} ms beyond the staleness budget");
 
         var shutdown = Stopwatch.StartNew();
         await run.SignalAsync("TERM");
