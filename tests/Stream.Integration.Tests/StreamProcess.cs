@@ -104,7 +104,8 @@ internal sealed class StreamProcess : IAsyncDisposable
             "Sink:Spool:Directory=" + Path.Combine(dir, "spool"),
 
             // No Redis unless the test starts one (never the developer's localhost:6379): frames are skipped and counted.
-            "Sink:Redis:Configuration=127.0.0.1:1",
+            // A short connect timeout: the sink waits for its first Redis connection attempt before it takes frames.
+            "Sink:Redis:Configuration=127.0.0.1:1,connectTimeout=500",
         };
         if (httpOverride)
         {
