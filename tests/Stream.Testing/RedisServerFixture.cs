@@ -17,6 +17,9 @@ public sealed class RedisServerFixture : IAsyncLifetime
 
     public int Port { get; private set; }
 
+    /// <summary>When set (before <see cref="InitializeAsync"/>), the server requires this password (requirepass).</summary>
+    public string? Password { get; init; }
+
     /// <summary>StackExchange.Redis configuration string for this server.</summary>
     public string Configuration => string.Create(CultureInfo.InvariantCulture, $"127.0.0.1:{Port}");
 
@@ -45,6 +48,12 @@ public sealed class RedisServerFixture : IAsyncLifetime
         foreach (var a in new[] { "--port", Port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no", "--loglevel", "warning" })
         {
             psi.ArgumentList.Add(a);
+        }
+
+        if (Password is not null)
+        {
+            psi.ArgumentList.Add("--requirepass");
+            psi.ArgumentList.Add(Password);
         }
 
         try
@@ -106,10 +115,22 @@ public sealed class RedisServerFixture : IAsyncLifetime
             using var client = new TcpClient();
             await client.ConnectAsync(IPAddress.Loopback, Port).ConfigureAwait(false);
             var stream = client.GetStream();
-            await stream.WriteAsync("PING\r\n"u8.ToArray()).ConfigureAwait(false);
-            var buffer = new byte[16];
-            var n = await stream.ReadAsync(buffer).ConfigureAwait(false);
-            return Encoding.ASCII.GetString(buffer, 0, n).StartsWith("+PONG", StringComparison.Ordinal);
+            var auth = Password is null ? string.Empty : $"AUTH {Password}\r\n";
+            await stream.WriteAsync(Encoding.ASCII.GetBytes(auth + "PING\r\n")).ConfigureAwait(false);
+            var buffer = new byte[64];
+            var text = string.Empty;
+            while (!text.Contains("+PONG", StringComparison.Ordinal) && !text.Contains("-", StringComparison.Ordinal))
+            {
+                var n = await stream.ReadAsync(buffer).ConfigureAwait(false);
+                if (n == 0)
+                {
+                    break;
+                }
+
+                text += Encoding.ASCII.GetString(buffer, 0, n);
+            }
+
+            return text.Contains("+PONG", StringComparison.Ordinal);
         }
         catch (SocketException)
         {

@@ -83,10 +83,24 @@ internal static class RunCommand
         }
 
         await app.WaitForShutdownAsync(CancellationToken.None).ConfigureAwait(false);
-        var failed = app.Services.GetServices<IHostedService>().OfType<BackgroundService>()
-            .Any(s => s.ExecuteTask is { IsFaulted: true });
-        return failed ? 1 : 0;
+        var stageFailures = app.Services.GetServices<IHostedService>().OfType<BackgroundService>()
+            .Where(s => s.ExecuteTask is { IsFaulted: true })
+            .Select(s => s.ExecuteTask!.Exception!.InnerExceptions[0])
+            .ToList();
+        foreach (var failure in stageFailures)
+        {
+            // A stage that could not run (e.g. a model that is not ONNX) says why in one line, naming the thing and the fix;
+            // an unexpected exception (a bug) keeps its stack trace.
+            await Console.Error.WriteLineAsync("stream: " + Core.UrlRedactor.Redact(IsBadInput(failure) ? failure.Message : failure.ToString())).ConfigureAwait(false);
+        }
+
+        return stageFailures.Count > 0 ? 1 : 0;
     }
+
+    /// <summary>Exceptions that stages throw for bad input or an unusable environment, whose message is the whole story.</summary>
+    private static bool IsBadInput(Exception ex) =>
+        ex is Detect.DetectModelException or InvalidOperationException or FileNotFoundException or ArgumentException or IOException
+            or UnauthorizedAccessException or OptionsValidationException;
 
     /// <summary>Runs the start-up validation of every options type; returns each failure as its own line.</summary>
     internal static IReadOnlyList<string> ValidateAll(IServiceProvider services)

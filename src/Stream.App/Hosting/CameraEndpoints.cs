@@ -19,11 +19,27 @@ internal static class CameraEndpoints
         app.MapGet("/api/cameras/{id}", (string id, ICameraRegistry registry) =>
             registry.Get(id) is { } status ? Results.Json(CameraView.From(status)) : Results.NotFound(new { error = $"no camera '{id}'" }));
 
-        app.MapPost("/api/cameras", async (HttpContext http, CameraOptions camera, ICameraRegistry registry, IOptions<HttpOptions> options) =>
+        app.MapPost("/api/cameras", async (HttpContext http, ICameraRegistry registry, IOptions<HttpOptions> options) =>
         {
+            // The token is checked before the body is even read: a caller without it learns nothing (not even 400 vs 401).
             if (!Authorized(http, options.Value))
             {
                 return Results.Json(new { error = "camera control needs Authorization: Bearer <Http:ControlToken>" }, statusCode: StatusCodes.Status401Unauthorized);
+            }
+
+            CameraOptions? camera;
+            try
+            {
+                camera = await http.Request.ReadFromJsonAsync<CameraOptions>(BodyJson, http.RequestAborted).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is System.Text.Json.JsonException or InvalidOperationException)
+            {
+                return Results.BadRequest(new { error = $"the body is not a camera as in config ({ex.Message.Split('\n')[0]}): send e.g. {{\"Id\":\"cam-2\",\"Url\":\"rtsp://host/path\"}}" });
+            }
+
+            if (camera is null)
+            {
+                return Results.BadRequest(new { error = "the body is empty: send a camera as in config, e.g. {\"Id\":\"cam-2\",\"Url\":\"rtsp://host/path\"}" });
             }
 
             try
@@ -53,6 +69,12 @@ internal static class CameraEndpoints
                 : Results.NotFound(new { error = $"no camera '{id}'" });
         });
     }
+
+    /// <summary>A camera in the body is written as in the config file: any case, enums by name ("Pacing": "Native").</summary>
+    private static readonly System.Text.Json.JsonSerializerOptions BodyJson = new(System.Text.Json.JsonSerializerDefaults.Web)
+    {
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() },
+    };
 
     private static bool Authorized(HttpContext http, HttpOptions options)
     {

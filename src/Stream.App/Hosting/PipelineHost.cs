@@ -54,6 +54,10 @@ internal static class PipelineHost
         {
             builder.Logging.SetMinimumLevel(LogLevel.Information);
             builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+
+            // A stage that fails is reported by `stream run` as one line on stderr (RunCommand); the host's own
+            // "BackgroundService failed" entry would repeat it with a stack trace.
+            builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
         }
 
         var services = builder.Services;

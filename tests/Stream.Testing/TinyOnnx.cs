@@ -1,13 +1,13 @@
 using System.Text;
 
-namespace Streaming.Detect.Tests;
+namespace Streaming.Testing;
 
 /// <summary>
 /// Writes a minimal ONNX model by hand (protobuf wire format, field numbers from onnx.proto) so that tests can open real
 /// models with any output shape: images [1,3,H,W] -> Reshape [1,-1] -> Slice [0, N) -> Reshape [output dims], where
 /// N is the product of the output dims. Optional metadata_props (e.g. Ultralytics' "names") are written too.
 /// </summary>
-internal static class TinyOnnx
+public static class TinyOnnx
 {
     public static byte[] Model(int height, int width, long[] outputDims, IReadOnlyDictionary<string, string>? metadata = null)
     {
