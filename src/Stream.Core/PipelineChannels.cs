@@ -11,13 +11,16 @@ public sealed class ChannelOptions
     [System.ComponentModel.DataAnnotations.Range(1, 1024)]
     public int FramesPerCamera { get; set; } = 4;
 
-    /// <summary>Detected frames queued between Detect and Track.</summary>
+    /// <summary>
+    /// Detected frames queued between Detect and Track. Small on purpose: each holds a whole frame, and a backlog here
+    /// only adds latency; backpressure should reach the per-camera queues, where live cameras drop their oldest frame.
+    /// </summary>
     [System.ComponentModel.DataAnnotations.Range(1, 65536)]
-    public int Detected { get; set; } = 64;
+    public int Detected { get; set; } = 8;
 
-    /// <summary>Tracked frames queued between Track and Sink.</summary>
+    /// <summary>Tracked frames queued between Track and Sink (small for the same reason).</summary>
     [System.ComponentModel.DataAnnotations.Range(1, 65536)]
-    public int Tracked { get; set; } = 64;
+    public int Tracked { get; set; } = 8;
 
     /// <summary>Camera status changes queued between Ingest and Sink.</summary>
     [System.ComponentModel.DataAnnotations.Range(1, 65536)]

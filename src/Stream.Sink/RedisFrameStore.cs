@@ -28,15 +28,16 @@ public sealed partial class RedisFrameStore : IAsyncDisposable
     private readonly Task[] _workers;
     private readonly int[] _encodeParams;
     private readonly TimeSpan _ttl;
-    private ConnectionMultiplexer? _redis;
+    private volatile ConnectionMultiplexer? _redis;
+    private volatile Task _connecting = Task.CompletedTask;
+    private volatile bool _disposed;
     private int _downLogged;
 
-    private RedisFrameStore(RedisSinkOptions options, SinkMetrics metrics, ILogger logger, ConnectionMultiplexer redis)
+    private RedisFrameStore(RedisSinkOptions options, SinkMetrics metrics, ILogger logger)
     {
         _options = options;
         _metrics = metrics;
         _logger = logger;
-        _redis = redis;
         _ttl = TimeSpan.FromSeconds(options.FrameTtlSeconds);
         _encodeParams = [(int)ImwriteFlags.JpegQuality, options.JpegQuality];
         _queue = Channel.CreateBounded<Frame>(new BoundedChannelOptions(options.EncodeQueue)
@@ -52,21 +53,40 @@ public sealed partial class RedisFrameStore : IAsyncDisposable
             SingleReader = options.EncodeWorkers == 1,
             SingleWriter = true,
         });
-        redis.ConnectionFailed += (_, e) => OnConnectionFailed(e);
-        redis.ConnectionRestored += (_, e) => OnConnectionRestored(e);
         _workers = [.. Enumerable.Range(0, options.EncodeWorkers).Select(_ => Task.Run(WorkAsync))];
     }
 
-    /// <summary>Connects (without waiting for Redis to be up: it reconnects by itself) and starts the encode workers.</summary>
-    public static async Task<RedisFrameStore> ConnectAsync(RedisSinkOptions options, SinkMetrics metrics, ILogger logger)
+    /// <summary>
+    /// Starts the encode workers and connects to Redis in the background, so the sink takes frames at once: until the
+    /// first connection is made (and whenever Redis is down later) frames are skipped and counted. The multiplexer
+    /// reconnects by itself.
+    /// </summary>
+    public static RedisFrameStore Start(RedisSinkOptions options, SinkMetrics metrics, ILogger logger)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(metrics);
         ArgumentNullException.ThrowIfNull(logger);
-        var config = options.ToConfigurationOptions();
-        var redis = await ConnectionMultiplexer.ConnectAsync(config).ConfigureAwait(false);
-        LogConnecting(logger, options.DescribeEndpoints(), redis.IsConnected);
-        return new RedisFrameStore(options, metrics, logger, redis);
+        var store = new RedisFrameStore(options, metrics, logger);
+        store._connecting = store.ConnectInBackgroundAsync();
+        return store;
+    }
+
+    /// <summary>Completes once the first connection attempt is over (connected or not; it keeps retrying by itself).</summary>
+    public Task Connecting => _connecting;
+
+    private async Task ConnectInBackgroundAsync()
+    {
+        var redis = await ConnectionMultiplexer.ConnectAsync(_options.ToConfigurationOptions()).ConfigureAwait(false);
+        LogConnecting(_logger, _options.DescribeEndpoints(), redis.IsConnected);
+        if (_disposed)
+        {
+            await redis.DisposeAsync().ConfigureAwait(false);
+            return;
+        }
+
+        redis.ConnectionFailed += (_, e) => OnConnectionFailed(e);
+        redis.ConnectionRestored += (_, e) => OnConnectionRestored(e);
+        _redis = redis;
     }
 
     public bool IsConnected => _redis?.IsConnected == true;
@@ -81,11 +101,13 @@ public sealed partial class RedisFrameStore : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(frame);
         _metrics.FrameAttempted();
-        if (!IsConnected)
+        if (_connecting.IsCompleted && !IsConnected)
         {
             Skip(frame, "redis_down");
             return;
         }
+
+        // While the first connection is being made, frames queue (bounded) and the workers wait for it.
 
         if (!(priority ? _priority : _queue).Writer.TryWrite(frame))
         {
@@ -93,9 +115,10 @@ public sealed partial class RedisFrameStore : IAsyncDisposable
         }
     }
 
-    /// <summary>Encodes what is queued, then closes the connection.</summary>
+    /// <summary>Encodes what is queued, then closes the connection (one still being made is closed when it is made).</summary>
     public async ValueTask DisposeAsync()
     {
+        _disposed = true;
         _queue.Writer.TryComplete();
         _priority.Writer.TryComplete();
         await Task.WhenAll(_workers).ConfigureAwait(false);
@@ -106,7 +129,7 @@ public sealed partial class RedisFrameStore : IAsyncDisposable
             await _inFlight.WaitAsync().ConfigureAwait(false);
         }
 
-        if (_redis is { } redis)
+        if (_connecting.IsCompleted && _redis is { } redis)
         {
             _redis = null;
             await redis.CloseAsync().ConfigureAwait(false);
@@ -129,6 +152,8 @@ public sealed partial class RedisFrameStore : IAsyncDisposable
             // Frames that events refer to first.
             if (_priority.Reader.TryRead(out var frame) || _queue.Reader.TryRead(out frame))
             {
+                // Frames queued while the first connection was being made wait for it (it ends within ConnectTimeout).
+                await _connecting.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                 await StoreAsync(frame).ConfigureAwait(false);
                 continue;
             }

@@ -55,7 +55,7 @@ public sealed partial class SinkService : PipelineStage
             }
 
             publisher = new KafkaEventPublisher(_options.Kafka, _options.Spool, bootstrap, _metrics, _logger);
-            store = await RedisFrameStore.ConnectAsync(_options.Redis, _metrics, _logger).ConfigureAwait(false);
+            store = RedisFrameStore.Start(_options.Redis, _metrics, _logger);
             _bootstrap.TrySetResult(bootstrap);
             await Task.WhenAll(
                 ConsumeFramesAsync(publisher, store, hardStop),
