@@ -16,6 +16,7 @@ internal sealed class LiveMetrics : IDisposable
     private const string AllCameras = "";
     private readonly MeterListener _listener = new();
     private readonly ConcurrentDictionary<(string Instrument, string Camera, string Variant), Series> _series = new();
+    private readonly ConcurrentDictionary<(string Key, object? Value), string> _variants = new();
     private readonly TimeSpan _window;
 
     public LiveMetrics(TimeSpan? window = null)
@@ -126,11 +127,13 @@ internal sealed class LiveMetrics : IDisposable
         {
             if (tag.Key == Telemetry.CameraTag)
             {
-                camera = tag.Value?.ToString() ?? AllCameras;
+                camera = tag.Value as string ?? tag.Value?.ToString() ?? AllCameras;
             }
             else
             {
-                variant = variant.Length == 0 ? $"{tag.Key}={tag.Value}" : $"{variant},{tag.Key}={tag.Value}";
+                // Measurements arrive on the stages' hot paths: a tag's "key=value" text is made once, then reused.
+                var text = _variants.GetOrAdd((tag.Key, tag.Value), static t => $"{t.Key}={t.Value}");
+                variant = variant.Length == 0 ? text : $"{variant},{text}";
             }
         }
 
