@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Globalization;
 using System.Threading.Channels;
@@ -26,7 +27,6 @@ public sealed partial class RedisFrameStore : IAsyncDisposable
     private readonly Channel<Frame> _priority;
     private readonly SemaphoreSlim _inFlight = new(64, 64);
     private readonly Task[] _workers;
-    private readonly int[] _encodeParams;
     private readonly TimeSpan _ttl;
     private volatile ConnectionMultiplexer? _redis;
     private volatile Task _connecting = Task.CompletedTask;
@@ -39,7 +39,6 @@ public sealed partial class RedisFrameStore : IAsyncDisposable
         _metrics = metrics;
         _logger = logger;
         _ttl = TimeSpan.FromSeconds(options.FrameTtlSeconds);
-        _encodeParams = [(int)ImwriteFlags.JpegQuality, options.JpegQuality];
         _queue = Channel.CreateBounded<Frame>(new BoundedChannelOptions(options.EncodeQueue)
         {
             // TryWrite fails when full: the caller skips and counts the frame (never blocks the hot path).
@@ -145,6 +144,7 @@ public sealed partial class RedisFrameStore : IAsyncDisposable
 
     private async Task WorkAsync()
     {
+        using var encoder = new PooledJpegEncoder(_options.JpegQuality);
         Task<bool>? waitPriority = null;
         Task<bool>? waitPeriodic = null;
         while (true)
@@ -154,7 +154,7 @@ public sealed partial class RedisFrameStore : IAsyncDisposable
             {
                 // Frames queued while the first connection was being made wait for it (it ends within ConnectTimeout).
                 await _connecting.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-                await StoreAsync(frame).ConfigureAwait(false);
+                await StoreAsync(frame, encoder).ConfigureAwait(false);
                 continue;
             }
 
@@ -178,11 +178,11 @@ public sealed partial class RedisFrameStore : IAsyncDisposable
         }
     }
 
-    private async Task StoreAsync(Frame frame)
+    private async Task StoreAsync(Frame frame, PooledJpegEncoder encoder)
     {
         var camera = frame.CameraId;
         var sequence = frame.Sequence;
-        byte[] jpeg;
+        (byte[] Buffer, int Length) jpeg;
         var started = Stopwatch.GetTimestamp();
         try
         {
@@ -193,7 +193,7 @@ public sealed partial class RedisFrameStore : IAsyncDisposable
             }
 
             // Encode before the frame goes back to the pool; nothing touches its pixels afterwards.
-            Cv2.ImEncode(".jpg", frame.Image, out jpeg, _encodeParams);
+            jpeg = encoder.Encode(frame.Image);
         }
         catch (OpenCVException ex)
         {
@@ -213,20 +213,25 @@ public sealed partial class RedisFrameStore : IAsyncDisposable
         _ = WriteAsync(camera, sequence, key, prefix, jpeg, encodeMs);
     }
 
-    /// <summary>One frame's writes, pipelined with other frames' (at most 64 in flight).</summary>
-    private async Task WriteAsync(string camera, long sequence, string key, string prefix, byte[] jpeg, double encodeMs)
+    /// <summary>
+    /// One frame's writes, pipelined with other frames' (at most 64 in flight). The JPEG buffer goes back to the pool
+    /// once Redis has answered; after a failure it is left to the GC instead, since a timed-out command may still sit in
+    /// the multiplexer's backlog and be written later.
+    /// </summary>
+    private async Task WriteAsync(string camera, long sequence, string key, string prefix, (byte[] Buffer, int Length) jpeg, double encodeMs)
     {
         try
         {
             var db = _redis!.GetDatabase();
             var batch = db.CreateBatch();
-            var set = batch.StringSetAsync(key, jpeg, _ttl);
+            var set = batch.StringSetAsync(key, new ReadOnlyMemory<byte>(jpeg.Buffer, 0, jpeg.Length), _ttl);
             var add = batch.SortedSetAddAsync(prefix + ":index", sequence.ToString(CultureInfo.InvariantCulture), sequence);
             var trim = batch.SortedSetRemoveRangeByRankAsync(prefix + ":index", 0, -_options.IndexLength - 1);
             var expireIndex = batch.KeyExpireAsync(prefix + ":index", _ttl);
             var latest = batch.StringSetAsync(prefix + ":latest", key, _ttl);
             batch.Execute();
             await Task.WhenAll(set, add, trim, expireIndex, latest).ConfigureAwait(false);
+            ArrayPool<byte>.Shared.Return(jpeg.Buffer);
             _metrics.FrameStored(camera, encodeMs);
             if (Interlocked.Exchange(ref _downLogged, 0) == 1)
             {
