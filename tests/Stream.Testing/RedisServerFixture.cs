@@ -27,8 +27,19 @@ public sealed class RedisServerFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Port = FreePort();
-        await StartAsync().ConfigureAwait(false);
+        // A port the OS gave out can be taken by something else before redis-server binds it: then try another.
+        for (var attempt = 1; ; attempt++)
+        {
+            Port = FreePort.Next();
+            try
+            {
+                await StartAsync().ConfigureAwait(false);
+                return;
+            }
+            catch (PortTakenException) when (attempt < 5)
+            {
+            }
+        }
     }
 
     /// <summary>Starts the server (again) on <see cref="Port"/> and waits until it answers PING.</summary>
@@ -72,14 +83,18 @@ public sealed class RedisServerFixture : IAsyncLifetime
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
         while (DateTime.UtcNow < deadline)
         {
-            if (await PingAsync().ConfigureAwait(false))
+            // Ready only when the server that answers is this process: another one on the port is not ours to use.
+            var answering = await ServerProcessIdAsync().ConfigureAwait(false);
+            if (answering == _process.Id)
             {
                 return;
             }
 
-            if (_process.HasExited)
+            if (_process.HasExited || answering is not null)
             {
-                throw new InvalidOperationException($"redis-server exited with {_process.ExitCode} on port {Port}.");
+                var why = _process.HasExited ? $"exited with {_process.ExitCode}" : $"another server (pid {answering}) answers there";
+                await KillAsync().ConfigureAwait(false);
+                throw new PortTakenException($"redis-server could not start on port {Port}: {why}.");
             }
 
             await Task.Delay(50).ConfigureAwait(false);
@@ -108,7 +123,8 @@ public sealed class RedisServerFixture : IAsyncLifetime
 
     public Task DisposeAsync() => KillAsync();
 
-    private async Task<bool> PingAsync()
+    /// <summary>The process id of the Redis server answering on <see cref="Port"/> (INFO server), or null when none answers.</summary>
+    private async Task<int?> ServerProcessIdAsync()
     {
         try
         {
@@ -116,36 +132,33 @@ public sealed class RedisServerFixture : IAsyncLifetime
             await client.ConnectAsync(IPAddress.Loopback, Port).ConfigureAwait(false);
             var stream = client.GetStream();
             var auth = Password is null ? string.Empty : $"AUTH {Password}\r\n";
-            await stream.WriteAsync(Encoding.ASCII.GetBytes(auth + "PING\r\n")).ConfigureAwait(false);
-            var buffer = new byte[64];
-            var text = string.Empty;
-            while (!text.Contains("+PONG", StringComparison.Ordinal) && !text.Contains("-", StringComparison.Ordinal))
+            await stream.WriteAsync(Encoding.ASCII.GetBytes(auth + "INFO server\r\n")).ConfigureAwait(false);
+            var buffer = new byte[4096];
+            var text = new StringBuilder();
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            while (true)
             {
-                var n = await stream.ReadAsync(buffer).ConfigureAwait(false);
-                if (n == 0)
+                var all = text.ToString();
+                var at = all.IndexOf("process_id:", StringComparison.Ordinal);
+                if (at >= 0 && all.IndexOf('\r', at) is var end and > 0)
                 {
-                    break;
+                    return int.Parse(all.AsSpan(at + "process_id:".Length, end - at - "process_id:".Length), CultureInfo.InvariantCulture);
                 }
 
-                text += Encoding.ASCII.GetString(buffer, 0, n);
+                var n = await stream.ReadAsync(buffer, timeout.Token).ConfigureAwait(false);
+                if (n == 0)
+                {
+                    return null;
+                }
+
+                text.Append(Encoding.ASCII.GetString(buffer, 0, n));
             }
-
-            return text.Contains("+PONG", StringComparison.Ordinal);
         }
-        catch (SocketException)
+        catch (Exception ex) when (ex is SocketException or IOException or OperationCanceledException)
         {
-            return false;
-        }
-        catch (IOException)
-        {
-            return false;
+            return null;
         }
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    private sealed class PortTakenException(string message) : InvalidOperationException(message);
 }
