@@ -8,6 +8,7 @@ internal static class Program
     public static async Task<int> Main(string[] args)
     {
         NativeLogLevels.Quieten();
+        NativeAllocator.Tune();
         var root = new RootCommand("Stream: multi-camera video analytics (ingest -> detect -> track -> Kafka events and Redis frames).");
         var bench = new Command("bench", "Benchmarks that print their figures and a ratio as the last line.");
         var eval = new Command("eval", "Tracking evaluation in MOTChallenge format.");

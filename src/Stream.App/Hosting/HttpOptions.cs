@@ -25,6 +25,13 @@ internal sealed class HostBehaviourOptions
     /// <summary>How long shutdown may take to drain the channels and flush Kafka before stages are cancelled.</summary>
     [Range(1, 3600)]
     public int ShutdownTimeoutSeconds { get; set; } = 30;
+
+    /// <summary>
+    /// Every this many seconds, give native heap pages that are free back to the OS (glibc <c>malloc_trim</c>); 0: never.
+    /// OpenCV, libjpeg, ONNX Runtime and librdkafka free memory from many threads, and glibc keeps those pages.
+    /// </summary>
+    [Range(0, 86400)]
+    public int NativeMemoryTrimSeconds { get; set; } = 60;
 }
 
 /// <summary>The live status output of <c>stream run</c> (section <c>Status</c>).</summary>

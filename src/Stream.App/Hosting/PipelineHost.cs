@@ -90,6 +90,7 @@ internal static class PipelineHost
         services.AddIngest(configuration);
         services.AddHostedService<StatusReporter>();
         services.AddHostedService<CameraConfigWatcher>();
+        services.AddHostedService<NativeMemoryTrimmer>();
 
         services.AddOpenTelemetry().WithMetrics(metrics =>
         {
