@@ -3,17 +3,17 @@ using OpenCvSharp;
 namespace Streaming.Core;
 
 /// <summary>
-/// One decoded picture of one camera. A frame owns its pixels: a BGR24 <see cref="Mat"/> over a pinned,
-/// pooled buffer. Exactly one stage owns a frame at a time; ownership moves with the frame through the
+/// One decoded picture of one camera. A frame owns its pixels: a BGR24 <see cref="Mat"/> over a pooled native
+/// buffer. Exactly one stage owns a frame at a time; ownership moves with the frame through the
 /// channels, and whoever holds it last (or drops it) disposes it, which returns the buffer to the pool.
 /// </summary>
 public sealed class Frame : IDisposable
 {
-    private byte[]? _buffer;
+    private PixelBuffer? _buffer;
     private readonly FrameBufferPool _pool;
     private readonly Mat _image;
 
-    private Frame(FrameBufferPool pool, byte[] buffer, int width, int height, string cameraId, long sequence,
+    private Frame(FrameBufferPool pool, PixelBuffer buffer, int width, int height, string cameraId, long sequence,
         DateTimeOffset captureTime, TimeSpan? pts, bool isLive)
     {
         _pool = pool;
@@ -26,14 +26,8 @@ public sealed class Frame : IDisposable
         Pts = pts;
         IsLive = isLive;
         CapturedTimestamp = System.Diagnostics.Stopwatch.GetTimestamp();
-        unsafe
-        {
-            fixed (byte* p = buffer)
-            {
-                // The buffer is pinned for its whole life (allocated on the pinned object heap), so the pointer stays valid.
-                _image = Mat.FromPixelData(height, width, MatType.CV_8UC3, (IntPtr)p);
-            }
-        }
+        // Native memory: the pointer stays valid until the buffer goes back to the pool, after the Mat is disposed.
+        _image = Mat.FromPixelData(height, width, MatType.CV_8UC3, buffer.Pointer);
     }
 
     /// <summary>Rents a frame of the given size; its pixels are uninitialised until the caller fills them.</summary>
@@ -97,7 +91,7 @@ public sealed class Frame : IDisposable
         get
         {
             ObjectDisposedException.ThrowIf(_buffer is null, this);
-            return _buffer.AsSpan(0, Width * Height * 3);
+            return _buffer.Span[..(Width * Height * 3)];
         }
     }
 

@@ -3,45 +3,131 @@ using System.Collections.Concurrent;
 namespace Streaming.Core;
 
 /// <summary>
-/// Pool of pinned byte buffers for frame pixels. Pinned so that an OpenCV <c>Mat</c> can wrap the memory
-/// without copying and without the GC moving it; pooled so that steady-state decoding allocates nothing.
+/// Pool of native pixel buffers (<see cref="PixelBuffer"/>) for frames. Native so that an OpenCV <c>Mat</c> can wrap the
+/// memory without copying and so that a buffer let go returns its memory to the OS; pooled so that steady-state decoding
+/// allocates nothing.
 /// Buffers are bucketed by exact length (a camera's frame size rarely changes); each bucket keeps at most
 /// <see cref="MaxRetainedPerSize"/> idle buffers so memory stays bounded.
+/// <para>
+/// A burst (a stalled stage, a slow Redis) can need more buffers than the steady state does; afterwards they sit idle
+/// in the pool. The pool tracks, per bucket, the fewest buffers that were idle at any moment of each
+/// <see cref="TrimInterval"/>: that many were never needed during the whole interval, so they are let go (the GC frees
+/// them at once). Steady-state memory thus returns to what the load needs, not its high-water mark.
+/// </para>
 /// </summary>
 public sealed class FrameBufferPool
 {
-    private readonly ConcurrentDictionary<int, ConcurrentQueue<byte[]>> _buckets = new();
+    private readonly ConcurrentDictionary<int, Bucket> _buckets = new();
+    private readonly TimeProvider _time;
     private long _allocated;
+    private long _released;
 
-    public FrameBufferPool(int maxRetainedPerSize = 64) => MaxRetainedPerSize = maxRetainedPerSize;
+    public FrameBufferPool(int maxRetainedPerSize = 64, TimeSpan? trimInterval = null, TimeProvider? timeProvider = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxRetainedPerSize);
+        MaxRetainedPerSize = maxRetainedPerSize;
+        TrimInterval = trimInterval ?? TimeSpan.FromSeconds(30);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(TrimInterval, TimeSpan.Zero, nameof(trimInterval));
+        _time = timeProvider ?? TimeProvider.System;
+    }
 
     /// <summary>The process-wide pool used by default.</summary>
     public static FrameBufferPool Shared { get; } = new();
 
     public int MaxRetainedPerSize { get; }
 
+    /// <summary>How long a buffer may stay unneeded in the pool before it is let go.</summary>
+    public TimeSpan TrimInterval { get; }
+
     /// <summary>Buffers allocated over the pool's lifetime (a flat figure in steady state means no churn).</summary>
     public long AllocatedCount => Interlocked.Read(ref _allocated);
 
-    public byte[] Rent(int length)
+    /// <summary>Buffers let go over the pool's lifetime (idle for a whole trim interval, or beyond the retention cap).</summary>
+    public long ReleasedCount => Interlocked.Read(ref _released);
+
+    /// <summary>Idle buffers held right now, all sizes.</summary>
+    public int IdleCount => _buckets.Values.Sum(b => b.Idle.Count);
+
+    public PixelBuffer Rent(int length)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(length);
-        if (_buckets.TryGetValue(length, out var bucket) && bucket.TryDequeue(out var buffer))
+        var bucket = _buckets.GetOrAdd(length, static (_, now) => new Bucket(now), _time.GetTimestamp());
+        if (bucket.Idle.TryDequeue(out var buffer))
         {
+            bucket.NoteIdle(bucket.Idle.Count);
             return buffer;
         }
 
+        bucket.NoteIdle(0);
         Interlocked.Increment(ref _allocated);
-        return GC.AllocateUninitializedArray<byte>(length, pinned: true);
+        return new PixelBuffer(length);
     }
 
-    public void Return(byte[] buffer)
+    public void Return(PixelBuffer buffer)
     {
         ArgumentNullException.ThrowIfNull(buffer);
-        var bucket = _buckets.GetOrAdd(buffer.Length, static _ => new ConcurrentQueue<byte[]>());
-        if (bucket.Count < MaxRetainedPerSize)
+        var bucket = _buckets.GetOrAdd(buffer.Length, static (_, now) => new Bucket(now), _time.GetTimestamp());
+        if (bucket.Idle.Count < MaxRetainedPerSize)
         {
-            bucket.Enqueue(buffer);
+            bucket.Idle.Enqueue(buffer);
+        }
+        else
+        {
+            Release(buffer);
+        }
+
+        // Every bucket, so that one no longer used (a removed camera, a changed size) lets its buffers go too.
+        foreach (var each in _buckets.Values)
+        {
+            TrimIfDue(each);
+        }
+    }
+
+    private void TrimIfDue(Bucket bucket)
+    {
+        var now = _time.GetTimestamp();
+        var since = Interlocked.Read(ref bucket.IntervalStart);
+        if (_time.GetElapsedTime(since, now) < TrimInterval || Interlocked.CompareExchange(ref bucket.IntervalStart, now, since) != since)
+        {
+            return; // not due, or another thread trims this bucket
+        }
+
+        // Buffers idle through the whole interval were never needed in it; the next interval starts from what is idle now.
+        var unneeded = Interlocked.Exchange(ref bucket.MinIdle, bucket.Idle.Count);
+        for (var i = 0; i < unneeded && bucket.Idle.TryDequeue(out var buffer); i++)
+        {
+            Release(buffer);
+        }
+
+        Interlocked.Exchange(ref bucket.MinIdle, bucket.Idle.Count);
+    }
+
+    private void Release(PixelBuffer buffer)
+    {
+        buffer.Free();
+        Interlocked.Increment(ref _released);
+    }
+
+    private sealed class Bucket(long now)
+    {
+        public readonly ConcurrentQueue<PixelBuffer> Idle = new();
+        public long IntervalStart = now;
+        public int MinIdle;
+
+        /// <summary>Lowers this interval's low-water mark of idle buffers to <paramref name="idle"/> when it is lower.</summary>
+        public void NoteIdle(int idle)
+        {
+            var current = Volatile.Read(ref MinIdle);
+            while (idle < current)
+            {
+                var seen = Interlocked.CompareExchange(ref MinIdle, idle, current);
+                if (seen == current)
+                {
+                    return;
+                }
+
+                current = seen;
+            }
         }
     }
 }

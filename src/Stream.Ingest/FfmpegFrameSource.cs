@@ -24,7 +24,7 @@ internal enum PipeFormat
 /// A camera decoded by an ffmpeg child process (network cameras, and files with <c>Ingest:FileDecoder = Ffmpeg</c>)
 /// that writes raw frames to its stdout. By default ffmpeg emits I420 (<c>-pix_fmt yuv420p</c>: the decoder's own
 /// format, so ffmpeg converts only odd sources such as yuvj420p or 4:2:2); each frame is read with one
-/// <c>ReadExactly</c> into a pinned buffer owned by this source and converted to BGR with OpenCV (BT.601 limited
+/// <c>ReadExactly</c> into a native buffer owned by this source and converted to BGR with OpenCV (BT.601 limited
 /// range, the same matrix swscale and VideoCapture use) straight into a pooled frame: no per-frame allocation.
 /// The picture size is taken from ffmpeg's own description of its output (no second connection to probe).
 /// stderr is read continuously; its last meaningful line (redacted) explains a failure. The process is owned:
@@ -43,9 +43,9 @@ internal sealed partial class FfmpegFrameSource : IFrameSource
     private readonly bool _isFile;
     private readonly PipeFormat _format;
     private long _framesRead;
-    private byte[]? _wire;
-    private byte[]? _yuv;
-    private byte[]? _bgrPadded;
+    private PixelBuffer? _wire;
+    private PixelBuffer? _yuv;
+    private PixelBuffer? _bgrPadded;
     private Mat? _yuvMat;
     private Mat? _bgrPaddedMat;
     private Mat? _bgrCrop;
@@ -368,7 +368,7 @@ internal sealed partial class FfmpegFrameSource : IFrameSource
     }
 
     /// <summary>
-    /// The pinned buffer one I420 frame is read into, sized for ffmpeg's rawvideo layout: Y plane W x H, then U and V
+    /// The native buffer one I420 frame is read into, sized for ffmpeg's rawvideo layout: Y plane W x H, then U and V
     /// planes of ceil(W/2) x ceil(H/2). Allocated (from the frame buffer pool) at the first frame, reused for all others.
     /// </summary>
     private Span<byte> I420Buffer()
@@ -396,17 +396,11 @@ internal sealed partial class FfmpegFrameSource : IFrameSource
             }
         }
 
-        return _wire.AsSpan(0, (Width * Height) + (2 * ((Width + 1) / 2) * ((Height + 1) / 2)));
+        return _wire.Span[..((Width * Height) + (2 * ((Width + 1) / 2) * ((Height + 1) / 2)))];
     }
 
-    private static unsafe Mat Wrap(byte[] pinned, int rows, int cols, MatType type)
-    {
-        // The buffer comes from the pinned object heap (FrameBufferPool), so the pointer stays valid while we hold it.
-        fixed (byte* p = pinned)
-        {
-            return Mat.FromPixelData(rows, cols, type, (IntPtr)p);
-        }
-    }
+    // Native memory from the frame buffer pool: the pointer stays valid until the buffer is returned, after the Mat's disposal.
+    private static Mat Wrap(PixelBuffer buffer, int rows, int cols, MatType type) => Mat.FromPixelData(rows, cols, type, buffer.Pointer);
 
     private void I420ToBgr(Frame frame)
     {
@@ -419,8 +413,8 @@ internal sealed partial class FfmpegFrameSource : IFrameSource
         int w = Width, h = Height;
         int cw = (w + 1) / 2, ch = (h + 1) / 2;
         int pw = cw * 2, ph = ch * 2;
-        var src = _wire.AsSpan();
-        var dst = _yuv.AsSpan();
+        var src = _wire!.Span;
+        var dst = _yuv!.Span;
         for (var y = 0; y < h; y++)
         {
             var row = dst.Slice(y * pw, pw);
