@@ -63,15 +63,15 @@ public sealed class BenchTests
     [Fact]
     public async Task Bench_soak_keeps_memory_and_handles_flat_while_live_cameras_stream_at_25_fps()
     {
-        // Three cameras paced like live ones at 25 fps: about what a 2-core machine can process, so some frames may be
-        // dropped oldest-first (bounded queues). A leaked frame per processed frame would add about 0.7 MB each (over a
-        // GB over the run); a leaked handle per frame, thousands of handles.
+        // The 1-minute version of `stream bench soak --cameras 8`: eight 360p cameras paced like live ones at 25 fps,
+        // more than a 2-core machine can process, so frames are dropped oldest-first (bounded queues). A leaked frame per
+        // processed frame would add about 0.7 MB each (over a GB over the run); a leaked handle per frame, thousands.
         var options = new SoakOptions
         {
             Source = RepoPaths.Sample("test_360p.mp4"),
-            Cameras = 3,
-            Warmup = TimeSpan.FromSeconds(10),
-            Duration = TimeSpan.FromSeconds(40),
+            Cameras = 8,
+            Warmup = TimeSpan.FromSeconds(15),
+            Duration = TimeSpan.FromMinutes(1),
             Overrides = new Dictionary<string, string?> { ["Detect:ModelPath"] = RepoPaths.Model("yolox_nano.onnx"), ["Detect:MaxBatch"] = "2" },
         };
 

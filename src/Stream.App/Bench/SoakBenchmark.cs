@@ -17,24 +17,101 @@ internal sealed record SoakOptions
     public IReadOnlyDictionary<string, string?> Overrides { get; init; } = new Dictionary<string, string?>();
 }
 
-/// <summary>The process's resources at one moment, after a full blocking collection so that two samples compare live data.</summary>
+/// <summary>The process's resources at one moment, after a full, aggressive collection so that two samples compare live data.</summary>
 internal readonly record struct ResourceSample(long RssBytes, long ManagedHeapBytes, int Handles, int Gen2Collections, int Threads)
 {
+    /// <summary>Memory the GC holds from the OS (live objects plus free space it keeps), bytes.</summary>
+    public long GcCommittedBytes { get; init; }
+
+    /// <summary>Resident anonymous memory (heaps: managed, native allocators, ONNX Runtime arenas), bytes; 0 off Linux.</summary>
+    public long RssAnonBytes { get; init; }
+
+    /// <summary>Resident file-backed memory (code and data of the loaded libraries), bytes; 0 off Linux.</summary>
+    public long RssFileBytes { get; init; }
+
+    /// <summary>Managed bytes allocated since the process started (the allocation rate drives GC work).</summary>
+    public long AllocatedBytes { get; init; }
+
+    /// <summary>Frame buffers the frame pool has allocated since the process started.</summary>
+    public long FrameBuffersAllocated { get; init; }
+
+    /// <summary>Frame buffers the frame pool has let go since the process started (idle through a trim interval).</summary>
+    public long FrameBuffersReleased { get; init; }
+
+    /// <summary>
+    /// RSS right after this sample, once glibc's <c>malloc_trim</c> has given free native heap pages back (0 off glibc):
+    /// what RSS minus this is native memory freed but still held by the allocator, not memory in use.
+    /// </summary>
+    public long RssAfterTrimBytes { get; init; }
+
     private static int _forcedCollections;
 
-    /// <summary>Takes a sample. Gen-2 collections are counted before (and without) the collections this sampling forces.</summary>
-    public static ResourceSample Take()
+    /// <summary>
+    /// Takes a sample. Gen-2 collections are counted before (and without) the collections this sampling forces. With
+    /// <paramref name="trim"/> (the last sample only: a trim would change what the process holds afterwards), also RSS
+    /// after glibc's malloc_trim.
+    /// </summary>
+    public static ResourceSample Take(bool trim = false)
     {
         var gen2 = GC.CollectionCount(2) - Volatile.Read(ref _forcedCollections);
         var before = GC.CollectionCount(2);
+        // Aggressive: a full compacting collection that also gives the GC's free regions back to the OS, so RSS at start
+        // and end compares memory in use, not how large the GC's allocation budget happened to be at that moment.
         GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
         GC.WaitForPendingFinalizers();
-        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+        GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         Interlocked.Add(ref _forcedCollections, GC.CollectionCount(2) - before);
         var heap = GC.GetTotalMemory(forceFullCollection: false);
         using var self = Process.GetCurrentProcess();
         self.Refresh();
-        return new ResourceSample(self.WorkingSet64, heap, OpenHandles(), gen2, self.Threads.Count);
+        var (anon, file) = RssParts();
+        var sample = new ResourceSample(self.WorkingSet64, heap, OpenHandles(), gen2, self.Threads.Count)
+        {
+            GcCommittedBytes = GC.GetGCMemoryInfo(GCKind.Any).TotalCommittedBytes,
+            AllocatedBytes = GC.GetTotalAllocatedBytes(precise: false),
+            RssAnonBytes = anon,
+            RssFileBytes = file,
+            FrameBuffersAllocated = FrameBufferPool.Shared.AllocatedCount,
+            FrameBuffersReleased = FrameBufferPool.Shared.ReleasedCount,
+        };
+        if (!trim || !NativeAllocator.TryTrim())
+        {
+            return sample;
+        }
+
+        self.Refresh();
+        return sample with { RssAfterTrimBytes = self.WorkingSet64 };
+    }
+
+    /// <summary>RssAnon and RssFile from /proc/self/status (Linux); zeros elsewhere.</summary>
+    private static (long Anon, long File) RssParts()
+    {
+        const string status = "/proc/self/status";
+        if (!File.Exists(status))
+        {
+            return (0, 0);
+        }
+
+        long anon = 0, file = 0;
+        foreach (var line in File.ReadLines(status))
+        {
+            if (line.StartsWith("RssAnon:", StringComparison.Ordinal))
+            {
+                anon = Kilobytes(line);
+            }
+            else if (line.StartsWith("RssFile:", StringComparison.Ordinal))
+            {
+                file = Kilobytes(line);
+            }
+        }
+
+        return (anon * 1024, file * 1024);
+
+        static long Kilobytes(string line)
+        {
+            var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            return parts.Length >= 2 && long.TryParse(parts[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var kb) ? kb : 0;
+        }
     }
 
     /// <summary>Open file descriptors (/proc/self/fd) on Linux; the OS handle count elsewhere.</summary>
@@ -92,18 +169,18 @@ internal static class SoakBenchmark
                 using var self = Process.GetCurrentProcess();
                 var c = harness.Counts();
                 progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"  {(options.Duration - remaining).TotalSeconds,5:F0} s: RSS {self.WorkingSet64 / 1048576.0:F1} MiB, frames in {c.Ingested - startCounts.Ingested}, through {c.Sunk - startCounts.Sunk}, dropped {c.Dropped - startCounts.Dropped}"));
+                    $"  {(options.Duration - remaining).TotalSeconds,5:F0} s: RSS {self.WorkingSet64 / 1048576.0:F1} MiB, GC committed {GC.GetGCMemoryInfo(GCKind.Any).TotalCommittedBytes / 1048576.0:F1} MiB, frame buffers allocated {FrameBufferPool.Shared.AllocatedCount}, frames in {c.Ingested - startCounts.Ingested}, through {c.Sunk - startCounts.Sunk}, dropped {c.Dropped - startCounts.Dropped}"));
             }
         }
 
         var endCounts = harness.Counts();
-        var end = ResourceSample.Take();
+        var end = ResourceSample.Take(trim: true);
         await harness.StopAsync().ConfigureAwait(false);
         return new SoakResult(options.Cameras, options.Duration, start, end, startCounts, endCounts);
     }
 
     private static string Line(string name, ResourceSample s) => string.Create(CultureInfo.InvariantCulture,
-        $"{name}: RSS {s.RssBytes / 1048576.0:F1} MiB, managed heap {s.ManagedHeapBytes / 1048576.0:F1} MiB, handles {s.Handles}, gen-2 collections {s.Gen2Collections}, threads {s.Threads}");
+        $"{name}: RSS {s.RssBytes / 1048576.0:F1} MiB (anon {s.RssAnonBytes / 1048576.0:F1}, files {s.RssFileBytes / 1048576.0:F1}), managed heap {s.ManagedHeapBytes / 1048576.0:F1} MiB (GC committed {s.GcCommittedBytes / 1048576.0:F1}), frame buffers allocated {s.FrameBuffersAllocated} (held {s.FrameBuffersAllocated - s.FrameBuffersReleased}), handles {s.Handles}, gen-2 collections {s.Gen2Collections}, threads {s.Threads}");
 
     public static void Print(TextWriter writer, SoakResult r)
     {
@@ -116,6 +193,13 @@ internal static class SoakBenchmark
         writer.WriteLine($"machine: {MachineLoad.Describe()} at the end");
         writer.WriteLine(Line("start", r.Start));
         writer.WriteLine(Line("end  ", r.End));
+        if (r.End.RssAfterTrimBytes > 0)
+        {
+            writer.WriteLine(string.Create(inv, $"native memory freed but held by glibc at the end: {(r.End.RssBytes - r.End.RssAfterTrimBytes) / 1048576.0:F1} MiB (RSS after malloc_trim {r.End.RssAfterTrimBytes / 1048576.0:F1} MiB)"));
+        }
+
+        var ingested = Math.Max(1, c1.Ingested - c0.Ingested);
+        writer.WriteLine(string.Create(inv, $"managed allocations: {(r.End.AllocatedBytes - r.Start.AllocatedBytes) / 1048576.0 / Math.Max(1e-9, r.Duration.TotalSeconds):F2} MiB/s, {(r.End.AllocatedBytes - r.Start.AllocatedBytes) / 1024.0 / ingested:F1} KiB per decoded frame"));
         writer.WriteLine(string.Create(inv, $"handles: {r.Start.Handles} -> {r.End.Handles} ({r.End.Handles - r.Start.Handles:+0;-0;0}); managed heap {(r.End.ManagedHeapBytes - r.Start.ManagedHeapBytes) / 1048576.0:+0.0;-0.0;0.0} MiB; gen-2 collections during the soak {r.End.Gen2Collections - r.Start.Gen2Collections}"));
         writer.WriteLine(string.Create(inv, $"RSS growth: {r.RssGrowthPercent:+0.00;-0.00;0.00} %"));
     }
