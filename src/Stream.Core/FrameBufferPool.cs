@@ -19,6 +19,8 @@ public sealed class FrameBufferPool
 {
     private readonly ConcurrentDictionary<int, Bucket> _buckets = new();
     private readonly TimeProvider _time;
+    private readonly long _checkEvery;
+    private long _nextCheck;
     private long _allocated;
     private long _released;
 
@@ -29,6 +31,8 @@ public sealed class FrameBufferPool
         TrimInterval = trimInterval ?? TimeSpan.FromSeconds(30);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(TrimInterval, TimeSpan.Zero, nameof(trimInterval));
         _time = timeProvider ?? TimeProvider.System;
+        _checkEvery = Math.Max(1, (long)(TrimInterval.TotalSeconds * _time.TimestampFrequency / 8));
+        _nextCheck = _time.GetTimestamp() + _checkEvery;
     }
 
     /// <summary>The process-wide pool used by default.</summary>
@@ -76,10 +80,16 @@ public sealed class FrameBufferPool
             Release(buffer);
         }
 
-        // Every bucket, so that one no longer used (a removed camera, a changed size) lets its buffers go too.
-        foreach (var each in _buckets.Values)
+        // A few times per trim interval, every bucket, so that one no longer used (a removed camera, a changed size) lets
+        // its buffers go too. In between, a return costs one timestamp read (no enumeration, no allocation).
+        var now = _time.GetTimestamp();
+        var next = Interlocked.Read(ref _nextCheck);
+        if (now >= next && Interlocked.CompareExchange(ref _nextCheck, now + _checkEvery, next) == next)
         {
-            TrimIfDue(each);
+            foreach (var pair in _buckets)
+            {
+                TrimIfDue(pair.Value);
+            }
         }
     }
 

@@ -51,8 +51,9 @@ public sealed class FrameBufferPoolTests
         Assert.Equal(20, pool.AllocatedCount);
         Assert.Equal(20, pool.IdleCount);
 
-        // Back to 4 in flight: within two intervals the 16 unneeded buffers go, the 4 the load uses stay, and nothing new is allocated.
-        Run(pool, time, inFlight: 4, TimeSpan.FromSeconds(61));
+        // Back to 4 in flight: within about two intervals the 16 unneeded buffers go, the 4 the load uses stay, and
+        // nothing new is allocated.
+        Run(pool, time, inFlight: 4, TimeSpan.FromSeconds(70));
         Assert.Equal(16, pool.ReleasedCount);
         Assert.Equal(4, pool.IdleCount);
         Assert.Equal(20, pool.AllocatedCount);
@@ -70,7 +71,7 @@ public sealed class FrameBufferPoolTests
         var pool = new FrameBufferPool(trimInterval: TimeSpan.FromSeconds(30), timeProvider: time);
         var old = Enumerable.Range(0, 3).Select(_ => pool.Rent(640 * 480 * 3)).ToList();
         old.ForEach(pool.Return);
-        Run(pool, time, inFlight: 2, TimeSpan.FromSeconds(61));
+        Run(pool, time, inFlight: 2, TimeSpan.FromSeconds(70));
         Assert.Equal(3, pool.ReleasedCount);
         Assert.Equal(2, pool.IdleCount);
     }
