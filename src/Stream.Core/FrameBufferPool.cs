@@ -11,8 +11,8 @@ namespace Streaming.Core;
 /// <para>
 /// A burst (a stalled stage, a slow Redis) can need more buffers than the steady state does; afterwards they sit idle
 /// in the pool. The pool tracks, per bucket, the fewest buffers that were idle at any moment of each
-/// <see cref="TrimInterval"/>: that many were never needed during the whole interval, so they are let go (the GC frees
-/// them at once). Steady-state memory thus returns to what the load needs, not its high-water mark.
+/// <see cref="TrimInterval"/>: that many were never needed during the whole interval, so they are let go (their native
+/// memory is freed at once). Steady-state memory thus returns to what the load needs, not its high-water mark.
 /// </para>
 /// </summary>
 public sealed class FrameBufferPool
