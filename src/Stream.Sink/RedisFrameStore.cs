@@ -28,7 +28,7 @@ public sealed partial class RedisFrameStore : IAsyncDisposable
     private readonly SemaphoreSlim _inFlight = new(64, 64);
     private readonly Task[] _workers;
     private readonly TimeSpan _ttl;
-    private volatile ConnectionMultiplexer? _redis;
+    private ConnectionMultiplexer? _redis; // set once connected; read with Volatile.Read, taken out with Interlocked
     private volatile Task _connecting = Task.CompletedTask;
     private volatile bool _disposed;
     private int _downLogged;
@@ -77,18 +77,18 @@ public sealed partial class RedisFrameStore : IAsyncDisposable
     {
         var redis = await ConnectionMultiplexer.ConnectAsync(_options.ToConfigurationOptions()).ConfigureAwait(false);
         LogConnecting(_logger, _options.DescribeEndpoints(), redis.IsConnected);
-        if (_disposed)
-        {
-            await redis.DisposeAsync().ConfigureAwait(false);
-            return;
-        }
-
         redis.ConnectionFailed += (_, e) => OnConnectionFailed(e);
         redis.ConnectionRestored += (_, e) => OnConnectionRestored(e);
-        _redis = redis;
+        Volatile.Write(ref _redis, redis);
+
+        // Disposed while connecting: whichever side takes the connection out of _redis closes it (exactly one does).
+        if (_disposed && Interlocked.CompareExchange(ref _redis, null, redis) == redis)
+        {
+            await redis.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
-    public bool IsConnected => _redis?.IsConnected == true;
+    public bool IsConnected => Volatile.Read(ref _redis)?.IsConnected == true;
 
     public string FrameKey(string cameraId, long sequence) => EventMessage.FrameKeyFor(_options.KeyPrefix, cameraId, sequence);
 
@@ -114,10 +114,12 @@ public sealed partial class RedisFrameStore : IAsyncDisposable
         }
     }
 
-    /// <summary>Encodes what is queued, then closes the connection (one still being made is closed when it is made).</summary>
+    /// <summary>
+    /// Encodes and stores what is queued (frames queued while the first connection is being made wait for it), then
+    /// closes the connection; one still being made with nothing queued is closed when it is made.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
-        _disposed = true;
         _queue.Writer.TryComplete();
         _priority.Writer.TryComplete();
         await Task.WhenAll(_workers).ConfigureAwait(false);
@@ -128,9 +130,9 @@ public sealed partial class RedisFrameStore : IAsyncDisposable
             await _inFlight.WaitAsync().ConfigureAwait(false);
         }
 
-        if (_connecting.IsCompleted && _redis is { } redis)
+        _disposed = true;
+        if (Interlocked.Exchange(ref _redis, null) is { } redis)
         {
-            _redis = null;
             await redis.CloseAsync().ConfigureAwait(false);
             await redis.DisposeAsync().ConfigureAwait(false);
         }
@@ -222,7 +224,7 @@ public sealed partial class RedisFrameStore : IAsyncDisposable
     {
         try
         {
-            var db = _redis!.GetDatabase();
+            var db = Volatile.Read(ref _redis)!.GetDatabase();
             var batch = db.CreateBatch();
             var set = batch.StringSetAsync(key, new ReadOnlyMemory<byte>(jpeg.Buffer, 0, jpeg.Length), _ttl);
             var add = batch.SortedSetAddAsync(prefix + ":index", sequence.ToString(CultureInfo.InvariantCulture), sequence);

@@ -1,6 +1,4 @@
 using System.Diagnostics.Metrics;
-using System.Net;
-using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Streaming.Core;
@@ -88,25 +86,8 @@ public class RegistryTests
     [Fact]
     public async Task A_camera_whose_server_accepts_but_never_sends_is_restarted_by_the_watchdog_and_never_blocks_shutdown()
     {
-        using var silent = new TcpListener(IPAddress.Loopback, 0);
-        silent.Start();
-        var port = ((IPEndPoint)silent.LocalEndpoint).Port;
-        var accepted = new List<Socket>();
-        using var stop = new CancellationTokenSource();
-        var acceptLoop = Task.Run(async () =>
-        {
-            try
-            {
-                while (true)
-                {
-                    accepted.Add(await silent.AcceptSocketAsync(stop.Token));
-                }
-            }
-            catch (OperationCanceledException)
-            {
-            }
-        });
-
+        await using var silent = new SilentTcpServer();
+        var port = silent.Port;
         var options = new IngestOptions { WatchdogSeconds = 1.5, SocketTimeoutSeconds = 60, OpenTimeoutSeconds = 60 };
         await using (var ingest = new IngestHarness(options))
         {
@@ -115,19 +96,12 @@ public class RegistryTests
             var status = ingest.Camera("mute");
             Assert.Contains("watchdog", status.LastError, StringComparison.Ordinal);
             Assert.Contains("no frame for", status.LastError, StringComparison.Ordinal);
-            Assert.True(accepted.Count >= 1);
+            Assert.True(silent.Accepted >= 1);
 
             var clock = System.Diagnostics.Stopwatch.StartNew();
             await ingest.Manager.StopAllAsync();
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3), $"shutdown took {clock.Elapsed}");
             Assert.Empty(FfmpegChildren(port));
-        }
-
-        await stop.CancelAsync();
-        await acceptLoop;
-        foreach (var s in accepted)
-        {
-            s.Dispose();
         }
     }
 

@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using Streaming.Testing;
 using Xunit.Abstractions;
 
@@ -78,71 +76,33 @@ public sealed class FaultTests(ITestOutputHelper output)
     [Fact]
     public async Task A_camera_whose_server_accepts_but_never_sends_is_restarted_by_the_watchdog_and_never_blocks_shutdown()
     {
-        using var silent = new TcpListener(IPAddress.Loopback, 0);
-        silent.Start();
-        var port = ((IPEndPoint)silent.LocalEndpoint).Port;
-        var accepted = new List<Socket>();
-        using var stop = new CancellationTokenSource();
-        var acceptLoop = Task.Run(async () =>
-        {
-            try
-            {
-                while (true)
-                {
-                    var s = await silent.AcceptSocketAsync(stop.Token);
-                    lock (accepted)
-                    {
-                        accepted.Add(s);
-                    }
-                }
-            }
-            catch (OperationCanceledException)
-            {
-            }
-        });
+        await using var silent = new SilentTcpServer();
+        var port = silent.Port;
+        var config = StreamProcess.Config(
+            StreamProcess.UrlCamera("mute", $"rtsp://127.0.0.1:{port}/cam1"),
+            StreamProcess.FileCamera("good", maxFps: 5, width: 640));
 
-        try
-        {
-            var config = StreamProcess.Config(
-                StreamProcess.UrlCamera("mute", $"rtsp://127.0.0.1:{port}/cam1"),
-                StreamProcess.FileCamera("good", maxFps: 5, width: 640));
+        // Socket and open timeouts far beyond the watchdog: only the watchdog can notice.
+        await using var run = StreamProcess.Start(config, ["Ingest:WatchdogSeconds=2", "Ingest:SocketTimeoutSeconds=120", "Ingest:OpenTimeoutSeconds=120",
+            "Host:ShutdownTimeoutSeconds=10"], output: output);
+        await run.WaitReadyAsync();
+        var firstRestart = await run.WaitUntilAsync(async () => (await run.CameraAsync("mute")).Reconnects >= 1, TimeSpan.FromSeconds(15), "a watchdog restart");
+        await run.WaitUntilAsync(async () => (await run.CameraAsync("mute")).Reconnects >= 2, TimeSpan.FromSeconds(15), "a second watchdog restart");
+        var mute = await run.CameraAsync("mute");
+        Assert.Contains("watchdog", mute.LastError, StringComparison.Ordinal);
+        var connections = silent.Accepted;
+        Assert.True(connections >= 2, $"{connections} connections accepted");
+        Assert.Equal("Streaming", (await run.CameraAsync("good")).State);
 
-            // Socket and open timeouts far beyond the watchdog: only the watchdog can notice.
-            await using var run = StreamProcess.Start(config, ["Ingest:WatchdogSeconds=2", "Ingest:SocketTimeoutSeconds=120", "Ingest:OpenTimeoutSeconds=120",
-                "Host:ShutdownTimeoutSeconds=10"], output: output);
-            await run.WaitReadyAsync();
-            var firstRestart = await run.WaitUntilAsync(async () => (await run.CameraAsync("mute")).Reconnects >= 1, TimeSpan.FromSeconds(15), "a watchdog restart");
-            await run.WaitUntilAsync(async () => (await run.CameraAsync("mute")).Reconnects >= 2, TimeSpan.FromSeconds(15), "a second watchdog restart");
-            var mute = await run.CameraAsync("mute");
-            Assert.Contains("watchdog", mute.LastError, StringComparison.Ordinal);
-            int connections;
-            lock (accepted)
-            {
-                connections = accepted.Count;
-            }
-
-            Assert.True(connections >= 2, $"{connections} connections accepted");
-            Assert.Equal("Streaming", (await run.CameraAsync("good")).State);
-
-            // Shut down while the mute camera is connected (its ffmpeg waiting on a silent socket).
-            await run.WaitUntilAsync(async () => (await run.CameraAsync("mute")).State == "Connecting", TimeSpan.FromSeconds(10), "the mute camera connecting again");
-            var clock = Stopwatch.StartNew();
-            await run.SignalAsync("TERM");
-            var code = await run.WaitForExitAsync(TimeSpan.FromSeconds(20));
-            output.WriteLine(FormattableString.Invariant(
-                $"RESULT watchdog: first restart {firstRestart.TotalSeconds:0.0} s after ready (WatchdogSeconds=2), {mute.Reconnects} restarts, {connections} connections; SIGTERM to exit {clock.Elapsed.TotalSeconds:0.00} s, exit code {code}; last error: {mute.LastError}"));
-            Assert.Equal(0, code);
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"shutdown took {clock.Elapsed.TotalSeconds:0.0} s");
-        }
-        finally
-        {
-            await stop.CancelAsync();
-            await acceptLoop;
-            lock (accepted)
-            {
-                accepted.ForEach(s => s.Dispose());
-            }
-        }
+        // Shut down while the mute camera is connected (its ffmpeg waiting on a silent socket).
+        await run.WaitUntilAsync(async () => (await run.CameraAsync("mute")).State == "Connecting", TimeSpan.FromSeconds(10), "the mute camera connecting again");
+        var clock = Stopwatch.StartNew();
+        await run.SignalAsync("TERM");
+        var code = await run.WaitForExitAsync(TimeSpan.FromSeconds(20));
+        output.WriteLine(FormattableString.Invariant(
+            $"RESULT watchdog: first restart {firstRestart.TotalSeconds:0.0} s after ready (WatchdogSeconds=2), {mute.Reconnects} restarts, {connections} connections; SIGTERM to exit {clock.Elapsed.TotalSeconds:0.00} s, exit code {code}; last error: {mute.LastError}"));
+        Assert.Equal(0, code);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"shutdown took {clock.Elapsed.TotalSeconds:0.0} s");
     }
 
     [Fact]
