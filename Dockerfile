@@ -1,7 +1,13 @@
 # Stream, CPU build. Build context: the repository root (models/ must exist: run scripts/setup.sh --no-build first).
 FROM mcr.microsoft.com/dotnet/sdk:10.0-bookworm-slim AS build
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev pkg-config \
+        libavformat-dev libavcodec-dev libavutil-dev libswscale-dev \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Directory.Build.props Directory.Packages.props Streaming.sln ./
+# The in-process file decoder (Ingest:FileDecoder=Libav) against Debian 12's FFmpeg, the same as the runtime image's.
+COPY native/streamdec.c native/build.sh native/
+RUN bash native/build.sh
 COPY src/ src/
 RUN dotnet publish src/Stream.App/Stream.App.csproj -c Release -o /app -p:OnnxRuntimeFlavor=Cpu
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One-time (idempotent) setup of a fresh Debian 12 machine for Stream:
-#   1. Debian packages (OpenCV's GTK dependency, ffmpeg, redis-server, kcat, GStreamer RTSP server for test cameras)
-#   2. restore and build the solution (Release)
+#   1. Debian packages (OpenCV's GTK dependency, ffmpeg and its libraries' headers, redis-server, kcat, GStreamer RTSP
+#      server for test cameras)
+#   2. build native/build/libstreamdec.so (the in-process file decoder), restore and build the solution (Release)
 #   3. the YOLOX-Nano model under models/ (copied from ../shared/models, else downloaded and checked)
 #   4. sample media under samples/ (copied from ../shared/media, else generated) and the test clips
 # Usage: scripts/setup.sh [--no-build]
@@ -24,7 +25,8 @@ die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 # ---- 1. Debian packages ------------------------------------------------------------------------------------
 packages=(libgtk-3-0 ffmpeg redis-server redis-tools kcat python3-gi gir1.2-gst-rtsp-server-1.0
           gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
-          gstreamer1.0-plugins-ugly gstreamer1.0-libav docker-compose curl ca-certificates)
+          gstreamer1.0-plugins-ugly gstreamer1.0-libav docker-compose curl ca-certificates
+          gcc libc6-dev pkg-config libavformat-dev libavcodec-dev libavutil-dev libswscale-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -90,6 +92,7 @@ bash "$root/scripts/make-test-media.sh" "$root/samples"
 # ---- 4. build -----------------------------------------------------------------------------------------------
 if ((build)); then
   export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+  bash "$root/native/build.sh" || die "native/build.sh failed (errors above); files would fall back to the slower ffmpeg pipe"
   log "restoring and building (Release)"
   dotnet build "$root/Streaming.sln" -c Release -nologo -v quiet -clp:ErrorsOnly >/dev/null \
     || { dotnet build "$root/Streaming.sln" -c Release -nologo -v quiet -clp:ErrorsOnly; die "build failed (errors above)"; }

@@ -67,3 +67,32 @@ public static class CameraSource
         };
     }
 }
+
+/// <summary>Picks the source for a camera: the one place that maps a URL kind and <see cref="IngestOptions.FileDecoder"/> to a decoder.</summary>
+internal static class FrameSources
+{
+    public static IFrameSource Create(CameraOptions camera, IngestOptions options) => CameraSource.Classify(camera.Url) switch
+    {
+        SourceKind.Network => new FfmpegFrameSource(camera, options),
+        SourceKind.File when options.EffectiveFileDecoder == FileDecoder.Ffmpeg => new FfmpegFrameSource(camera, options),
+        SourceKind.File => new CaptureFrameSource(camera, options.DecoderThreads, options.EffectiveFileDecoder),
+        SourceKind.Device => new CaptureFrameSource(camera, options.DecoderThreads),
+        _ => throw new SourceException("unknown URL scheme; use rtsp://, rtsps://, http://, https://, a file path or /dev/videoN", recoverable: false),
+    };
+
+    /// <summary>One line for the start-up log: which decoder reads files, and why when it is not the one configured.</summary>
+    public static string DescribeFileDecoder(IngestOptions options)
+    {
+        var effective = options.EffectiveFileDecoder;
+        return effective == options.FileDecoder
+            ? $"files are decoded by {Name(effective)}"
+            : $"files are decoded by {Name(effective)}, not {Name(options.FileDecoder)}: {LibavDecoder.UnavailableReason}";
+    }
+
+    private static string Name(FileDecoder decoder) => decoder switch
+    {
+        FileDecoder.Libav => "the system FFmpeg libraries in-process (libstreamdec.so)",
+        FileDecoder.Ffmpeg => "an ffmpeg child process per camera (pipe)",
+        _ => "OpenCV VideoCapture",
+    };
+}

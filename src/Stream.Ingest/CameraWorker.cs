@@ -84,13 +84,7 @@ internal sealed class CameraWorker
 
     public long Dropped => _feed.Dropped;
 
-    private static IFrameSource CreateSource(CameraOptions camera, IngestOptions options) => CameraSource.Classify(camera.Url) switch
-    {
-        SourceKind.Network => new FfmpegFrameSource(camera, options),
-        SourceKind.File when options.FileDecoder == FileDecoder.Ffmpeg => new FfmpegFrameSource(camera, options),
-        SourceKind.File or SourceKind.Device => new CaptureFrameSource(camera, options.DecoderThreads),
-        _ => throw new SourceException("unknown URL scheme; use rtsp://, rtsps://, http://, https://, a file path or /dev/videoN", recoverable: false),
-    };
+    private static IFrameSource CreateSource(CameraOptions camera, IngestOptions options) => FrameSources.Create(camera, options);
 
     public CameraStatus Snapshot()
     {

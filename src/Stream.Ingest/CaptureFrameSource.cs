@@ -5,26 +5,21 @@ using Streaming.Core;
 namespace Streaming.Ingest;
 
 /// <summary>
-/// Files and V4L2 devices through OpenCV <see cref="VideoCapture"/>. Each frame is grabbed (decoded), then
-/// retrieved (converted to BGR) straight into the pooled frame's buffer, or into one reused scratch image and
-/// resized into the pooled frame when an output size is configured: no per-frame allocations.
-/// Files can loop and can be paced at their own frame rate; the fps cap skips grabbed frames without converting them.
+/// Files and V4L2 devices decoded in-process: files by the system FFmpeg libraries (<see cref="LibavDecoder"/>,
+/// <c>Ingest:FileDecoder = Libav</c>) or OpenCV VideoCapture (<see cref="OpenCvDecoder"/>), devices by VideoCapture.
+/// Each kept picture is converted to BGR straight into the pooled frame's buffer (resized to the output size when one
+/// is configured): no per-frame allocations. Files can loop and can be paced at their own frame rate; the fps cap skips
+/// grabbed pictures without converting them.
 /// </summary>
 internal sealed class CaptureFrameSource : IFrameSource
 {
-    /// <summary>cv::CAP_PROP_N_THREADS (decoder threads of the FFmpeg backend); OpenCvSharp has no name for it.</summary>
-    private const int CapPropNThreads = 70;
-
     private readonly CameraOptions _camera;
     private readonly SourceKind _kind;
     private readonly string _path;
     private readonly int _threads;
-    private VideoCapture? _capture;
-    private Mat? _scratch;
+    private readonly FileDecoder _decoder;
+    private IPictureDecoder? _capture;
     private volatile string? _abortReason;
-    private bool _resize;
-    private int _sourceWidth;
-    private int _sourceHeight;
 
     // Media time of the current pass and the offset that keeps PTS increasing across loops.
     private TimeSpan _ptsOffset;
@@ -37,13 +32,15 @@ internal sealed class CaptureFrameSource : IFrameSource
     private TimeSpan _paceBasePts;
     private bool _paceStarted;
 
-    /// <param name="threads">Decoder threads for files (0: OpenCV's default).</param>
-    public CaptureFrameSource(CameraOptions camera, int threads = 0)
+    /// <param name="threads">Decoder threads for files (0: the decoder's default).</param>
+    /// <param name="decoder">Which decoder reads a file (<see cref="FileDecoder.Libav"/> or <see cref="FileDecoder.OpenCv"/>); devices always use VideoCapture.</param>
+    public CaptureFrameSource(CameraOptions camera, int threads = 0, FileDecoder decoder = FileDecoder.OpenCv)
     {
         _camera = camera;
         _kind = CameraSource.Classify(camera.Url);
         _path = _kind == SourceKind.File ? CameraSource.FilePath(camera.Url) : camera.Url;
         _threads = threads;
+        _decoder = _kind == SourceKind.File && decoder == FileDecoder.Libav ? FileDecoder.Libav : FileDecoder.OpenCv;
     }
 
     public int Width { get; private set; }
@@ -62,55 +59,15 @@ internal sealed class CaptureFrameSource : IFrameSource
             throw new SourceException($"file not found; fix the path ({Environment.CurrentDirectory} is the working directory) or run scripts/setup.sh", recoverable: false);
         }
 
-        OpenCapture();
-        _sourceWidth = _capture!.FrameWidth;
-        _sourceHeight = _capture.FrameHeight;
-        if (_sourceWidth <= 0 || _sourceHeight <= 0)
-        {
-            throw Unreadable("the stream reports no picture size");
-        }
-
-        NominalFps = _capture.Fps is > 0 and < 1000 ? _capture.Fps : 0;
-        FrameCountHint = _kind == SourceKind.File ? Math.Max(0, _capture.FrameCount) : 0;
-        (Width, Height) = OutputSize(_camera, _sourceWidth, _sourceHeight);
-        _resize = Width != _sourceWidth || Height != _sourceHeight;
-        if (_resize)
-        {
-            _scratch = new Mat(_sourceHeight, _sourceWidth, MatType.CV_8UC3);
-        }
-    }
-
-    private void OpenCapture()
-    {
         _capture?.Dispose();
-        _capture = null;
-        VideoCapture capture;
-        if (_kind == SourceKind.Device)
-        {
-            capture = new VideoCapture(_path, VideoCaptureAPIs.V4L2);
-        }
-        else if (_threads > 0)
-        {
-            capture = new VideoCapture(_path, VideoCaptureAPIs.FFMPEG, [CapPropNThreads, _threads]);
-        }
-        else
-        {
-            capture = new VideoCapture(_path, VideoCaptureAPIs.FFMPEG);
-        }
-
-        if (!capture.IsOpened())
-        {
-            capture.Dispose();
-            throw Unreadable("cannot be opened");
-        }
-
-        _capture = capture;
+        _capture = _decoder == FileDecoder.Libav
+            ? LibavDecoder.Open(_path, _threads)
+            : OpenCvDecoder.Open(_path, _kind == SourceKind.Device, _threads);
         _framesThisPass = 0;
+        NominalFps = _capture.Fps;
+        FrameCountHint = _capture.FrameCount;
+        (Width, Height) = OutputSize(_camera, _capture.Width, _capture.Height);
     }
-
-    private SourceException Unreadable(string what) => _kind == SourceKind.Device
-        ? new SourceException($"device {what}; check that it exists, is a capture device and is not in use", recoverable: true)
-        : new SourceException($"file {what}: it is corrupt or not a video OpenCV/FFmpeg can decode; replace it or re-encode it as H.264 MP4", recoverable: false);
 
     /// <summary>Output size: the configured one, the source's, or the configured width with the source's aspect (even height).</summary>
     internal static (int Width, int Height) OutputSize(CameraOptions camera, int sourceWidth, int sourceHeight)
@@ -141,7 +98,18 @@ internal sealed class CaptureFrameSource : IFrameSource
                 throw new SourceException(reason, recoverable: true);
             }
 
-            if (!capture.Grab())
+            bool grabbed;
+            TimeSpan? grabbedPts;
+            try
+            {
+                grabbed = capture.Grab(out grabbedPts);
+            }
+            catch (SourceException ex) when (_abortReason is { } why)
+            {
+                throw new SourceException(why, recoverable: true, ex);
+            }
+
+            if (!grabbed)
             {
                 if (_kind == SourceKind.Device)
                 {
@@ -150,7 +118,7 @@ internal sealed class CaptureFrameSource : IFrameSource
 
                 if (_framesThisPass == 0)
                 {
-                    throw Unreadable("has no decodable video frames");
+                    throw OpenCvDecoder.Unreadable(device: false, "has no decodable video frames");
                 }
 
                 if (!_camera.Loop)
@@ -160,13 +128,13 @@ internal sealed class CaptureFrameSource : IFrameSource
 
                 // Start again; media time carries on from the end of this pass.
                 _ptsOffset += _lastPts + FrameInterval();
-                OpenCapture();
-                capture = _capture!;
+                capture.Restart();
+                _framesThisPass = 0;
                 continue;
             }
 
             _framesThisPass++;
-            pts = MediaTime(capture);
+            pts = MediaTime(grabbedPts);
             _lastPts = pts - _ptsOffset;
             if (_camera.MaxFps > 0)
             {
@@ -196,28 +164,7 @@ internal sealed class CaptureFrameSource : IFrameSource
         var frame = Frame.Rent(cameraId, sequence, Width, Height, DateTimeOffset.UtcNow, pts, live);
         try
         {
-            var target = frame.Image;
-            var data = target.Data;
-            if (_resize)
-            {
-                if (!capture.Retrieve(_scratch!) || _scratch!.Width != _sourceWidth || _scratch.Height != _sourceHeight)
-                {
-                    throw new SourceException("picture size changed mid-stream", recoverable: true);
-                }
-
-                Cv2.Resize(_scratch, target, new Size(Width, Height), 0, 0, InterpolationFlags.Linear);
-            }
-            else if (!capture.Retrieve(target))
-            {
-                throw new SourceException("a grabbed frame could not be converted", recoverable: true);
-            }
-
-            if (target.Data != data)
-            {
-                // OpenCV reallocated: the picture size changed, so the pooled buffer was not filled.
-                throw new SourceException("picture size changed mid-stream", recoverable: true);
-            }
-
+            capture.Retrieve(frame.Image);
             return frame;
         }
         catch
@@ -229,16 +176,14 @@ internal sealed class CaptureFrameSource : IFrameSource
 
     private TimeSpan FrameInterval() => TimeSpan.FromSeconds(1 / (NominalFps > 0 ? NominalFps : 25));
 
-    private TimeSpan MediaTime(VideoCapture capture)
+    private TimeSpan MediaTime(TimeSpan? decoded)
     {
         if (_kind == SourceKind.Device)
         {
             return Stopwatch.GetElapsedTime(0);
         }
 
-        var ms = capture.Get(VideoCaptureProperties.PosMsec);
-        var local = ms > 0 || _framesThisPass == 1 ? TimeSpan.FromMilliseconds(ms) : (_framesThisPass - 1) * FrameInterval();
-        return _ptsOffset + local;
+        return _ptsOffset + (decoded ?? (_framesThisPass - 1) * FrameInterval());
     }
 
     private void Pace(TimeSpan pts, CancellationToken cancellationToken)
@@ -269,12 +214,21 @@ internal sealed class CaptureFrameSource : IFrameSource
         }
     }
 
-    public void Abort(string reason) => _abortReason ??= reason;
+    public void Abort(string reason)
+    {
+        _abortReason ??= reason;
+        try
+        {
+            _capture?.Abort();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Closed at the same moment.
+        }
+    }
 
     public void Dispose()
     {
-        _scratch?.Dispose();
-        _scratch = null;
         _capture?.Dispose();
         _capture = null;
     }

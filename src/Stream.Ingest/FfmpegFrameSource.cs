@@ -43,12 +43,7 @@ internal sealed partial class FfmpegFrameSource : IFrameSource
     private readonly bool _isFile;
     private readonly PipeFormat _format;
     private long _framesRead;
-    private PixelBuffer? _wire;
-    private PixelBuffer? _yuv;
-    private PixelBuffer? _bgrPadded;
-    private Mat? _yuvMat;
-    private Mat? _bgrPaddedMat;
-    private Mat? _bgrCrop;
+    private I420Converter? _i420;
     private Process? _process;
     private Stream? _stdout;
     private bool _inOutputSection;
@@ -351,10 +346,11 @@ internal sealed partial class FfmpegFrameSource : IFrameSource
             }
             else
             {
-                var wire = I420Buffer();
+                _i420 ??= new I420Converter(Width, Height);
+                var wire = _i420.Wire;
                 wire[0] = _one[0];
                 stdout.ReadExactly(wire[1..]);
-                I420ToBgr(frame);
+                _i420.Convert(frame.Image);
             }
 
             _framesRead++;
@@ -365,71 +361,6 @@ internal sealed partial class FfmpegFrameSource : IFrameSource
             frame.Dispose();
             throw Broken(ex);
         }
-    }
-
-    /// <summary>
-    /// The native buffer one I420 frame is read into, sized for ffmpeg's rawvideo layout: Y plane W x H, then U and V
-    /// planes of ceil(W/2) x ceil(H/2). Allocated (from the frame buffer pool) at the first frame, reused for all others.
-    /// </summary>
-    private Span<byte> I420Buffer()
-    {
-        if (_wire is null)
-        {
-            int w = Width, h = Height;
-            int cw = (w + 1) / 2, ch = (h + 1) / 2;
-            int pw = cw * 2, ph = ch * 2;
-            _wire = FrameBufferPool.Shared.Rent(checked((w * h) + (2 * cw * ch)));
-            if (pw == w && ph == h)
-            {
-                // Even size: the wire layout is exactly what cvtColor's I420 input wants (H*3/2 rows of W bytes).
-                _yuvMat = Wrap(_wire, h * 3 / 2, w, MatType.CV_8UC1);
-            }
-            else
-            {
-                // Odd width or height: cvtColor needs an even picture, so the frame is padded by one column/row
-                // (edge replicated; the chroma planes already cover it), converted, and the W x H part copied out.
-                _yuv = FrameBufferPool.Shared.Rent(checked(pw * ph * 3 / 2));
-                _yuvMat = Wrap(_yuv, ph * 3 / 2, pw, MatType.CV_8UC1);
-                _bgrPadded = FrameBufferPool.Shared.Rent(checked(pw * ph * 3));
-                _bgrPaddedMat = Wrap(_bgrPadded, ph, pw, MatType.CV_8UC3);
-                _bgrCrop = new Mat(_bgrPaddedMat, new Rect(0, 0, w, h));
-            }
-        }
-
-        return _wire.Span[..((Width * Height) + (2 * ((Width + 1) / 2) * ((Height + 1) / 2)))];
-    }
-
-    // Native memory from the frame buffer pool: the pointer stays valid until the buffer is returned, after the Mat's disposal.
-    private static Mat Wrap(PixelBuffer buffer, int rows, int cols, MatType type) => Mat.FromPixelData(rows, cols, type, buffer.Pointer);
-
-    private void I420ToBgr(Frame frame)
-    {
-        if (_bgrCrop is null)
-        {
-            Cv2.CvtColor(_yuvMat!, frame.Image, ColorConversionCodes.YUV2BGR_I420);
-            return;
-        }
-
-        int w = Width, h = Height;
-        int cw = (w + 1) / 2, ch = (h + 1) / 2;
-        int pw = cw * 2, ph = ch * 2;
-        var src = _wire!.Span;
-        var dst = _yuv!.Span;
-        for (var y = 0; y < h; y++)
-        {
-            var row = dst.Slice(y * pw, pw);
-            src.Slice(y * w, w).CopyTo(row);
-            row[^1] = row[w - 1];
-        }
-
-        if (ph > h)
-        {
-            dst.Slice((h - 1) * pw, pw).CopyTo(dst.Slice(h * pw, pw));
-        }
-
-        src.Slice(w * h, 2 * cw * ch).CopyTo(dst[(pw * ph)..]);
-        Cv2.CvtColor(_yuvMat!, _bgrPaddedMat!, ColorConversionCodes.YUV2BGR_I420);
-        _bgrCrop.CopyTo(frame.Image);
     }
 
     private SourceException Broken(Exception? inner)
@@ -511,19 +442,8 @@ internal sealed partial class FfmpegFrameSource : IFrameSource
             _process = null;
         }
 
-        _bgrCrop?.Dispose();
-        _bgrPaddedMat?.Dispose();
-        _yuvMat?.Dispose();
-        (_bgrCrop, _bgrPaddedMat, _yuvMat) = (null, null, null);
-        foreach (var buffer in new[] { _wire, _yuv, _bgrPadded })
-        {
-            if (buffer is not null)
-            {
-                FrameBufferPool.Shared.Return(buffer);
-            }
-        }
-
-        (_wire, _yuv, _bgrPadded) = (null, null, null);
+        _i420?.Dispose();
+        _i420 = null;
 
         // _described is not disposed: a late Exited callback may still set it (it holds no kernel handle).
     }

@@ -26,36 +26,33 @@ public sealed record DecodeRun(string Name, long Frames, TimeSpan Elapsed, TimeS
 
 /// <summary>Result of <see cref="IngestBenchmark"/>: the ingest path against ffmpeg on the same input in the same run.</summary>
 /// <param name="Ingest">The ingest path the ratio is about (the selected file decoder, or the ffmpeg pipe for URLs).</param>
-/// <param name="Other">The other file decoder, for comparison (null for URLs).</param>
-public sealed record IngestBenchmarkResult(string Source, int Width, int Height, int Passes, int Threads, DecodeRun Ingest, DecodeRun? Other, DecodeRun Ffmpeg)
+/// <param name="Others">The other file decoders and the reference pipe, for comparison (empty for URLs).</param>
+public sealed record IngestBenchmarkResult(string Source, int Width, int Height, int Passes, int Threads, DecodeRun Ingest, IReadOnlyList<DecodeRun> Others, DecodeRun Ffmpeg)
 {
     public double Ratio => Ffmpeg.Fps > 0 ? Ingest.Fps / Ffmpeg.Fps : 0;
 
     /// <summary>ffmpeg's CPU per frame over the ingest path's (least CPU over the rounds on both sides).</summary>
     public double CpuRatio => Ingest.CpuMsPerFrame > 0 ? Ffmpeg.CpuMsPerFrame / Ingest.CpuMsPerFrame : 0;
 
-    /// <summary>The ffmpeg pipe asked for BGR24 (swscale in ffmpeg, 3 bytes/pixel on the pipe) instead of I420, for comparison.</summary>
-    public DecodeRun? PipeBgr24 { get; init; }
-
     /// <summary>Milliseconds OpenCV's in-process I420 to BGR conversion takes per frame of this size (best of the rounds).</summary>
     public double I420ToBgrMs { get; init; }
 }
 
 /// <summary>
-/// <c>stream bench ingest</c>: decodes a file at full speed through the real file-source paths (the ffmpeg pipe carrying
-/// I420 converted to BGR24 by OpenCV, and OpenCV VideoCapture, both straight into pooled frames) and, in the same run,
-/// times <c>ffmpeg -threads T -i FILE -map 0:v:0 -f null -</c> decoding the same frames with the same decoder thread
-/// budget (OpenCV's FFmpeg backend is given the same T through CAP_PROP_N_THREADS). ffmpeg's figure is decode only; the
-/// ingest figure also pays the YUV to BGR conversion and the copy into the frame, which a pipeline needs.
-/// Both file decoders (<see cref="FileDecoder"/>) and, for reference, the pipe asking ffmpeg for BGR24 are timed on the
-/// same frames, in alternating rounds keeping each one's best; the ratio line is the selected one's. CPU-seconds (this
-/// process and its reaped children) are printed too.
+/// <c>stream bench ingest</c>: decodes a file at full speed through the real file-source paths, each straight into
+/// pooled BGR24 frames: the system FFmpeg libraries in-process (libstreamdec.so, I420 converted by OpenCV), the ffmpeg
+/// pipe (I420 converted by OpenCV) and OpenCV VideoCapture; and, in the same run, times
+/// <c>ffmpeg -threads T -i FILE -map 0:v:0 -f null -</c> decoding the same frames with the same decoder thread budget.
+/// ffmpeg's figure is decode only; the ingest figure also pays the YUV to BGR conversion and the copy into the frame,
+/// which a pipeline needs. For reference the pipe asking ffmpeg for BGR24 is timed too. The contenders alternate in
+/// rounds, each keeping its best; the ratio line is the selected decoder's (Ingest:FileDecoder's default unless
+/// --decoder says otherwise). CPU-seconds (this process and its reaped children) are printed too.
 /// For rtsp/http sources the ffmpeg-pipe path is timed for a fixed duration against <c>ffmpeg -f null</c> on the same URL.
 /// </summary>
 public static partial class IngestBenchmark
 {
     public static async Task<IngestBenchmarkResult> RunAsync(string source, double seconds, int threads, string ffmpegPath = "ffmpeg",
-        FileDecoder decoder = FileDecoder.Ffmpeg, int repeat = 3, CancellationToken cancellationToken = default)
+        FileDecoder decoder = FileDecoder.Libav, int repeat = 3, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(source);
         var kind = CameraSource.Classify(source);
@@ -75,10 +72,17 @@ public static partial class IngestBenchmark
             throw new FileNotFoundException($"{path} not found; pass an existing video file (scripts/setup.sh puts samples/test_720p.mp4 in place).", path);
         }
 
+        if (decoder == FileDecoder.Libav && LibavDecoder.UnavailableReason is { } reason)
+        {
+            throw new InvalidOperationException(reason + "; or pass --decoder Ffmpeg");
+        }
+
         // Round 1 fixes the work: whole passes over the file until the time budget is spent (at least one), so that
-        // every later measurement decodes exactly the same frames. Rounds alternate the three contenders and each
-        // keeps its best round, which filters out bursts of other load on a shared machine.
-        var (opencv, passes, width, height) = await MeasureOpenCvAsync(path, seconds, passes: 0, threads, ct).ConfigureAwait(false);
+        // every later measurement decodes exactly the same frames. Rounds alternate the contenders and each keeps its
+        // best round, which filters out bursts of other load on a shared machine.
+        var (opencv, passes, width, height) = await MeasureCaptureAsync(path, seconds, frames: 0, passes: 0, threads, FileDecoder.OpenCv, ct).ConfigureAwait(false);
+        var frames = opencv.Frames;
+        DecodeRun? libav = null;
         DecodeRun? pipe = null;
         DecodeRun? pipeBgr = null;
         DecodeRun? ffmpeg = null;
@@ -87,11 +91,16 @@ public static partial class IngestBenchmark
         {
             if (round > 0)
             {
-                opencv = Best(opencv, (await MeasureOpenCvAsync(path, 0, passes, threads, ct).ConfigureAwait(false)).Run);
+                opencv = Best(opencv, (await MeasureCaptureAsync(path, 0, frames, passes, threads, FileDecoder.OpenCv, ct).ConfigureAwait(false)).Run);
             }
 
-            pipe = Best(pipe, await MeasurePipeAsync(path, opencv.Frames, passes, threads, ffmpegPath, PipeFormat.I420, ct).ConfigureAwait(false));
-            pipeBgr = Best(pipeBgr, await MeasurePipeAsync(path, opencv.Frames, passes, threads, ffmpegPath, PipeFormat.Bgr24, ct).ConfigureAwait(false));
+            if (LibavDecoder.IsAvailable)
+            {
+                libav = Best(libav, (await MeasureCaptureAsync(path, 0, frames, passes, threads, FileDecoder.Libav, ct).ConfigureAwait(false)).Run);
+            }
+
+            pipe = Best(pipe, await MeasurePipeAsync(path, frames, passes, threads, ffmpegPath, PipeFormat.I420, ct).ConfigureAwait(false));
+            pipeBgr = Best(pipeBgr, await MeasurePipeAsync(path, frames, passes, threads, ffmpegPath, PipeFormat.Bgr24, ct).ConfigureAwait(false));
             convertMs = Math.Min(convertMs, MeasureI420ToBgr(width, height));
             string[] args =
             [
@@ -101,10 +110,10 @@ public static partial class IngestBenchmark
             ffmpeg = Best(ffmpeg, await RunFfmpegAsync(ffmpegPath, args, $"ffmpeg -threads {threads} -f null (decode only)", ct).ConfigureAwait(false));
         }
 
-        var result = decoder == FileDecoder.Ffmpeg
-            ? new IngestBenchmarkResult(path, width, height, passes, threads, pipe!, opencv, ffmpeg!)
-            : new IngestBenchmarkResult(path, width, height, passes, threads, opencv, pipe, ffmpeg!);
-        return result with { PipeBgr24 = pipeBgr, I420ToBgrMs = convertMs };
+        var selected = decoder switch { FileDecoder.Libav => libav!, FileDecoder.Ffmpeg => pipe!, _ => opencv };
+        DecodeRun?[] all = [libav, pipe, opencv, pipeBgr];
+        var others = all.OfType<DecodeRun>().Where(r => !ReferenceEquals(r, selected)).ToList();
+        return new IngestBenchmarkResult(path, width, height, passes, threads, selected, others, ffmpeg!) { I420ToBgrMs = convertMs };
     }
 
     /// <summary>Times OpenCV's I420 to BGR conversion on one frame size (what the ffmpeg pipe pays in-process per frame).</summary>
@@ -135,11 +144,16 @@ public static partial class IngestBenchmark
         return (a is null || b.Fps > a.Fps ? b : a) with { LeastCpu = leastCpu };
     }
 
-    private static async Task<(DecodeRun Run, int Passes, int Width, int Height)> MeasureOpenCvAsync(string path, double seconds, int passes,
-        int threads, CancellationToken ct)
+    /// <summary>
+    /// An in-process file decoder (VideoCapture or libav). Without <paramref name="frames"/>: whole passes, opening the
+    /// file for each, until <paramref name="seconds"/> is spent (round 1, which fixes the work). With it: one looping
+    /// source read for exactly that many frames, the way a looping camera (and <c>ffmpeg -stream_loop</c>) goes round.
+    /// </summary>
+    private static async Task<(DecodeRun Run, int Passes, int Width, int Height)> MeasureCaptureAsync(string path, double seconds, long frames,
+        int passes, int threads, FileDecoder decoder, CancellationToken ct)
     {
-        var camera = new CameraOptions { Id = "bench", Url = path, Pacing = FilePacing.Full };
-        long frames = 0;
+        var camera = new CameraOptions { Id = "bench", Url = path, Pacing = FilePacing.Full, Loop = frames > 0 && passes > 1 };
+        long read = 0;
         var done = 0;
         int width = 0, height = 0;
         var cpu = CpuClock.Self() + CpuClock.Children();
@@ -149,23 +163,26 @@ public static partial class IngestBenchmark
             {
                 do
                 {
-                    using var capture = new CaptureFrameSource(camera, threads);
+                    using var capture = new CaptureFrameSource(camera, threads, decoder);
                     capture.Open(ct);
                     (width, height) = (capture.Width, capture.Height);
-                    while (capture.Read(camera.Id, frames, live: false, ct) is { } frame)
+                    while ((frames <= 0 || read < frames) && capture.Read(camera.Id, read, live: false, ct) is { } frame)
                     {
                         frame.Dispose();
-                        frames++;
+                        read++;
                     }
 
                     done++;
                 }
-                while ((passes > 0 ? done < passes : clock.Elapsed.TotalSeconds < seconds) && !ct.IsCancellationRequested);
+                while (frames <= 0 && clock.Elapsed.TotalSeconds < seconds && !ct.IsCancellationRequested);
             },
             ct).ConfigureAwait(false);
-        var run = new DecodeRun("ingest, FileDecoder=OpenCv (VideoCapture -> pooled BGR24 frames)", frames, clock.Elapsed,
-            CpuClock.Self() + CpuClock.Children() - cpu);
-        return (run, done, width, height);
+        var passesDone = frames <= 0 ? done : passes;
+        var name = decoder == FileDecoder.Libav
+            ? "ingest, FileDecoder=Libav (system FFmpeg libraries in-process, decoding ahead -> swscale -> pooled BGR24 frames)"
+            : "ingest, FileDecoder=OpenCv (VideoCapture -> pooled BGR24 frames)";
+        var run = new DecodeRun(name, read, clock.Elapsed, CpuClock.Self() + CpuClock.Children() - cpu);
+        return (run, passesDone, width, height);
     }
 
     /// <summary>The same frames through the ffmpeg-pipe file decoder (the path network cameras use).</summary>
@@ -226,7 +243,7 @@ public static partial class IngestBenchmark
         args.RemoveRange(output, args.Count - output);
         args.AddRange(["-t", seconds.ToString(CultureInfo.InvariantCulture), "-f", "null", "-"]);
         var ffmpeg = await RunFfmpegAsync(ffmpegPath, args, "ffmpeg -f null (same URL and options, decode only)", ct).ConfigureAwait(false);
-        return new IngestBenchmarkResult(UrlRedactor.Redact(url), width, height, 1, threads, ingest, null, ffmpeg);
+        return new IngestBenchmarkResult(UrlRedactor.Redact(url), width, height, 1, threads, ingest, [], ffmpeg);
     }
 
     [GeneratedRegex(@"frame=\s*(?<n>\d+)", RegexOptions.CultureInvariant)]
@@ -285,14 +302,9 @@ public static partial class IngestBenchmark
         void Line(DecodeRun run, string suffix) =>
             output.WriteLine(string.Create(c,
                 $"{run.Name}: {run.Frames} frames in {run.Elapsed.TotalSeconds:0.000} s = {run.Fps:0.0} frames/s; {run.Cpu.TotalSeconds:0.000} CPU-s = {run.FramesPerCpuSecond:0.0} frames/CPU-s; least CPU over the rounds {run.CpuMsPerFrame:0.000} ms/frame{(run.ChildCpu > TimeSpan.Zero ? $" (ffmpeg child {run.ChildCpu.TotalMilliseconds / run.Frames:0.000} ms/frame in the shown round)" : string.Empty)}{suffix}"));
-        if (result.Other is { } other)
+        foreach (var other in result.Others)
         {
-            Line(other, string.Create(c, $" (ratio {(result.Ffmpeg.Fps > 0 ? other.Fps / result.Ffmpeg.Fps : 0):0.000}, not selected)"));
-        }
-
-        if (result.PipeBgr24 is { } bgr)
-        {
-            Line(bgr, string.Create(c, $" (ratio {(result.Ffmpeg.Fps > 0 ? bgr.Fps / result.Ffmpeg.Fps : 0):0.000}, reference)"));
+            Line(other, string.Create(c, $" (ratio {(result.Ffmpeg.Fps > 0 ? other.Fps / result.Ffmpeg.Fps : 0):0.000})"));
         }
 
         if (result.I420ToBgrMs > 0)

@@ -11,10 +11,16 @@ public enum FileDecoder
 
     /// <summary>
     /// An ffmpeg child process piping I420 frames converted to BGR in-process, like network cameras (the system ffmpeg,
-    /// SIMD-optimised; PTS from frame index and nominal rate). The default: less CPU per frame and faster than VideoCapture
-    /// (docs/ingest.md has the figures).
+    /// SIMD-optimised; PTS from frame index and nominal rate). Faster than VideoCapture, but every frame crosses a pipe.
     /// </summary>
     Ffmpeg,
+
+    /// <summary>
+    /// The system FFmpeg libraries in-process (libavcodec, SIMD-optimised) through native/libstreamdec.so, which
+    /// scripts/setup.sh builds: container PTS, no pipe, the least CPU per frame (docs/ingest.md has the figures). The
+    /// default; where the library is missing, files fall back to <see cref="Ffmpeg"/> and the start-up log says why.
+    /// </summary>
+    Libav,
 }
 
 /// <summary>How cameras are read (config section <c>Ingest</c>). Cameras themselves are under <c>Cameras</c>.</summary>
@@ -53,11 +59,14 @@ public sealed class IngestOptions
     public string? HwAccel { get; set; }
 
     /// <summary>
-    /// Decoder for file sources: <see cref="FileDecoder.Ffmpeg"/> (default; the system ffmpeg through a pipe, cheaper per
-    /// frame) or <see cref="FileDecoder.OpenCv"/> (VideoCapture, exact PTS for variable-rate files). Devices
-    /// (/dev/video*) always use OpenCV VideoCapture.
+    /// Decoder for file sources: <see cref="FileDecoder.Libav"/> (default; the system FFmpeg libraries in-process),
+    /// <see cref="FileDecoder.Ffmpeg"/> (the system ffmpeg through a pipe) or <see cref="FileDecoder.OpenCv"/>
+    /// (VideoCapture). Devices (/dev/video*) always use OpenCV VideoCapture.
     /// </summary>
-    public FileDecoder FileDecoder { get; set; } = FileDecoder.Ffmpeg;
+    public FileDecoder FileDecoder { get; set; } = FileDecoder.Libav;
+
+    /// <summary>The file decoder actually used: <see cref="FileDecoder"/>, except Libav falls back to Ffmpeg where libstreamdec.so is missing.</summary>
+    public FileDecoder EffectiveFileDecoder => FileDecoder == FileDecoder.Libav && !LibavDecoder.IsAvailable ? FileDecoder.Ffmpeg : FileDecoder;
 
     /// <summary>Decoder threads per camera (ffmpeg <c>-threads</c>, OpenCV CAP_PROP_N_THREADS); 0: the decoder's own choice.</summary>
     public int DecoderThreads { get; set; }

@@ -35,6 +35,16 @@ public sealed class IngestService(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        var ingest = configuration.Value.Ingest;
+        if (ingest.EffectiveFileDecoder == ingest.FileDecoder)
+        {
+            Log.FileDecoder(logger, FrameSources.DescribeFileDecoder(ingest));
+        }
+        else
+        {
+            Log.FileDecoderFallback(logger, FrameSources.DescribeFileDecoder(ingest));
+        }
+
         try
         {
             foreach (var camera in configuration.Value.Cameras.Where(c => c.Enabled))

@@ -29,6 +29,12 @@ internal static partial class Log
     [LoggerMessage(EventId = 2009, Level = LogLevel.Warning, Message = "Ingest: some cameras did not stop within {Seconds} s; their threads are abandoned")]
     public static partial void StopTimedOut(ILogger logger, double seconds);
 
+    [LoggerMessage(EventId = 2010, Level = LogLevel.Information, Message = "Ingest: {Decoder}")]
+    public static partial void FileDecoder(ILogger logger, string decoder);
+
+    [LoggerMessage(EventId = 2011, Level = LogLevel.Warning, Message = "Ingest: {Decoder}")]
+    public static partial void FileDecoderFallback(ILogger logger, string decoder);
+
     [LoggerMessage(EventId = 2008, Level = LogLevel.Information, Message = "Ingest stopped: {Cameras} cameras closed")]
     public static partial void IngestStopped(ILogger logger, int cameras);
 }

@@ -6,7 +6,7 @@ using Streaming.Testing;
 
 namespace Streaming.Ingest.Tests;
 
-/// <summary>File sources through both file decoders (the ffmpeg pipe, the default, and OpenCV VideoCapture).</summary>
+/// <summary>File sources through every file decoder (the system FFmpeg libraries in-process, the default; the ffmpeg pipe; OpenCV VideoCapture).</summary>
 public class FileIngestTests
 {
     /// <summary>The file's frame count as ffprobe decodes it (independent of the code under test).</summary>
@@ -27,6 +27,7 @@ public class FileIngestTests
     [Theory]
     [InlineData(FileDecoder.OpenCv)]
     [InlineData(FileDecoder.Ffmpeg)]
+    [InlineData(FileDecoder.Libav)]
     public async Task A_file_at_full_speed_under_a_slow_reader_loses_no_frame(FileDecoder decoder)
     {
         var path = RepoPaths.Sample("test_360p.mp4");
@@ -67,6 +68,7 @@ public class FileIngestTests
     [Theory]
     [InlineData(FileDecoder.Ffmpeg)]
     [InlineData(FileDecoder.OpenCv)]
+    [InlineData(FileDecoder.Libav)]
     public async Task A_live_source_under_a_slow_reader_drops_the_oldest_frames_and_counts_them(FileDecoder decoder)
     {
         var path = RepoPaths.Sample("test_360p.mp4");
@@ -109,6 +111,34 @@ public class FileIngestTests
     [Theory]
     [InlineData(FileDecoder.Ffmpeg)]
     [InlineData(FileDecoder.OpenCv)]
+    [InlineData(FileDecoder.Libav)]
+    public void An_fps_cap_keeps_one_frame_per_interval_of_media_time_at_the_configured_size(FileDecoder decoder)
+    {
+        // test_720p.mp4: 25 fps for 10 s (250 frames); capped at 5 fps, about 50 frames 200 ms apart in media time.
+        var path = RepoPaths.Sample("test_720p.mp4");
+        var count = ProbeFrameCount(path);
+        var camera = new CameraOptions { Id = "cap", Url = path, Pacing = FilePacing.Full, MaxFps = 5, Width = 320 };
+        using var source = FrameSources.Create(camera, new IngestOptions { FileDecoder = decoder });
+        source.Open(CancellationToken.None);
+        var pts = new List<TimeSpan>();
+        while (source.Read(camera.Id, pts.Count, live: false, CancellationToken.None) is { } frame)
+        {
+            using (frame)
+            {
+                Assert.Equal((320, 180), (frame.Width, frame.Height));
+                pts.Add(frame.Pts ?? throw new InvalidOperationException("a file frame without PTS"));
+            }
+        }
+
+        Assert.InRange(pts.Count, (count / 5) - 2, (count / 5) + 2);
+        var gaps = pts.Zip(pts.Skip(1), (a, b) => (b - a).TotalMilliseconds).ToList();
+        Assert.All(gaps, g => Assert.InRange(g, 160, 240));
+    }
+
+    [Theory]
+    [InlineData(FileDecoder.Ffmpeg)]
+    [InlineData(FileDecoder.OpenCv)]
+    [InlineData(FileDecoder.Libav)]
     public async Task A_looping_file_starts_again_at_its_end_with_increasing_sequence_and_pts(FileDecoder decoder)
     {
         var path = RepoPaths.Sample("test_360p.mp4");
@@ -140,6 +170,7 @@ public class FileIngestTests
     [Theory]
     [InlineData(FileDecoder.OpenCv)]
     [InlineData(FileDecoder.Ffmpeg)]
+    [InlineData(FileDecoder.Libav)]
     public async Task A_corrupt_file_fails_its_camera_with_a_one_line_error_and_the_others_keep_running(FileDecoder decoder)
     {
         var dir = Directory.CreateTempSubdirectory("stream-ingest-");

@@ -8,8 +8,9 @@ using Xunit.Abstractions;
 namespace Streaming.Ingest.Tests;
 
 /// <summary>
-/// The ffmpeg pipe carries I420 and converts to BGR in-process; the pictures must be the ones ffmpeg's own BGR24
-/// conversion and OpenCV VideoCapture (what the detector was validated on) give.
+/// The ffmpeg pipe carries I420 and converts to BGR in-process, the in-process libav decoder converts with swscale;
+/// the pictures must be the ones ffmpeg's own BGR24 conversion and OpenCV VideoCapture (what the detector was
+/// validated on) give.
 /// </summary>
 public class PipePixelTests(ITestOutputHelper output)
 {
@@ -33,9 +34,9 @@ public class PipePixelTests(ITestOutputHelper output)
         return ReadFrames(source, Frames);
     }
 
-    private static List<Frame> Capture(CameraOptions camera)
+    private static List<Frame> Capture(CameraOptions camera, FileDecoder decoder = FileDecoder.OpenCv)
     {
-        using var source = new CaptureFrameSource(camera);
+        using var source = new CaptureFrameSource(camera, decoder: decoder);
         return ReadFrames(source, Frames);
     }
 
@@ -78,25 +79,29 @@ public class PipePixelTests(ITestOutputHelper output)
     [InlineData("dog_pan_960p.mp4", 0)]
     [InlineData("test_720p.mp4", 0)]
     [InlineData("dog_pan_960p.mp4", 321)]
-    public void The_ffmpeg_pipe_in_I420_gives_the_same_pixels_as_ffmpeg_bgr24_and_as_VideoCapture(string sample, int width)
+    public void The_ffmpeg_pipe_in_I420_and_the_libav_decoder_give_the_same_pixels_as_ffmpeg_bgr24_and_as_VideoCapture(string sample, int width)
     {
         var camera = new CameraOptions { Id = "px", Url = RepoPaths.Sample(sample), Pacing = FilePacing.Full, Width = width };
         var i420 = Pipe(camera, PipeFormat.I420);
         var bgr24 = Pipe(camera, PipeFormat.Bgr24);
+        var libav = Capture(camera, FileDecoder.Libav);
         try
         {
             if (width > 0)
             {
                 Assert.Equal(width, i420[0].Width);
+                Assert.Equal((i420[0].Width, i420[0].Height), (libav[0].Width, libav[0].Height));
             }
 
             AssertSamePictures(bgr24, i420, $"{sample}: I420 pipe vs bgr24 pipe");
+            AssertSamePictures(bgr24, libav, $"{sample}: libav vs bgr24 pipe");
             if (width == 0)
             {
                 var capture = Capture(camera);
                 try
                 {
                     AssertSamePictures(capture, i420, $"{sample}: I420 pipe vs VideoCapture");
+                    AssertSamePictures(capture, libav, $"{sample}: libav vs VideoCapture");
                 }
                 finally
                 {
@@ -106,7 +111,7 @@ public class PipePixelTests(ITestOutputHelper output)
         }
         finally
         {
-            DisposeAll(i420, bgr24);
+            DisposeAll(i420, bgr24, libav);
         }
     }
 
@@ -114,7 +119,7 @@ public class PipePixelTests(ITestOutputHelper output)
     [InlineData("odd.mkv", "scale=321:241", "ffv1", "yuv420p", 321, 241)]
     [InlineData("fullrange.mkv", "scale=320:240", "mjpeg", "yuvj420p", 320, 240)]
     [InlineData("422.mkv", "scale=320:240", "ffv1", "yuv422p", 320, 240)]
-    public void An_odd_sized_full_range_or_422_file_is_read_at_its_own_size_with_the_same_pixels_as_VideoCapture(
+    public void An_odd_sized_full_range_or_422_file_is_read_at_its_own_size_with_the_same_pixels_as_VideoCapture_by_every_decoder(
         string name, string filter, string codec, string pixelFormat, int width, int height)
     {
         var dir = Directory.CreateTempSubdirectory("stream-px-");
@@ -141,15 +146,18 @@ public class PipePixelTests(ITestOutputHelper output)
             var i420 = Pipe(camera, PipeFormat.I420);
             var bgr24 = Pipe(camera, PipeFormat.Bgr24);
             var capture = Capture(camera);
+            var libav = Capture(camera, FileDecoder.Libav);
             try
             {
                 Assert.Equal((width, height), (i420[0].Width, i420[0].Height));
+                Assert.Equal((width, height), (libav[0].Width, libav[0].Height));
                 AssertSamePictures(bgr24, i420, $"{name}: I420 pipe vs bgr24 pipe");
                 AssertSamePictures(capture, i420, $"{name}: I420 pipe vs VideoCapture");
+                AssertSamePictures(capture, libav, $"{name}: libav vs VideoCapture");
             }
             finally
             {
-                DisposeAll(i420, bgr24, capture);
+                DisposeAll(i420, bgr24, capture, libav);
             }
         }
         finally

@@ -35,8 +35,7 @@ internal sealed record Ceiling(int Frames, int DetectFrames, int Batch, string M
 
 /// <summary>
 /// The machine's ceiling for a benchmark run: the same file decoded with the pipeline's own file decoder
-/// (<see cref="FfmpegFrameSource"/> or <see cref="CaptureFrameSource"/> as <c>Ingest:FileDecoder</c> says, same decoder
-/// threads; decode ms = wall time per frame, open included), then the same frames through the Detect stage's
+/// (the source <see cref="FrameSources"/> picks as <c>Ingest:FileDecoder</c> says, same decoder threads; decode ms = wall time per frame, open included), then the same frames through the Detect stage's
 /// <see cref="Detector"/> with the same options (model, MaxBatch, ONNX Runtime threads), in full batches:
 /// ceiling fps = 1000 / (decode + preprocess + inference + postprocess ms per frame). That is the serial cost of the
 /// work the pipeline must do per frame; tracking, Kafka and Redis are not in it, so the pipeline's ratio to it shows
@@ -58,9 +57,7 @@ internal static class CeilingMeasurement
             long decoded = 0;
             var clock = Stopwatch.StartNew();
             // The decoder the pipeline's camera worker picks for a file (Ingest:FileDecoder, same decoder threads).
-            using (IFrameSource capture = ingest.FileDecoder == FileDecoder.Ffmpeg
-                       ? new FfmpegFrameSource(camera, ingest)
-                       : new CaptureFrameSource(camera, ingest.DecoderThreads))
+            using (var capture = FrameSources.Create(camera, ingest))
             {
                 capture.Open(cancellationToken);
                 while (capture.Read(camera.Id, decoded, live: false, cancellationToken) is { } frame)
@@ -104,7 +101,7 @@ internal static class CeilingMeasurement
 
             return new Ceiling((int)decoded, detected, batch, Path.GetFileName(options.ModelPath) + " on " + detector.Model.Provider,
                 decodeMs, pre / detected, infer / detected, post / detected,
-                ingest.FileDecoder == FileDecoder.Ffmpeg ? "ffmpeg pipe" : "VideoCapture");
+                ingest.EffectiveFileDecoder switch { FileDecoder.Libav => "libav in-process", FileDecoder.Ffmpeg => "ffmpeg pipe", _ => "VideoCapture" });
         }
         finally
         {

@@ -18,8 +18,8 @@ internal static class IngestCommands
         };
         var seconds = new Option<double>("--seconds")
         {
-            Description = "Minimum measuring time: whole passes over a file are repeated until it is spent (URLs: the duration).",
-            DefaultValueFactory = _ => 0,
+            Description = "Minimum measuring time: whole passes over a file are repeated until it is spent, so that process start-up does not dominate (URLs: the duration).",
+            DefaultValueFactory = _ => 5,
         };
         var threads = new Option<int>("--threads")
         {
@@ -33,12 +33,12 @@ internal static class IngestCommands
         };
         var decoder = new Option<FileDecoder>("--decoder")
         {
-            Description = "File decoder whose ratio is the last line: Ffmpeg (ffmpeg pipe carrying I420, the Ingest:FileDecoder default) or OpenCv (VideoCapture). Both are timed.",
+            Description = "File decoder whose ratio is the last line: Libav (system FFmpeg libraries in-process, the Ingest:FileDecoder default), Ffmpeg (ffmpeg pipe carrying I420) or OpenCv (VideoCapture). All are timed.",
             DefaultValueFactory = _ => new IngestOptions().FileDecoder,
         };
         var repeat = new Option<int>("--repeat")
         {
-            Description = "Rounds (files): the three contenders alternate and each keeps its best round.",
+            Description = "Rounds (files): the contenders alternate and each keeps its best round.",
             DefaultValueFactory = _ => 3,
         };
         var command = new Command("ingest", "Decode a source at full speed through the ingest path and compare with ffmpeg -f null; the ratio is the last line.")

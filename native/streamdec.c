@@ -1,0 +1,313 @@
+/*
+ * streamdec: a thin in-process video decoder over the system's FFmpeg libraries (libavformat, libavcodec,
+ * libswscale), for Stream's file ingest. OpenCvSharp's bundled FFmpeg is built without SIMD, and an ffmpeg child
+ * process pays a copy through a pipe per frame; this decodes in the calling process with the system FFmpeg's
+ * optimised decoders and converts each picture the caller keeps to BGR24 (swscale) straight into the caller's buffer.
+ *
+ * Decoding runs ahead on a thread of the decoder's own (demux, send, receive), which queues up to SD_QUEUE decoded
+ * pictures (references, no copies); the caller's thread takes them with sd_grab and converts the ones it keeps while
+ * the next ones decode, so conversion overlaps decoding instead of stalling it.
+ *
+ * Built by scripts/setup.sh (gcc + pkg-config) into native/build/libstreamdec.so; Stream falls back to the ffmpeg
+ * pipe when it is absent. One decoder is used by one thread; only sd_abort may be called from another.
+ */
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/imgutils.h>
+#include <libswscale/swscale.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#define SD_API __attribute__((visibility("default")))
+
+#define SD_QUEUE 4
+
+typedef struct sd_decoder {
+    AVFormatContext *format;
+    AVCodecContext *codec;
+    AVPacket *packet;
+    AVFrame *decoded;             /* the decode thread's working picture */
+    AVFrame *current;             /* the picture sd_grab handed to the caller (until its next sd_grab) */
+    struct SwsContext *sws;
+    int sws_src_w, sws_src_h, sws_src_fmt, sws_dst_w, sws_dst_h;
+    int stream;
+    int draining;
+    int has_frame;
+    atomic_int abort;
+
+    /* Decoded pictures waiting for sd_grab: a ring of preallocated frames, guarded by lock. */
+    pthread_t thread;
+    int thread_started;
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    AVFrame *queue[SD_QUEUE];
+    int64_t queue_pts[SD_QUEUE];
+    int head, count;
+    int stop;                     /* asks the decode thread to end (rewind, close) */
+    int ended;                    /* the decode thread ended: end_rc is 0 (end of stream) or an AVERROR */
+    int end_rc;
+    char error[256];
+    char thread_error[256];
+} sd_decoder;
+
+static int interrupted(void *opaque) {
+    return atomic_load(&((sd_decoder *)opaque)->abort);
+}
+
+static int fail_to(char *error, size_t size, int code, const char *what) {
+    char reason[AV_ERROR_MAX_STRING_SIZE] = {0};
+    av_strerror(code, reason, sizeof reason);
+    snprintf(error, size, "%s: %s", what, reason);
+    return code < 0 ? code : AVERROR_UNKNOWN;
+}
+
+/* An error on the caller's thread. */
+static int fail(sd_decoder *d, int code, const char *what) { return fail_to(d->error, sizeof d->error, code, what); }
+
+/* An error on the decode thread: the caller sees it (copied into error) when sd_grab reaches it. */
+static int fail_decoding(sd_decoder *d, int code, const char *what) { return fail_to(d->thread_error, sizeof d->thread_error, code, what); }
+
+static int start_thread(sd_decoder *d);
+
+SD_API int sd_version(void) { return 1; }
+
+SD_API const char *sd_error(const sd_decoder *d) { return d ? d->error : "no decoder"; }
+
+static void stop_thread(sd_decoder *d) {
+    if (!d->thread_started) return;
+    pthread_mutex_lock(&d->lock);
+    d->stop = 1;
+    pthread_cond_broadcast(&d->changed);
+    pthread_mutex_unlock(&d->lock);
+    pthread_join(d->thread, NULL);
+    d->thread_started = 0;
+    for (; d->count > 0; d->count--, d->head = (d->head + 1) % SD_QUEUE) av_frame_unref(d->queue[d->head]);
+    d->head = 0;
+    d->stop = 0;
+    d->ended = 0;
+}
+
+SD_API void sd_abort(sd_decoder *d) {
+    if (!d) return;
+    atomic_store(&d->abort, 1);
+    if (d->thread_started) {
+        pthread_mutex_lock(&d->lock);
+        pthread_cond_broadcast(&d->changed);
+        pthread_mutex_unlock(&d->lock);
+    }
+}
+
+SD_API void sd_close(sd_decoder *d) {
+    if (!d) return;
+    stop_thread(d);
+    pthread_cond_destroy(&d->changed);
+    pthread_mutex_destroy(&d->lock);
+    for (int i = 0; i < SD_QUEUE; i++) av_frame_free(&d->queue[i]);
+    sws_freeContext(d->sws);
+    av_frame_free(&d->current);
+    av_frame_free(&d->decoded);
+    av_packet_free(&d->packet);
+    avcodec_free_context(&d->codec);
+    avformat_close_input(&d->format);
+    av_free(d);
+}
+
+/* Opens the first video stream of `url` with `threads` decoder threads (0: FFmpeg's choice). On failure returns a
+ * negative AVERROR and, when a decoder was allocated, leaves it in *out for sd_error (the caller closes it). */
+SD_API int sd_open(const char *url, int threads, sd_decoder **out) {
+    *out = NULL;
+    sd_decoder *d = av_mallocz(sizeof *d);
+    if (!d) return AVERROR(ENOMEM);
+    *out = d;
+    pthread_mutex_init(&d->lock, NULL);
+    pthread_cond_init(&d->changed, NULL);
+    av_log_set_level(AV_LOG_QUIET);
+    d->format = avformat_alloc_context();
+    if (!d->format) return fail(d, AVERROR(ENOMEM), "out of memory");
+    d->format->interrupt_callback.callback = interrupted;
+    d->format->interrupt_callback.opaque = d;
+    int rc = avformat_open_input(&d->format, url, NULL, NULL);
+    if (rc < 0) return fail(d, rc, "cannot open");
+    rc = avformat_find_stream_info(d->format, NULL);
+    if (rc < 0) return fail(d, rc, "cannot read stream info");
+#if LIBAVFORMAT_VERSION_MAJOR >= 59
+    const AVCodec *codec = NULL;
+#else
+    AVCodec *codec = NULL; /* FFmpeg 4 (e.g. Ubuntu 22.04 under the GPU image) */
+#endif
+    rc = av_find_best_stream(d->format, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
+    if (rc < 0) return fail(d, rc, "no video stream");
+    d->stream = rc;
+    for (unsigned i = 0; i < d->format->nb_streams; i++) {
+        if ((int)i != d->stream) d->format->streams[i]->discard = AVDISCARD_ALL;
+    }
+    d->codec = avcodec_alloc_context3(codec);
+    if (!d->codec) return fail(d, AVERROR(ENOMEM), "out of memory");
+    rc = avcodec_parameters_to_context(d->codec, d->format->streams[d->stream]->codecpar);
+    if (rc < 0) return fail(d, rc, "bad codec parameters");
+    d->codec->thread_count = threads > 0 ? threads : 0;
+    d->codec->pkt_timebase = d->format->streams[d->stream]->time_base;
+    rc = avcodec_open2(d->codec, codec, NULL);
+    if (rc < 0) return fail(d, rc, "cannot open the decoder");
+    d->packet = av_packet_alloc();
+    d->decoded = av_frame_alloc();
+    d->current = av_frame_alloc();
+    int frames = d->packet && d->decoded && d->current;
+    for (int i = 0; i < SD_QUEUE; i++) frames = frames && (d->queue[i] = av_frame_alloc());
+    if (!frames) return fail(d, AVERROR(ENOMEM), "out of memory");
+    if (d->codec->width <= 0 || d->codec->height <= 0) return fail(d, AVERROR_INVALIDDATA, "no picture size");
+    return start_thread(d);
+}
+
+SD_API int sd_width(const sd_decoder *d) { return d->codec->width; }
+
+SD_API int sd_height(const sd_decoder *d) { return d->codec->height; }
+
+/* Nominal frame rate (0 when unknown). */
+SD_API double sd_fps(const sd_decoder *d) {
+    AVStream *s = d->format->streams[d->stream];
+    AVRational r = s->avg_frame_rate.num > 0 ? s->avg_frame_rate : s->r_frame_rate;
+    return r.num > 0 && r.den > 0 ? av_q2d(r) : 0;
+}
+
+/* Frames the container states (0 when unknown). */
+SD_API int64_t sd_frame_count(const sd_decoder *d) { return d->format->streams[d->stream]->nb_frames; }
+
+/* The decode thread's step: the next picture into d->decoded. Returns 1 with *pts_us its media time in microseconds
+ * from the stream start (-1 when unknown), 0 at the end of the stream, or a negative AVERROR (d->error says what). */
+static int decode_next(sd_decoder *d, int64_t *pts_us) {
+    for (;;) {
+        if (atomic_load(&d->abort)) return fail_decoding(d, AVERROR_EXIT, "aborted");
+        int rc = avcodec_receive_frame(d->codec, d->decoded);
+        if (rc == 0) {
+            AVStream *s = d->format->streams[d->stream];
+            int64_t ts = d->decoded->best_effort_timestamp;
+            if (ts == AV_NOPTS_VALUE) {
+                *pts_us = -1;
+            } else {
+                int64_t start = s->start_time != AV_NOPTS_VALUE ? s->start_time : 0;
+                *pts_us = av_rescale_q(ts - start, s->time_base, AV_TIME_BASE_Q);
+            }
+            return 1;
+        }
+        if (rc == AVERROR_EOF) return 0;
+        if (rc != AVERROR(EAGAIN)) return fail_decoding(d, rc, "decoding failed");
+        if (d->draining) return 0;
+        rc = av_read_frame(d->format, d->packet);
+        if (rc == AVERROR_EOF) {
+            d->draining = 1;
+            rc = avcodec_send_packet(d->codec, NULL);
+            if (rc < 0 && rc != AVERROR_EOF) return fail_decoding(d, rc, "decoding failed");
+            continue;
+        }
+        if (rc < 0) return fail_decoding(d, rc, "reading failed");
+        if (d->packet->stream_index == d->stream) {
+            rc = avcodec_send_packet(d->codec, d->packet);
+            av_packet_unref(d->packet);
+            /* A damaged packet is skipped (as ffmpeg does); the decoder carries on with the next one. */
+            if (rc < 0 && rc != AVERROR(EAGAIN) && rc != AVERROR_INVALIDDATA) return fail_decoding(d, rc, "decoding failed");
+        } else {
+            av_packet_unref(d->packet);
+        }
+    }
+}
+
+static void *decode_thread(void *opaque) {
+    sd_decoder *d = opaque;
+    for (;;) {
+        int64_t pts = -1;
+        int rc = decode_next(d, &pts);
+        pthread_mutex_lock(&d->lock);
+        if (rc != 1) {
+            d->ended = 1;
+            d->end_rc = rc;
+            pthread_cond_broadcast(&d->changed);
+            pthread_mutex_unlock(&d->lock);
+            return NULL;
+        }
+        while (d->count == SD_QUEUE && !d->stop && !atomic_load(&d->abort)) pthread_cond_wait(&d->changed, &d->lock);
+        if (d->stop || atomic_load(&d->abort)) {
+            av_frame_unref(d->decoded);
+            pthread_mutex_unlock(&d->lock);
+            return NULL;
+        }
+        int tail = (d->head + d->count) % SD_QUEUE;
+        av_frame_move_ref(d->queue[tail], d->decoded);
+        d->queue_pts[tail] = pts;
+        d->count++;
+        pthread_cond_broadcast(&d->changed);
+        pthread_mutex_unlock(&d->lock);
+    }
+}
+
+static int start_thread(sd_decoder *d) {
+    int rc = pthread_create(&d->thread, NULL, decode_thread, d);
+    if (rc != 0) return fail(d, AVERROR(rc), "cannot start the decode thread");
+    d->thread_started = 1;
+    return 0;
+}
+
+/* Takes the next decoded picture. Returns 1 with *pts_us its media time in microseconds from the stream start (-1
+ * when unknown), 0 at the end of the stream, or a negative AVERROR (sd_error says what). */
+SD_API int sd_grab(sd_decoder *d, int64_t *pts_us) {
+    d->has_frame = 0;
+    av_frame_unref(d->current);
+    pthread_mutex_lock(&d->lock);
+    while (d->count == 0 && !d->ended && !atomic_load(&d->abort)) pthread_cond_wait(&d->changed, &d->lock);
+    int rc;
+    if (d->count > 0) {
+        av_frame_move_ref(d->current, d->queue[d->head]);
+        *pts_us = d->queue_pts[d->head];
+        d->head = (d->head + 1) % SD_QUEUE;
+        d->count--;
+        pthread_cond_broadcast(&d->changed);
+        d->has_frame = 1;
+        rc = 1;
+    } else if (d->ended) {
+        rc = d->end_rc;
+        if (rc < 0) memcpy(d->error, d->thread_error, sizeof d->error);
+    } else {
+        rc = fail(d, AVERROR_EXIT, "aborted");
+    }
+    pthread_mutex_unlock(&d->lock);
+    return rc;
+}
+
+/* Writes the grabbed picture as BGR24 of w x h into dst (rows `stride` bytes apart) with swscale: its SIMD unscaled
+ * converter when the size is unchanged (BT.601 limited range for yuv420p, full range for yuvj420p, as the stream
+ * says), bilinear scaling otherwise. Reads straight from the decoder's picture: no intermediate copy. */
+SD_API int sd_retrieve_bgr(sd_decoder *d, uint8_t *dst, int64_t stride, int w, int h) {
+    if (!d->has_frame) return fail(d, AVERROR(EINVAL), "no grabbed picture");
+    if (w <= 0 || h <= 0 || stride < 3LL * w || stride > INT32_MAX) return fail(d, AVERROR(EINVAL), "bad target size");
+    AVFrame *f = d->current;
+    int fmt = f->format;
+    if (!d->sws || d->sws_src_w != f->width || d->sws_src_h != f->height || d->sws_src_fmt != fmt || d->sws_dst_w != w || d->sws_dst_h != h) {
+        sws_freeContext(d->sws);
+        d->sws = sws_getContext(f->width, f->height, fmt, w, h, AV_PIX_FMT_BGR24, SWS_BILINEAR, NULL, NULL, NULL);
+        if (!d->sws) return fail(d, AVERROR(EINVAL), "cannot convert this pixel format");
+        d->sws_src_w = f->width;
+        d->sws_src_h = f->height;
+        d->sws_src_fmt = fmt;
+        d->sws_dst_w = w;
+        d->sws_dst_h = h;
+    }
+    uint8_t *planes[4] = {dst, NULL, NULL, NULL};
+    int strides[4] = {(int)stride, 0, 0, 0};
+    int rc = sws_scale(d->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, planes, strides);
+    return rc > 0 ? 0 : fail(d, AVERROR(EINVAL), "conversion failed");
+}
+
+/* Starts again from the beginning (files that loop). */
+SD_API int sd_rewind(sd_decoder *d) {
+    stop_thread(d);
+    av_frame_unref(d->current);
+    d->has_frame = 0;
+    int rc = avformat_seek_file(d->format, -1, INT64_MIN, d->format->start_time != AV_NOPTS_VALUE ? d->format->start_time : 0, INT64_MAX, 0);
+    if (rc < 0) return fail(d, rc, "cannot seek to the start");
+    avcodec_flush_buffers(d->codec);
+    d->draining = 0;
+    return start_thread(d);
+}
