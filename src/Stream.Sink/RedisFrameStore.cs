@@ -28,6 +28,11 @@ public sealed partial class RedisFrameStore : IAsyncDisposable
     private readonly SemaphoreSlim _inFlight = new(64, 64);
     private readonly Task[] _workers;
     private readonly TimeSpan _ttl;
+
+    // StackExchange.Redis tasks have been seen to never complete (a connection closed under them): nothing here waits
+    // on Redis without a bound, so a stuck command costs one skipped frame, never a stuck shutdown.
+    private readonly TimeSpan _connectWait;
+    private readonly TimeSpan _writeWait;
     private ConnectionMultiplexer? _redis; // set once connected; read with Volatile.Read, taken out with Interlocked
     private volatile Task _connecting = Task.CompletedTask;
     private volatile bool _disposed;
@@ -39,6 +44,9 @@ public sealed partial class RedisFrameStore : IAsyncDisposable
         _metrics = metrics;
         _logger = logger;
         _ttl = TimeSpan.FromSeconds(options.FrameTtlSeconds);
+        var redis = options.ToConfigurationOptions();
+        _connectWait = TimeSpan.FromMilliseconds(redis.ConnectTimeout) + TimeSpan.FromSeconds(5);
+        _writeWait = TimeSpan.FromMilliseconds(redis.AsyncTimeout) + TimeSpan.FromSeconds(5);
         _queue = Channel.CreateBounded<Frame>(new BoundedChannelOptions(options.EncodeQueue)
         {
             // TryWrite fails when full: the caller skips and counts the frame (never blocks the hot path).
@@ -133,7 +141,8 @@ public sealed partial class RedisFrameStore : IAsyncDisposable
         _disposed = true;
         if (Interlocked.Exchange(ref _redis, null) is { } redis)
         {
-            await redis.CloseAsync().ConfigureAwait(false);
+            // Every write has finished or timed out: nothing is left for the close to wait for.
+            await redis.CloseAsync(allowCommandsToComplete: false).WaitAsync(_connectWait).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             await redis.DisposeAsync().ConfigureAwait(false);
         }
     }
@@ -155,7 +164,7 @@ public sealed partial class RedisFrameStore : IAsyncDisposable
             if (_priority.Reader.TryRead(out var frame) || _queue.Reader.TryRead(out frame))
             {
                 // Frames queued while the first connection was being made wait for it (it ends within ConnectTimeout).
-                await _connecting.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                await _connecting.WaitAsync(_connectWait).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                 await StoreAsync(frame, encoder).ConfigureAwait(false);
                 continue;
             }
@@ -232,7 +241,7 @@ public sealed partial class RedisFrameStore : IAsyncDisposable
             var expireIndex = batch.KeyExpireAsync(prefix + ":index", _ttl);
             var latest = batch.StringSetAsync(prefix + ":latest", key, _ttl);
             batch.Execute();
-            await Task.WhenAll(set, add, trim, expireIndex, latest).ConfigureAwait(false);
+            await Task.WhenAll(set, add, trim, expireIndex, latest).WaitAsync(_writeWait).ConfigureAwait(false);
             ArrayPool<byte>.Shared.Return(jpeg.Buffer);
             _metrics.FrameStored(camera, encodeMs);
             if (Interlocked.Exchange(ref _downLogged, 0) == 1)
@@ -248,6 +257,13 @@ public sealed partial class RedisFrameStore : IAsyncDisposable
             }
 
             _metrics.FrameSkipped(camera, "redis_down");
+        }
+#pragma warning disable CA1031 // Nobody awaits this task: any other failure is logged and counted here, or attempted = stored + skipped breaks.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            LogStoreFailedUnexpectedly(_logger, ex.GetType().Name, UrlRedactor.Redact(ex.Message));
+            _metrics.FrameSkipped(camera, "error");
         }
         finally
         {
@@ -282,6 +298,9 @@ public sealed partial class RedisFrameStore : IAsyncDisposable
 
     [LoggerMessage(EventId = 5203, Level = LogLevel.Warning, Message = "Storing a frame in Redis failed ({Error}): frames are skipped and counted until Redis answers")]
     private static partial void LogStoreFailed(ILogger logger, string error);
+
+    [LoggerMessage(EventId = 5205, Level = LogLevel.Error, Message = "Storing a frame in Redis failed unexpectedly ({Type}: {Error}); the frame is skipped and counted")]
+    private static partial void LogStoreFailedUnexpectedly(ILogger logger, string type, string error);
 
     [LoggerMessage(EventId = 5204, Level = LogLevel.Error, Message = "JPEG encoding of frame {Sequence} of camera {Camera} failed: {Error}")]
     private static partial void LogEncodeFailed(ILogger logger, string camera, long sequence, string error);
