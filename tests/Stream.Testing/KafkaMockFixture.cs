@@ -11,6 +11,7 @@ namespace Streaming.Testing;
 /// </summary>
 public sealed class KafkaMockFixture : IAsyncLifetime
 {
+    private readonly Queue<string> _stderr = new();
     private Process? _process;
 
     /// <summary>Number of mock brokers (set before <see cref="InitializeAsync"/>).</summary>
@@ -51,7 +52,20 @@ public sealed class KafkaMockFixture : IAsyncLifetime
         psi.ArgumentList.Add("--brokers");
         psi.ArgumentList.Add(Brokers.ToString(CultureInfo.InvariantCulture));
         _process = Process.Start(psi) ?? throw new InvalidOperationException("dotnet stream.dll dev-kafka did not start.");
-        _process.ErrorDataReceived += (_, _) => { };
+        _process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is { } line)
+            {
+                lock (_stderr)
+                {
+                    _stderr.Enqueue(line);
+                    while (_stderr.Count > 20)
+                    {
+                        _stderr.Dequeue();
+                    }
+                }
+            }
+        };
         _process.BeginErrorReadLine();
         var first = await _process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60)).ConfigureAwait(false);
         if (first is null || !first.StartsWith("bootstrap=", StringComparison.Ordinal))
@@ -61,6 +75,16 @@ public sealed class KafkaMockFixture : IAsyncLifetime
 
         BootstrapServers = first["bootstrap=".Length..].Trim();
         _ = _process.StandardOutput.ReadToEndAsync();
+    }
+
+    /// <summary>What the broker process is doing, for a failing test's message: alive or its exit code, and its last stderr lines.</summary>
+    public string Describe()
+    {
+        var state = _process is null ? "not started" : _process.HasExited ? $"exited with {_process.ExitCode}" : "running";
+        lock (_stderr)
+        {
+            return $"mock cluster process {state}; its last stderr lines:\n{string.Join('\n', _stderr)}";
+        }
     }
 
     /// <summary>Freezes the broker process (SIGSTOP): connections stay open but nothing answers.</summary>
