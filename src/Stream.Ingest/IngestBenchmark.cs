@@ -298,7 +298,7 @@ public static partial class IngestBenchmark
         ArgumentNullException.ThrowIfNull(result);
         ArgumentNullException.ThrowIfNull(output);
         var c = CultureInfo.InvariantCulture;
-        output.WriteLine(string.Create(c, $"source: {result.Source} ({result.Width}x{result.Height}, {result.Passes} pass(es), decoder threads {result.Threads}; best of the rounds)"));
+        output.WriteLine(string.Create(c, $"source: {result.Source} ({result.Width}x{result.Height}, {result.Passes} pass(es), decoder threads {(result.Threads > 0 ? result.Threads.ToString(c) : "auto")}; best of the rounds)"));
         void Line(DecodeRun run, string suffix) =>
             output.WriteLine(string.Create(c,
                 $"{run.Name}: {run.Frames} frames in {run.Elapsed.TotalSeconds:0.000} s = {run.Fps:0.0} frames/s; {run.Cpu.TotalSeconds:0.000} CPU-s = {run.FramesPerCpuSecond:0.0} frames/CPU-s; least CPU over the rounds {run.CpuMsPerFrame:0.000} ms/frame{(run.ChildCpu > TimeSpan.Zero ? $" (ffmpeg child {run.ChildCpu.TotalMilliseconds / run.Frames:0.000} ms/frame in the shown round)" : string.Empty)}{suffix}"));

@@ -23,8 +23,8 @@ internal static class IngestCommands
         };
         var threads = new Option<int>("--threads")
         {
-            Description = "Decoder threads, the same for both sides (OpenCV CAP_PROP_N_THREADS and ffmpeg -threads).",
-            DefaultValueFactory = _ => Environment.ProcessorCount,
+            Description = "Decoder threads, the same for both sides (ffmpeg -threads, the in-process decoders' thread count). 0: each decoder's own automatic choice, which is what plain ffmpeg and Ingest:DecoderThreads' default use.",
+            DefaultValueFactory = _ => 0,
         };
         var ffmpeg = new Option<string>("--ffmpeg")
         {
