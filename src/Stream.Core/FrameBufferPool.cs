@@ -55,7 +55,7 @@ public sealed class FrameBufferPool
     public PixelBuffer Rent(int length)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(length);
-        var bucket = _buckets.GetOrAdd(length, static (_, now) => new Bucket(now), _time.GetTimestamp());
+        var bucket = BucketFor(length);
         if (bucket.Idle.TryDequeue(out var buffer))
         {
             bucket.NoteIdle(bucket.Idle.Count);
@@ -70,7 +70,7 @@ public sealed class FrameBufferPool
     public void Return(PixelBuffer buffer)
     {
         ArgumentNullException.ThrowIfNull(buffer);
-        var bucket = _buckets.GetOrAdd(buffer.Length, static (_, now) => new Bucket(now), _time.GetTimestamp());
+        var bucket = BucketFor(buffer.Length);
         if (bucket.Idle.Count < MaxRetainedPerSize)
         {
             bucket.Idle.Enqueue(buffer);
@@ -88,14 +88,16 @@ public sealed class FrameBufferPool
         {
             foreach (var pair in _buckets)
             {
-                TrimIfDue(pair.Value);
+                TrimIfDue(pair.Value, now);
             }
         }
     }
 
-    private void TrimIfDue(Bucket bucket)
+    // The clock is read only when a bucket is created, not on every rent and return.
+    private Bucket BucketFor(int length) => _buckets.GetOrAdd(length, static (_, pool) => new Bucket(pool._time.GetTimestamp()), this);
+
+    private void TrimIfDue(Bucket bucket, long now)
     {
-        var now = _time.GetTimestamp();
         var since = Interlocked.Read(ref bucket.IntervalStart);
         if (_time.GetElapsedTime(since, now) < TrimInterval || Interlocked.CompareExchange(ref bucket.IntervalStart, now, since) != since)
         {

@@ -51,7 +51,7 @@ internal sealed class CameraWorker
         _time = time;
         Kind = CameraSource.Classify(camera.Url);
         RedactedUrl = UrlRedactor.Redact(camera.Url);
-        _sourceFactory = sourceFactory ?? CreateSource;
+        _sourceFactory = sourceFactory ?? FrameSources.Create;
         _since = time.GetUtcNow();
     }
 
@@ -83,8 +83,6 @@ internal sealed class CameraWorker
     public long Reconnects => Interlocked.Read(ref _reconnects);
 
     public long Dropped => _feed.Dropped;
-
-    private static IFrameSource CreateSource(CameraOptions camera, IngestOptions options) => FrameSources.Create(camera, options);
 
     public CameraStatus Snapshot()
     {

@@ -40,7 +40,7 @@ public sealed record IngestBenchmarkResult(string Source, int Width, int Height,
 
 /// <summary>
 /// <c>stream bench ingest</c>: decodes a file at full speed through the real file-source paths, each straight into
-/// pooled BGR24 frames: the system FFmpeg libraries in-process (libstreamdec.so, I420 converted by OpenCV), the ffmpeg
+/// pooled BGR24 frames: the system FFmpeg libraries in-process (libstreamdec.so, converted by swscale), the ffmpeg
 /// pipe (I420 converted by OpenCV) and OpenCV VideoCapture; and, in the same run, times
 /// <c>ffmpeg -threads T -i FILE -map 0:v:0 -f null -</c> decoding the same frames with the same decoder thread budget.
 /// ffmpeg's figure is decode only; the ingest figure also pays the YUV to BGR conversion and the copy into the frame,

@@ -28,6 +28,7 @@ public sealed partial class RedisFrameStore : IAsyncDisposable
     private readonly SemaphoreSlim _inFlight = new(64, 64);
     private readonly Task[] _workers;
     private readonly TimeSpan _ttl;
+    private readonly ConfigurationOptions _configuration;
 
     // StackExchange.Redis tasks have been seen to never complete (a connection closed under them): nothing here waits
     // on Redis without a bound, so a stuck command costs one skipped frame, never a stuck shutdown.
@@ -44,9 +45,9 @@ public sealed partial class RedisFrameStore : IAsyncDisposable
         _metrics = metrics;
         _logger = logger;
         _ttl = TimeSpan.FromSeconds(options.FrameTtlSeconds);
-        var redis = options.ToConfigurationOptions();
-        _connectWait = TimeSpan.FromMilliseconds(redis.ConnectTimeout) + TimeSpan.FromSeconds(5);
-        _writeWait = TimeSpan.FromMilliseconds(redis.AsyncTimeout) + TimeSpan.FromSeconds(5);
+        _configuration = options.ToConfigurationOptions();
+        _connectWait = TimeSpan.FromMilliseconds(_configuration.ConnectTimeout) + TimeSpan.FromSeconds(5);
+        _writeWait = TimeSpan.FromMilliseconds(_configuration.AsyncTimeout) + TimeSpan.FromSeconds(5);
         _queue = Channel.CreateBounded<Frame>(new BoundedChannelOptions(options.EncodeQueue)
         {
             // TryWrite fails when full: the caller skips and counts the frame (never blocks the hot path).
@@ -83,7 +84,7 @@ public sealed partial class RedisFrameStore : IAsyncDisposable
 
     private async Task ConnectInBackgroundAsync()
     {
-        var redis = await ConnectionMultiplexer.ConnectAsync(_options.ToConfigurationOptions()).ConfigureAwait(false);
+        var redis = await ConnectionMultiplexer.ConnectAsync(_configuration).ConfigureAwait(false);
         LogConnecting(_logger, _options.DescribeEndpoints(), redis.IsConnected);
         redis.ConnectionFailed += (_, e) => OnConnectionFailed(e);
         redis.ConnectionRestored += (_, e) => OnConnectionRestored(e);
