@@ -68,9 +68,16 @@ public static class CameraSource
     }
 }
 
-/// <summary>Picks the source for a camera: the one place that maps a URL kind and <see cref="IngestOptions.FileDecoder"/> to a decoder.</summary>
-internal static class FrameSources
+/// <summary>
+/// Picks the source for a camera: the one place that maps a URL kind and <see cref="IngestOptions.FileDecoder"/> to a
+/// decoder. Public so that tools (benchmarks) decode through exactly the sources the pipeline uses.
+/// </summary>
+public static class FrameSources
 {
+    /// <summary>Why the in-process libav file decoder cannot be used here (library missing), or null when it can.</summary>
+    public static string? LibavUnavailableReason => LibavDecoder.UnavailableReason;
+
+    /// <summary>The source <c>Ingest</c> opens for <paramref name="camera"/>; the caller owns and disposes it.</summary>
     public static IFrameSource Create(CameraOptions camera, IngestOptions options) => CameraSource.Classify(camera.Url) switch
     {
         SourceKind.Network => new FfmpegFrameSource(camera, options),
@@ -79,6 +86,14 @@ internal static class FrameSources
         SourceKind.Device => new CaptureFrameSource(camera, options.DecoderThreads),
         _ => throw new SourceException("unknown URL scheme; use rtsp://, rtsps://, http://, https://, a file path or /dev/videoN", recoverable: false),
     };
+
+    /// <summary>An ffmpeg-pipe source whatever the URL kind, with the pipe carrying <paramref name="format"/>.</summary>
+    public static IFrameSource CreateFfmpegPipe(CameraOptions camera, IngestOptions options, PipeFormat format) =>
+        new FfmpegFrameSource(camera, options, format);
+
+    /// <summary>The ffmpeg command line (without the program) an ffmpeg-pipe source runs for <paramref name="camera"/>.</summary>
+    public static IReadOnlyList<string> FfmpegArguments(CameraOptions camera, IngestOptions options) =>
+        FfmpegFrameSource.BuildArguments(camera, options);
 
     /// <summary>One line for the start-up log: which decoder reads files, and why when it is not the one configured.</summary>
     public static string DescribeFileDecoder(IngestOptions options)

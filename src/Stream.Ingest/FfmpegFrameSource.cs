@@ -8,7 +8,7 @@ using Streaming.Core;
 namespace Streaming.Ingest;
 
 /// <summary>What the ffmpeg child writes on its pipe.</summary>
-internal enum PipeFormat
+public enum PipeFormat
 {
     /// <summary>
     /// Planar YUV 4:2:0 (I420, the H.264/HEVC decoders' native layout: no conversion in ffmpeg, half the bytes of

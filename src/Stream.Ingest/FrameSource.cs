@@ -33,7 +33,7 @@ public sealed class SourceException : Exception
 /// One connection to one camera. Used by one worker thread; only <see cref="Abort"/> may be called from another
 /// thread (the watchdog). Blocking by design: each camera has its own thread, so a slow camera never holds others up.
 /// </summary>
-internal interface IFrameSource : IDisposable
+public interface IFrameSource : IDisposable
 {
     /// <summary>Output frame size (valid after <see cref="Open"/>).</summary>
     int Width { get; }

@@ -147,7 +147,7 @@ internal static class TuneBenchmark
 
     private static double NativeFps(string source)
     {
-        using var capture = new CaptureFrameSource(new CameraOptions { Id = "probe", Url = source }, 0);
+        using var capture = FrameSources.Create(new CameraOptions { Id = "probe", Url = source }, new IngestOptions { FileDecoder = FileDecoder.OpenCv });
         capture.Open(CancellationToken.None);
         return capture.NominalFps;
     }

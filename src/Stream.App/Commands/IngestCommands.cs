@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Streaming.App.Bench;
 using Streaming.Ingest;
 
 namespace Streaming.App.Commands;

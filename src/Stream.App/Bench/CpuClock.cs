@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Streaming.Ingest;
+namespace Streaming.App.Bench;
 
 /// <summary>
 /// CPU time used by this process and by its reaped child processes (Linux getrusage), so that a benchmark can

@@ -3,8 +3,9 @@ using System.Globalization;
 using System.Text.RegularExpressions;
 using OpenCvSharp;
 using Streaming.Core;
+using Streaming.Ingest;
 
-namespace Streaming.Ingest;
+namespace Streaming.App.Bench;
 
 /// <summary>Figures of one decode run.</summary>
 public sealed record DecodeRun(string Name, long Frames, TimeSpan Elapsed, TimeSpan Cpu)
@@ -72,7 +73,7 @@ public static partial class IngestBenchmark
             throw new FileNotFoundException($"{path} not found; pass an existing video file (scripts/setup.sh puts samples/test_720p.mp4 in place).", path);
         }
 
-        if (decoder == FileDecoder.Libav && LibavDecoder.UnavailableReason is { } reason)
+        if (decoder == FileDecoder.Libav && FrameSources.LibavUnavailableReason is { } reason)
         {
             throw new InvalidOperationException(reason + "; or pass --decoder Ffmpeg");
         }
@@ -94,7 +95,7 @@ public static partial class IngestBenchmark
                 opencv = Best(opencv, (await MeasureCaptureAsync(path, 0, frames, passes, threads, FileDecoder.OpenCv, ct).ConfigureAwait(false)).Run);
             }
 
-            if (LibavDecoder.IsAvailable)
+            if (FrameSources.LibavUnavailableReason is null)
             {
                 libav = Best(libav, (await MeasureCaptureAsync(path, 0, frames, passes, threads, FileDecoder.Libav, ct).ConfigureAwait(false)).Run);
             }
@@ -163,7 +164,7 @@ public static partial class IngestBenchmark
             {
                 do
                 {
-                    using var capture = new CaptureFrameSource(camera, threads, decoder);
+                    using var capture = FrameSources.Create(camera, new IngestOptions { DecoderThreads = threads, FileDecoder = decoder });
                     capture.Open(ct);
                     (width, height) = (capture.Width, capture.Height);
                     while ((frames <= 0 || read < frames) && capture.Read(camera.Id, read, live: false, ct) is { } frame)
@@ -198,7 +199,7 @@ public static partial class IngestBenchmark
         await Task.Run(
             () =>
             {
-                using var source = new FfmpegFrameSource(camera, options, format);
+                using var source = FrameSources.CreateFfmpegPipe(camera, options, format);
                 source.Open(ct);
                 while (piped < frames && source.Read(camera.Id, piped, live: false, ct) is { } frame)
                 {
@@ -226,7 +227,7 @@ public static partial class IngestBenchmark
         await Task.Run(
             () =>
             {
-                using var source = new FfmpegFrameSource(camera, options);
+                using var source = FrameSources.Create(camera, options);
                 clock.Start();
                 source.Open(ct);
                 (width, height) = (source.Width, source.Height);
@@ -238,7 +239,7 @@ public static partial class IngestBenchmark
             },
             ct).ConfigureAwait(false);
         var ingest = new DecodeRun("ingest (ffmpeg pipe I420 -> OpenCV cvtColor -> pooled BGR24 frames)", frames, clock.Elapsed, CpuClock.Self() + CpuClock.Children() - cpu);
-        var args = FfmpegFrameSource.BuildArguments(camera, options).ToList();
+        var args = FrameSources.FfmpegArguments(camera, options).ToList();
         var output = args.IndexOf("-pix_fmt");
         args.RemoveRange(output, args.Count - output);
         args.AddRange(["-t", seconds.ToString(CultureInfo.InvariantCulture), "-f", "null", "-"]);
