@@ -1,21 +1,21 @@
-using Streaming.Sink;
+using Streaming.App.Bench;
 using Xunit;
 
 namespace Streaming.Testing;
 
 /// <summary>
 /// A real <c>redis-server</c> (Debian package) on a free local port, without persistence, that a test can kill and
-/// start again on the same port: <see cref="DevRedisServer"/> as an xunit fixture. Fails with the fix when
+/// start again on the same port: <see cref="RedisServerProcess"/> as an xunit fixture. Fails with the fix when
 /// redis-server is not installed.
 /// </summary>
 public sealed class RedisServerFixture : IAsyncLifetime
 {
-    private DevRedisServer? _server;
+    private RedisServerProcess? _server;
 
     /// <summary>When set (before <see cref="InitializeAsync"/>), the server requires this password (requirepass).</summary>
     public string? Password { get; init; }
 
-    private DevRedisServer Server => _server ?? throw new InvalidOperationException("The Redis fixture is not initialized.");
+    private RedisServerProcess Server => _server ?? throw new InvalidOperationException("The Redis fixture is not initialized.");
 
     public int Port => Server.Port;
 
@@ -24,7 +24,7 @@ public sealed class RedisServerFixture : IAsyncLifetime
 
     public bool IsRunning => _server?.IsRunning == true;
 
-    public async Task InitializeAsync() => _server = await DevRedisServer.StartAsync(FreePort.Next, Password).ConfigureAwait(false);
+    public async Task InitializeAsync() => _server = await RedisServerProcess.StartAsync(FreePort.Next, Password).ConfigureAwait(false);
 
     /// <summary>Starts the server again on <see cref="Port"/> (after <see cref="KillAsync"/>) and waits until it answers.</summary>
     public Task StartAsync() => Server.StartAgainAsync();

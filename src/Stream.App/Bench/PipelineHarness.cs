@@ -70,12 +70,12 @@ internal sealed class PipelineHarness : IAsyncDisposable
     public const string TrackFrames = "stream.track.frames";
 
     private readonly WebApplication _app;
-    private readonly DevRedisServer? _ownedRedis;
+    private readonly RedisServerProcess? _ownedRedis;
     private readonly string _spool;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private bool _stopped;
 
-    private PipelineHarness(WebApplication app, LiveMetrics metrics, ICameraRegistry cameras, DevRedisServer? ownedRedis, string spool,
+    private PipelineHarness(WebApplication app, LiveMetrics metrics, ICameraRegistry cameras, RedisServerProcess? ownedRedis, string spool,
         IConfigurationRoot configuration)
     {
         _app = app;
@@ -137,7 +137,7 @@ internal sealed class PipelineHarness : IAsyncDisposable
     /// Starts the pipeline. Uses <paramref name="redis"/> when given (shared by several runs), else starts and later
     /// kills its own Redis. Throws <see cref="InvalidOperationException"/> with one line per configuration problem.
     /// </summary>
-    public static async Task<PipelineHarness> StartAsync(BenchSettings settings, DevRedisServer? redis = null, CancellationToken cancellationToken = default)
+    public static async Task<PipelineHarness> StartAsync(BenchSettings settings, RedisServerProcess? redis = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(settings);
         if (!File.Exists(settings.Source))
@@ -145,7 +145,7 @@ internal sealed class PipelineHarness : IAsyncDisposable
             throw new FileNotFoundException($"{settings.Source} not found: pass --source with an existing video file (scripts/setup.sh puts samples/ in place).", settings.Source);
         }
 
-        var ownedRedis = redis is null ? await DevRedisServer.StartAsync(cancellationToken: cancellationToken).ConfigureAwait(false) : null;
+        var ownedRedis = redis is null ? await RedisServerProcess.StartAsync(cancellationToken: cancellationToken).ConfigureAwait(false) : null;
         var server = redis ?? ownedRedis!;
         var spool = Path.Combine(Path.GetTempPath(), "stream-bench-spool-" + Guid.NewGuid().ToString("N"));
         WebApplication? app = null;

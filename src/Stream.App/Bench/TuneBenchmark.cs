@@ -88,7 +88,7 @@ internal static class TuneBenchmark
 
         progress?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"offered load: {options.Cameras} cameras x {perCamera:F2} frames/s = {perCamera * options.Cameras:F1} frames/s"));
         var points = new List<TunePoint>();
-        await using (var redis = await DevRedisServer.StartAsync(cancellationToken: cancellationToken).ConfigureAwait(false))
+        await using (var redis = await RedisServerProcess.StartAsync(cancellationToken: cancellationToken).ConfigureAwait(false))
         {
             foreach (var batch in options.Batches)
             {
@@ -120,7 +120,7 @@ internal static class TuneBenchmark
         return new TuneResult(perCamera * options.Cameras, perCamera, ceilingFps, points, csv, png);
     }
 
-    private static async Task<TunePoint> MeasurePointAsync(BenchSettings settings, DevRedisServer redis, TuneOptions options, CancellationToken ct)
+    private static async Task<TunePoint> MeasurePointAsync(BenchSettings settings, RedisServerProcess redis, TuneOptions options, CancellationToken ct)
     {
         await using var harness = await PipelineHarness.StartAsync(settings, redis, ct).ConfigureAwait(false);
         await harness.RunForAsync(TimeSpan.FromSeconds(options.WarmupSeconds), ct).ConfigureAwait(false);

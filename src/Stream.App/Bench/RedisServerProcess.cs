@@ -4,21 +4,21 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
-namespace Streaming.Sink;
+namespace Streaming.App.Bench;
 
 /// <summary>
 /// A private <c>redis-server</c> child process (the Debian package) for benchmarks and tests: loopback only, no
 /// persistence, optionally with a password; it can be killed and started again on the same port (fault tests), and is
 /// killed on dispose. Ready means the server answering on the port is this very process (INFO server's process_id),
-/// so another Redis that happens to hold the port is never mistaken for it. Development and CI only, like
-/// <see cref="DevKafkaCluster"/>.
+/// so another Redis that happens to hold the port is never mistaken for it. A tool, not part of the pipeline: the
+/// benchmarks start one, and so do the test fixtures (tests/Stream.Testing).
 /// </summary>
-public sealed class DevRedisServer : IAsyncDisposable
+public sealed class RedisServerProcess : IAsyncDisposable
 {
     private const int PortAttempts = 5;
     private Process? _process;
 
-    private DevRedisServer(int port, string? password)
+    private RedisServerProcess(int port, string? password)
     {
         Port = port;
         Password = password;
@@ -37,11 +37,11 @@ public sealed class DevRedisServer : IAsyncDisposable
     /// Starts a server on a free port (from <paramref name="nextPort"/>, else one the OS gives out). A port taken by
     /// something else between choosing and binding it is retried with another, a few times.
     /// </summary>
-    public static async Task<DevRedisServer> StartAsync(Func<int>? nextPort = null, string? password = null, CancellationToken cancellationToken = default)
+    public static async Task<RedisServerProcess> StartAsync(Func<int>? nextPort = null, string? password = null, CancellationToken cancellationToken = default)
     {
         for (var attempt = 1; ; attempt++)
         {
-            var server = new DevRedisServer(nextPort?.Invoke() ?? FreeLoopbackPort(), password);
+            var server = new RedisServerProcess(nextPort?.Invoke() ?? FreeLoopbackPort(), password);
             try
             {
                 await server.StartAgainAsync(cancellationToken).ConfigureAwait(false);
