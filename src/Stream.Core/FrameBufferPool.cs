@@ -23,6 +23,7 @@ public sealed class FrameBufferPool
     private long _nextCheck;
     private long _allocated;
     private long _released;
+    private long _outstanding;
 
     public FrameBufferPool(int maxRetainedPerSize = 64, TimeSpan? trimInterval = null, TimeProvider? timeProvider = null)
     {
@@ -49,6 +50,13 @@ public sealed class FrameBufferPool
     /// <summary>Buffers let go over the pool's lifetime (idle for a whole trim interval, or beyond the retention cap).</summary>
     public long ReleasedCount => Interlocked.Read(ref _released);
 
+    /// <summary>
+    /// Buffers rented and not yet returned. Every frame in flight holds one, so a host that has stopped (channels
+    /// drained, frames disposed) must read zero here: anything else is a frame someone forgot to dispose. Hosts log it
+    /// at shutdown and the test hosts assert it.
+    /// </summary>
+    public long OutstandingCount => Interlocked.Read(ref _outstanding);
+
     /// <summary>Idle buffers held right now, all sizes.</summary>
     public int IdleCount => _buckets.Values.Sum(b => b.Idle.Count);
 
@@ -56,20 +64,29 @@ public sealed class FrameBufferPool
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(length);
         var bucket = BucketFor(length);
+        Interlocked.Increment(ref _outstanding);
         if (bucket.Idle.TryDequeue(out var buffer))
         {
             bucket.NoteIdle(bucket.Idle.Count);
+            buffer.Rented = true;
             return buffer;
         }
 
         bucket.NoteIdle(0);
         Interlocked.Increment(ref _allocated);
-        return new PixelBuffer(length);
+        return new PixelBuffer(length) { Rented = true };
     }
 
     public void Return(PixelBuffer buffer)
     {
         ArgumentNullException.ThrowIfNull(buffer);
+        if (!buffer.Rented)
+        {
+            throw new InvalidOperationException("This pixel buffer was returned to the pool twice; a frame was disposed by two owners.");
+        }
+
+        buffer.Rented = false;
+        Interlocked.Decrement(ref _outstanding);
         var bucket = BucketFor(buffer.Length);
         if (bucket.Idle.Count < MaxRetainedPerSize)
         {

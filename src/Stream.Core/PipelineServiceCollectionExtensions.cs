@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Streaming.Core;
 
@@ -16,6 +17,8 @@ public static class PipelineServiceCollectionExtensions
     public static IServiceCollection AddPipelineChannels(this IServiceCollection services, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
+        // Where frames get their pixels; a test host registers a pool of its own first, to check it is empty at shutdown.
+        services.TryAddSingleton(FrameBufferPool.Shared);
         services.AddOptions<ChannelOptions>()
             .Bind(configuration.GetSection(ChannelOptions.Section))
             .ValidateDataAnnotations()

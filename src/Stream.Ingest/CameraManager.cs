@@ -19,6 +19,7 @@ public sealed class CameraManager : ICameraRegistry, IAsyncDisposable
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
+    private readonly FrameBufferPool _pool;
     private readonly Lock _gate = new();
     private readonly List<CameraWorker> _workers = [];
     private readonly ITimer _watchdog;
@@ -26,7 +27,7 @@ public sealed class CameraManager : ICameraRegistry, IAsyncDisposable
     private bool _closed;
 
     public CameraManager(FrameBus bus, ChannelWriter<CameraStatusChange>? status, IOptions<IngestOptions> options,
-        ILoggerFactory? loggerFactory = null, IMeterFactory? meterFactory = null, TimeProvider? time = null)
+        ILoggerFactory? loggerFactory = null, IMeterFactory? meterFactory = null, TimeProvider? time = null, FrameBufferPool? pool = null)
     {
         ArgumentNullException.ThrowIfNull(bus);
         ArgumentNullException.ThrowIfNull(options);
@@ -36,6 +37,7 @@ public sealed class CameraManager : ICameraRegistry, IAsyncDisposable
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         _logger = _loggerFactory.CreateLogger<CameraManager>();
         _time = time ?? TimeProvider.System;
+        _pool = pool ?? FrameBufferPool.Shared;
         var period = TimeSpan.FromSeconds(Math.Clamp(_options.WatchdogSeconds / 4, 0.1, 1));
         _watchdog = _time.CreateTimer(_ => CheckWatchdogs(), null, period, period);
         if (meterFactory is not null)
@@ -106,7 +108,8 @@ public sealed class CameraManager : ICameraRegistry, IAsyncDisposable
                 throw new InvalidOperationException($"camera '{camera.Id}': {ex.Message} (a removed camera's queued frames may still be draining; retry shortly).", ex);
             }
 
-            worker = new CameraWorker(Clone(camera), _options, feed, _status, _loggerFactory.CreateLogger("Streaming.Ingest.Camera"), _time);
+            worker = new CameraWorker(Clone(camera), _options, feed, _status, _loggerFactory.CreateLogger("Streaming.Ingest.Camera"), _time,
+                (c, o) => FrameSources.Create(c, o, _pool, _time));
             _workers.Add(worker);
         }
 

@@ -77,13 +77,18 @@ public static class FrameSources
     /// <summary>Why the in-process libav file decoder cannot be used here (library missing), or null when it can.</summary>
     public static string? LibavUnavailableReason => LibavDecoder.UnavailableReason;
 
-    /// <summary>The source <c>Ingest</c> opens for <paramref name="camera"/>; the caller owns and disposes it.</summary>
-    public static IFrameSource Create(CameraOptions camera, IngestOptions options) => CameraSource.Classify(camera.Url) switch
+    /// <summary>
+    /// The source <c>Ingest</c> opens for <paramref name="camera"/>; the caller owns and disposes it. Its frames take
+    /// their pixels from <paramref name="pool"/> (default: the shared pool) and their capture time from
+    /// <paramref name="time"/>.
+    /// </summary>
+    public static IFrameSource Create(CameraOptions camera, IngestOptions options, FrameBufferPool? pool = null, TimeProvider? time = null) =>
+        CameraSource.Classify(camera.Url) switch
     {
-        SourceKind.Network => new FfmpegFrameSource(camera, options),
-        SourceKind.File when options.EffectiveFileDecoder == FileDecoder.Ffmpeg => new FfmpegFrameSource(camera, options),
-        SourceKind.File => new CaptureFrameSource(camera, options.DecoderThreads, options.EffectiveFileDecoder),
-        SourceKind.Device => new CaptureFrameSource(camera, options.DecoderThreads),
+        SourceKind.Network => new FfmpegFrameSource(camera, options, PipeFormat.I420, pool, time),
+        SourceKind.File when options.EffectiveFileDecoder == FileDecoder.Ffmpeg => new FfmpegFrameSource(camera, options, PipeFormat.I420, pool, time),
+        SourceKind.File => new CaptureFrameSource(camera, options.DecoderThreads, options.EffectiveFileDecoder, pool, time),
+        SourceKind.Device => new CaptureFrameSource(camera, options.DecoderThreads, FileDecoder.OpenCv, pool, time),
         _ => throw new SourceException("unknown URL scheme; use rtsp://, rtsps://, http://, https://, a file path or /dev/videoN", recoverable: false),
     };
 

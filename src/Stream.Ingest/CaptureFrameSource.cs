@@ -14,6 +14,8 @@ namespace Streaming.Ingest;
 internal sealed class CaptureFrameSource : IFrameSource
 {
     private readonly CameraOptions _camera;
+    private readonly FrameBufferPool _pool;
+    private readonly TimeProvider _time;
     private readonly SourceKind _kind;
     private readonly string _path;
     private readonly int _threads;
@@ -34,8 +36,11 @@ internal sealed class CaptureFrameSource : IFrameSource
 
     /// <param name="threads">Decoder threads for files (0: the decoder's default).</param>
     /// <param name="decoder">Which decoder reads a file (<see cref="FileDecoder.Libav"/> or <see cref="FileDecoder.OpenCv"/>); devices always use VideoCapture.</param>
-    public CaptureFrameSource(CameraOptions camera, int threads = 0, FileDecoder decoder = FileDecoder.OpenCv)
+    public CaptureFrameSource(CameraOptions camera, int threads = 0, FileDecoder decoder = FileDecoder.OpenCv,
+        FrameBufferPool? pool = null, TimeProvider? time = null)
     {
+        _pool = pool ?? FrameBufferPool.Shared;
+        _time = time ?? TimeProvider.System;
         _camera = camera;
         _kind = CameraSource.Classify(camera.Url);
         _path = _kind == SourceKind.File ? CameraSource.FilePath(camera.Url) : camera.Url;
@@ -161,7 +166,7 @@ internal sealed class CaptureFrameSource : IFrameSource
             Pace(pts, cancellationToken);
         }
 
-        var frame = Frame.Rent(cameraId, sequence, Width, Height, DateTimeOffset.UtcNow, pts, live);
+        var frame = Frame.Rent(cameraId, sequence, Width, Height, _time.GetUtcNow(), pts, live, _pool);
         try
         {
             capture.Retrieve(frame.Image);

@@ -49,8 +49,14 @@ internal sealed partial class FfmpegFrameSource : IFrameSource
     private bool _inOutputSection;
     private volatile string? _abortReason;
 
-    public FfmpegFrameSource(CameraOptions camera, IngestOptions options, PipeFormat format = PipeFormat.I420)
+    private readonly FrameBufferPool _pool;
+    private readonly TimeProvider _time;
+
+    public FfmpegFrameSource(CameraOptions camera, IngestOptions options, PipeFormat format = PipeFormat.I420,
+        FrameBufferPool? pool = null, TimeProvider? time = null)
     {
+        _pool = pool ?? FrameBufferPool.Shared;
+        _time = time ?? TimeProvider.System;
         _camera = camera;
         _options = options;
         _format = format;
@@ -335,7 +341,7 @@ internal sealed partial class FfmpegFrameSource : IFrameSource
 
         // Files: media time from the frame index and the stream's rate (raw frames carry no timestamps).
         TimeSpan? pts = _isFile && NominalFps > 0 ? TimeSpan.FromSeconds(_framesRead / NominalFps) : null;
-        var frame = Frame.Rent(cameraId, sequence, Width, Height, DateTimeOffset.UtcNow, pts, live);
+        var frame = Frame.Rent(cameraId, sequence, Width, Height, _time.GetUtcNow(), pts, live, _pool);
         try
         {
             if (_format == PipeFormat.Bgr24)
@@ -346,7 +352,7 @@ internal sealed partial class FfmpegFrameSource : IFrameSource
             }
             else
             {
-                _i420 ??= new I420Converter(Width, Height);
+                _i420 ??= new I420Converter(Width, Height, _pool);
                 var wire = _i420.Wire;
                 wire[0] = _one[0];
                 stdout.ReadExactly(wire[1..]);

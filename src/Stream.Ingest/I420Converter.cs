@@ -22,15 +22,19 @@ internal sealed class I420Converter : IDisposable
     private Mat? _bgrPaddedMat;
     private Mat? _bgrCrop;
 
-    public I420Converter(int width, int height)
+    private readonly FrameBufferPool _pool;
+
+    public I420Converter(int width, int height, FrameBufferPool pool)
     {
+        ArgumentNullException.ThrowIfNull(pool);
+        _pool = pool;
         ArgumentOutOfRangeException.ThrowIfLessThan(width, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(height, 1);
         (_width, _height) = (width, height);
         int cw = (width + 1) / 2, ch = (height + 1) / 2;
         int pw = cw * 2, ph = ch * 2;
         _wireLength = checked((width * height) + (2 * cw * ch));
-        _wire = FrameBufferPool.Shared.Rent(_wireLength);
+        _wire = _pool.Rent(_wireLength);
         if (pw == width && ph == height)
         {
             // Even size: the wire layout is exactly what cvtColor's I420 input wants (H*3/2 rows of W bytes).
@@ -40,9 +44,9 @@ internal sealed class I420Converter : IDisposable
         {
             // Odd width or height: the picture is padded by one column/row (edge replicated; the chroma planes already
             // cover it), converted, and the W x H part copied out.
-            _yuv = FrameBufferPool.Shared.Rent(checked(pw * ph * 3 / 2));
+            _yuv = _pool.Rent(checked(pw * ph * 3 / 2));
             _yuvMat = Wrap(_yuv, ph * 3 / 2, pw, MatType.CV_8UC1);
-            _bgrPadded = FrameBufferPool.Shared.Rent(checked(pw * ph * 3));
+            _bgrPadded = _pool.Rent(checked(pw * ph * 3));
             _bgrPaddedMat = Wrap(_bgrPadded, ph, pw, MatType.CV_8UC3);
             _bgrCrop = new Mat(_bgrPaddedMat, new Rect(0, 0, width, height));
         }
@@ -96,7 +100,7 @@ internal sealed class I420Converter : IDisposable
         {
             if (buffer is not null)
             {
-                FrameBufferPool.Shared.Return(buffer);
+                _pool.Return(buffer);
             }
         }
 

@@ -26,10 +26,12 @@ public sealed partial class TrackService : PipelineStage
     private readonly ILogger<TrackService> _logger;
     private readonly TrackMetrics _metrics;
     private readonly ConcurrentDictionary<string, CameraWorker> _workers = new(StringComparer.Ordinal);
+    private readonly FrameBufferPool _pool;
 
     public TrackService(ChannelReader<DetectedFrame> input, ChannelWriter<TrackedFrame> output, IOptions<TrackOptions> options,
-        ILogger<TrackService> logger, IMeterFactory? meterFactory = null)
+        ILogger<TrackService> logger, IMeterFactory? meterFactory = null, FrameBufferPool? pool = null)
     {
+        _pool = pool ?? FrameBufferPool.Shared;
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(options);
@@ -215,7 +217,7 @@ public sealed partial class TrackService : PipelineStage
 
         // The events refer to frames already sent (each track's best picture). They travel on a 1x1 black carrier
         // frame that is not a picture: no tracks, KeepFrame false, Sequence = the camera's last + 1.
-        var carrier = Frame.Rent(worker.CameraId, lastSequence + 1, 1, 1, time, isLive: false);
+        var carrier = Frame.Rent(worker.CameraId, lastSequence + 1, 1, 1, time, isLive: false, pool: _pool);
         carrier.Pixels.Clear();
         carrier.TrackedTimestamp = Stopwatch.GetTimestamp();
         try

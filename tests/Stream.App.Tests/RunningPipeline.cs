@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using Streaming.App.Hosting;
 using Streaming.Testing;
 
@@ -28,6 +29,9 @@ internal sealed class RunningPipeline : IAsyncDisposable
 
     public string ConfigPath { get; }
 
+    /// <summary>The pool this host's frames take their pixels from; empty again once the host has stopped.</summary>
+    public Core.FrameBufferPool Pool { get; private init; } = null!;
+
     /// <summary>A camera reading the small test clip like a live camera, looping.</summary>
     public static object FileCamera(string id, double maxFps = 5) =>
         new { Id = id, Url = RepoPaths.Sample("test_360p.mp4"), Loop = true, Pacing = "Native", MaxFps = maxFps };
@@ -52,10 +56,11 @@ internal sealed class RunningPipeline : IAsyncDisposable
         var cwd = Directory.GetCurrentDirectory();
         var configuration = PipelineConfiguration.Load(new FileInfo(path), [$"Sink:Spool:Directory={Path.Combine(dir, "spool")}"], out var errors);
         Assert.Empty(errors);
-        var app = PipelineHost.Build(configuration);
+        var pool = new Core.FrameBufferPool();
+        var app = PipelineHost.Build(configuration, services => services.AddSingleton(pool));
         Assert.Empty(Commands.RunCommand.ValidateAll(app.Services));
         await app.StartAsync();
-        return new RunningPipeline(dir, path, app, port);
+        return new RunningPipeline(dir, path, app, port) { Pool = pool };
     }
 
     /// <summary>Polls until <paramref name="condition"/> holds or the timeout passes; returns whether it held.</summary>
@@ -86,6 +91,7 @@ internal sealed class RunningPipeline : IAsyncDisposable
         Http.Dispose();
         await App.StopAsync();
         await App.DisposeAsync();
+        Assert.True(Pool.OutstandingCount == 0, $"{Pool.OutstandingCount} frame buffer(s) still rented after the host stopped: a frame was not disposed");
         try
         {
             Directory.Delete(_dir, recursive: true);

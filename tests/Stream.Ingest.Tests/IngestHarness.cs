@@ -13,10 +13,13 @@ internal sealed class IngestHarness : IAsyncDisposable
     {
         Bus = new FrameBus(capacityPerCamera);
         Status = Channel.CreateUnbounded<CameraStatusChange>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
-        Manager = new CameraManager(Bus, Status.Writer, Options.Create(options ?? new IngestOptions()));
+        Manager = new CameraManager(Bus, Status.Writer, Options.Create(options ?? new IngestOptions()), pool: Pool);
     }
 
     public FrameBus Bus { get; }
+
+    /// <summary>This harness's own pixel pool: empty again once the cameras stopped and their queued frames were drained.</summary>
+    public FrameBufferPool Pool { get; } = new();
 
     public Channel<CameraStatusChange> Status { get; }
 
@@ -70,5 +73,7 @@ internal sealed class IngestHarness : IAsyncDisposable
                 frame.Dispose();
             }
         }
+
+        Assert.True(Pool.OutstandingCount == 0, $"{Pool.OutstandingCount} frame buffer(s) still rented after the cameras stopped: a frame was not disposed");
     }
 }

@@ -25,6 +25,8 @@ public class IngestServiceTests
             ["Cameras:1:Enabled"] = "false",
             ["Ingest:FileDecoder"] = "Ffmpeg",
         });
+        var pool = new FrameBufferPool();
+        builder.Services.AddSingleton(pool);
         builder.Services.AddPipelineChannels(builder.Configuration);
         builder.Services.AddIngest(builder.Configuration);
         using var host = builder.Build();
@@ -58,6 +60,7 @@ public class IngestServiceTests
         await feed.Reader.Completion.WaitAsync(TimeSpan.FromSeconds(2));
         bus.Remove(feed);
         Assert.True(bus.IsCompleted);
+        Assert.Equal(0, pool.OutstandingCount); // every frame the cameras decoded was disposed
         var states = new List<CameraState>();
         await foreach (var change in statusReader.ReadAllAsync().WithCancellation(new CancellationTokenSource(2000).Token))
         {

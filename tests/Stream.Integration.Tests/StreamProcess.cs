@@ -242,6 +242,8 @@ internal sealed class StreamProcess : IAsyncDisposable
         }
 
         await Task.WhenAll(_stdoutClosed.Task, _stderrClosed.Task).WaitAsync(TimeSpan.FromSeconds(10));
+        // A process that stopped cleanly checked that every frame was disposed (no pixel buffer still rented).
+        Assert.DoesNotContain(_stderr, line => line.Contains("still rented after shutdown", StringComparison.Ordinal));
         return _process.ExitCode;
     }
 

@@ -83,6 +83,13 @@ internal static class RunCommand
         }
 
         await app.WaitForShutdownAsync(CancellationToken.None).ConfigureAwait(false);
+        // Every frame has one owner who disposes it; once the stages have drained, no pixel buffer may still be rented.
+        var outstanding = app.Services.GetRequiredService<Core.FrameBufferPool>().OutstandingCount;
+        if (outstanding != 0)
+        {
+            await Console.Error.WriteLineAsync($"stream: {outstanding} frame buffer(s) still rented after shutdown: a frame was not disposed (a bug; please report it with the log)").ConfigureAwait(false);
+        }
+
         var stageFailures = app.Services.GetServices<IHostedService>().OfType<BackgroundService>()
             .Where(s => s.ExecuteTask is { IsFaulted: true })
             .Select(s => s.ExecuteTask!.Exception!.InnerExceptions[0])
