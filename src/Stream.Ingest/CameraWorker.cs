@@ -40,6 +40,9 @@ internal sealed class CameraWorker
     private long _fpsWindowFrames;
     private double _fps;
 
+    /// <summary>Passes over a file that end in the same error after the same frames before the camera is marked failed.</summary>
+    internal const int SameFileFailuresToFail = 3;
+
     public CameraWorker(CameraOptions camera, IngestOptions options, CameraFeed feed, ChannelWriter<CameraStatusChange>? status,
         ILogger logger, TimeProvider time, Func<CameraOptions, IngestOptions, IFrameSource>? sourceFactory = null)
     {
@@ -51,7 +54,7 @@ internal sealed class CameraWorker
         _time = time;
         Kind = CameraSource.Classify(camera.Url);
         RedactedUrl = UrlRedactor.Redact(camera.Url);
-        _sourceFactory = sourceFactory ?? FrameSources.Create;
+        _sourceFactory = sourceFactory ?? ((c, o) => FrameSources.Create(c, o, time: time));
         _since = time.GetUtcNow();
     }
 
@@ -89,7 +92,7 @@ internal sealed class CameraWorker
         lock (_gate)
         {
             var fps = _fps;
-            var sinceFrame = Stopwatch.GetElapsedTime(Interlocked.Read(ref _lastProgress));
+            var sinceFrame = _time.GetElapsedTime(Interlocked.Read(ref _lastProgress));
             if (_state != CameraState.Streaming || sinceFrame > TimeSpan.FromSeconds(2))
             {
                 fps = 0;
@@ -131,7 +134,7 @@ internal sealed class CameraWorker
             return;
         }
 
-        var idle = Stopwatch.GetElapsedTime(Interlocked.Read(ref _lastProgress));
+        var idle = _time.GetElapsedTime(Interlocked.Read(ref _lastProgress));
         if (idle >= timeout && _source is { } source)
         {
             Log.Watchdog(_logger, Id, idle.TotalSeconds);
@@ -139,7 +142,7 @@ internal sealed class CameraWorker
         }
     }
 
-    private void MarkProgress() => Interlocked.Exchange(ref _lastProgress, Stopwatch.GetTimestamp());
+    private void MarkProgress() => Interlocked.Exchange(ref _lastProgress, _time.GetTimestamp());
 
     private string Describe(string error) => $"camera '{Id}' ({RedactedUrl}): {UrlRedactor.Redact(error)}";
 
@@ -174,6 +177,10 @@ internal sealed class CameraWorker
         long sequence = 0;
         var finalState = CameraState.Stopped;
         var reason = "stopped";
+        // A file is the same bytes on every pass: when it breaks the same way, after the same frames, it is damaged and
+        // retrying cannot help (a file cut in the middle would otherwise go round backoff forever).
+        (string Error, long Frames) lastFailure = (string.Empty, -1);
+        var sameFailures = 0;
         try
         {
             while (!ct.IsCancellationRequested)
@@ -182,6 +189,7 @@ internal sealed class CameraWorker
                 SetState(CameraState.Connecting, null);
                 Log.Connecting(_logger, Id, RedactedUrl, Kind);
                 long streamingSince = 0;
+                long passFrames = 0;
                 string error;
                 try
                 {
@@ -206,12 +214,13 @@ internal sealed class CameraWorker
                             }
 
                             sequence++;
+                            passFrames++;
                             Interlocked.Increment(ref _decoded);
                             MarkProgress();
                             CountFps();
                             if (streamingSince == 0)
                             {
-                                streamingSince = Stopwatch.GetTimestamp();
+                                streamingSince = _time.GetTimestamp();
                                 SetState(CameraState.Streaming, null);
                                 Log.Streaming(_logger, Id, source.Width, source.Height, source.NominalFps);
                             }
@@ -255,13 +264,29 @@ internal sealed class CameraWorker
                     break;
                 }
 
-                var healthy = streamingSince == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(streamingSince);
+                if (Kind == SourceKind.File)
+                {
+                    sameFailures = lastFailure == (error, passFrames) ? sameFailures + 1 : 1;
+                    lastFailure = (error, passFrames);
+                    if (sameFailures >= SameFileFailuresToFail)
+                    {
+                        var message = Describe(string.Create(CultureInfo.InvariantCulture,
+                            $"the file fails the same way on every pass ({error} after {passFrames} frames, {sameFailures} times): it is damaged or cut short; replace it or re-encode it"));
+                        finalState = CameraState.Failed;
+                        reason = "failed";
+                        SetState(CameraState.Failed, message);
+                        Log.Failed(_logger, message);
+                        return;
+                    }
+                }
+
+                var healthy = streamingSince == 0 ? TimeSpan.Zero : _time.GetElapsedTime(streamingSince);
                 var delay = backoff.NextDelay(healthy);
                 Interlocked.Increment(ref _reconnects);
                 var line = Describe(error);
                 SetState(CameraState.Backoff, line);
                 Log.Backoff(_logger, line, backoff.Attempt, delay.TotalSeconds);
-                if (ct.WaitHandle.WaitOne(delay))
+                if (!Sleep(delay, ct))
                 {
                     break;
                 }
@@ -278,6 +303,24 @@ internal sealed class CameraWorker
             _feed.Complete();
             Log.Stopped(_logger, Id, reason, Decoded);
             _done.TrySetResult();
+        }
+    }
+
+    /// <summary>Waits on this camera's own thread for <paramref name="delay"/> of the injected clock; false when cancelled.</summary>
+    private bool Sleep(TimeSpan delay, CancellationToken ct)
+    {
+        try
+        {
+            Task.Delay(delay, _time, ct).Wait(ct);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+        catch (AggregateException ex) when (ex.InnerException is OperationCanceledException)
+        {
+            return false;
         }
     }
 
@@ -304,14 +347,14 @@ internal sealed class CameraWorker
 
     private void CountFps()
     {
-        var now = Stopwatch.GetTimestamp();
+        var now = _time.GetTimestamp();
         if (_fpsWindowStart == 0)
         {
             _fpsWindowStart = now;
         }
 
         _fpsWindowFrames++;
-        var elapsed = Stopwatch.GetElapsedTime(_fpsWindowStart, now);
+        var elapsed = _time.GetElapsedTime(_fpsWindowStart, now);
         if (elapsed >= TimeSpan.FromSeconds(1))
         {
             var fps = _fpsWindowFrames / elapsed.TotalSeconds;

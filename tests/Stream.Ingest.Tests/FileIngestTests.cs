@@ -204,6 +204,49 @@ public class FileIngestTests
         }
     }
 
+    // The default decoder. (The ffmpeg pipe and VideoCapture play a cut file's intact part and loop it without an error.)
+    [Fact]
+    public async Task A_file_cut_in_the_middle_that_fails_the_same_way_on_every_pass_ends_as_failed_with_one_line()
+    {
+        var dir = Directory.CreateTempSubdirectory("stream-ingest-");
+        try
+        {
+            // A faststart MP4 (index first) cut halfway: it plays its first frames, then decoding fails, on every pass.
+            var whole = Path.Combine(dir.FullName, "whole.mp4");
+            using (var ffmpeg = Process.Start("ffmpeg", ["-v", "error", "-y", "-i", RepoPaths.Sample("test_360p.mp4"), "-c", "copy", "-movflags", "+faststart", whole]))
+            {
+                await ffmpeg.WaitForExitAsync();
+                Assert.Equal(0, ffmpeg.ExitCode);
+            }
+
+            var bytes = await File.ReadAllBytesAsync(whole);
+            var cut = Path.Combine(dir.FullName, "cut.mp4");
+            await File.WriteAllBytesAsync(cut, bytes.AsSpan(0, bytes.Length / 2).ToArray());
+
+            await using var ingest = new IngestHarness(new IngestOptions { FileDecoder = FileDecoder.Libav });
+            await ingest.Manager.AddAsync(new CameraOptions { Id = "cut", Url = cut, Loop = true });
+            // Full speed: the reader keeps up (drains) so that the camera reaches the broken part of each pass.
+            bool Failed()
+            {
+                ingest.Drain("cut");
+                return ingest.Camera("cut").State == CameraState.Failed;
+            }
+
+            await ingest.WaitUntilAsync(Failed, TimeSpan.FromSeconds(30), "the cut file's camera failed");
+            var status = ingest.Camera("cut");
+            Assert.NotNull(status.LastError);
+            Assert.StartsWith($"camera 'cut' ({cut}): the file fails the same way on every pass", status.LastError, StringComparison.Ordinal);
+            Assert.Contains("replace it or re-encode it", status.LastError, StringComparison.Ordinal);
+            Assert.DoesNotContain('\n', status.LastError);
+            Assert.True(status.FramesDecoded > 0, "the frames before the cut were delivered");
+            Assert.Equal(2, status.Reconnects); // three passes, each broken at the same frame, then no more retries
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
     [Fact]
     public async Task Adding_a_camera_with_a_missing_file_or_unknown_scheme_is_refused_with_the_fix()
     {

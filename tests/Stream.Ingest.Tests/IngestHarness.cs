@@ -9,11 +9,11 @@ namespace Streaming.Ingest.Tests;
 /// <summary>A real <see cref="CameraManager"/> over a real frame bus, as the host wires it.</summary>
 internal sealed class IngestHarness : IAsyncDisposable
 {
-    public IngestHarness(IngestOptions? options = null, int capacityPerCamera = 4)
+    public IngestHarness(IngestOptions? options = null, int capacityPerCamera = 4, TimeProvider? time = null)
     {
         Bus = new FrameBus(capacityPerCamera);
         Status = Channel.CreateUnbounded<CameraStatusChange>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
-        Manager = new CameraManager(Bus, Status.Writer, Options.Create(options ?? new IngestOptions()), pool: Pool);
+        Manager = new CameraManager(Bus, Status.Writer, Options.Create(options ?? new IngestOptions()), time: time, pool: Pool);
     }
 
     public FrameBus Bus { get; }

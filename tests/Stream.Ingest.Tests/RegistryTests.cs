@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 using Streaming.Core;
 using Streaming.Ingest;
 using Streaming.Testing;
@@ -84,25 +85,37 @@ public class RegistryTests
     }
 
     [Fact]
-    public async Task A_camera_whose_server_accepts_but_never_sends_is_restarted_by_the_watchdog_and_never_blocks_shutdown()
+    public async Task A_camera_whose_server_accepts_but_never_sends_is_restarted_by_the_watchdog_after_WatchdogSeconds_of_the_clock_and_never_blocks_shutdown()
     {
         await using var silent = new SilentTcpServer();
-        var port = silent.Port;
-        var options = new IngestOptions { WatchdogSeconds = 1.5, SocketTimeoutSeconds = 60, OpenTimeoutSeconds = 60 };
-        await using (var ingest = new IngestHarness(options))
-        {
-            await ingest.Manager.AddAsync(new CameraOptions { Id = "mute", Url = $"rtsp://127.0.0.1:{port}/cam1" });
-            await ingest.WaitUntilAsync(() => ingest.Camera("mute").Reconnects >= 1, TimeSpan.FromSeconds(6), "a watchdog restart");
-            var status = ingest.Camera("mute");
-            Assert.Contains("watchdog", status.LastError, StringComparison.Ordinal);
-            Assert.Contains("no frame for", status.LastError, StringComparison.Ordinal);
-            Assert.True(silent.Accepted >= 1);
+        var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
+        var options = new IngestOptions { WatchdogSeconds = 2, SocketTimeoutSeconds = 60, OpenTimeoutSeconds = 60 };
+        await using var ingest = new IngestHarness(options, time: time);
+        await ingest.Manager.AddAsync(new CameraOptions { Id = "mute", Url = $"rtsp://127.0.0.1:{silent.Port}/cam1" });
+        await ingest.WaitUntilAsync(() => silent.Accepted >= 1 && ingest.Camera("mute").State == CameraState.Connecting, TimeSpan.FromSeconds(10), "the camera connecting");
 
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            await ingest.Manager.StopAllAsync();
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3), $"shutdown took {clock.Elapsed}");
-            Assert.Empty(FfmpegChildren(port));
+        // 1.9 s of the clock pass, in the watchdog's own steps: no restart yet, however long that takes in real time.
+        for (var i = 0; i < 19; i++)
+        {
+            time.Advance(TimeSpan.FromMilliseconds(100));
         }
+
+        await Task.Delay(300);
+        Assert.Equal(0, ingest.Camera("mute").Reconnects);
+        Assert.Equal(CameraState.Connecting, ingest.Camera("mute").State);
+
+        // Past 2 s: the watchdog aborts the connection and the camera goes into backoff, naming why.
+        time.Advance(TimeSpan.FromMilliseconds(600));
+        await ingest.WaitUntilAsync(() => ingest.Camera("mute").Reconnects >= 1, TimeSpan.FromSeconds(10), "a watchdog restart");
+        var status = ingest.Camera("mute");
+        Assert.Equal(CameraState.Backoff, status.State);
+        Assert.Contains("no frame for 2", status.LastError, StringComparison.Ordinal);
+        Assert.Contains("watchdog", status.LastError, StringComparison.Ordinal);
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await ingest.Manager.StopAllAsync();
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3), $"shutdown took {clock.Elapsed}");
+        Assert.Empty(FfmpegChildren(silent.Port));
     }
 
     [Fact]
