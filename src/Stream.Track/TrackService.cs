@@ -16,7 +16,7 @@ namespace Streaming.Track;
 /// <see cref="TrackOptions.EndTracksOnDrain"/>), and the output is completed once all workers are done. A camera that
 /// sends no frame for <see cref="TrackOptions.IdleEndSeconds"/> has its open tracks ended (Reason "idle").
 /// </summary>
-public sealed partial class TrackService : PipelineStage
+public sealed class TrackService : PipelineStage
 {
     private static readonly PipelineEvent[] NoEvents = [];
 
@@ -69,7 +69,7 @@ public sealed partial class TrackService : PipelineStage
         }
         catch (OperationCanceledException) when (hardStop.IsCancellationRequested)
         {
-            LogHardStop(_logger);
+            Log.HardStop(_logger);
 
             // Release what is still queued upstream of us: nobody else will.
             while (_input.TryRead(out var left))
@@ -105,7 +105,7 @@ public sealed partial class TrackService : PipelineStage
         });
         var worker = new CameraWorker(cameraId, queue, new ByteTracker(cameraId, _options));
         worker.Completion = Task.Run(() => RunWorkerAsync(worker, hardStop), CancellationToken.None);
-        LogCameraStarted(_logger, cameraId);
+        Log.CameraStarted(_logger, cameraId);
         return worker;
     }
 
@@ -183,7 +183,7 @@ public sealed partial class TrackService : PipelineStage
                 catch (Exception ex)
                 {
                     // A bug or bad input must not stop the camera: drop this frame, start the camera's tracking afresh.
-                    LogWorkerFailed(_logger, worker.CameraId, ex);
+                    Log.WorkerFailed(_logger, worker.CameraId, ex);
                     frame.Dispose();
                     worker.Tracker = new ByteTracker(worker.CameraId, _options);
                     tracker = worker.Tracker;
@@ -196,7 +196,7 @@ public sealed partial class TrackService : PipelineStage
             await EndTracksAsync(worker, "shutdown", lastSequence, lastTime, hardStop).ConfigureAwait(false);
         }
 
-        LogCameraDrained(_logger, worker.CameraId);
+        Log.CameraDrained(_logger, worker.CameraId);
     }
 
     /// <summary>Ends the camera's open tracks; returns false when the output can take nothing more.</summary>
@@ -227,7 +227,7 @@ public sealed partial class TrackService : PipelineStage
         }
         catch (Exception ex) when (ex is ChannelClosedException or OperationCanceledException)
         {
-            LogEndEventsLost(_logger, worker.CameraId, worker.Events.Count);
+            Log.EndEventsLost(_logger, worker.CameraId, worker.Events.Count);
             return false;
         }
     }
@@ -252,21 +252,6 @@ public sealed partial class TrackService : PipelineStage
             yield return new Measurement<int>(worker.ActiveTracks, new KeyValuePair<string, object?>(Telemetry.CameraTag, camera));
         }
     }
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Track: camera {Camera} has its own tracker now")]
-    private static partial void LogCameraStarted(ILogger logger, string camera);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Track: camera {Camera} drained")]
-    private static partial void LogCameraDrained(ILogger logger, string camera);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "Track: the tracker of camera {Camera} failed on a frame; the frame is dropped and the camera's tracks start afresh")]
-    private static partial void LogWorkerFailed(ILogger logger, string camera, Exception exception);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Track: camera {Camera}: {Count} end-of-run events could not be delivered (output closed or hard stop)")]
-    private static partial void LogEndEventsLost(ILogger logger, string camera, int count);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Track: hard stop at the shutdown timeout; frames still queued are released")]
-    private static partial void LogHardStop(ILogger logger);
 
     private sealed class CameraWorker(string cameraId, Channel<DetectedFrame> queue, ByteTracker tracker)
     {
