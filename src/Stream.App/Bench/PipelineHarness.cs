@@ -18,6 +18,9 @@ internal sealed record BenchSettings
 {
     public required string Source { get; init; }
 
+    /// <summary>One file per camera (camera i plays <c>Sources[i]</c>); null: every camera plays <see cref="Source"/>.</summary>
+    public IReadOnlyList<string>? Sources { get; init; }
+
     public int Cameras { get; init; } = 1;
 
     public FilePacing Pacing { get; init; } = FilePacing.Full;
@@ -119,7 +122,7 @@ internal sealed class PipelineHarness : IAsyncDisposable
         {
             var prefix = string.Create(inv, $"Cameras:{i}:");
             config[prefix + "Id"] = string.Create(inv, $"bench-{i + 1}");
-            config[prefix + "Url"] = settings.Source;
+            config[prefix + "Url"] = settings.Sources is { } sources ? sources[i] : settings.Source;
             config[prefix + "Pacing"] = settings.Pacing.ToString();
             config[prefix + "Loop"] = settings.Loop ? "true" : "false";
             config[prefix + "MaxFps"] = settings.MaxFps.ToString(inv);

@@ -8,6 +8,7 @@ internal static class InstrumentNames
     public const string DetectStaleDropped = "stream.detect.stale_dropped";
     public const string DetectFrames = "stream.detect.frames";
     public const string DetectBatchFill = "stream.detect.batch_fill";
+    public const string DetectBatchSize = "stream.detect.batch_size"; // one observation per inference call
     public const string DetectInferenceMs = "stream.detect.inference_duration";
     public const string SinkFrames = Core.FrameLatency.TotalLatency; // one observation per frame the sink takes
     public const string SinkEventsProduced = "stream.sink.events_produced";
