@@ -4,7 +4,7 @@ using OpenCvSharp;
 using Streaming.Core;
 using Streaming.Detect;
 using Streaming.Track;
-using Streaming.Track.Evaluation;
+using Streaming.Eval;
 
 namespace Streaming.App.Commands;
 

@@ -1,7 +1,8 @@
 using System.Globalization;
 using System.Text;
+using Streaming.Track;
 
-namespace Streaming.Track.Evaluation;
+namespace Streaming.Eval;
 
 /// <summary>CLEAR MOT and identity metrics of one sequence.</summary>
 public sealed record MotMetrics

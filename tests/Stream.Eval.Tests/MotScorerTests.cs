@@ -1,6 +1,6 @@
-using Streaming.Track.Evaluation;
+using Streaming.Eval;
 
-namespace Streaming.Track.Tests;
+namespace Streaming.Eval.Tests;
 
 public class MotScorerTests
 {

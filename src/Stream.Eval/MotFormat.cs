@@ -1,7 +1,8 @@
 using System.Globalization;
 using System.Text;
+using Streaming.Track;
 
-namespace Streaming.Track.Evaluation;
+namespace Streaming.Eval;
 
 /// <summary>
 /// One row of a MOTChallenge text file. gt.txt: frame, id, x, y, w, h, consider flag, class, visibility.

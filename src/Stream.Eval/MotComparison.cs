@@ -1,7 +1,8 @@
 using System.Globalization;
 using System.Text;
+using Streaming.Track;
 
-namespace Streaming.Track.Evaluation;
+namespace Streaming.Eval;
 
 /// <summary>Runs several trackers over every sequence folder under a directory (det/det.txt + gt/gt.txt) and tabulates scores.</summary>
 public static class MotComparison

@@ -1,8 +1,8 @@
 using Streaming.Core;
+using Streaming.Eval;
 using Streaming.Track;
-using Streaming.Track.Evaluation;
 
-namespace Streaming.Track.Tests;
+namespace Streaming.Eval.Tests;
 
 public class EvaluationTests
 {
