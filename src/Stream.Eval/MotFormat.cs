@@ -5,7 +5,8 @@ using Streaming.Track;
 namespace Streaming.Eval;
 
 /// <summary>
-/// One row of a MOTChallenge text file. gt.txt: frame, id, x, y, w, h, consider flag, class, visibility.
+/// One row of a MOTChallenge text file. MOT16/17/20 gt.txt: frame, id, x, y, w, h, consider flag, class, visibility;
+/// MOT15 gt.txt: frame, id, x, y, w, h, consider flag, wx, wy, wz (read with class and visibility -1).
 /// det.txt: frame, -1, x, y, w, h, score, -1, -1, -1. Tracker output: frame, id, x, y, w, h, score, -1, -1, -1.
 /// Frames count from 1; boxes are top-left x, y and width, height in pixels.
 /// </summary>
@@ -58,19 +59,95 @@ public sealed record SeqInfo(string Name, string ImageDirectory, double FrameRat
     }
 }
 
+/// <summary>The column layout of a MOTChallenge text file.</summary>
+public enum MotLayout
+{
+    /// <summary>MOT15 ground truth: frame,id,x,y,w,h,flag,wx,wy,wz (world coordinates or -1; no class, no visibility).</summary>
+    Mot15,
+
+    /// <summary>MOT16/17/20 ground truth: frame,id,x,y,w,h,flag,class,visibility.</summary>
+    Mot17,
+
+    /// <summary>Tracker results or detections: frame,id,x,y,w,h,score[,x,y,z] (6 to 10 columns).</summary>
+    Results,
+}
+
+/// <summary>Which MOTChallenge benchmark's evaluation rules apply (TrackEval's <c>BENCHMARK</c>; MOT16 scores as MOT17).</summary>
+public enum MotBenchmark
+{
+    /// <summary>Every gt row with flag != 0 counts; no class filter, no distractor removal.</summary>
+    Mot15,
+
+    /// <summary>Only gt of class 1 (pedestrian) with flag != 0 counts; tracker boxes on distractors (classes 2, 7, 8, 12) are dropped.</summary>
+    Mot17,
+
+    /// <summary>As MOT17, with class 6 (non-MOT vehicle) a distractor too.</summary>
+    Mot20,
+}
+
+/// <summary>Ground truth rows with the layout they were read in and the benchmark whose rules score them.</summary>
+public sealed record MotGroundTruth(IReadOnlyList<MotRow> Rows, MotLayout Layout, MotBenchmark Benchmark)
+{
+    /// <summary>The benchmark a layout implies: MOT15 for the 10-column layout, MOT17 for the 9-column one.</summary>
+    public static MotBenchmark BenchmarkOf(MotLayout layout) => layout == MotLayout.Mot15 ? MotBenchmark.Mot15 : MotBenchmark.Mot17;
+}
+
+/// <summary>A MOTChallenge file that fits no layout: the message is one line naming the file, the row and the fix.</summary>
+public sealed class MotFormatException(string message) : FormatException(message);
+
 public static class MotFile
 {
-    /// <summary>Reads a MOTChallenge text file (comma or space separated); missing trailing columns read as -1 (flag/class 1 for gt-like files).</summary>
-    public static List<MotRow> Read(string path)
+    /// <summary>
+    /// Reads a ground-truth file and recognises its layout from the column count: 10 columns are MOT15 (columns 8-10 world
+    /// coordinates or -1), 9 columns MOT16/17/20 (class, visibility). <paramref name="benchmark"/> overrides the rules the
+    /// layout implies (MOT20 cannot be told from MOT17 by the file); MOT17/MOT20 rules need the class column.
+    /// </summary>
+    public static MotGroundTruth ReadGroundTruth(string path, MotBenchmark? benchmark = null)
+    {
+        var (rows, columns) = ReadRows(path, isGroundTruth: true);
+        var layout = columns switch
+        {
+            10 => MotLayout.Mot15,
+            9 => MotLayout.Mot17,
+            _ => throw new MotFormatException($"{path}: ground truth with {columns} columns fits no layout; expected 10 (MOT15: frame,id,x,y,w,h,flag,wx,wy,wz) or 9 (MOT16/17/20: frame,id,x,y,w,h,flag,class,visibility)."),
+        };
+        var rules = benchmark ?? MotGroundTruth.BenchmarkOf(layout);
+        if (layout == MotLayout.Mot15 && rules != MotBenchmark.Mot15)
+        {
+            throw new MotFormatException($"{path}: MOT15 layout (10 columns, no class column), but {rules} rules need frame,id,x,y,w,h,flag,class,visibility; drop --benchmark or give a MOT16/17/20 gt.txt.");
+        }
+
+        if (layout == MotLayout.Mot17)
+        {
+            for (var i = 0; i < rows.Count; i++)
+            {
+                var (r, line) = rows[i];
+                if (r.ClassId < 1 || !(r.Visibility >= 0 && r.Visibility <= 1))
+                {
+                    throw new MotFormatException($"{path}:{line}: class {r.ClassId}, visibility {r.Visibility.ToString(CultureInfo.InvariantCulture)}: a 9-column gt row needs class >= 1 and visibility in [0, 1] (MOT16/17/20 layout).");
+                }
+            }
+        }
+
+        return new MotGroundTruth([.. rows.Select(r => r.Row)], layout, rules);
+    }
+
+    /// <summary>Reads tracker results or detections (frame,id,x,y,w,h,score[,x,y,z]; comma or space separated).</summary>
+    public static List<MotRow> Read(string path) => [.. ReadRows(path, isGroundTruth: false).Rows.Select(r => r.Row)];
+
+    private static (List<(MotRow Row, int Line)> Rows, int Columns) ReadRows(string path, bool isGroundTruth)
     {
         if (!File.Exists(path))
         {
             throw new FileNotFoundException($"{path} not found.", path);
         }
 
-        var rows = new List<MotRow>();
+        var rows = new List<(MotRow, int)>();
+        var columns = 0;
+        var firstLine = 0;
         var lineNo = 0;
-        Span<float> v = stackalloc float[10];
+        var idsInFrame = new HashSet<(int Frame, int Id)>();
+        Span<double> v = stackalloc double[10];
         foreach (var raw in File.ReadLines(path))
         {
             lineNo++;
@@ -90,29 +167,64 @@ public static class MotFile
                     continue;
                 }
 
-                if (count < 10)
+                if (count >= 10)
                 {
-                    if (!float.TryParse(part, NumberStyles.Float, CultureInfo.InvariantCulture, out v[count]))
-                    {
-                        throw new FormatException($"{path}:{lineNo}: '{part.ToString()}' is not a number; expected MOTChallenge rows frame,id,x,y,w,h,score,...");
-                    }
+                    throw new MotFormatException($"{path}:{lineNo}: more than 10 columns; MOTChallenge rows have at most frame,id,x,y,w,h,score/flag,x,y,z.");
+                }
+
+                if (!double.TryParse(part, NumberStyles.Float, CultureInfo.InvariantCulture, out v[count]) || !double.IsFinite(v[count]))
+                {
+                    throw new MotFormatException($"{path}:{lineNo}: '{part.ToString()}' is not a number; expected MOTChallenge rows frame,id,x,y,w,h,...");
                 }
 
                 count++;
             }
 
-            if (count < 6)
+            if (count < (isGroundTruth ? 9 : 6))
             {
-                throw new FormatException($"{path}:{lineNo}: {count} columns; a MOTChallenge row needs at least frame,id,x,y,w,h.");
+                throw new MotFormatException(isGroundTruth
+                    ? $"{path}:{lineNo}: {count} columns; ground truth needs 10 (MOT15: frame,id,x,y,w,h,flag,wx,wy,wz) or 9 (MOT16/17/20: ...,flag,class,visibility)."
+                    : $"{path}:{lineNo}: {count} columns; a MOTChallenge row needs at least frame,id,x,y,w,h.");
             }
 
-            var conf = count > 6 ? v[6] : 1f;
-            var cls = count > 7 ? (int)v[7] : -1;
-            var vis = count > 8 ? v[8] : -1f;
-            rows.Add(new MotRow((int)v[0], (int)v[1], v[2], v[3], v[4], v[5], conf, cls, vis));
+            if (columns == 0)
+            {
+                columns = count;
+                firstLine = lineNo;
+            }
+            else if (count != columns)
+            {
+                throw new MotFormatException($"{path}:{lineNo}: {count} columns, but row {firstLine} has {columns}; every row of a MOTChallenge file has the same layout.");
+            }
+
+            if (v[0] < 1 || v[0] != Math.Floor(v[0]) || v[1] != Math.Floor(v[1]) || v[4] < 0 || v[5] < 0)
+            {
+                throw new MotFormatException($"{path}:{lineNo}: frame {v[0].ToString(CultureInfo.InvariantCulture)}, id {v[1].ToString(CultureInfo.InvariantCulture)}, w {v[4].ToString(CultureInfo.InvariantCulture)}, h {v[5].ToString(CultureInfo.InvariantCulture)}: frames count from 1, ids are integers, and boxes have w, h >= 0.");
+            }
+
+            if (v[1] >= 0 && !idsInFrame.Add(((int)v[0], (int)v[1])))
+            {
+                throw new MotFormatException($"{path}:{lineNo}: id {(int)v[1]} appears twice in frame {(int)v[0]}; each id may have one box per frame.");
+            }
+
+            if (isGroundTruth && count == 9 && v[7] != Math.Floor(v[7]))
+            {
+                throw new MotFormatException($"{path}:{lineNo}: class '{v[7].ToString(CultureInfo.InvariantCulture)}' is not an integer; a 9-column gt row is frame,id,x,y,w,h,flag,class,visibility (MOT16/17/20).");
+            }
+
+            // MOT15 gt and results: columns 8-10 are world coordinates (or -1), never a class.
+            var classId = isGroundTruth && count == 9 ? (int)v[7] : -1;
+            var visibility = isGroundTruth && count == 9 ? (float)v[8] : -1f;
+            var conf = count > 6 ? (float)v[6] : 1f;
+            rows.Add((new MotRow((int)v[0], (int)v[1], (float)v[2], (float)v[3], (float)v[4], (float)v[5], conf, classId, visibility), lineNo));
         }
 
-        return rows;
+        if (rows.Count == 0 && isGroundTruth)
+        {
+            throw new MotFormatException($"{path}: no rows; ground truth needs MOTChallenge rows frame,id,x,y,w,h,flag,...");
+        }
+
+        return (rows, columns);
     }
 
     /// <summary>Writes tracker output rows: frame,id,x,y,w,h,score,-1,-1,-1.</summary>
