@@ -17,45 +17,27 @@ namespace Streaming.Track;
 /// </summary>
 public sealed class ByteTracker
 {
-    private const double Forbidden = 1e6;
-
     private readonly TrackOptions _options;
-    private readonly ZoneModel[] _zones;
-    private readonly LineModel[] _lines;
-    private readonly List<Track> _tracks = [];
-    private readonly Stack<Track> _free = new();
-    private readonly LinearAssignment _solver = new();
+    private readonly ZoneLineMonitor _monitor;
+    private readonly List<Tracklet> _tracks = [];
+    private readonly Stack<Tracklet> _free = new();
+    private readonly SparseAssignment _assignment = new();
     private long _nextId = 1;
     private long _frames;
     private DateTimeOffset _lastTime;
     private double _interval;
-    private DateTimeOffset _lastCounts;
 
-    // Scratch buffers, grown on demand and reused every frame.
+    // Per-update scratch, grown on demand and reused every frame: the detections, which are high and low, which are used;
+    // the tracks' predicted boxes and matches, and the two pools of tracks (confirmed + lost, tentative).
+    private Detection[] _dets = new Detection[64];
+    private bool[] _detUsed = new bool[64];
     private int[] _highDets = new int[64];
     private int[] _lowDets = new int[64];
-    private bool[] _detUsed = new bool[64];
-    private int[] _poolA = new int[64];
-    private int[] _poolB = new int[64];
-    private int[] _trackMatch = new int[64];
-    private int[] _edgeT = new int[256];
-    private int[] _edgeD = new int[256];
-    private double[] _edgeCost = new double[256];
-    private int[] _parent = new int[128];
-    private int[] _local = new int[128];
-    private int[] _compOf = new int[128];
-    private int[] _compTrackStart = new int[64];
-    private int[] _compDetStart = new int[64];
-    private int[] _compTracks = new int[64];
-    private int[] _compDets = new int[64];
-    private int[] _compFill = new int[64];
-    private int[] _compDetFill = new int[64];
-    private int[] _compEdgeStart = new int[64];
-    private int[] _edgeOrder = new int[256];
-    private double[] _dense = new double[256];
-    private int[] _rowToCol = new int[64];
     private BoxF[] _predicted = new BoxF[64];
-    private Detection[] _dets = new Detection[64];
+    private int[] _trackMatch = new int[64];
+    private int[] _confirmedOrLost = new int[64];
+    private int[] _tentative = new int[64];
+    private int[] _rowToCol = new int[64];
     private float[] _sortKeys = new float[64];
     private int[] _sortItems = new int[64];
 
@@ -71,9 +53,7 @@ public sealed class ByteTracker
 
         CameraId = cameraId;
         _options = options;
-        geometry ??= options.Cameras.GetValueOrDefault(cameraId);
-        _zones = geometry is null ? [] : [.. geometry.Zones.Select(z => new ZoneModel(z))];
-        _lines = geometry is null ? [] : [.. geometry.Lines.Select(l => new LineModel(l))];
+        _monitor = new ZoneLineMonitor(cameraId, options, geometry ?? options.Cameras.GetValueOrDefault(cameraId));
     }
 
     public string CameraId { get; }
@@ -97,20 +77,7 @@ public sealed class ByteTracker
     }
 
     /// <summary>In/out totals of each line since start, keyed "line:in" and "line:out".</summary>
-    public IReadOnlyDictionary<string, int> Counts
-    {
-        get
-        {
-            var d = new Dictionary<string, int>(StringComparer.Ordinal);
-            foreach (var l in _lines)
-            {
-                d[l.Name + ":in"] = l.InCount;
-                d[l.Name + ":out"] = l.OutCount;
-            }
-
-            return d;
-        }
-    }
+    public IReadOnlyDictionary<string, int> Counts => _monitor.Counts;
 
     /// <summary>
     /// Runs one frame. <paramref name="tracksOut"/> receives the confirmed and tentative tracks matched in this frame (with
@@ -122,160 +89,259 @@ public sealed class ByteTracker
         List<TrackedObject>? tracksOut, List<PipelineEvent>? eventsOut)
     {
         ArgumentNullException.ThrowIfNull(detections);
-        var keep = false;
-        var dt = StepsSince(time);
-        var firstFrame = _frames == 0;
-        _frames++;
+        var steps = StepsSince(time);
+        var firstFrame = _frames++ == 0;
+        var (nHigh, nLow) = SplitDetections(detections);
+        var (nConfirmedOrLost, nTentative) = PredictTracks(steps);
 
+        // 1) high-score detections against confirmed + lost tracks.
+        Associate(_confirmedOrLost.AsSpan(0, nConfirmedOrLost), _highDets.AsSpan(0, nHigh), _options.MatchThreshold, _options.FuseScore);
+
+        // 2) low-score detections against the confirmed (not lost) tracks still unmatched.
+        var nConfirmed = KeepUnmatchedConfirmed(nConfirmedOrLost);
+        Associate(_confirmedOrLost.AsSpan(0, nConfirmed), _lowDets.AsSpan(0, nLow), _options.LowMatchThreshold, fuse: false);
+
+        // 3) tentative tracks against the high-score detections left.
+        var nHighLeft = KeepUnusedHigh(nHigh);
+        Associate(_tentative.AsSpan(0, nTentative), _highDets.AsSpan(0, nHighLeft), _options.TentativeMatchThreshold, _options.FuseScore);
+
+        var keep = ApplyMatches(time, frameSequence, eventsOut);
+        keep |= StartTracks(nHighLeft, firstFrame, time, frameSequence, eventsOut);
+        RemoveExpired(time, eventsOut);
+        if (tracksOut is not null)
+        {
+            foreach (var track in _tracks)
+            {
+                if (track.State == TrackState.Lost || track.Matched)
+                {
+                    tracksOut.Add(new TrackedObject(track.Id, track.ClassId, track.LastScore, track.Box, track.State));
+                }
+            }
+        }
+
+        _monitor.EmitCounts(time, eventsOut);
+        return keep;
+    }
+
+    /// <summary>Ends every open track (at final drain): TrackEnded for confirmed ones, and zone exits.</summary>
+    public void EndAll(DateTimeOffset time, string reason, List<PipelineEvent>? eventsOut)
+    {
+        foreach (var track in _tracks)
+        {
+            End(track, time, reason, eventsOut);
+        }
+
+        _tracks.Clear();
+    }
+
+    /// <summary>Copies the detections and sorts the usable ones into high and low score; degenerate or NaN boxes are ignored.</summary>
+    private (int High, int Low) SplitDetections(IReadOnlyList<Detection> detections)
+    {
         var nd = detections.Count;
-        var nt = _tracks.Count;
-        Grow(ref _detUsed, nd);
-        Grow(ref _highDets, nd);
-        Grow(ref _lowDets, nd);
-        Grow(ref _trackMatch, nt);
-        Grow(ref _poolA, nt);
-        Grow(ref _poolB, nt);
-        Grow(ref _predicted, nt);
-
-        Grow(ref _dets, nd);
+        SparseAssignment.Grow(ref _dets, nd);
+        SparseAssignment.Grow(ref _detUsed, nd);
+        SparseAssignment.Grow(ref _highDets, nd);
+        SparseAssignment.Grow(ref _lowDets, nd);
         var nHigh = 0;
         var nLow = 0;
         for (var i = 0; i < nd; i++)
         {
             _detUsed[i] = false;
-            _dets[i] = detections[i];
-            var b = _dets[i].Box;
-            var s = _dets[i].Score;
-            if (!(b.Width > 0 && b.Height > 0 && float.IsFinite(b.X1) && float.IsFinite(b.Y1) && float.IsFinite(b.X2) && float.IsFinite(b.Y2) && float.IsFinite(s)))
+            var det = _dets[i] = detections[i];
+            var b = det.Box;
+            if (!(b.Width > 0 && b.Height > 0 && float.IsFinite(b.X1) && float.IsFinite(b.Y1) && float.IsFinite(b.X2) && float.IsFinite(b.Y2) && float.IsFinite(det.Score)))
             {
-                continue; // degenerate or NaN box: ignored rather than allowed to poison a track's filter
+                continue; // rather ignored than allowed to poison a track's filter
             }
 
-            if (s >= _options.HighThreshold)
+            if (det.Score >= _options.HighThreshold)
             {
                 _highDets[nHigh++] = i;
             }
-            else if (s >= _options.LowThreshold)
+            else if (det.Score >= _options.LowThreshold)
             {
                 _lowDets[nLow++] = i;
             }
         }
 
-        // Predict every track; lost tracks do not keep growing or shrinking (ByteTrack zeroes vh for them).
+        return (nHigh, nLow);
+    }
+
+    /// <summary>Predicts every track and splits them into confirmed + lost, and tentative.</summary>
+    private (int ConfirmedOrLost, int Tentative) PredictTracks(double steps)
+    {
+        var nt = _tracks.Count;
+        SparseAssignment.Grow(ref _predicted, nt);
+        SparseAssignment.Grow(ref _trackMatch, nt);
+        SparseAssignment.Grow(ref _confirmedOrLost, nt);
+        SparseAssignment.Grow(ref _tentative, nt);
         var nA = 0;
         var nU = 0;
         for (var t = 0; t < nt; t++)
         {
             var track = _tracks[t];
-            if (track.State != TrackState.Confirmed && track.State != TrackState.Tentative)
-            {
-                track.Mean[7] = 0;
-            }
-
-            KalmanFilterXyah.Predict(track.Mean, track.Covariance, dt);
+            track.Predict(steps);
             _predicted[t] = track.Box;
             _trackMatch[t] = -1;
             if (track.State == TrackState.Tentative)
             {
-                _poolB[nU++] = t;
+                _tentative[nU++] = t;
             }
             else
             {
-                _poolA[nA++] = t;
+                _confirmedOrLost[nA++] = t;
             }
         }
 
-        // 1) high-score detections against confirmed + lost tracks.
-        Associate(_poolA.AsSpan(0, nA), _highDets.AsSpan(0, nHigh), _options.MatchThreshold, _options.FuseScore);
+        return (nA, nU);
+    }
 
-        // 2) low-score detections against the confirmed (not lost) tracks still unmatched.
-        var nA2 = 0;
-        for (var k = 0; k < nA; k++)
+    private int KeepUnmatchedConfirmed(int count)
+    {
+        var n = 0;
+        for (var k = 0; k < count; k++)
         {
-            var t = _poolA[k];
+            var t = _confirmedOrLost[k];
             if (_trackMatch[t] < 0 && _tracks[t].State == TrackState.Confirmed)
             {
-                _poolA[nA2++] = t;
+                _confirmedOrLost[n++] = t;
             }
         }
 
-        Associate(_poolA.AsSpan(0, nA2), _lowDets.AsSpan(0, nLow), _options.LowMatchThreshold, fuse: false);
+        return n;
+    }
 
-        // 3) tentative tracks against the high-score detections left.
-        var nHigh2 = 0;
-        for (var k = 0; k < nHigh; k++)
+    private int KeepUnusedHigh(int count)
+    {
+        var n = 0;
+        for (var k = 0; k < count; k++)
         {
             if (!_detUsed[_highDets[k]])
             {
-                _highDets[nHigh2++] = _highDets[k];
+                _highDets[n++] = _highDets[k];
             }
         }
 
-        Associate(_poolB.AsSpan(0, nU), _highDets.AsSpan(0, nHigh2), _options.TentativeMatchThreshold, _options.FuseScore);
+        return n;
+    }
 
-        // Apply matches and misses.
-        for (var t = 0; t < nt; t++)
+    /// <summary>
+    /// Matches tracks to detections minimising the cost 1 - IoU (x score when fused), only for same-class pairs with cost
+    /// &lt;= <paramref name="threshold"/>. The feasible pairs are found by a sweep over the detections sorted by left edge
+    /// (each track only looks at the detections whose x-range can overlap its own) and solved by <see cref="SparseAssignment"/>.
+    /// </summary>
+    private void Associate(ReadOnlySpan<int> trackIdx, ReadOnlySpan<int> detIdx, double threshold, bool fuse)
+    {
+        var n = trackIdx.Length;
+        var m = detIdx.Length;
+        if (n == 0 || m == 0)
+        {
+            return;
+        }
+
+        SparseAssignment.Grow(ref _sortKeys, m);
+        SparseAssignment.Grow(ref _sortItems, m);
+        var maxWidth = 0f;
+        for (var b = 0; b < m; b++)
+        {
+            var box = _dets[detIdx[b]].Box;
+            _sortKeys[b] = box.X1;
+            _sortItems[b] = b;
+            maxWidth = Math.Max(maxWidth, box.Width);
+        }
+
+        Array.Sort(_sortKeys, _sortItems, 0, m);
+        _assignment.Clear();
+        for (var a = 0; a < n; a++)
+        {
+            var t = trackIdx[a];
+            var box = _predicted[t];
+            var cls = _tracks[t].ClassId;
+            for (var k = LowerBound(_sortKeys.AsSpan(0, m), box.X1 - maxWidth); k < m && _sortKeys[k] < box.X2; k++)
+            {
+                var b = _sortItems[k];
+                ref readonly var det = ref _dets[detIdx[b]];
+                var iou = det.ClassId == cls ? box.IoU(det.Box) : 0;
+                var cost = 1.0 - (fuse ? iou * det.Score : iou);
+                if (iou > 0 && cost <= threshold)
+                {
+                    _assignment.Add(a, b, cost);
+                }
+            }
+        }
+
+        SparseAssignment.Grow(ref _rowToCol, n);
+        _assignment.Solve(n, m, threshold, _rowToCol);
+        for (var a = 0; a < n; a++)
+        {
+            if (_rowToCol[a] >= 0)
+            {
+                var d = detIdx[_rowToCol[a]];
+                _trackMatch[trackIdx[a]] = d;
+                _detUsed[d] = true;
+            }
+        }
+    }
+
+    /// <summary>Corrects matched tracks (confirming tentative ones after MinHits), and turns unmatched ones lost or removed.</summary>
+    private bool ApplyMatches(DateTimeOffset time, long frameSequence, List<PipelineEvent>? eventsOut)
+    {
+        var keep = false;
+        for (var t = 0; t < _tracks.Count; t++)
         {
             var track = _tracks[t];
             var d = _trackMatch[t];
-            if (d >= 0)
+            if (d < 0)
             {
-                var det = _dets[d];
-                var box = det.Box;
-                var h = Math.Max(box.Height, 1e-3f);
-                KalmanFilterXyah.Update(track.Mean, track.Covariance, box.CenterX, box.CenterY, box.Width / h, h);
-                track.Hits++;
-                track.LastSeen = time;
-                track.LastScore = det.Score;
-                track.Matched = true;
-                if (track.State == TrackState.Tentative)
+                track.Matched = false;
+                track.State = track.State switch
                 {
-                    if (track.Hits >= _options.MinHits)
-                    {
-                        track.State = TrackState.Confirmed;
-                        keep |= Confirm(track, time, frameSequence, eventsOut);
-                    }
-                }
-                else
+                    TrackState.Tentative => TrackState.Removed,
+                    TrackState.Confirmed => TrackState.Lost,
+                    var s => s,
+                };
+                continue;
+            }
+
+            var det = _dets[d];
+            track.Correct(det, time);
+            if (track.State == TrackState.Tentative)
+            {
+                if (track.Hits < _options.MinHits)
                 {
-                    track.State = TrackState.Confirmed;
-                    if (det.Score > track.BestScore + _options.BestScoreImprovement)
-                    {
-                        track.BestScore = det.Score;
-                        track.BestFrame = frameSequence;
-                        track.BestBox = track.Box;
-                        track.BestTime = time;
-                        keep = true;
-                    }
+                    continue;
                 }
 
-                if (track.State == TrackState.Confirmed)
-                {
-                    keep |= UpdateGeometry(track, time, frameSequence, eventsOut);
-                    if (_options.UpdateIntervalSeconds > 0 && eventsOut is not null
-                        && (time - track.LastUpdateEvent).TotalSeconds >= _options.UpdateIntervalSeconds)
-                    {
-                        track.LastUpdateEvent = time;
-                        eventsOut.Add(NewEvent(EventKind.TrackUpdated, track, time, null, track.Box, det.Score));
-                    }
-                }
+                track.State = TrackState.Confirmed;
+                keep |= Confirm(track, time, frameSequence, eventsOut);
             }
             else
             {
-                track.Matched = false;
-                if (track.State == TrackState.Tentative)
+                track.State = TrackState.Confirmed;
+                if (det.Score > track.BestScore + _options.BestScoreImprovement)
                 {
-                    track.State = TrackState.Removed;
+                    track.SetBest(det.Score, frameSequence, time);
+                    keep = true;
                 }
-                else if (track.State == TrackState.Confirmed)
-                {
-                    track.State = TrackState.Lost;
-                }
+            }
+
+            keep |= _monitor.Observe(track, time, frameSequence, eventsOut);
+            if (_options.UpdateIntervalSeconds > 0 && eventsOut is not null
+                && (time - track.LastUpdateEvent).TotalSeconds >= _options.UpdateIntervalSeconds)
+            {
+                track.LastUpdateEvent = time;
+                eventsOut.Add(TrackEvents.Create(EventKind.TrackUpdated, CameraId, track, time, null, track.Box, det.Score));
             }
         }
 
-        // New tracks from unmatched confident high-score detections.
-        for (var k = 0; k < nHigh2; k++)
+        return keep;
+    }
+
+    /// <summary>New tracks from the unmatched high-score detections at or above NewTrackThreshold.</summary>
+    private bool StartTracks(int nHighLeft, bool firstFrame, DateTimeOffset time, long frameSequence, List<PipelineEvent>? eventsOut)
+    {
+        var keep = false;
+        for (var k = 0; k < nHighLeft; k++)
         {
             var d = _highDets[k];
             if (_detUsed[d] || _dets[d].Score < _options.NewTrackThreshold)
@@ -283,28 +349,23 @@ public sealed class ByteTracker
                 continue;
             }
 
-            var det = _dets[d];
-            var box = det.Box;
-            var h = Math.Max(box.Height, 1e-3f);
-            var track = _free.Count > 0 ? _free.Pop() : new Track(_zones.Length, _lines.Length);
-            track.Reset(_nextId++, det.ClassId);
-            KalmanFilterXyah.Initiate(box.CenterX, box.CenterY, box.Width / h, h, track.Mean, track.Covariance);
-            track.FirstSeen = time;
-            track.LastSeen = time;
-            track.LastScore = det.Score;
-            track.Hits = 1;
-            track.Matched = true;
-            track.State = TrackState.Tentative;
+            var track = _free.Count > 0 ? _free.Pop() : new Tracklet();
+            track.Start(_nextId++, _dets[d], time);
             _tracks.Add(track);
             if ((firstFrame && _options.ConfirmOnFirstFrame) || _options.MinHits <= 1)
             {
                 track.State = TrackState.Confirmed;
                 keep |= Confirm(track, time, frameSequence, eventsOut);
-                keep |= UpdateGeometry(track, time, frameSequence, eventsOut);
+                keep |= _monitor.Observe(track, time, frameSequence, eventsOut);
             }
         }
 
-        // Lost tracks past the buffer end; removed ones leave the list.
+        return keep;
+    }
+
+    /// <summary>Ends lost tracks past the buffer; removed tracks leave the list and go back to the pool.</summary>
+    private void RemoveExpired(DateTimeOffset time, List<PipelineEvent>? eventsOut)
+    {
         var w = 0;
         for (var t = 0; t < _tracks.Count; t++)
         {
@@ -325,226 +386,26 @@ public sealed class ByteTracker
         }
 
         _tracks.RemoveRange(w, _tracks.Count - w);
-
-        if (tracksOut is not null)
-        {
-            foreach (var track in _tracks)
-            {
-                if (track.State == TrackState.Lost || track.Matched)
-                {
-                    tracksOut.Add(new TrackedObject(track.Id, track.ClassId, track.LastScore, track.Box, track.State));
-                }
-            }
-        }
-
-        if (_options.CountsIntervalSeconds > 0 && _lines.Length > 0 && eventsOut is not null)
-        {
-            if (_lastCounts == default)
-            {
-                _lastCounts = time;
-            }
-            else if ((time - _lastCounts).TotalSeconds >= _options.CountsIntervalSeconds)
-            {
-                _lastCounts = time;
-                eventsOut.Add(new PipelineEvent { Kind = EventKind.Counts, CameraId = CameraId, Time = time, Counts = Counts });
-            }
-        }
-
-        return keep;
     }
 
-    /// <summary>Ends every open track (at final drain): TrackEnded for confirmed ones, and zone exits.</summary>
-    public void EndAll(DateTimeOffset time, string reason, List<PipelineEvent>? eventsOut)
+    private void End(Tracklet track, DateTimeOffset time, string reason, List<PipelineEvent>? eventsOut)
     {
-        foreach (var track in _tracks)
-        {
-            End(track, time, reason, eventsOut);
-        }
-
-        _tracks.Clear();
-    }
-
-    private void End(Track track, DateTimeOffset time, string reason, List<PipelineEvent>? eventsOut)
-    {
-        var wasConfirmed = track.WasConfirmed;
         track.State = TrackState.Removed;
-        if (!wasConfirmed || eventsOut is null)
+        _monitor.TrackEnded(track, time, eventsOut);
+        if (track.WasConfirmed)
         {
-            return;
+            eventsOut?.Add(TrackEvents.Create(EventKind.TrackEnded, CameraId, track, time, track.BestFrame, track.BestBox, track.BestScore) with { Reason = reason });
         }
-
-        for (var z = 0; z < _zones.Length; z++)
-        {
-            ref var zs = ref track.Zones[z];
-            if (zs.Inside)
-            {
-                zs.Inside = false;
-                eventsOut.Add(NewEvent(EventKind.ZoneExited, track, time, track.BestFrame, track.BestBox, track.LastScore) with
-                {
-                    Zone = _zones[z].Name,
-                    DwellSeconds = (track.LastSeen - zs.Since).TotalSeconds,
-                    Reason = "track-ended",
-                });
-            }
-        }
-
-        eventsOut.Add(NewEvent(EventKind.TrackEnded, track, time, track.BestFrame, track.BestBox, track.BestScore) with { Reason = reason });
     }
 
-    private bool Confirm(Track track, DateTimeOffset time, long frameSequence, List<PipelineEvent>? eventsOut)
+    private bool Confirm(Tracklet track, DateTimeOffset time, long frameSequence, List<PipelineEvent>? eventsOut)
     {
         track.WasConfirmed = true;
-        track.BestScore = Math.Max(track.LastScore, 0f);
-        track.BestFrame = frameSequence;
-        track.BestBox = track.Box;
-        track.BestTime = time;
+        track.SetBest(Math.Max(track.LastScore, 0f), frameSequence, time);
         track.LastUpdateEvent = time;
-        eventsOut?.Add(NewEvent(EventKind.TrackStarted, track, time, frameSequence, track.Box, track.LastScore));
+        eventsOut?.Add(TrackEvents.Create(EventKind.TrackStarted, CameraId, track, time, frameSequence, track.Box, track.LastScore));
         return true;
     }
-
-    private bool UpdateGeometry(Track track, DateTimeOffset time, long frameSequence, List<PipelineEvent>? eventsOut)
-    {
-        if (_zones.Length == 0 && _lines.Length == 0)
-        {
-            return false;
-        }
-
-        var box = track.Box;
-        var x = box.CenterX;
-        var y = _options.Anchor == AnchorPoint.BottomCenter ? box.Y2 : box.CenterY;
-        var k = _options.ConfirmFrames;
-        var emitted = false;
-
-        for (var z = 0; z < _zones.Length; z++)
-        {
-            var zone = _zones[z];
-            if (!zone.Applies(track.ClassId))
-            {
-                continue;
-            }
-
-            ref var zs = ref track.Zones[z];
-            var inside = zone.Contains(x, y);
-            if (inside == zs.Inside)
-            {
-                zs.Pending = 0;
-                continue;
-            }
-
-            if (zs.Pending == 0)
-            {
-                zs.PendingSince = time;
-            }
-
-            zs.Pending++;
-            if (zs.Pending < k)
-            {
-                continue;
-            }
-
-            zs.Pending = 0;
-            zs.Inside = inside;
-            if (inside)
-            {
-                zs.Since = zs.PendingSince;
-                eventsOut?.Add(NewEvent(EventKind.ZoneEntered, track, time, frameSequence, box, track.LastScore) with { Zone = zone.Name });
-            }
-            else
-            {
-                eventsOut?.Add(NewEvent(EventKind.ZoneExited, track, time, frameSequence, box, track.LastScore) with
-                {
-                    Zone = zone.Name,
-                    DwellSeconds = (zs.PendingSince - zs.Since).TotalSeconds,
-                });
-            }
-
-            emitted = true;
-        }
-
-        for (var l = 0; l < _lines.Length; l++)
-        {
-            var line = _lines[l];
-            if (!line.Applies(track.ClassId))
-            {
-                continue;
-            }
-
-            ref var ls = ref track.Lines[l];
-            var d = GeometryMath.SignedDistance(line.Ax, line.Ay, line.Bx, line.By, x, y);
-            if (MathF.Abs(d) < line.Margin)
-            {
-                continue; // inside the dead band: no evidence either way
-            }
-
-            var side = (sbyte)(d > 0 ? 1 : -1);
-            if (ls.Side == 0)
-            {
-                ls.Side = side;
-                ls.X = x;
-                ls.Y = y;
-                continue;
-            }
-
-            if (side == ls.Side)
-            {
-                ls.Pending = 0;
-                ls.X = x;
-                ls.Y = y;
-                continue;
-            }
-
-            ls.Pending++;
-            if (ls.Pending < k)
-            {
-                continue;
-            }
-
-            var crossedSegment = GeometryMath.SegmentsIntersect(ls.X, ls.Y, x, y, line.Ax, line.Ay, line.Bx, line.By);
-            ls.Side = side;
-            ls.Pending = 0;
-            ls.X = x;
-            ls.Y = y;
-            if (!crossedSegment)
-            {
-                continue; // went round the end of the segment
-            }
-
-            var direction = side > 0 ? "in" : "out";
-            if (side > 0)
-            {
-                line.InCount++;
-            }
-            else
-            {
-                line.OutCount++;
-            }
-
-            eventsOut?.Add(NewEvent(EventKind.LineCrossed, track, time, frameSequence, box, track.LastScore) with
-            {
-                Line = line.Name,
-                Direction = direction,
-            });
-            emitted = true;
-        }
-
-        return emitted;
-    }
-
-    private PipelineEvent NewEvent(EventKind kind, Track track, DateTimeOffset time, long? frame, BoxF box, float score) => new()
-    {
-        Kind = kind,
-        CameraId = CameraId,
-        Time = time,
-        FrameSequence = frame,
-        TrackId = track.Id,
-        ClassId = track.ClassId,
-        Label = (uint)track.ClassId < (uint)CocoClasses.Names.Count ? CocoClasses.Names[track.ClassId] : "class" + track.ClassId,
-        Score = kind is EventKind.TrackEnded or EventKind.TrackStarted ? track.BestScore : score,
-        Box = box,
-        FirstSeen = track.FirstSeen,
-        LastSeen = track.LastSeen,
-    };
 
     private double StepsSince(DateTimeOffset time)
     {
@@ -578,227 +439,6 @@ public sealed class ByteTracker
         return steps;
     }
 
-    /// <summary>
-    /// Matches tracks to detections minimising total cost 1 - IoU (x score when fused), only for same-class pairs with
-    /// cost &lt;= <paramref name="threshold"/>. The bipartite graph is split into connected components first, and each
-    /// component is solved exactly, so the cost stays small on crowded but spatially spread scenes.
-    /// </summary>
-    private void Associate(ReadOnlySpan<int> trackIdx, ReadOnlySpan<int> detIdx, double threshold, bool fuse)
-    {
-        var n = trackIdx.Length;
-        var m = detIdx.Length;
-        if (n == 0 || m == 0)
-        {
-            return;
-        }
-
-        // Edges: feasible (track, detection) pairs. Detections are sorted by left edge so that each track only looks at
-        // the detections whose x-range can overlap its own (a sweep instead of all n x m pairs).
-        Grow(ref _sortKeys, m);
-        Grow(ref _sortItems, m);
-        var maxWidth = 0f;
-        for (var b = 0; b < m; b++)
-        {
-            var box = _dets[detIdx[b]].Box;
-            _sortKeys[b] = box.X1;
-            _sortItems[b] = b;
-            maxWidth = Math.Max(maxWidth, box.Width);
-        }
-
-        Array.Sort(_sortKeys, _sortItems, 0, m);
-        var ne = 0;
-        for (var a = 0; a < n; a++)
-        {
-            var t = trackIdx[a];
-            var box = _predicted[t];
-            var cls = _tracks[t].ClassId;
-            var k = LowerBound(_sortKeys.AsSpan(0, m), box.X1 - maxWidth);
-            for (; k < m && _sortKeys[k] < box.X2; k++)
-            {
-                var b = _sortItems[k];
-                ref readonly var det = ref _dets[detIdx[b]];
-                if (det.ClassId != cls)
-                {
-                    continue;
-                }
-
-                var iou = box.IoU(det.Box);
-                if (iou <= 0)
-                {
-                    continue;
-                }
-
-                var cost = 1.0 - (fuse ? iou * det.Score : iou);
-                if (cost > threshold)
-                {
-                    continue;
-                }
-
-                if (ne == _edgeT.Length)
-                {
-                    Array.Resize(ref _edgeT, ne * 2);
-                    Array.Resize(ref _edgeD, ne * 2);
-                    Array.Resize(ref _edgeCost, ne * 2);
-                }
-
-                _edgeT[ne] = a;
-                _edgeD[ne] = b;
-                _edgeCost[ne] = cost;
-                ne++;
-            }
-        }
-
-        if (ne == 0)
-        {
-            return;
-        }
-
-        // Union-find over nodes: tracks 0..n-1, detections n..n+m-1.
-        var nodes = n + m;
-        Grow(ref _parent, nodes);
-        Grow(ref _local, nodes);
-        Grow(ref _compOf, nodes);
-        for (var i = 0; i < nodes; i++)
-        {
-            _parent[i] = i;
-        }
-
-        for (var e = 0; e < ne; e++)
-        {
-            var ra = Find(_edgeT[e]);
-            var rb = Find(n + _edgeD[e]);
-            if (ra != rb)
-            {
-                _parent[ra] = rb;
-            }
-        }
-
-        // Number the components that have edges, and count their tracks and detections.
-        for (var i = 0; i < nodes; i++)
-        {
-            _compOf[i] = -1;
-        }
-
-        var nc = 0;
-        for (var e = 0; e < ne; e++)
-        {
-            var r = Find(_edgeT[e]);
-            if (_compOf[r] < 0)
-            {
-                _compOf[r] = nc++;
-            }
-        }
-
-        Grow(ref _compTrackStart, nc + 1);
-        Grow(ref _compDetStart, nc + 1);
-        Grow(ref _compFill, nc);
-        Grow(ref _compDetFill, nc);
-        Grow(ref _compTracks, n);
-        Grow(ref _compDets, m);
-        Array.Clear(_compTrackStart, 0, nc + 1);
-        Array.Clear(_compDetStart, 0, nc + 1);
-        for (var i = 0; i < nodes; i++)
-        {
-            var c = _compOf[Find(i)];
-            if (c < 0)
-            {
-                continue;
-            }
-
-            if (i < n)
-            {
-                _compTrackStart[c + 1]++;
-            }
-            else
-            {
-                _compDetStart[c + 1]++;
-            }
-        }
-
-        for (var c = 0; c < nc; c++)
-        {
-            _compTrackStart[c + 1] += _compTrackStart[c];
-            _compDetStart[c + 1] += _compDetStart[c];
-            _compFill[c] = _compTrackStart[c];
-            _compDetFill[c] = _compDetStart[c];
-        }
-
-        for (var i = 0; i < nodes; i++)
-        {
-            var c = _compOf[Find(i)];
-            if (c < 0)
-            {
-                continue;
-            }
-
-            if (i < n)
-            {
-                _local[i] = _compFill[c] - _compTrackStart[c];
-                _compTracks[_compFill[c]++] = i;
-            }
-            else
-            {
-                _local[i] = _compDetFill[c] - _compDetStart[c];
-                _compDets[_compDetFill[c]++] = i - n;
-            }
-        }
-
-        // Group the edges by component (counting sort), then solve each component exactly.
-        Grow(ref _compEdgeStart, nc + 1);
-        Grow(ref _edgeOrder, ne);
-        Array.Clear(_compEdgeStart, 0, nc + 1);
-        for (var e = 0; e < ne; e++)
-        {
-            _compEdgeStart[_compOf[Find(_edgeT[e])] + 1]++;
-        }
-
-        for (var c = 0; c < nc; c++)
-        {
-            _compEdgeStart[c + 1] += _compEdgeStart[c];
-            _compFill[c] = _compEdgeStart[c];
-        }
-
-        for (var e = 0; e < ne; e++)
-        {
-            var c = _compOf[Find(_edgeT[e])];
-            _edgeOrder[_compFill[c]++] = e;
-        }
-
-        for (var c = 0; c < nc; c++)
-        {
-            var rows = _compTrackStart[c + 1] - _compTrackStart[c];
-            var cols = _compDetStart[c + 1] - _compDetStart[c];
-            if (rows == 1 && cols == 1)
-            {
-                Accept(trackIdx[_compTracks[_compTrackStart[c]]], detIdx[_compDets[_compDetStart[c]]]);
-                continue;
-            }
-
-            var size = rows * cols;
-            Grow(ref _dense, size);
-            var dense = _dense.AsSpan(0, size);
-            dense.Fill(Forbidden);
-            for (var k = _compEdgeStart[c]; k < _compEdgeStart[c + 1]; k++)
-            {
-                var e = _edgeOrder[k];
-                dense[_local[_edgeT[e]] * cols + _local[n + _edgeD[e]]] = _edgeCost[e];
-            }
-
-            Grow(ref _rowToCol, rows);
-            _solver.Solve(dense, rows, cols, _rowToCol);
-            for (var r = 0; r < rows; r++)
-            {
-                var col = _rowToCol[r];
-                if (col < 0 || dense[r * cols + col] >= Forbidden)
-                {
-                    continue;
-                }
-
-                Accept(trackIdx[_compTracks[_compTrackStart[c] + r]], detIdx[_compDets[_compDetStart[c] + col]]);
-            }
-        }
-    }
-
     private static int LowerBound(ReadOnlySpan<float> sorted, float value)
     {
         int lo = 0, hi = sorted.Length;
@@ -816,155 +456,5 @@ public sealed class ByteTracker
         }
 
         return lo;
-    }
-
-    private void Accept(int track, int det)
-    {
-        _trackMatch[track] = det;
-        _detUsed[det] = true;
-    }
-
-    private int Find(int i)
-    {
-        while (_parent[i] != i)
-        {
-            _parent[i] = _parent[_parent[i]];
-            i = _parent[i];
-        }
-
-        return i;
-    }
-
-    private static void Grow<T>(ref T[] array, int size)
-    {
-        if (array.Length < size)
-        {
-            array = new T[Math.Max(size, array.Length * 2)];
-        }
-    }
-
-    private sealed class Track(int zones, int lines)
-    {
-        public long Id { get; private set; }
-
-        public int ClassId { get; private set; }
-
-        public double[] Mean { get; } = new double[8];
-
-        public double[] Covariance { get; } = new double[64];
-
-        public TrackState State { get; set; }
-
-        public bool WasConfirmed { get; set; }
-
-        public bool Matched { get; set; }
-
-        public int Hits { get; set; }
-
-        public DateTimeOffset FirstSeen { get; set; }
-
-        public DateTimeOffset LastSeen { get; set; }
-
-        public DateTimeOffset LastUpdateEvent { get; set; }
-
-        public float LastScore { get; set; }
-
-        public float BestScore { get; set; }
-
-        public long BestFrame { get; set; }
-
-        public BoxF BestBox { get; set; }
-
-        public DateTimeOffset BestTime { get; set; }
-
-        public ZoneState[] Zones { get; } = zones == 0 ? [] : new ZoneState[zones];
-
-        public LineState[] Lines { get; } = lines == 0 ? [] : new LineState[lines];
-
-        public void Reset(long id, int classId)
-        {
-            Id = id;
-            ClassId = classId;
-            State = TrackState.Tentative;
-            WasConfirmed = false;
-            Matched = false;
-            Hits = 0;
-            FirstSeen = LastSeen = LastUpdateEvent = BestTime = default;
-            LastScore = BestScore = 0;
-            BestFrame = 0;
-            BestBox = default;
-            Array.Clear(Zones);
-            Array.Clear(Lines);
-        }
-
-        public BoxF Box
-        {
-            get
-            {
-                var h = (float)Mean[3];
-                var w = (float)(Mean[2] * Mean[3]);
-                return BoxF.FromCenter((float)Mean[0], (float)Mean[1], w, h);
-            }
-        }
-    }
-
-    private struct ZoneState
-    {
-        public bool Inside;
-        public int Pending;
-        public DateTimeOffset PendingSince;
-        public DateTimeOffset Since;
-    }
-
-    private struct LineState
-    {
-        public sbyte Side;
-        public int Pending;
-        public float X;
-        public float Y;
-    }
-
-    private sealed class ZoneModel
-    {
-        private readonly float[] _xs;
-        private readonly float[] _ys;
-        private readonly HashSet<int>? _classes;
-
-        public ZoneModel(ZoneOptions options)
-        {
-            Name = options.Name;
-            _xs = [.. options.Points.Select(p => p.X)];
-            _ys = [.. options.Points.Select(p => p.Y)];
-            _classes = options.ClassIds.Count == 0 ? null : [.. options.ClassIds];
-        }
-
-        public string Name { get; }
-
-        public bool Applies(int classId) => _classes is null || _classes.Contains(classId);
-
-        public bool Contains(float x, float y) => GeometryMath.Contains(_xs, _ys, x, y);
-    }
-
-    private sealed class LineModel(LineOptions options)
-    {
-        private readonly HashSet<int>? _classes = options.ClassIds.Count == 0 ? null : [.. options.ClassIds];
-
-        public string Name { get; } = options.Name;
-
-        public float Ax { get; } = options.From.X;
-
-        public float Ay { get; } = options.From.Y;
-
-        public float Bx { get; } = options.To.X;
-
-        public float By { get; } = options.To.Y;
-
-        public float Margin { get; } = options.MarginPixels;
-
-        public int InCount { get; set; }
-
-        public int OutCount { get; set; }
-
-        public bool Applies(int classId) => _classes is null || _classes.Contains(classId);
     }
 }

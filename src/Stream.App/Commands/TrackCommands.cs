@@ -4,7 +4,7 @@ using OpenCvSharp;
 using Streaming.Core;
 using Streaming.Detect;
 using Streaming.Track;
-using Streaming.Track.Evaluation;
+using Streaming.Eval;
 
 namespace Streaming.App.Commands;
 
@@ -47,23 +47,24 @@ internal static class TrackCommands
 
     private static Command Mot()
     {
+        var defaults = new TrackOptions();
         var seq = new Option<DirectoryInfo>("--seq") { Description = "MOTChallenge sequence folder (seqinfo.ini, img1/).", Required = true };
         var detections = new Option<FileInfo?>("--detections") { Description = "MOTChallenge det.txt to track (skips detection)." };
         var outFile = new Option<FileInfo>("--out") { Description = "Tracker output file (frame,id,x,y,w,h,score,-1,-1,-1).", Required = true };
         var tracker = new Option<TrackerKind>("--tracker") { Description = "bytetrack, sort (no low-score association) or iou (naive baseline).", DefaultValueFactory = _ => TrackerKind.ByteTrack };
-        var high = new Option<double>("--high") { Description = "Track:HighThreshold.", DefaultValueFactory = _ => 0.5 };
-        var low = new Option<double>("--low") { Description = "Track:LowThreshold.", DefaultValueFactory = _ => 0.1 };
-        var newTrack = new Option<double>("--new-track") { Description = "Track:NewTrackThreshold.", DefaultValueFactory = _ => 0.6 };
-        var match = new Option<double>("--match") { Description = "Track:MatchThreshold (max cost 1 - IoU).", DefaultValueFactory = _ => 0.8 };
-        var buffer = new Option<double>("--buffer") { Description = "Track:LostBufferSeconds.", DefaultValueFactory = _ => 1.5 };
-        var minHits = new Option<int>("--min-hits") { Description = "Track:MinHits.", DefaultValueFactory = _ => 2 };
+        var high = new Option<double>("--high") { Description = "Track:HighThreshold.", DefaultValueFactory = _ => defaults.HighThreshold };
+        var low = new Option<double>("--low") { Description = "Track:LowThreshold.", DefaultValueFactory = _ => defaults.LowThreshold };
+        var newTrack = new Option<double>("--new-track") { Description = "Track:NewTrackThreshold.", DefaultValueFactory = _ => defaults.NewTrackThreshold };
+        var match = new Option<double>("--match") { Description = "Track:MatchThreshold (max cost 1 - IoU).", DefaultValueFactory = _ => defaults.MatchThreshold };
+        var buffer = new Option<double>("--buffer") { Description = "Track:LostBufferSeconds.", DefaultValueFactory = _ => defaults.LostBufferSeconds };
+        var minHits = new Option<int>("--min-hits") { Description = "Track:MinHits.", DefaultValueFactory = _ => defaults.MinHits };
         var model = new Option<string>("--model") { Description = "ONNX detector for the img1/ path (persons only are tracked).", DefaultValueFactory = _ => new DetectOptions().ModelPath };
         var score = new Option<float>("--score") { Description = "Detector score threshold for the img1/ path (low so ByteTrack sees low-score boxes).", DefaultValueFactory = _ => 0.1f };
         var command = new Command("mot", "Track a MOTChallenge sequence: from --detections, or detect + track over img1/*.jpg.")
         {
             seq, detections, outFile, tracker, high, low, newTrack, match, buffer, minHits, model, score,
         };
-        command.SetAction((parse, ct) =>
+        command.SetAction((parse, ct) => Guarded("mot", () =>
         {
             var options = new TrackOptions
             {
@@ -78,7 +79,7 @@ internal static class TrackCommands
             if (error is not null)
             {
                 Console.Error.WriteLine(error);
-                return Task.FromResult(2);
+                return 2;
             }
 
             var dir = parse.GetValue(seq)!.FullName;
@@ -101,7 +102,7 @@ internal static class TrackCommands
                 catch (DetectModelException ex)
                 {
                     Console.Error.WriteLine($"eval mot: {ex.Message}");
-                    return Task.FromResult(2);
+                    return 2;
                 }
 
                 using (detector)
@@ -113,37 +114,79 @@ internal static class TrackCommands
             var output = parse.GetValue(outFile)!.FullName;
             MotFile.WriteTracks(output, rows);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{info.Name}: {rows.Count} boxes, {rows.Select(r => r.Id).Distinct().Count()} tracks -> {output}"));
-            return Task.FromResult(0);
-        });
+            return 0;
+        }));
         return command;
+    }
+
+    private static Option<string?> BenchmarkOption() => new("--benchmark")
+    {
+        Description = "Evaluation rules: MOT15, MOT17 (also MOT16) or MOT20. Default: from the gt layout (10 columns MOT15, 9 columns MOT17).",
+    };
+
+    /// <summary>Parses --benchmark; null when not given. Throws FormatException with the fix for an unknown name.</summary>
+    private static MotBenchmark? ParseBenchmark(string? text) => text?.ToUpperInvariant() switch
+    {
+        null => null,
+        "MOT15" => MotBenchmark.Mot15,
+        "MOT16" or "MOT17" => MotBenchmark.Mot17,
+        "MOT20" => MotBenchmark.Mot20,
+        _ => throw new FormatException($"--benchmark '{text}' is not known; use MOT15, MOT17 (MOT16) or MOT20."),
+    };
+
+    /// <summary>Runs an eval action; a bad or missing input file ends it with one line on stderr and exit code 2.</summary>
+    private static Task<int> Guarded(string command, Func<int> action)
+    {
+        try
+        {
+            return Task.FromResult(action());
+        }
+        catch (Exception ex) when (ex is FormatException or FileNotFoundException or DirectoryNotFoundException)
+        {
+            Console.Error.WriteLine($"eval {command}: {ex.Message}");
+            return Task.FromResult(2);
+        }
     }
 
     private static Command Score()
     {
-        var gt = new Option<FileInfo>("--gt") { Description = "Ground truth gt.txt.", Required = true };
+        var gt = new Option<FileInfo>("--gt") { Description = "Ground truth gt.txt (MOT15 10-column or MOT16/17/20 9-column layout).", Required = true };
         var tracks = new Option<FileInfo>("--tracks") { Description = "Tracker output file.", Required = true };
-        var command = new Command("score", "MOTA, IDF1, ID switches, FP, FN of a tracker output against ground truth (MOTChallenge rules, IoU 0.5).")
+        var benchmark = BenchmarkOption();
+        var command = new Command("score", "HOTA, IDF1, MOTA, ID switches, FP, FN of a tracker output against ground truth (TrackEval's MOTChallenge rules, IoU 0.5).")
         {
-            gt, tracks,
+            gt, tracks, benchmark,
         };
-        command.SetAction((parse, ct) =>
+        command.SetAction((parse, ct) => Guarded("score", () =>
         {
-            var metrics = MotScorer.Score(MotFile.Read(parse.GetValue(gt)!.FullName), MotFile.Read(parse.GetValue(tracks)!.FullName));
+            var truth = MotFile.ReadGroundTruth(parse.GetValue(gt)!.FullName, ParseBenchmark(parse.GetValue(benchmark)));
+            var metrics = MotScorer.Score(truth, MotFile.Read(parse.GetValue(tracks)!.FullName));
             Console.Write(metrics.ToTable());
-            return Task.FromResult(0);
-        });
+            return 0;
+        }));
         return command;
     }
 
     private static Command Compare()
     {
-        var dir = new Option<DirectoryInfo>("--dir") { Description = "Folder of sequence folders (e.g. made by 'eval synth').", Required = true };
-        var command = new Command("compare", "ByteTrack vs SORT-like vs naive IoU tracker on every sequence of a folder (given detections).") { dir };
-        command.SetAction((parse, ct) =>
+        var dir = new Option<DirectoryInfo>("--dir") { Description = "Folder of sequence folders (e.g. made by 'eval synth', or ../shared/mot).", Required = true };
+        var external = new Option<string[]>("--external")
         {
-            Console.Write(MotComparison.Run(parse.GetValue(dir)!.FullName, new TrackOptions(), [TrackerKind.ByteTrack, TrackerKind.Sort, TrackerKind.Iou]));
-            return Task.FromResult(0);
-        });
+            Description = "Add a row for a tracks file made elsewhere: NAME=PATH, PATH relative to each sequence folder (e.g. reference=reference/bytetrack.txt). Repeatable.",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var benchmark = BenchmarkOption();
+        var command = new Command("compare", "ByteTrack vs SORT-like vs naive IoU tracker (and external tracks files) on every sequence of a folder (given detections).")
+        {
+            dir, external, benchmark,
+        };
+        command.SetAction((parse, ct) => Guarded("compare", () =>
+        {
+            var extra = (parse.GetValue(external) ?? []).Select(ExternalTracks.Parse).ToList();
+            Console.Write(MotComparison.Run(parse.GetValue(dir)!.FullName, new TrackOptions(), [TrackerKind.ByteTrack, TrackerKind.Sort, TrackerKind.Iou],
+                extra, ParseBenchmark(parse.GetValue(benchmark))));
+            return 0;
+        }));
         return command;
     }
 

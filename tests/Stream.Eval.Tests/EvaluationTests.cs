@@ -1,8 +1,8 @@
 using Streaming.Core;
+using Streaming.Eval;
 using Streaming.Track;
-using Streaming.Track.Evaluation;
 
-namespace Streaming.Track.Tests;
+namespace Streaming.Eval.Tests;
 
 public class EvaluationTests
 {
@@ -17,7 +17,7 @@ public class EvaluationTests
 
         // The gt boxes of every class, as a "tracker": persons match themselves, distractor boxes are removed.
         var asTracks = gt.Select(r => r with { Confidence = 1, ClassId = -1, Visibility = -1 }).ToList();
-        var m = MotScorer.Score(gt, asTracks);
+        var m = MotScorer.Score(gt, asTracks, MotBenchmark.Mot17);
         Assert.Equal(1.0, m.Mota, 9);
         Assert.Equal(1.0, m.Idf1, 9);
         Assert.Equal(gt.Count(r => r.ClassId == 7), m.RemovedAsDistractor);
@@ -40,9 +40,9 @@ public class EvaluationTests
         var (gt, det) = SyntheticMot.Generate(Small with { Length = 400, Concurrent = 14 }, seed: 11);
         var info = new SeqInfo("small", "img1", Small.FrameRate, 400, Small.Width, Small.Height, ".jpg");
         var options = new TrackOptions();
-        var bytetrack = MotScorer.Score(gt, MotRunner.RunOnDetections(info, det, options, TrackerKind.ByteTrack));
-        var sort = MotScorer.Score(gt, MotRunner.RunOnDetections(info, det, options, TrackerKind.Sort));
-        var iou = MotScorer.Score(gt, MotRunner.RunOnDetections(info, det, options, TrackerKind.Iou));
+        var bytetrack = MotScorer.Score(gt, MotRunner.RunOnDetections(info, det, options, TrackerKind.ByteTrack), MotBenchmark.Mot17);
+        var sort = MotScorer.Score(gt, MotRunner.RunOnDetections(info, det, options, TrackerKind.Sort), MotBenchmark.Mot17);
+        var iou = MotScorer.Score(gt, MotRunner.RunOnDetections(info, det, options, TrackerKind.Iou), MotBenchmark.Mot17);
 
         Assert.True(bytetrack.Mota > sort.Mota, $"ByteTrack MOTA {bytetrack.Mota:0.000} vs SORT {sort.Mota:0.000}");
         Assert.True(bytetrack.Idf1 > iou.Idf1 + 0.3, $"ByteTrack IDF1 {bytetrack.Idf1:0.000} vs IoU {iou.Idf1:0.000}");

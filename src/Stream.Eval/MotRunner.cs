@@ -1,7 +1,8 @@
 using OpenCvSharp;
 using Streaming.Core;
+using Streaming.Track;
 
-namespace Streaming.Track.Evaluation;
+namespace Streaming.Eval;
 
 /// <summary>Which tracker <see cref="MotRunner"/> runs.</summary>
 public enum TrackerKind

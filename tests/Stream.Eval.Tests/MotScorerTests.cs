@@ -1,6 +1,6 @@
-using Streaming.Track.Evaluation;
+using Streaming.Eval;
 
-namespace Streaming.Track.Tests;
+namespace Streaming.Eval.Tests;
 
 public class MotScorerTests
 {
@@ -21,7 +21,7 @@ public class MotScorerTests
             tr.Add(Tr(f, 8, 300));
         }
 
-        var m = MotScorer.Score(gt, tr);
+        var m = MotScorer.Score(gt, tr, MotBenchmark.Mot17);
         Assert.Equal(1.0, m.Mota, 9);
         Assert.Equal(1.0, m.Idf1, 9);
         Assert.Equal(0, m.IdSwitches);
@@ -36,7 +36,7 @@ public class MotScorerTests
         // gt 1 in frames 1-4; the tracker calls it 10 in frames 1-2 and 20 in frames 3-4.
         var gt = Enumerable.Range(1, 4).Select(f => Gt(f, 1, 100)).ToList();
         var tr = new List<MotRow> { Tr(1, 10, 100), Tr(2, 10, 100), Tr(3, 20, 100), Tr(4, 20, 100) };
-        var m = MotScorer.Score(gt, tr);
+        var m = MotScorer.Score(gt, tr, MotBenchmark.Mot17);
         Assert.Equal(1, m.IdSwitches);
         Assert.Equal(4, m.TruePositives);
         Assert.Equal((4 - 0 - 1) / 4.0, m.Mota, 9);
@@ -53,7 +53,7 @@ public class MotScorerTests
     public void A_miss_and_a_box_in_the_wrong_place_are_one_FN_and_one_FP()
     {
         // IoU of boxes 30 px apart (50 wide): 20 x 100 / (2 x 5000 - 2000) = 0.25 < 0.5: no match.
-        var m = MotScorer.Score([Gt(1, 1, 100), Gt(2, 1, 100)], [Tr(1, 5, 100), Tr(2, 5, 130)]);
+        var m = MotScorer.Score([Gt(1, 1, 100), Gt(2, 1, 100)], [Tr(1, 5, 100), Tr(2, 5, 130)], MotBenchmark.Mot17);
         Assert.Equal(1, m.TruePositives);
         Assert.Equal(1, m.FalseNegatives);
         Assert.Equal(1, m.FalsePositives);
@@ -72,7 +72,7 @@ public class MotScorerTests
             Gt(1, 4, 1000, cls: 3, flag: 0), // a car: ignored as gt, but NOT a distractor
         };
         var tr = new List<MotRow> { Tr(1, 1, 100), Tr(1, 2, 400), Tr(1, 3, 700), Tr(1, 4, 1000) };
-        var m = MotScorer.Score(gt, tr);
+        var m = MotScorer.Score(gt, tr, MotBenchmark.Mot17);
         Assert.Equal(2, m.RemovedAsDistractor);
         Assert.Equal(1, m.GtDetections);
         Assert.Equal(2, m.TrackerDetections);
@@ -84,7 +84,7 @@ public class MotScorerTests
     [Fact]
     public void Gt_rows_with_flag_zero_do_not_count_as_misses()
     {
-        var m = MotScorer.Score([Gt(1, 1, 100), Gt(1, 2, 400, cls: 1, flag: 0)], [Tr(1, 9, 100)]);
+        var m = MotScorer.Score([Gt(1, 1, 100), Gt(1, 2, 400, cls: 1, flag: 0)], [Tr(1, 9, 100)], MotBenchmark.Mot17);
         Assert.Equal(1, m.GtDetections);
         Assert.Equal(0, m.FalseNegatives);
         Assert.Equal(1.0, m.Mota, 9);
@@ -94,7 +94,7 @@ public class MotScorerTests
     public void A_gt_matched_again_after_a_gap_to_a_new_id_is_a_switch()
     {
         // gt 1 frames 1-3; tracker 5 in frame 1, nothing in frame 2, tracker 6 in frame 3.
-        var m = MotScorer.Score([Gt(1, 1, 100), Gt(2, 1, 100), Gt(3, 1, 100)], [Tr(1, 5, 100), Tr(3, 6, 100)]);
+        var m = MotScorer.Score([Gt(1, 1, 100), Gt(2, 1, 100), Gt(3, 1, 100)], [Tr(1, 5, 100), Tr(3, 6, 100)], MotBenchmark.Mot17);
         Assert.Equal(1, m.IdSwitches);
         Assert.Equal(1, m.FalseNegatives);
         Assert.Equal((2 - 0 - 1) / 3.0, m.Mota, 9);

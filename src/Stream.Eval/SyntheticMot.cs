@@ -1,7 +1,8 @@
 using OpenCvSharp;
 using Streaming.Core;
+using Streaming.Track;
 
-namespace Streaming.Track.Evaluation;
+namespace Streaming.Eval;
 
 /// <summary>Shape of one synthetic sequence.</summary>
 public sealed record SyntheticSpec(string Name, int Width, int Height, double FrameRate, int Length, int Concurrent,

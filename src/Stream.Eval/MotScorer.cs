@@ -1,7 +1,8 @@
 using System.Globalization;
 using System.Text;
+using Streaming.Track;
 
-namespace Streaming.Track.Evaluation;
+namespace Streaming.Eval;
 
 /// <summary>CLEAR MOT and identity metrics of one sequence.</summary>
 public sealed record MotMetrics
@@ -45,12 +46,16 @@ public sealed record MotMetrics
 
     public int MostlyLost { get; init; }
 
-    /// <summary>Tracker boxes dropped because they matched a distractor gt box (classes 2, 7, 8, 12).</summary>
+    /// <summary>Tracker boxes dropped because they matched a distractor gt box (MOT17: classes 2, 7, 8, 12; MOT20 also 6; MOT15: none).</summary>
     public int RemovedAsDistractor { get; init; }
+
+    /// <summary>The benchmark whose rules were applied.</summary>
+    public MotBenchmark Benchmark { get; init; }
 
     public string ToTable()
     {
         var sb = new StringBuilder();
+        sb.Append(CultureInfo.InvariantCulture, $"rules  {Benchmark.ToString().ToUpperInvariant()} (TrackEval MotChallenge2DBox, IoU 0.5)\n");
         sb.Append(CultureInfo.InvariantCulture, $"MOTA   {100 * Mota,7:0.00}\n");
         sb.Append(CultureInfo.InvariantCulture, $"IDF1   {100 * Idf1,7:0.00}   (IDP {100 * Idp:0.00}, IDR {100 * Idr:0.00})\n");
         sb.Append(CultureInfo.InvariantCulture, $"HOTA   {100 * Hota,7:0.00}   (DetA {100 * DetA:0.00}, AssA {100 * AssA:0.00})\n");
@@ -66,23 +71,38 @@ public sealed record MotMetrics
 }
 
 /// <summary>
-/// Scores tracker output against MOTChallenge ground truth the way the official TrackEval devkit does for MOT17:
-/// per frame, tracker boxes are first matched (optimal assignment, IoU &gt;= 0.5) to ALL gt boxes, and those matched to
-/// a distractor class (2 person on vehicle, 7 static person, 8 distractor, 12 reflection) are dropped; then only gt
-/// rows with class 1 and consider flag != 0 are kept. CLEAR MOT: per-frame optimal matching at IoU &gt;= 0.5 that
-/// prefers keeping the previous frame's pairs; an ID switch is a gt matched to a different tracker id than the last
-/// one it was matched to. IDF1: global optimal one-to-one matching of gt ids to tracker ids maximising the number of
-/// frames where the pair overlaps with IoU &gt;= 0.5.
+/// Scores tracker output against MOTChallenge ground truth the way the official TrackEval devkit (MotChallenge2DBox)
+/// does, with the rules of the given benchmark. MOT17/MOT20: per frame, tracker boxes are first matched (optimal
+/// assignment, IoU &gt;= 0.5) to ALL gt boxes, and those matched to a distractor class (2 person on vehicle, 7 static
+/// person, 8 distractor, 12 reflection; MOT20 also 6 non-MOT vehicle) are dropped; then only gt rows with class 1 and
+/// consider flag != 0 are kept. MOT15: every gt row with flag != 0 counts; no class filter, no distractor removal.
+/// CLEAR MOT: per-frame optimal matching at IoU &gt;= 0.5 that prefers keeping the previous frame's pairs; an ID switch
+/// is a gt matched to a different tracker id than the last one it was matched to. IDF1: global optimal one-to-one
+/// matching of gt ids to tracker ids maximising the number of frames where the pair overlaps with IoU &gt;= 0.5.
 /// </summary>
 public static class MotScorer
 {
     private const double Eps = 1e-9;
-    private static readonly int[] DistractorClasses = [2, 7, 8, 12];
+    private static readonly int[] Mot17Distractors = [2, 7, 8, 12];
+    private static readonly int[] Mot20Distractors = [2, 6, 7, 8, 12];
 
-    public static MotMetrics Score(IReadOnlyList<MotRow> groundTruth, IReadOnlyList<MotRow> tracks, double threshold = 0.5)
+    /// <summary>Scores with the rules of the benchmark the ground truth was read for.</summary>
+    public static MotMetrics Score(MotGroundTruth groundTruth, IReadOnlyList<MotRow> tracks, double threshold = 0.5)
+    {
+        ArgumentNullException.ThrowIfNull(groundTruth);
+        return Score(groundTruth.Rows, tracks, groundTruth.Benchmark, threshold);
+    }
+
+    public static MotMetrics Score(IReadOnlyList<MotRow> groundTruth, IReadOnlyList<MotRow> tracks, MotBenchmark benchmark, double threshold = 0.5)
     {
         ArgumentNullException.ThrowIfNull(groundTruth);
         ArgumentNullException.ThrowIfNull(tracks);
+        int[] distractors = benchmark switch
+        {
+            MotBenchmark.Mot15 => [],
+            MotBenchmark.Mot20 => Mot20Distractors,
+            _ => Mot17Distractors,
+        };
         var gtByFrame = groundTruth.GroupBy(r => r.Frame).ToDictionary(g => g.Key, g => g.ToArray());
         var trByFrame = tracks.GroupBy(r => r.Frame).ToDictionary(g => g.Key, g => g.ToArray());
         var frames = gtByFrame.Keys.Concat(trByFrame.Keys).Distinct().Order().ToArray();
@@ -109,14 +129,14 @@ public static class MotScorer
             // 1) Drop tracker boxes matched to distractor gt boxes.
             var keepTr = new bool[trAll.Length];
             Array.Fill(keepTr, true);
-            if (gtAll.Length > 0 && trAll.Length > 0)
+            if (distractors.Length > 0 && gtAll.Length > 0 && trAll.Length > 0)
             {
                 var cost = new double[gtAll.Length * trAll.Length];
                 for (var g = 0; g < gtAll.Length; g++)
                 {
                     for (var t = 0; t < trAll.Length; t++)
                     {
-                        var iou = gtAll[g].Box.IoU(trAll[t].Box);
+                        var iou = IoU(gtAll[g], trAll[t]);
                         cost[g * trAll.Length + t] = iou < threshold - Eps ? 0 : -iou;
                     }
                 }
@@ -126,7 +146,7 @@ public static class MotScorer
                 for (var g = 0; g < gtAll.Length; g++)
                 {
                     var t = assign[g];
-                    if (t >= 0 && -cost[g * trAll.Length + t] > Eps && DistractorClasses.Contains(gtAll[g].ClassId))
+                    if (t >= 0 && -cost[g * trAll.Length + t] > Eps && distractors.Contains(gtAll[g].ClassId))
                     {
                         keepTr[t] = false;
                         removed++;
@@ -134,7 +154,7 @@ public static class MotScorer
                 }
             }
 
-            var gt = gtAll.Where(r => r.ClassId == 1 && r.Confidence != 0).ToArray();
+            var gt = gtAll.Where(r => r.Confidence != 0 && (benchmark == MotBenchmark.Mot15 || r.ClassId == 1)).ToArray();
             var tr = trAll.Where((_, i) => keepTr[i]).ToArray();
             var gtIds = new int[gt.Length];
             var trIds = new int[tr.Length];
@@ -172,7 +192,7 @@ public static class MotScorer
             {
                 for (var t = 0; t < tr.Length; t++)
                 {
-                    frameSim[g * tr.Length + t] = gt[g].Box.IoU(tr[t].Box);
+                    frameSim[g * tr.Length + t] = IoU(gt[g], tr[t]);
                 }
             }
 
@@ -184,18 +204,21 @@ public static class MotScorer
                 continue; // as TrackEval: the previous-step pairs survive a frame without gt or tracker boxes
             }
 
-            var sim = new double[gt.Length * tr.Length];
+            var sim = frameSim;
             var score = new double[gt.Length * tr.Length];
             for (var g = 0; g < gt.Length; g++)
             {
                 for (var t = 0; t < tr.Length; t++)
                 {
-                    var iou = gt[g].Box.IoU(tr[t].Box);
-                    sim[g * tr.Length + t] = iou;
-                    if (iou >= threshold - Eps)
+                    var iou = sim[g * tr.Length + t];
+                    if (iou >= threshold)
                     {
                         var key = (gtIds[g], trIds[t]);
-                        potential[key] = potential.GetValueOrDefault(key) + 1;
+                        potential[key] = potential.GetValueOrDefault(key) + 1; // TrackEval's IDF1: IoU >= 0.5, no epsilon
+                    }
+
+                    if (iou >= threshold - Eps)
+                    {
                         var continuing = prevStep.TryGetValue(gtIds[g], out var p) && p == trIds[t];
                         score[g * tr.Length + t] = -((continuing ? 1000 : 0) + iou);
                     }
@@ -294,7 +317,24 @@ public static class MotScorer
             MostlyTracked = mt,
             MostlyLost = ml,
             RemovedAsDistractor = removed,
+            Benchmark = benchmark,
         };
+    }
+
+    /// <summary>IoU of two xywh boxes in double precision, as TrackEval computes it.</summary>
+    private static double IoU(in MotRow a, in MotRow b)
+    {
+        double ax2 = (double)a.X + a.W, ay2 = (double)a.Y + a.H, bx2 = (double)b.X + b.W, by2 = (double)b.Y + b.H;
+        var iw = Math.Min(ax2, bx2) - Math.Max(a.X, b.X);
+        var ih = Math.Min(ay2, by2) - Math.Max(a.Y, b.Y);
+        if (iw <= 0 || ih <= 0)
+        {
+            return 0;
+        }
+
+        var inter = iw * ih;
+        var union = ((double)a.W * a.H) + ((double)b.W * b.H) - inter;
+        return union <= 0 ? 0 : inter / union;
     }
 
     /// <summary>HOTA as TrackEval computes it: global alignment scores first, then per-frame matching weighted by them.</summary>

@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using Streaming.Core;
+using Streaming.Track;
 
-namespace Streaming.Track.Evaluation;
+namespace Streaming.Eval;
 
 /// <summary>One row of <c>stream bench track</c>.</summary>
 public sealed record TrackBenchResult(int DetectionsPerFrame, int Frames, double MeanMicroseconds, double P50Microseconds, double P99Microseconds, double AllocatedBytesPerUpdate, int ActiveTracks);
