@@ -35,6 +35,7 @@ public sealed class EventSpool : IDisposable
     private const int MaxRecordBytes = 64 << 20;
     private const string Extension = ".spool";
     private const int MaxCachedRecords = 16_384;
+    private const int WriteBufferBytes = 64 * 1024;
     private const long MaxCachedBytes = 16L << 20;
 
     private readonly SpoolOptions _options;
@@ -43,6 +44,7 @@ public sealed class EventSpool : IDisposable
     private readonly TimeProvider _time;
     private readonly Queue<(SpoolRecord Record, int Length)> _cache = new();
     private long _cachedBytes;
+    private long _lastId;
     private bool _peekedFromCache;
     private Segment? _readHandleSegment;
     private SafeFileHandle? _readHandle;
@@ -119,7 +121,11 @@ public sealed class EventSpool : IDisposable
     /// <summary>The Interval policy's period (<see cref="SpoolOptions.FsyncIntervalMs"/>).</summary>
     public int FsyncIntervalMs => _options.FsyncIntervalMs;
 
-    /// <summary>Appends a record; false when the spool is at <see cref="SpoolOptions.MaxBytes"/> (the caller waits and tries again).</summary>
+    /// <summary>
+    /// Appends a record; false when the spool is at <see cref="SpoolOptions.MaxBytes"/> (the caller waits and tries again).
+    /// The record reaches the OS (survives kill -9) at the next <see cref="Flush"/>, fsync or segment change, and the disk as
+    /// the fsync policy says (Always: before this returns).
+    /// </summary>
     public bool TryAppend(SpoolRecord record) => Append(record, force: false);
 
     private bool Append(SpoolRecord record, bool force)
@@ -157,7 +163,6 @@ public sealed class EventSpool : IDisposable
             BinaryPrimitives.WriteUInt32LittleEndian(span, (uint)payload);
             BinaryPrimitives.WriteUInt32LittleEndian(span[4..], Crc32.HashToUInt32(body));
             _writer!.Write(span);
-            _writer.Flush(flushToDisk: false);
         }
         finally
         {
@@ -203,6 +208,11 @@ public sealed class EventSpool : IDisposable
                     record = cached.Record;
                     segmentToken = segment;
                     return true;
+                }
+
+                if (segment == _writeSegment)
+                {
+                    Flush();
                 }
 
                 if (TryRead(ReadHandle(segment), _readOffset, out var read, out var length, out var problem))
@@ -323,6 +333,9 @@ public sealed class EventSpool : IDisposable
         }
     }
 
+    /// <summary>Hands the records appended so far to the OS (one write for a batch of appends): they survive a process kill.</summary>
+    public void Flush() => _writer?.Flush(flushToDisk: false);
+
     /// <summary>Forces written records to disk.</summary>
     public void Sync() => MaybeFsync(force: true);
 
@@ -385,9 +398,11 @@ public sealed class EventSpool : IDisposable
     private void StartSegment(long? forcedId = null)
     {
         CloseWriter();
-        var id = forcedId ?? (_segments.Count == 0 ? NextIdFromDisk() : _segments[^1].Id + 1);
+        // Ids only grow (segment order is replay order); the directory is listed once, not at every new segment.
+        var id = forcedId ?? (_segments.Count > 0 ? _segments[^1].Id + 1 : _lastId > 0 ? _lastId + 1 : NextIdFromDisk());
+        _lastId = id;
         var path = Path.Combine(Directory, id.ToString("D20", CultureInfo.InvariantCulture) + Extension);
-        _writer = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.None);
+        _writer = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, WriteBufferBytes, FileOptions.None);
         _writeSegment = new Segment(id, path);
         _segments.Add(_writeSegment);
     }

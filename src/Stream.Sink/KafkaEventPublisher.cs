@@ -26,6 +26,7 @@ namespace Streaming.Sink;
 /// </summary>
 public sealed class KafkaEventPublisher : IAsyncDisposable
 {
+    private const int CommandCapacity = 1024;
     private static readonly TimeSpan RetryBackoff = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan SameErrorQuietPeriod = TimeSpan.FromSeconds(30);
 
@@ -50,6 +51,7 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
     private readonly Dictionary<long, Delivery> _inFlight = [];
     private readonly Queue<Delivery> _retry = new();
     private readonly Queue<Publish> _waitingForSpace = new();
+    private readonly List<Publish> _appended = [];
     private long _sequence;
     private bool _queueFull;
     private bool _backlogLogged;
@@ -60,7 +62,8 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
     private ITimer? _closeTimer;
     private double _closeSeconds;
 
-    // Read by other threads.
+    // Written by the loop, read by other threads.
+    private bool _spoolFull;
     private long _inFlightCount;
     private long _spoolDepth;
 
@@ -92,9 +95,9 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
             throw new InvalidOperationException($"Sink:Kafka settings are not accepted by librdkafka ({UrlRedactor.Redact(ex.Message)}): fix or remove the setting named (see Sink:Kafka:Properties).", ex);
         }
 
-        // Room for every delivery report the producer can owe (its queue bound) plus the publishers and timers: the
-        // poll thread never has to wait for the loop.
-        _commands = Channel.CreateBounded<Command>(new BoundedChannelOptions(options.QueueBufferingMaxMessages + 1024)
+        // Bounds the events handed over but not yet in the spool (lost on a crash, never counted as accepted). A delivery
+        // report that finds it full waits as a pending write, so librdkafka's poll thread never blocks on the loop.
+        _commands = Channel.CreateBounded<Command>(new BoundedChannelOptions(CommandCapacity)
         {
             FullMode = BoundedChannelFullMode.Wait,
             SingleReader = true,
@@ -172,8 +175,10 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
     }
 
     /// <summary>
-    /// Accepts one event: completes once it is appended to the spool (durable as the fsync policy says), from where it is
-    /// produced. Waits while the spool is at its size limit (backpressure). <paramref name="captureTimestamp"/>
+    /// Hands one event to the publisher's loop, which appends it to the spool (durable as the fsync policy says; only then
+    /// is it counted as accepted, <c>stream.sink.events_accepted</c>) and produces it from there, in the order given.
+    /// Returns once the loop has it queued (the command channel is bounded), and while the spool is at its size limit
+    /// only once the event is in the spool (backpressure). <paramref name="captureTimestamp"/>
     /// (<see cref="TimeProvider.GetTimestamp"/> ticks, 0 for none) is the frame's capture stamp, for the capture-to-ack latency.
     /// </summary>
     public async ValueTask PublishAsync(string key, byte[] value, EventKind kind, long captureTimestamp, CancellationToken cancellationToken)
@@ -192,7 +197,10 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
             throw new ObjectDisposedException("The Kafka publisher is closed.", ex);
         }
 
-        await publish.Accepted.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (Volatile.Read(ref _spoolFull))
+        {
+            await publish.Accepted.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>
@@ -262,10 +270,13 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
                     }
                 }
 
-                if (_closeTimer is not null && IsDrained())
-                {
-                    FinishClose();
-                }
+            }
+
+            // One write to the OS for the batch, then the batch counts as accepted and is produced.
+            EndBatch();
+            if (_closeTimer is not null && IsDrained())
+            {
+                FinishClose();
             }
         }
     }
@@ -311,7 +322,7 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
         }
     }
 
-    /// <summary>Write-ahead: the event is accepted once it is in the spool, then produced from there.</summary>
+    /// <summary>Write-ahead: the event is appended to the spool here, accepted once the batch reached the OS (<see cref="EndBatch"/>).</summary>
     private void Accept(Publish publish)
     {
         if (_waitingForSpace.Count > 0 || !TryAppend(publish))
@@ -322,18 +333,8 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
             }
 
             _waitingForSpace.Enqueue(publish);
-            return;
+            Volatile.Write(ref _spoolFull, true);
         }
-
-        FeedProducer();
-
-        // Not handed to the producer at once (its queue is full, or older events are still ahead of it): it waits in the spool.
-        if (_spool.HasUnread)
-        {
-            _metrics.EventSpooled(publish.Record.Kind);
-        }
-
-        PublishDepth();
     }
 
     private bool TryAppend(Publish publish)
@@ -343,9 +344,49 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
             return false;
         }
 
-        publish.Accepted.TrySetResult();
+        _appended.Add(publish);
         ArmFsync();
         return true;
+    }
+
+    private void EndBatch()
+    {
+        if (_appended.Count > 0 && _closed?.Task.IsCompleted != true)
+        {
+            try
+            {
+                _spool.Flush();
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                _logger.SpoolIoFailed(ex.Message);
+                foreach (var failed in _appended)
+                {
+                    failed.Accepted.TrySetException(ex);
+                }
+
+                _appended.Clear();
+                return;
+            }
+
+            foreach (var publish in _appended)
+            {
+                publish.Accepted.TrySetResult();
+                _metrics.EventAccepted(publish.Record.Kind);
+            }
+
+            FeedProducer();
+
+            // Those not handed to the producer at once (its queue is full, or older events are ahead of them) wait in the spool.
+            for (var i = Math.Max(0, _appended.Count - (int)Math.Min(_spool.Depth, _appended.Count)); i < _appended.Count; i++)
+            {
+                _metrics.EventSpooled(_appended[i].Record.Kind);
+            }
+
+            _appended.Clear();
+        }
+
+        PublishDepth();
     }
 
     /// <summary>Moves events into the producer, retries first, then the spool oldest first, while its queue has room.</summary>
@@ -401,6 +442,10 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
         while (_waitingForSpace.TryPeek(out var waiting) && TryAppend(waiting))
         {
             _waitingForSpace.Dequeue();
+            if (_waitingForSpace.Count == 0)
+            {
+                Volatile.Write(ref _spoolFull, false);
+            }
         }
 
         PublishDepth();
@@ -782,7 +827,7 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
             var writer = _owner._commands.Writer;
             if (!writer.TryWrite(this))
             {
-                // Closed: the event stays unsettled in the spool. (Never full: the channel has room for every report owed.)
+                // Full: wait in line without blocking the poll thread. Closed: the event stays unsettled in the spool.
                 _ = writer.WriteAsync(this).AsTask().ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             }
         }

@@ -6,6 +6,7 @@ namespace Streaming.Sink;
 /// <summary>The Sink's instruments (meter <see cref="Telemetry.SinkMeter"/>).</summary>
 public sealed class SinkMetrics
 {
+    private readonly Counter<long> _accepted;
     private readonly Counter<long> _produced;
     private readonly Counter<long> _delivered;
     private readonly Counter<long> _failed;
@@ -18,6 +19,7 @@ public sealed class SinkMetrics
     private long _spoolDepth;
     private long _requestRetries;
     private long _inFlight;
+    private long _acceptedTotal;
     private long _producedTotal;
     private long _deliveredTotal;
     private long _failedTotal;
@@ -31,6 +33,7 @@ public sealed class SinkMetrics
     {
         ArgumentNullException.ThrowIfNull(meterFactory);
         var meter = meterFactory.Create(Telemetry.SinkMeter);
+        _accepted = meter.CreateCounter<long>("stream.sink.events_accepted", "{event}", "Events accepted by the sink: appended to the write-ahead spool (durable as Sink:Spool:Fsync says), never lost after this.");
         _produced = meter.CreateCounter<long>("stream.sink.events_produced", "{event}", "Events handed to the Kafka producer (replays from the spool included).");
         _delivered = meter.CreateCounter<long>("stream.sink.events_delivered", "{event}", "Events acknowledged by Kafka.");
         _failed = meter.CreateCounter<long>("stream.sink.events_failed", "{event}", "Events Kafka refused for good (written to the dead-letter file).");
@@ -45,6 +48,8 @@ public sealed class SinkMetrics
         meter.CreateObservableCounter("stream.sink.kafka_request_retries", () => Interlocked.Read(ref _requestRetries), "{request}", "Produce requests librdkafka retried (broker down or slow), from its statistics.");
         meter.CreateObservableGauge("stream.sink.events_in_flight", () => Interlocked.Read(ref _inFlight), "{event}", "Events in the producer queue awaiting acknowledgement.");
     }
+
+    public long Accepted => Interlocked.Read(ref _acceptedTotal);
 
     public long Produced => Interlocked.Read(ref _producedTotal);
 
@@ -67,6 +72,12 @@ public sealed class SinkMetrics
     public long FramesSkipped => Interlocked.Read(ref _framesSkippedTotal);
 
     internal static KeyValuePair<string, object?> KindTag(EventKind kind) => new("kind", EventMessage.KindName(kind));
+
+    internal void EventAccepted(EventKind kind)
+    {
+        Interlocked.Increment(ref _acceptedTotal);
+        _accepted.Add(1, KindTag(kind));
+    }
 
     internal void EventProduced(EventKind kind)
     {
