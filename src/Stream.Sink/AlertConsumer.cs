@@ -47,7 +47,7 @@ public sealed record AlertResult(EventMessage Event, string Key, int Partition, 
 /// A real consumer of the event topic (consumer group, committed offsets): prints one line per event, fetches the frame the
 /// event refers to from Redis and saves it as JPEG with the event's box and label drawn.
 /// </summary>
-public sealed partial class AlertConsumer : IAsyncDisposable
+public sealed class AlertConsumer : IAsyncDisposable
 {
     private readonly AlertConsumerOptions _options;
     private readonly ILogger _logger;
@@ -74,7 +74,7 @@ public sealed partial class AlertConsumer : IAsyncDisposable
         }
 
         _consumer = new ConsumerBuilder<string, byte[]>(config)
-            .SetErrorHandler((_, e) => LogKafkaError(_logger, UrlRedactor.Redact(e.Reason)))
+            .SetErrorHandler((_, e) => _logger.AlertKafkaError(UrlRedactor.Redact(e.Reason)))
             .SetLogHandler((_, _) => { })
             .Build();
     }
@@ -110,7 +110,7 @@ public sealed partial class AlertConsumer : IAsyncDisposable
             }
             catch (ConsumeException ex)
             {
-                LogKafkaError(_logger, UrlRedactor.Redact(ex.Error.Reason));
+                _logger.AlertKafkaError(UrlRedactor.Redact(ex.Error.Reason));
                 continue;
             }
 
@@ -133,7 +133,7 @@ public sealed partial class AlertConsumer : IAsyncDisposable
             }
             catch (System.Text.Json.JsonException ex)
             {
-                LogBadEvent(_logger, result.Partition.Value, result.Offset.Value, ex.Message);
+                _logger.AlertBadEvent(result.Partition.Value, result.Offset.Value, ex.Message);
                 continue;
             }
 
@@ -255,7 +255,7 @@ public sealed partial class AlertConsumer : IAsyncDisposable
             }
             catch (Exception ex) when (ex is RedisException or TimeoutException)
             {
-                LogRedisError(_logger, UrlRedactor.Redact(ex.Message));
+                _logger.AlertRedisError(UrlRedactor.Redact(ex.Message));
             }
 
             if (DateTime.UtcNow >= deadline)
@@ -268,7 +268,7 @@ public sealed partial class AlertConsumer : IAsyncDisposable
 
         if (jpeg is null)
         {
-            LogFrameMissing(_logger, e.FrameKey);
+            _logger.AlertFrameMissing(e.FrameKey);
             return (null, false);
         }
 
@@ -299,16 +299,4 @@ public sealed partial class AlertConsumer : IAsyncDisposable
         Cv2.ImWrite(path, image);
         return (path, true);
     }
-
-    [LoggerMessage(EventId = 5400, Level = LogLevel.Warning, Message = "Kafka: {Reason}")]
-    private static partial void LogKafkaError(ILogger logger, string reason);
-
-    [LoggerMessage(EventId = 5401, Level = LogLevel.Warning, Message = "Event at partition {Partition} offset {Offset} is not valid JSON ({Error}); skipped")]
-    private static partial void LogBadEvent(ILogger logger, int partition, long offset, string error);
-
-    [LoggerMessage(EventId = 5402, Level = LogLevel.Warning, Message = "Redis: {Error}")]
-    private static partial void LogRedisError(ILogger logger, string error);
-
-    [LoggerMessage(EventId = 5403, Level = LogLevel.Information, Message = "Frame {Key} is not in Redis (expired, or skipped while Redis was down)")]
-    private static partial void LogFrameMissing(ILogger logger, string key);
 }

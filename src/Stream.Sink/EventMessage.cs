@@ -163,6 +163,50 @@ public sealed class EventMessage
 
     public byte[] ToUtf8() => JsonSerializer.SerializeToUtf8Bytes(this, EventJsonContext.Default.EventMessage);
 
+    /// <summary>
+    /// Serialises the event in at most <paramref name="maxBytes"/> bytes where it can: when it is larger, its free-text
+    /// fields (reason, zone, line, label, direction, frame_key), longest first, are cut and end in
+    /// <c>...[truncated N chars]</c>. The id, kind, camera id (the Kafka key), times, numbers and counts are never cut.
+    /// <paramref name="originalBytes"/> is the size before truncation (equal to the result's length when nothing was cut).
+    /// </summary>
+    public byte[] ToUtf8(int maxBytes, out int originalBytes)
+    {
+        var bytes = ToUtf8();
+        originalBytes = bytes.Length;
+        for (var round = 0; bytes.Length > maxBytes && round < 8; round++)
+        {
+            var longest = TruncatableFields().MaxBy(f => f.Get()?.Length ?? 0);
+            var text = longest.Get();
+            if (text is null || text.Length <= 64)
+            {
+                break;
+            }
+
+            // Each removed char removes at least one byte; the marker is at most 40.
+            var keep = Math.Max(32, text.Length - (bytes.Length - maxBytes) - 40);
+            if (char.IsHighSurrogate(text[keep - 1]))
+            {
+                keep--;
+            }
+
+            var cut = text.Length - keep;
+            longest.Set(string.Concat(text.AsSpan(0, keep), $"...[truncated {cut} chars]"));
+            bytes = ToUtf8();
+        }
+
+        return bytes;
+    }
+
+    private (Func<string?> Get, Action<string?> Set)[] TruncatableFields() =>
+    [
+        (() => Reason, v => Reason = v),
+        (() => Zone, v => Zone = v),
+        (() => Line, v => Line = v),
+        (() => Label, v => Label = v),
+        (() => Direction, v => Direction = v),
+        (() => FrameKey, v => FrameKey = v),
+    ];
+
     public static EventMessage? Parse(ReadOnlySpan<byte> utf8) => JsonSerializer.Deserialize(utf8, EventJsonContext.Default.EventMessage);
 }
 

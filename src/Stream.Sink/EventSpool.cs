@@ -10,27 +10,44 @@ using Streaming.Core;
 namespace Streaming.Sink;
 
 /// <summary>One event waiting in the spool: its Kafka key and value plus what metrics need.</summary>
-public sealed record SpoolRecord(string Key, byte[] Value, EventKind Kind, long CaptureUnixMs);
+public sealed record SpoolRecord(string Key, byte[] Value, EventKind Kind, long CaptureUnixMs)
+{
+    /// <summary>The frame's capture stamp (<see cref="TimeProvider.GetTimestamp"/>) while the process that took the event lives; 0 once read back from disk. Not stored.</summary>
+    public long CaptureTimestamp { get; init; }
+}
 
 /// <summary>
-/// A durable, append-only FIFO of events on disk, used while the Kafka producer's queue is full.
+/// A durable, append-only FIFO of events on disk: the Kafka publisher's write-ahead log (every accepted event is appended
+/// here before it is produced, and settled once acknowledged).
 /// Segment files <c>NNNNNNNNNNNNNNNNNNNN.spool</c> hold records <c>[u32 length][u32 crc32][payload]</c>,
 /// payload = <c>[i64 capture unix ms][u8 kind][u16 key length][key utf-8][value]</c>, little-endian.
 /// A segment is deleted once every record in it has been read and its delivery settled (acknowledged or dead-lettered),
 /// so after a crash a segment may be replayed again: delivery is at-least-once and consumers dedupe by event id.
 /// A truncated or corrupt record (torn write at a crash) ends its segment: it is logged and the rest of that segment skipped.
+/// Records appended while the reader is caught up are also kept in memory (a bounded prefix of the unread records), so
+/// that handing them to the producer reads nothing back from disk; a backlog beyond that bound is read from the files.
 /// Not thread-safe: the caller serialises access.
 /// </summary>
-public sealed partial class EventSpool : IDisposable
+public sealed class EventSpool : IDisposable
 {
     private const int HeaderBytes = 8;
     private const int FixedPayloadBytes = 8 + 1 + 2;
     private const int MaxRecordBytes = 64 << 20;
     private const string Extension = ".spool";
+    private const int MaxCachedRecords = 16_384;
+    private const int WriteBufferBytes = 64 * 1024;
+    private const long MaxCachedBytes = 16L << 20;
 
     private readonly SpoolOptions _options;
     private readonly ILogger _logger;
     private readonly List<Segment> _segments = [];
+    private readonly TimeProvider _time;
+    private readonly Queue<(SpoolRecord Record, int Length)> _cache = new();
+    private long _cachedBytes;
+    private long _lastId;
+    private bool _peekedFromCache;
+    private Segment? _readHandleSegment;
+    private SafeFileHandle? _readHandle;
     private Segment? _writeSegment;
     private FileStream? _writer;
     private long _lastFsync;
@@ -42,10 +59,12 @@ public sealed partial class EventSpool : IDisposable
     private (SpoolRecord Record, int Length)? _peeked;
     private bool _disposed;
 
-    public EventSpool(SpoolOptions options, ILogger logger)
+    public EventSpool(SpoolOptions options, ILogger logger, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(logger);
+        _time = time ?? TimeProvider.System;
+        _lastFsync = _time.GetTimestamp();
         _options = options;
         _logger = logger;
         Directory = Path.GetFullPath(options.Directory);
@@ -83,7 +102,7 @@ public sealed partial class EventSpool : IDisposable
 
         if (_depth > 0)
         {
-            LogRecovered(_logger, _depth, _segments.Count, Directory);
+            _logger.SpoolRecovered(_depth, _segments.Count, Directory);
         }
     }
 
@@ -99,7 +118,14 @@ public sealed partial class EventSpool : IDisposable
 
     public int SegmentCount => _segments.Count;
 
-    /// <summary>Appends a record; false when the spool is at <see cref="SpoolOptions.MaxBytes"/> (the caller waits and tries again).</summary>
+    /// <summary>The Interval policy's period (<see cref="SpoolOptions.FsyncIntervalMs"/>).</summary>
+    public int FsyncIntervalMs => _options.FsyncIntervalMs;
+
+    /// <summary>
+    /// Appends a record; false when the spool is at <see cref="SpoolOptions.MaxBytes"/> (the caller waits and tries again).
+    /// The record reaches the OS (survives kill -9) at the next <see cref="Flush"/>, fsync or segment change, and the disk as
+    /// the fsync policy says (Always: before this returns).
+    /// </summary>
     public bool TryAppend(SpoolRecord record) => Append(record, force: false);
 
     private bool Append(SpoolRecord record, bool force)
@@ -137,7 +163,6 @@ public sealed partial class EventSpool : IDisposable
             BinaryPrimitives.WriteUInt32LittleEndian(span, (uint)payload);
             BinaryPrimitives.WriteUInt32LittleEndian(span[4..], Crc32.HashToUInt32(body));
             _writer!.Write(span);
-            _writer.Flush(flushToDisk: false);
         }
         finally
         {
@@ -147,6 +172,14 @@ public sealed partial class EventSpool : IDisposable
         MaybeFsync(force: false);
         _writeSegment!.ValidLength += total;
         _writeSegment.Records++;
+
+        // Still a prefix of the unread records (the reader had caught up with everything before this one): keep it in memory.
+        if (_cache.Count == _depth && _cache.Count < MaxCachedRecords && _cachedBytes + total <= MaxCachedBytes)
+        {
+            _cache.Enqueue((record, total));
+            _cachedBytes += total;
+        }
+
         _depth++;
         _bytes += total;
         return true;
@@ -168,7 +201,21 @@ public sealed partial class EventSpool : IDisposable
 
             if (_readOffset < segment.ValidLength)
             {
-                if (TryRead(segment, _readOffset, out var read, out var length, out var problem))
+                if (_cache.TryPeek(out var cached))
+                {
+                    _peeked = cached;
+                    _peekedFromCache = true;
+                    record = cached.Record;
+                    segmentToken = segment;
+                    return true;
+                }
+
+                if (segment == _writeSegment)
+                {
+                    Flush();
+                }
+
+                if (TryRead(ReadHandle(segment), _readOffset, out var read, out var length, out var problem))
                 {
                     _peeked = (read!, length);
                     record = read!;
@@ -177,10 +224,11 @@ public sealed partial class EventSpool : IDisposable
                 }
 
                 // Only possible if the file changed under us after it was scanned: skip the rest of it.
-                LogCorrupt(_logger, segment.Path, _readOffset, problem!);
+                _logger.SpoolCorrupt(segment.Path, _readOffset, problem!);
                 _depth -= segment.Records - segment.Read;
                 segment.Records = segment.Read;
                 segment.ValidLength = _readOffset;
+                ClearCache();
             }
 
             if (segment == _writeSegment)
@@ -210,6 +258,12 @@ public sealed partial class EventSpool : IDisposable
 
         var segment = _segments[_readIndex];
         _peeked = null;
+        if (_peekedFromCache)
+        {
+            _cachedBytes -= _cache.Dequeue().Length;
+            _peekedFromCache = false;
+        }
+
         _readOffset += p.Length;
         segment.Read++;
         segment.Outstanding++;
@@ -245,6 +299,8 @@ public sealed partial class EventSpool : IDisposable
 
         var old = _segments.ToList();
         CloseWriter();
+        CloseReadHandle();
+        ClearCache();
         _writeSegment = null;
         _segments.Clear();
         _readIndex = 0;
@@ -277,19 +333,25 @@ public sealed partial class EventSpool : IDisposable
         }
     }
 
+    /// <summary>Hands the records appended so far to the OS (one write for a batch of appends): they survive a process kill.</summary>
+    public void Flush() => _writer?.Flush(flushToDisk: false);
+
     /// <summary>Forces written records to disk.</summary>
     public void Sync() => MaybeFsync(force: true);
 
     /// <summary>Interval policy: fsyncs records written since the last fsync once the interval has passed (called periodically).</summary>
     public void SyncIfDue()
     {
-        if (_dirty && _writer is not null && _options.Fsync == SpoolFsync.Interval && Environment.TickCount64 - _lastFsync >= _options.FsyncIntervalMs)
+        if (_dirty && _writer is not null && _options.Fsync == SpoolFsync.Interval && _time.GetElapsedTime(_lastFsync).TotalMilliseconds >= _options.FsyncIntervalMs)
         {
             _writer.Flush(flushToDisk: true);
-            _lastFsync = Environment.TickCount64;
+            _lastFsync = _time.GetTimestamp();
             _dirty = false;
         }
     }
+
+    /// <summary>Whether records written since the last fsync are waiting for one (the Interval policy's timer).</summary>
+    public bool NeedsFsync => _dirty && _writer is not null && _options.Fsync == SpoolFsync.Interval;
 
     public void Dispose()
     {
@@ -299,15 +361,48 @@ public sealed partial class EventSpool : IDisposable
         }
 
         CloseWriter();
+        CloseReadHandle();
         _disposed = true;
+    }
+
+    private void ClearCache()
+    {
+        _cache.Clear();
+        _cachedBytes = 0;
+        if (_peekedFromCache)
+        {
+            _peeked = null;
+            _peekedFromCache = false;
+        }
+    }
+
+    private SafeFileHandle ReadHandle(Segment segment)
+    {
+        if (_readHandleSegment != segment || _readHandle is null)
+        {
+            CloseReadHandle();
+            _readHandle = File.OpenHandle(segment.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            _readHandleSegment = segment;
+        }
+
+        return _readHandle;
+    }
+
+    private void CloseReadHandle()
+    {
+        _readHandle?.Dispose();
+        _readHandle = null;
+        _readHandleSegment = null;
     }
 
     private void StartSegment(long? forcedId = null)
     {
         CloseWriter();
-        var id = forcedId ?? (_segments.Count == 0 ? NextIdFromDisk() : _segments[^1].Id + 1);
+        // Ids only grow (segment order is replay order); the directory is listed once, not at every new segment.
+        var id = forcedId ?? (_segments.Count > 0 ? _segments[^1].Id + 1 : _lastId > 0 ? _lastId + 1 : NextIdFromDisk());
+        _lastId = id;
         var path = Path.Combine(Directory, id.ToString("D20", CultureInfo.InvariantCulture) + Extension);
-        _writer = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.None);
+        _writer = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, WriteBufferBytes, FileOptions.None);
         _writeSegment = new Segment(id, path);
         _segments.Add(_writeSegment);
     }
@@ -346,9 +441,9 @@ public sealed partial class EventSpool : IDisposable
         }
 
         _dirty = true;
-        var now = Environment.TickCount64;
+        var now = _time.GetTimestamp();
         if (force || _options.Fsync == SpoolFsync.Always ||
-            (_options.Fsync == SpoolFsync.Interval && now - _lastFsync >= _options.FsyncIntervalMs))
+            (_options.Fsync == SpoolFsync.Interval && _time.GetElapsedTime(_lastFsync, now).TotalMilliseconds >= _options.FsyncIntervalMs))
         {
             _writer.Flush(flushToDisk: true);
             _lastFsync = now;
@@ -374,6 +469,11 @@ public sealed partial class EventSpool : IDisposable
         {
             CloseWriter();
             _writeSegment = null;
+        }
+
+        if (segment == _readHandleSegment)
+        {
+            CloseReadHandle();
         }
 
         _segments.RemoveAt(index);
@@ -404,23 +504,24 @@ public sealed partial class EventSpool : IDisposable
         }
         catch (IOException ex)
         {
-            LogDeleteFailed(_logger, path, ex.Message);
+            _logger.SpoolDeleteFailed(path, ex.Message);
         }
         catch (UnauthorizedAccessException ex)
         {
-            LogDeleteFailed(_logger, path, ex.Message);
+            _logger.SpoolDeleteFailed(path, ex.Message);
         }
     }
 
     private void Scan(Segment segment)
     {
         long offset = 0;
-        var length = new FileInfo(segment.Path).Length;
+        using var handle = File.OpenHandle(segment.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        var length = RandomAccess.GetLength(handle);
         while (offset < length)
         {
-            if (!TryRead(segment, offset, out _, out var recordLength, out var problem))
+            if (!TryRead(handle, offset, out _, out var recordLength, out var problem))
             {
-                LogCorrupt(_logger, segment.Path, offset, problem!);
+                _logger.SpoolCorrupt(segment.Path, offset, problem!);
                 break;
             }
 
@@ -431,11 +532,10 @@ public sealed partial class EventSpool : IDisposable
         segment.ValidLength = offset;
     }
 
-    private static bool TryRead(Segment segment, long offset, out SpoolRecord? record, out int length, out string? problem)
+    private static bool TryRead(SafeFileHandle handle, long offset, out SpoolRecord? record, out int length, out string? problem)
     {
         record = null;
         length = 0;
-        using var handle = File.OpenHandle(segment.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
         var fileLength = RandomAccess.GetLength(handle);
         Span<byte> header = stackalloc byte[HeaderBytes];
         if (fileLength - offset < HeaderBytes || RandomAccess.Read(handle, header, offset) < HeaderBytes)
@@ -488,16 +588,8 @@ public sealed partial class EventSpool : IDisposable
         return true;
     }
 
-    [LoggerMessage(EventId = 5100, Level = LogLevel.Warning, Message = "Spool {Directory} holds {Records} undelivered events in {Segments} segment(s) from an earlier run; replaying them before new events")]
-    private static partial void LogRecoveredCore(ILogger logger, long records, int segments, string directory);
 
-    private static void LogRecovered(ILogger logger, long records, int segments, string directory) => LogRecoveredCore(logger, records, segments, directory);
 
-    [LoggerMessage(EventId = 5101, Level = LogLevel.Error, Message = "Spool segment {Path} has a corrupt record at offset {Offset} ({Problem}), probably torn by a crash: skipping the rest of that segment")]
-    private static partial void LogCorrupt(ILogger logger, string path, long offset, string problem);
-
-    [LoggerMessage(EventId = 5102, Level = LogLevel.Warning, Message = "Could not delete spool segment {Path}: {Error}")]
-    private static partial void LogDeleteFailed(ILogger logger, string path, string error);
 
     private sealed class Segment(long id, string path)
     {

@@ -1,5 +1,5 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
+using System.Text.Json;
+using System.Threading.Channels;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
 using Streaming.Core;
@@ -8,44 +8,78 @@ namespace Streaming.Sink;
 
 /// <summary>
 /// Publishes events to Kafka through ONE long-lived idempotent producer (acks=all, key = camera id), never losing an
-/// accepted event: while the producer's queue is full (broker unreachable) events go to the on-disk <see cref="EventSpool"/>,
-/// and while the spool holds anything new events go there too, so that each camera's events stay in order; a background
-/// loop replays the spool into the producer as the queue frees up. message.timeout.ms defaults to 0 (infinite): librdkafka
-/// itself retries every queued event until the broker acknowledges it, with idempotence preventing duplicates and reordering.
+/// accepted event. The on-disk <see cref="EventSpool"/> is a write-ahead log: an event counts as accepted once it is
+/// appended there (with the spool's fsync policy); the producer is fed from the spool, oldest first, and a record is
+/// settled (its segment deleted once all of its records are) only when the broker has acknowledged it, or when it went
+/// to the dead-letter file. A crash at any moment therefore loses nothing that was accepted; the next start replays
+/// what was not settled (at-least-once, consumers dedupe by id).
+/// <para>
+/// All state is owned by one loop (<see cref="RunAsync"/>) fed by one bounded channel of commands: <see cref="Publish"/>
+/// from the sink, <see cref="Delivery"/> reports from librdkafka's poll thread, <see cref="Close"/>, and the timer
+/// ticks <see cref="Tick"/> (the Interval fsync, a produce retry, the close deadline). Its states, in one place:
+/// running (feed the producer while its queue has room), queue full (wait for a delivery report), backing off (a
+/// produce failed transiently; a timer retries), fatal (the producer is unusable; events stay in the spool), closing
+/// (feed and wait until everything is acknowledged or the deadline passes), closed.
+/// </para>
+/// message.timeout.ms defaults to 0 (infinite): librdkafka itself retries every queued event until the broker
+/// acknowledges it, with idempotence preventing duplicates and reordering.
 /// </summary>
-public sealed partial class KafkaEventPublisher : IAsyncDisposable
+public sealed class KafkaEventPublisher : IAsyncDisposable
 {
+    private const int CommandCapacity = 1024;
+    private static readonly TimeSpan RetryBackoff = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan SameErrorQuietPeriod = TimeSpan.FromSeconds(30);
+
     private readonly KafkaSinkOptions _options;
     private readonly IProducer<string, byte[]> _producer;
     private readonly EventSpool _spool;
     private readonly SinkMetrics _metrics;
     private readonly ILogger _logger;
-    private readonly Lock _gate = new();
-    private readonly ConcurrentDictionary<long, Pending> _pending = new();
-    private readonly CancellationTokenSource _stop = new();
-    private readonly SemaphoreSlim _wake = new(0, int.MaxValue);
+    private readonly TimeProvider _time;
+    private readonly Channel<Command> _commands;
     private readonly string _deadLetterPath;
-    private readonly Task _drainLoop;
-    private long _sequence;
-    private bool _closing;
-    private long _closedLeft = -1;
-    private bool _disposed;
-    private bool _queueFullLogged;
+    private readonly ITimer _fsyncTimer;
+    private readonly ITimer _retryTimer;
+    private readonly Task _loop;
+    private readonly Lock _errorGate = new();
+    private TaskCompletionSource<long>? _closed;
     private string? _lastError;
-    private long _lastErrorTicks;
+    private long _lastErrorAt;
+    private bool _disposed;
 
-    public KafkaEventPublisher(KafkaSinkOptions options, SpoolOptions spoolOptions, string bootstrapServers, SinkMetrics metrics, ILogger logger)
+    // Owned by the loop only.
+    private readonly Dictionary<long, Delivery> _inFlight = [];
+    private readonly Queue<Delivery> _retry = new();
+    private readonly Queue<Publish> _waitingForSpace = new();
+    private readonly List<Publish> _appended = [];
+    private long _sequence;
+    private bool _queueFull;
+    private bool _backlogLogged;
+    private bool _backingOff;
+    private bool _fatal;
+    private bool _fsyncArmed;
+    private int _headFailures;
+    private ITimer? _closeTimer;
+    private double _closeSeconds;
+
+    // Written by the loop, read by other threads.
+    private bool _spoolFull;
+    private long _inFlightCount;
+    private long _spoolDepth;
+
+    public KafkaEventPublisher(KafkaSinkOptions options, SpoolOptions spoolOptions, string bootstrapServers, SinkMetrics metrics, ILoggerFactory loggerFactory, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(spoolOptions);
         ArgumentException.ThrowIfNullOrWhiteSpace(bootstrapServers);
         ArgumentNullException.ThrowIfNull(metrics);
-        ArgumentNullException.ThrowIfNull(logger);
+        ArgumentNullException.ThrowIfNull(loggerFactory);
         _options = options;
         _metrics = metrics;
-        _logger = logger;
+        _logger = loggerFactory.CreateLogger<KafkaEventPublisher>();
+        _time = time ?? TimeProvider.System;
         BootstrapServers = bootstrapServers;
-        _spool = new EventSpool(spoolOptions, logger);
+        _spool = new EventSpool(spoolOptions, loggerFactory.CreateLogger<EventSpool>(), _time);
         _deadLetterPath = Path.Combine(_spool.Directory, "dead-letter.jsonl");
         try
         {
@@ -61,31 +95,33 @@ public sealed partial class KafkaEventPublisher : IAsyncDisposable
             throw new InvalidOperationException($"Sink:Kafka settings are not accepted by librdkafka ({UrlRedactor.Redact(ex.Message)}): fix or remove the setting named (see Sink:Kafka:Properties).", ex);
         }
 
-        _metrics.SetSpoolDepth(_spool.Depth);
-        LogStarted(_logger, bootstrapServers, options.Topic, options.EnableIdempotence, options.QueueBufferingMaxMessages, _spool.Directory);
-        _drainLoop = Task.Run(DrainLoopAsync);
-        if (_spool.HasUnread)
+        // Bounds the events handed over but not yet in the spool (lost on a crash, never counted as accepted). A delivery
+        // report that finds it full waits as a pending write, so librdkafka's poll thread never blocks on the loop.
+        _commands = Channel.CreateBounded<Command>(new BoundedChannelOptions(CommandCapacity)
         {
-            _wake.Release();
-        }
+            FullMode = BoundedChannelFullMode.Wait,
+            SingleReader = true,
+            SingleWriter = false,
+            AllowSynchronousContinuations = false,
+        });
+        _fsyncTimer = _time.CreateTimer(_ => _commands.Writer.TryWrite(Tick.Fsync), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _retryTimer = _time.CreateTimer(_ => _commands.Writer.TryWrite(Tick.Retry), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        Volatile.Write(ref _spoolDepth, _spool.Depth);
+        _metrics.SetSpoolDepth(_spool.Depth);
+        _logger.PublisherStarted(bootstrapServers, options.Topic, options.EnableIdempotence, options.QueueBufferingMaxMessages, _spool.Directory, spoolOptions.Fsync);
+        _loop = Task.Run(RunAsync);
+        _commands.Writer.TryWrite(Tick.Retry); // replay what an earlier run left in the spool
     }
 
     public string BootstrapServers { get; }
 
     public string Topic => _options.Topic;
 
-    public long SpoolDepth
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _spool.Depth;
-            }
-        }
-    }
+    /// <summary>Events in the spool not yet handed to the producer.</summary>
+    public long SpoolDepth => Volatile.Read(ref _spoolDepth);
 
-    public int InFlight => _pending.Count;
+    /// <summary>Events handed to the producer and not yet acknowledged (also still in the spool until they are).</summary>
+    public int InFlight => (int)Volatile.Read(ref _inFlightCount);
 
     /// <summary>The producer configuration (secrets included; never log it).</summary>
     public static ProducerConfig BuildConfig(KafkaSinkOptions options, string bootstrapServers)
@@ -139,94 +175,61 @@ public sealed partial class KafkaEventPublisher : IAsyncDisposable
     }
 
     /// <summary>
-    /// Accepts one event: into the producer queue, or into the spool when the queue is full or the spool is not yet drained.
-    /// Waits only when the spool is at its size limit (backpressure). <paramref name="captureTimestamp"/> (Stopwatch ticks,
-    /// 0 for none) is the frame's capture stamp, for the capture-to-ack latency.
+    /// Hands one event to the publisher's loop, which appends it to the spool (durable as the fsync policy says; only then
+    /// is it counted as accepted, <c>stream.sink.events_accepted</c>) and produces it from there, in the order given.
+    /// Returns once the loop has it queued (the command channel is bounded), and while the spool is at its size limit
+    /// only once the event is in the spool (backpressure). <paramref name="captureTimestamp"/>
+    /// (<see cref="TimeProvider.GetTimestamp"/> ticks, 0 for none) is the frame's capture stamp, for the capture-to-ack latency.
     /// </summary>
     public async ValueTask PublishAsync(string key, byte[] value, EventKind kind, long captureTimestamp, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(value);
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var captureUnixMs = captureTimestamp == 0 ? 0 : DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - (long)Stopwatch.GetElapsedTime(captureTimestamp).TotalMilliseconds;
-        var logged = false;
-        while (true)
+        var captureUnixMs = captureTimestamp == 0 ? 0 : _time.GetUtcNow().ToUnixTimeMilliseconds() - (long)_time.GetElapsedTime(captureTimestamp).TotalMilliseconds;
+        var publish = new Publish(new SpoolRecord(key, value, kind, captureUnixMs) { CaptureTimestamp = captureTimestamp });
+        try
         {
-            lock (_gate)
-            {
-                if (!_spool.HasUnread && TryProduce(key, value, kind, captureTimestamp, captureUnixMs, segmentToken: null))
-                {
-                    return;
-                }
+            await _commands.Writer.WriteAsync(publish, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ChannelClosedException ex)
+        {
+            throw new ObjectDisposedException("The Kafka publisher is closed.", ex);
+        }
 
-                if (_spool.TryAppend(new SpoolRecord(key, value, kind, captureUnixMs)))
-                {
-                    _metrics.EventSpooled(kind);
-                    _metrics.SetSpoolDepth(_spool.Depth);
-                    _wake.Release();
-                    return;
-                }
-            }
-
-            if (!logged)
-            {
-                LogSpoolFull(_logger, _spool.Directory, _spool.Bytes);
-                logged = true;
-            }
-
-            await Task.Delay(100, cancellationToken).ConfigureAwait(false);
+        if (Volatile.Read(ref _spoolFull))
+        {
+            await publish.Accepted.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 
     /// <summary>
-    /// Drains the spool and flushes the producer for up to <paramref name="timeout"/>; what the broker has not acknowledged by
-    /// then is written back to the spool (in order) for the next start. Returns the number of events left in the spool.
+    /// Drains the spool into the producer and waits for the broker's acknowledgements for up to <paramref name="timeout"/>
+    /// (measured on the injected <see cref="TimeProvider"/>; <paramref name="cancellationToken"/> cuts it short). What is
+    /// not acknowledged by then stays in the spool, rewritten in order, for the next start. Returns the number of events left.
     /// </summary>
     public async Task<long> CloseAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
-        if (_disposed || _closedLeft >= 0)
+        if (_closed is null)
         {
-            return Math.Max(0, _closedLeft);
+            var close = new Close(timeout);
+            if (Interlocked.CompareExchange(ref _closed, close.Done, null) is null && !_commands.Writer.TryWrite(close))
+            {
+                await _commands.Writer.WriteAsync(close, CancellationToken.None).ConfigureAwait(false);
+            }
         }
 
-        var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
-        while (Stopwatch.GetTimestamp() < deadline && !cancellationToken.IsCancellationRequested)
+        using (cancellationToken.Register(() => _commands.Writer.TryWrite(Tick.CloseDeadline)))
         {
-            lock (_gate)
+            // A loop that died (a bug) must not leave the caller waiting forever: its exception surfaces here.
+            await Task.WhenAny(_closed.Task, _loop).ConfigureAwait(false);
+            if (_loop.IsFaulted)
             {
-                DrainSome(int.MaxValue);
+                await _loop.ConfigureAwait(false);
             }
 
-            if (_pending.IsEmpty && SpoolDepth == 0)
-            {
-                break;
-            }
-
-            var left = TimeSpan.FromSeconds(Math.Max(0, (deadline - Stopwatch.GetTimestamp()) / (double)Stopwatch.Frequency));
-            await Task.Run(() => _producer.Flush(left < TimeSpan.FromMilliseconds(200) ? left : TimeSpan.FromMilliseconds(200)), CancellationToken.None).ConfigureAwait(false);
+            return await _closed.Task.ConfigureAwait(false);
         }
-
-        await _stop.CancelAsync().ConfigureAwait(false);
-        await _drainLoop.ConfigureAwait(false);
-        long left2;
-        lock (_gate)
-        {
-            Volatile.Write(ref _closing, true);
-            var inFlight = _pending.Values.OrderBy(p => p.Sequence).Select(p => p.Record).ToList();
-            _pending.Clear();
-            if (inFlight.Count > 0 || _spool.HasUnread)
-            {
-                _spool.Rewrite(inFlight);
-                LogKeptInSpool(_logger, _spool.Depth, timeout.TotalSeconds, _spool.Directory);
-            }
-
-            _spool.Sync();
-            left2 = _spool.Depth;
-            _metrics.SetSpoolDepth(left2);
-            _closedLeft = left2;
-        }
-
-        return left2;
     }
 
     public async ValueTask DisposeAsync()
@@ -237,174 +240,436 @@ public sealed partial class KafkaEventPublisher : IAsyncDisposable
         }
 
         await CloseAsync(TimeSpan.FromSeconds(_options.FlushTimeoutSeconds), CancellationToken.None).ConfigureAwait(false);
+        await _loop.ConfigureAwait(false);
         _disposed = true;
+        await _fsyncTimer.DisposeAsync().ConfigureAwait(false);
+        await _retryTimer.DisposeAsync().ConfigureAwait(false);
         _producer.Dispose();
-        lock (_gate)
-        {
-            _spool.Dispose();
-        }
-
-        _stop.Dispose();
-        _wake.Dispose();
+        _spool.Dispose();
     }
 
-    private bool TryProduce(string key, byte[] value, EventKind kind, long captureTimestamp, long captureUnixMs, object? segmentToken)
+    /// <summary>The owner loop: every state change of the publisher happens here, one command at a time.</summary>
+    private async Task RunAsync()
     {
-        var pending = new Pending(this, Interlocked.Increment(ref _sequence), new SpoolRecord(key, value, kind, captureUnixMs), captureTimestamp, segmentToken);
-        _pending[pending.Sequence] = pending;
-        try
+        var reader = _commands.Reader;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
-            _producer.Produce(_options.Topic, new Message<string, byte[]> { Key = key, Value = value }, pending.Handler);
-        }
-        catch (KafkaException ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
-        {
-            _pending.TryRemove(pending.Sequence, out _);
-            if (!_queueFullLogged)
+            while (reader.TryRead(out var command))
             {
-                _queueFullLogged = true;
-                LogQueueFull(_logger, _options.QueueBufferingMaxMessages, _spool.Directory);
+                try
+                {
+                    Handle(command);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    // The disk failed under the spool: the events concerned stay unsettled (replayed at the next start).
+                    _logger.SpoolIoFailed(ex.Message);
+                    if (command is Publish p)
+                    {
+                        p.Accepted.TrySetException(ex);
+                    }
+                }
+
             }
 
-            return false;
+            // One write to the OS for the batch, then the batch counts as accepted and is produced.
+            EndBatch();
+            if (_closeTimer is not null && IsDrained())
+            {
+                FinishClose();
+            }
         }
-        catch (KafkaException ex)
+    }
+
+    private void Handle(Command command)
+    {
+        if (_closed?.Task.IsCompleted == true)
         {
-            // Anything else the producer refuses right now (e.g. a fatal idempotence error): the event is kept in the
-            // spool rather than lost, and retried from there.
-            _pending.TryRemove(pending.Sequence, out _);
-            OnLibrdkafkaError(ex.Error);
+            // After the close only stragglers arrive: late delivery reports (their events stay in the spool) and publishes.
+            (command as Publish)?.Accepted.TrySetException(new ObjectDisposedException("The Kafka publisher is closed."));
+            return;
+        }
+
+        switch (command)
+        {
+            case Publish publish:
+                Accept(publish);
+                break;
+            case Delivery delivery:
+                OnDelivered(delivery);
+                break;
+            case Close close:
+                _closeSeconds = close.Timeout.TotalSeconds;
+                _closeTimer = _time.CreateTimer(_ => _commands.Writer.TryWrite(Tick.CloseDeadline), null, close.Timeout, Timeout.InfiniteTimeSpan);
+                FeedProducer();
+                break;
+            case Tick { Kind: TickKind.Fsync }:
+                _fsyncArmed = false;
+                _spool.SyncIfDue();
+                ArmFsync();
+                break;
+            case Tick { Kind: TickKind.Retry }:
+                _backingOff = false;
+                FeedProducer();
+                break;
+            case Tick { Kind: TickKind.CloseDeadline }:
+                if (_closeTimer is not null)
+                {
+                    FinishClose();
+                }
+
+                break;
+        }
+    }
+
+    /// <summary>Write-ahead: the event is appended to the spool here, accepted once the batch reached the OS (<see cref="EndBatch"/>).</summary>
+    private void Accept(Publish publish)
+    {
+        if (_waitingForSpace.Count > 0 || !TryAppend(publish))
+        {
+            if (_waitingForSpace.Count == 0)
+            {
+                _logger.SpoolFull(_spool.Directory, _spool.Bytes);
+            }
+
+            _waitingForSpace.Enqueue(publish);
+            Volatile.Write(ref _spoolFull, true);
+        }
+    }
+
+    private bool TryAppend(Publish publish)
+    {
+        if (!_spool.TryAppend(publish.Record))
+        {
             return false;
         }
 
-        _metrics.EventProduced(kind);
+        _appended.Add(publish);
+        ArmFsync();
         return true;
     }
 
-    /// <summary>Moves spooled events into the producer, oldest first, until the queue is full again. Caller holds the lock.</summary>
-    private int DrainSome(int max)
+    private void EndBatch()
     {
-        var moved = 0;
-        while (moved < max && !_closing && _spool.TryPeek(out var record, out var token))
+        if (_appended.Count > 0 && _closed?.Task.IsCompleted != true)
         {
-            var captureTimestamp = record.CaptureUnixMs == 0 ? 0 :
-                Stopwatch.GetTimestamp() - (long)((DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - record.CaptureUnixMs) / 1000.0 * Stopwatch.Frequency);
-            if (!TryProduce(record.Key, record.Value, record.Kind, captureTimestamp, record.CaptureUnixMs, token))
+            try
+            {
+                _spool.Flush();
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                _logger.SpoolIoFailed(ex.Message);
+                foreach (var failed in _appended)
+                {
+                    failed.Accepted.TrySetException(ex);
+                }
+
+                _appended.Clear();
+                return;
+            }
+
+            foreach (var publish in _appended)
+            {
+                publish.Accepted.TrySetResult();
+                _metrics.EventAccepted(publish.Record.Kind);
+            }
+
+            FeedProducer();
+
+            // Those not handed to the producer at once (its queue is full, or older events are ahead of them) wait in the spool.
+            for (var i = Math.Max(0, _appended.Count - (int)Math.Min(_spool.Depth, _appended.Count)); i < _appended.Count; i++)
+            {
+                _metrics.EventSpooled(_appended[i].Record.Kind);
+            }
+
+            _appended.Clear();
+        }
+
+        PublishDepth();
+    }
+
+    /// <summary>Moves events into the producer, retries first, then the spool oldest first, while its queue has room.</summary>
+    private void FeedProducer()
+    {
+        while (!_queueFull && !_backingOff && !_fatal && _closed?.Task.IsCompleted != true)
+        {
+            if (_retry.TryPeek(out var retry))
+            {
+                var outcome = TryProduce(retry, out var refusal);
+                if (outcome == Outcome.Wait)
+                {
+                    break;
+                }
+
+                _retry.Dequeue();
+                if (outcome == Outcome.Refused)
+                {
+                    DeadLetter(retry, refusal!, produced: false);
+                }
+
+                continue;
+            }
+
+            if (!_spool.TryPeek(out var record, out var token))
+            {
+                break;
+            }
+
+            var delivery = new Delivery(this, ++_sequence, record, token);
+            string? reason = null;
+            var result = record.Value.Length > _options.MaxEventBytes
+
+                // Bounded before it is produced: the sink truncates long fields, so only an event that cannot be cut
+                // down (a huge camera id, say) gets here.
+                ? Outcome.Refused
+                : TryProduce(delivery, out reason);
+            if (result == Outcome.Wait)
             {
                 break;
             }
 
             _spool.Advance();
-            moved++;
+            if (result == Outcome.Refused)
+            {
+                reason = record.Value.Length > _options.MaxEventBytes
+                    ? $"event of {record.Value.Length} bytes is over Sink:Kafka:MaxEventBytes ({_options.MaxEventBytes})"
+                    : reason;
+                DeadLetter(delivery, reason!, produced: false);
+            }
         }
 
-        _metrics.SetSpoolDepth(_spool.Depth);
-        if (moved > 0 && !_spool.HasUnread)
+        while (_waitingForSpace.TryPeek(out var waiting) && TryAppend(waiting))
         {
-            _queueFullLogged = false;
-            LogSpoolDrained(_logger);
+            _waitingForSpace.Dequeue();
+            if (_waitingForSpace.Count == 0)
+            {
+                Volatile.Write(ref _spoolFull, false);
+            }
         }
 
-        return moved;
+        PublishDepth();
     }
 
-    private async Task DrainLoopAsync()
+    /// <summary>
+    /// Hands one event to the producer. <see cref="Outcome.Wait"/>: not now (queue full, backing off after a transient
+    /// refusal, producer fatal); <see cref="Outcome.Refused"/>: never (a permanent refusal, or one that kept failing
+    /// <see cref="KafkaSinkOptions.MaxDeliveryAttempts"/> times): the caller dead-letters it so the events behind it move on.
+    /// </summary>
+    private Outcome TryProduce(Delivery delivery, out string? refusal)
     {
-        while (!_stop.IsCancellationRequested)
+        refusal = null;
+        try
         {
-            try
+            _producer.Produce(_options.Topic, new Message<string, byte[]> { Key = delivery.Record.Key, Value = delivery.Record.Value }, delivery.Handler);
+        }
+        catch (KafkaException ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
+        {
+            _queueFull = true;
+            if (!_backlogLogged)
             {
-                await _wake.WaitAsync(100, _stop.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
+                _backlogLogged = true;
+                _logger.ProducerQueueFull(_options.QueueBufferingMaxMessages, _spool.Directory);
             }
 
-            try
-            {
-                lock (_gate)
-                {
-                    DrainSome(5000);
-                    _spool.SyncIfDue();
-                }
-            }
-            catch (Exception ex) when (ex is IOException or KafkaException or UnauthorizedAccessException)
-            {
-                LogDrainFailed(_logger, UrlRedactor.Redact(ex.Message));
-            }
+            return Outcome.Wait;
         }
+        catch (KafkaException ex) when (IsPermanent(ex.Error))
+        {
+            // Refused before it was even queued (e.g. larger than message.max.bytes): it can never succeed.
+            refusal = UrlRedactor.Redact(ex.Error.Reason);
+            return Outcome.Refused;
+        }
+        catch (KafkaException ex)
+        {
+            OnLibrdkafkaError(ex.Error);
+            if (ex.Error.IsFatal)
+            {
+                _fatal = true;
+                return Outcome.Wait;
+            }
+
+            if (++_headFailures >= _options.MaxDeliveryAttempts)
+            {
+                refusal = $"failed {_headFailures} times (Sink:Kafka:MaxDeliveryAttempts), last: {UrlRedactor.Redact(ex.Error.Reason)}";
+                return Outcome.Refused;
+            }
+
+            _backingOff = true;
+            _retryTimer.Change(RetryBackoff, Timeout.InfiniteTimeSpan);
+            return Outcome.Wait;
+        }
+
+        _headFailures = 0;
+        _inFlight[delivery.Sequence] = delivery;
+        Volatile.Write(ref _inFlightCount, _inFlight.Count);
+        _metrics.EventProduced(delivery.Record.Kind);
+        return Outcome.Produced;
     }
 
-    private void OnDelivered(Pending pending, DeliveryReport<string, byte[]> report)
+    private void OnDelivered(Delivery delivery)
     {
-        // The common case (a direct event acknowledged) needs no lock: the poll thread never waits for the publisher.
-        if (!report.Error.IsError && pending.SegmentToken is null)
+        if (!_inFlight.Remove(delivery.Sequence))
         {
-            if (!Volatile.Read(ref _closing) && _pending.TryRemove(pending.Sequence, out _))
-            {
-                double? ms = pending.CaptureTimestamp == 0 ? null : Stopwatch.GetElapsedTime(pending.CaptureTimestamp).TotalMilliseconds;
-                _metrics.EventDelivered(pending.Record.Kind, pending.Record.Key, ms);
-            }
-
             return;
         }
 
-        lock (_gate)
+        Volatile.Write(ref _inFlightCount, _inFlight.Count);
+        _queueFull = false;
+        var error = delivery.Report!.Error;
+        if (!error.IsError)
         {
-            if (_closing || !_pending.TryRemove(pending.Sequence, out _))
-            {
-                return;
-            }
+            var capture = delivery.Record.CaptureTimestamp;
+            double? latency = capture != 0 ? _time.GetElapsedTime(capture).TotalMilliseconds
+                : delivery.Record.CaptureUnixMs != 0 ? _time.GetUtcNow().ToUnixTimeMilliseconds() - delivery.Record.CaptureUnixMs : null;
+            _metrics.EventDelivered(delivery.Record.Kind, delivery.Record.Key, latency);
+            _spool.Settle(delivery.Token);
+        }
+        else if (IsPermanent(error))
+        {
+            DeadLetter(delivery, UrlRedactor.Redact(error.Reason), produced: true);
+        }
+        else if (error.IsFatal)
+        {
+            // The producer is unusable: the event stays unsettled in the spool and is sent by the next process.
+            _metrics.EventFailed(delivery.Record.Kind, retried: true);
+            _fatal = true;
+            OnLibrdkafkaError(error);
+        }
+        else if (++delivery.Attempts >= _options.MaxDeliveryAttempts)
+        {
+            DeadLetter(delivery, $"failed {delivery.Attempts} times (Sink:Kafka:MaxDeliveryAttempts), last: {UrlRedactor.Redact(error.Reason)}", produced: true);
+        }
+        else
+        {
+            // Transient (e.g. message.timeout.ms ran out): produced again before newer events. It is still in the spool,
+            // unsettled, so a crash meanwhile loses nothing; this camera's order may break (see docs/events.md).
+            _metrics.EventFailed(delivery.Record.Kind, retried: true);
+            delivery.Report = null;
+            _retry.Enqueue(delivery);
+        }
 
-            if (!report.Error.IsError)
-            {
-                double? latency = pending.CaptureTimestamp == 0 ? null : Stopwatch.GetElapsedTime(pending.CaptureTimestamp).TotalMilliseconds;
-                _metrics.EventDelivered(pending.Record.Kind, pending.Record.Key, latency);
-                if (pending.SegmentToken is { } token)
-                {
-                    _spool.Settle(token);
-                }
+        FeedProducer();
+        if (_backlogLogged && !_queueFull && !_spool.HasUnread)
+        {
+            _backlogLogged = false;
+            _logger.SpoolCaughtUp();
+        }
+    }
 
-                return;
-            }
+    /// <summary>
+    /// Writes the event and why it was refused to dead-letter.jsonl (one JSON object a line) and settles it, so delivery
+    /// moves on. If the file cannot be written the event stays unsettled in the spool for the next start.
+    /// </summary>
+    private void DeadLetter(Delivery delivery, string reason, bool produced)
+    {
+        _headFailures = 0;
+        _metrics.EventFailed(delivery.Record.Kind, retried: false, produced);
+        _logger.DeadLettered(delivery.Record.Key, reason, _deadLetterPath);
 
-            var permanent = report.Error.IsFatal || report.Error.Code is ErrorCode.MsgSizeTooLarge
-                or ErrorCode.TopicAuthorizationFailed or ErrorCode.InvalidMsg or ErrorCode.Local_UnknownTopic
-                or ErrorCode.UnknownTopicOrPart;
-            if (permanent)
+        try
+        {
+            using (var file = new FileStream(_deadLetterPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite))
+            using (var json = new Utf8JsonWriter(file))
             {
-                _metrics.EventFailed(pending.Record.Kind, retried: false);
-                LogDeliveryFailed(_logger, pending.Record.Key, report.Error.Reason, _deadLetterPath);
+                json.WriteStartObject();
+                json.WriteString("dead_letter_time", _time.GetUtcNow());
+                json.WriteString("reason", reason);
+                json.WriteString("camera_id", delivery.Record.Key);
+                json.WriteString("kind", EventMessage.KindName(delivery.Record.Kind));
+                json.WritePropertyName("event");
                 try
                 {
-                    File.AppendAllLines(_deadLetterPath, [System.Text.Encoding.UTF8.GetString(pending.Record.Value)]);
+                    json.WriteRawValue(delivery.Record.Value);
                 }
-                catch (IOException ex)
+                catch (JsonException)
                 {
-                    LogDrainFailed(_logger, ex.Message);
+                    json.WriteBase64StringValue(delivery.Record.Value);
                 }
-            }
-            else
-            {
-                // Transient (e.g. message.timeout.ms ran out): keep it, at the spool's tail.
-                _metrics.EventFailed(pending.Record.Kind, retried: true);
-                _spool.TryAppend(pending.Record);
-                _metrics.EventSpooled(pending.Record.Kind);
-                _wake.Release();
+
+                json.WriteEndObject();
+                json.Flush();
+                file.WriteByte((byte)'\n');
+                file.Flush(flushToDisk: true);
             }
 
-            if (pending.SegmentToken is { } t)
-            {
-                _spool.Settle(t);
-            }
+            _spool.Settle(delivery.Token);
         }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            _logger.DeadLetterWriteFailed(_deadLetterPath, ex.Message);
+        }
+    }
+
+    private static bool IsPermanent(Error error) => !error.IsFatal && error.Code is ErrorCode.MsgSizeTooLarge
+        or ErrorCode.InvalidMsgSize or ErrorCode.InvalidMsg or ErrorCode.TopicAuthorizationFailed or ErrorCode.Local_UnknownTopic
+        or ErrorCode.UnknownTopicOrPart or ErrorCode.InvalidRecord or ErrorCode.Local_BadMsg or ErrorCode.TopicException;
+
+    private bool IsDrained() => _inFlight.Count == 0 && _retry.Count == 0 && !_spool.HasUnread && _waitingForSpace.Count == 0;
+
+    /// <summary>
+    /// Ends the loop: what was not acknowledged (in flight, in the order produced, then the unread spool) is rewritten
+    /// into one fresh segment, made durable, and the older segments removed, so the next start sends each once, in order.
+    /// </summary>
+    private void FinishClose()
+    {
+        _closeTimer?.Dispose();
+        _closeTimer = null;
+        _commands.Writer.TryComplete();
+        long left;
+        try
+        {
+            var inFlight = _inFlight.Values.Concat(_retry).OrderBy(d => d.Sequence).Select(d => d.Record).ToList();
+            _inFlight.Clear();
+            _retry.Clear();
+            foreach (var waiting in _waitingForSpace)
+            {
+                waiting.Accepted.TrySetException(new ObjectDisposedException("The Kafka publisher closed before the spool had room for this event."));
+            }
+
+            _waitingForSpace.Clear();
+            if (inFlight.Count > 0 || _spool.HasUnread)
+            {
+                _spool.Rewrite(inFlight);
+                _logger.KeptInSpool(_spool.Depth, _closeSeconds, _spool.Directory);
+            }
+
+            _spool.Sync();
+            left = _spool.Depth;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            _logger.SpoolIoFailed(ex.Message);
+            left = _spool.Depth;
+        }
+
+        Volatile.Write(ref _inFlightCount, 0);
+        Volatile.Write(ref _spoolDepth, left);
+        _metrics.SetSpoolDepth(left);
+        _metrics.SetInFlight(0);
+        _closed!.TrySetResult(left);
+    }
+
+    private void ArmFsync()
+    {
+        if (!_fsyncArmed && _spool.NeedsFsync)
+        {
+            _fsyncArmed = true;
+            _fsyncTimer.Change(TimeSpan.FromMilliseconds(Math.Max(1, _spool.FsyncIntervalMs)), Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private void PublishDepth()
+    {
+        Volatile.Write(ref _spoolDepth, _spool.Depth);
+        _metrics.SetSpoolDepth(_spool.Depth);
     }
 
     private void OnStatistics(string json)
     {
         try
         {
-            using var doc = System.Text.Json.JsonDocument.Parse(json);
+            using var doc = JsonDocument.Parse(json);
             long retries = 0;
             if (doc.RootElement.TryGetProperty("brokers", out var brokers))
             {
@@ -419,82 +684,128 @@ public sealed partial class KafkaEventPublisher : IAsyncDisposable
 
             _metrics.SetRequestRetries(retries);
         }
-        catch (System.Text.Json.JsonException)
+        catch (JsonException)
         {
+        }
+    }
+
+    /// <summary>True when the same text was said less than 30 s ago (a broker that is down repeats itself every second).</summary>
+    private bool Repeated(string text)
+    {
+        var now = _time.GetTimestamp();
+        lock (_errorGate)
+        {
+            if (text == _lastError && _time.GetElapsedTime(_lastErrorAt, now) < SameErrorQuietPeriod)
+            {
+                return true;
+            }
+
+            _lastError = text;
+            _lastErrorAt = now;
+            return false;
         }
     }
 
     private void OnLibrdkafkaError(Error error)
     {
         var reason = UrlRedactor.Redact(error.Reason);
-        var now = Environment.TickCount64;
-        if (reason == _lastError && now - _lastErrorTicks < 30_000)
+        if (Repeated(reason))
         {
             return;
         }
 
-        _lastError = reason;
-        _lastErrorTicks = now;
         if (error.IsFatal)
         {
-            LogFatal(_logger, reason);
+            _logger.ProducerFatal(reason);
         }
         else
         {
-            LogBrokerProblem(_logger, reason, BootstrapServers);
+            _logger.BrokerProblem(reason, BootstrapServers);
         }
     }
+
+    /// <summary>librdkafka's syslog levels mapped to ours: its warnings and errors reach an operator; notices are information.</summary>
+    internal static LogLevel ToLogLevel(SyslogLevel level) => level switch
+    {
+        SyslogLevel.Emergency or SyslogLevel.Alert or SyslogLevel.Critical => LogLevel.Critical,
+        SyslogLevel.Error => LogLevel.Error,
+        SyslogLevel.Warning => LogLevel.Warning,
+        SyslogLevel.Notice => LogLevel.Information,
+        _ => LogLevel.Debug,
+    };
 
     private void OnLibrdkafkaLog(LogMessage message)
     {
-        if (message.Level <= SyslogLevel.Warning)
+        var level = ToLogLevel(message.Level);
+        if (!_logger.IsEnabled(level))
         {
-            LogLibrdkafka(_logger, message.Facility, UrlRedactor.Redact(message.Message));
+            return;
         }
+
+        // Credentials never reach a log: librdkafka's text has URLs and user:password@ masked like every other line.
+        var text = UrlRedactor.Redact(message.Message);
+        if (level >= LogLevel.Warning && Repeated(message.Facility + text))
+        {
+            return;
+        }
+
+        _logger.Librdkafka(level, message.Facility, text);
     }
 
-    [LoggerMessage(EventId = 5000, Level = LogLevel.Information, Message = "Kafka producer for {Bootstrap} topic {Topic} (idempotent: {Idempotent}, queue bound {QueueBound} events, spool {SpoolDir})")]
-    private static partial void LogStarted(ILogger logger, string bootstrap, string topic, bool idempotent, int queueBound, string spoolDir);
+    private abstract class Command;
 
-    [LoggerMessage(EventId = 5001, Level = LogLevel.Warning, Message = "Kafka producer queue is full ({QueueBound} events; broker unreachable or slow): spooling events to {SpoolDir} until it drains")]
-    private static partial void LogQueueFull(ILogger logger, int queueBound, string spoolDir);
+    private enum Outcome
+    {
+        Produced,
+        Wait,
+        Refused,
+    }
 
-    [LoggerMessage(EventId = 5002, Level = LogLevel.Information, Message = "Event spool drained into the Kafka producer; publishing directly again")]
-    private static partial void LogSpoolDrained(ILogger logger);
+    private enum TickKind
+    {
+        Fsync,
+        Retry,
+        CloseDeadline,
+    }
 
-    [LoggerMessage(EventId = 5003, Level = LogLevel.Error, Message = "Event spool {SpoolDir} is full ({Bytes} bytes): the sink waits until the broker takes events (raise Sink:Spool:MaxBytes or fix the broker)")]
-    private static partial void LogSpoolFull(ILogger logger, string spoolDir, long bytes);
+    /// <summary>A timer's or the caller's nudge; carries nothing, so one instance of each kind is shared.</summary>
+    private sealed class Tick : Command
+    {
+        public static readonly Tick Fsync = new(TickKind.Fsync);
+        public static readonly Tick Retry = new(TickKind.Retry);
+        public static readonly Tick CloseDeadline = new(TickKind.CloseDeadline);
 
-    [LoggerMessage(EventId = 5004, Level = LogLevel.Warning, Message = "{Count} events not acknowledged by Kafka within {Seconds}s of shutdown stay in the spool {SpoolDir} and are sent at the next start")]
-    private static partial void LogKeptInSpool(ILogger logger, long count, double seconds, string spoolDir);
+        private Tick(TickKind kind) => Kind = kind;
 
-    [LoggerMessage(EventId = 5005, Level = LogLevel.Error, Message = "Kafka refused an event of camera {Camera} for good ({Reason}); it was written to {DeadLetter}")]
-    private static partial void LogDeliveryFailed(ILogger logger, string camera, string reason, string deadLetter);
+        public TickKind Kind { get; }
+    }
 
-    [LoggerMessage(EventId = 5006, Level = LogLevel.Warning, Message = "Kafka: {Reason} (bootstrap {Bootstrap}); events wait in the producer queue and then the spool")]
-    private static partial void LogBrokerProblem(ILogger logger, string reason, string bootstrap);
+    /// <summary>An event to accept; <see cref="Accepted"/> completes once it is in the spool.</summary>
+    private sealed class Publish(SpoolRecord record) : Command
+    {
+        public SpoolRecord Record { get; } = record;
 
-    [LoggerMessage(EventId = 5007, Level = LogLevel.Critical, Message = "Kafka producer fatal error: {Reason}. Events are kept in the spool; restart the process to recreate the producer")]
-    private static partial void LogFatal(ILogger logger, string reason);
+        public TaskCompletionSource Accepted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
 
-    [LoggerMessage(EventId = 5008, Level = LogLevel.Debug, Message = "librdkafka {Facility}: {Message}")]
-    private static partial void LogLibrdkafka(ILogger logger, string facility, string message);
+    private sealed class Close(TimeSpan timeout) : Command
+    {
+        public TimeSpan Timeout { get; } = timeout;
 
-    [LoggerMessage(EventId = 5009, Level = LogLevel.Error, Message = "Event spool I/O failed: {Error}")]
-    private static partial void LogDrainFailed(ILogger logger, string error);
+        public TaskCompletionSource<long> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
 
-    /// <summary>An event in the producer's hands: what it is, where it came from and when its frame was captured.</summary>
-    private sealed class Pending
+    /// <summary>An event in the producer's hands; librdkafka's delivery report comes back to the loop as this same command.</summary>
+    private sealed class Delivery : Command
     {
         private readonly KafkaEventPublisher _owner;
 
-        public Pending(KafkaEventPublisher owner, long sequence, SpoolRecord record, long captureTimestamp, object? segmentToken)
+        public Delivery(KafkaEventPublisher owner, long sequence, SpoolRecord record, object token)
         {
             _owner = owner;
             Sequence = sequence;
             Record = record;
-            CaptureTimestamp = captureTimestamp;
-            SegmentToken = segmentToken;
+            Token = token;
             Handler = OnReport;
         }
 
@@ -502,12 +813,23 @@ public sealed partial class KafkaEventPublisher : IAsyncDisposable
 
         public SpoolRecord Record { get; }
 
-        public long CaptureTimestamp { get; }
+        public object Token { get; }
 
-        public object? SegmentToken { get; }
+        public int Attempts { get; set; }
+
+        public DeliveryReport<string, byte[]>? Report { get; set; }
 
         public Action<DeliveryReport<string, byte[]>> Handler { get; }
 
-        private void OnReport(DeliveryReport<string, byte[]> report) => _owner.OnDelivered(this, report);
+        private void OnReport(DeliveryReport<string, byte[]> report)
+        {
+            Report = report;
+            var writer = _owner._commands.Writer;
+            if (!writer.TryWrite(this))
+            {
+                // Full: wait in line without blocking the poll thread. Closed: the event stays unsettled in the spool.
+                _ = writer.WriteAsync(this).AsTask().ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
+        }
     }
 }

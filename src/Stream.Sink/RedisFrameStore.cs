@@ -18,7 +18,7 @@ namespace Streaming.Sink;
 /// <see cref="ConnectionMultiplexer"/> per process, which reconnects by itself (AbortOnConnectFail = false).
 /// Owns every frame handed to <see cref="TryEnqueue"/> and disposes it once encoded or skipped.
 /// </summary>
-public sealed partial class RedisFrameStore : IAsyncDisposable
+public sealed class RedisFrameStore : IAsyncDisposable
 {
     private readonly RedisSinkOptions _options;
     private readonly SinkMetrics _metrics;
@@ -38,9 +38,13 @@ public sealed partial class RedisFrameStore : IAsyncDisposable
     private volatile Task _connecting = Task.CompletedTask;
     private volatile bool _disposed;
     private int _downLogged;
+    private readonly TimeProvider _time;
+    private volatile bool _authFailed; // the server refused the credentials: frames are skipped as auth_failed
+    private long _authLoggedAt = long.MinValue;
 
-    private RedisFrameStore(RedisSinkOptions options, SinkMetrics metrics, ILogger logger)
+    private RedisFrameStore(RedisSinkOptions options, SinkMetrics metrics, ILogger logger, TimeProvider time)
     {
+        _time = time;
         _options = options;
         _metrics = metrics;
         _logger = logger;
@@ -69,12 +73,12 @@ public sealed partial class RedisFrameStore : IAsyncDisposable
     /// first connection is made (and whenever Redis is down later) frames are skipped and counted. The multiplexer
     /// reconnects by itself.
     /// </summary>
-    public static RedisFrameStore Start(RedisSinkOptions options, SinkMetrics metrics, ILogger logger)
+    public static RedisFrameStore Start(RedisSinkOptions options, SinkMetrics metrics, ILogger<RedisFrameStore> logger, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(metrics);
         ArgumentNullException.ThrowIfNull(logger);
-        var store = new RedisFrameStore(options, metrics, logger);
+        var store = new RedisFrameStore(options, metrics, logger, time ?? TimeProvider.System);
         store._connecting = store.ConnectInBackgroundAsync();
         return store;
     }
@@ -84,8 +88,16 @@ public sealed partial class RedisFrameStore : IAsyncDisposable
 
     private async Task ConnectInBackgroundAsync()
     {
-        var redis = await ConnectionMultiplexer.ConnectAsync(_configuration).ConfigureAwait(false);
-        LogConnecting(_logger, _options.DescribeEndpoints(), redis.IsConnected);
+        // The first attempt's failure (a wrong password, say) is only told through the connect log, before the events below
+        // can be subscribed: the log is read for it once.
+        using var connectLog = new StringWriter(System.Globalization.CultureInfo.InvariantCulture);
+        var redis = await ConnectionMultiplexer.ConnectAsync(_configuration, connectLog).ConfigureAwait(false);
+        _logger.RedisConnecting(_options.DescribeEndpoints(), redis.IsConnected);
+        if (!redis.IsConnected && IsAuthenticationFailure(connectLog.ToString()))
+        {
+            OnAuthenticationFailed(_options.DescribeEndpoints());
+        }
+
         redis.ConnectionFailed += (_, e) => OnConnectionFailed(e);
         redis.ConnectionRestored += (_, e) => OnConnectionRestored(e);
         Volatile.Write(ref _redis, redis);
@@ -111,7 +123,7 @@ public sealed partial class RedisFrameStore : IAsyncDisposable
         _metrics.FrameAttempted();
         if (_connecting.IsCompleted && !IsConnected)
         {
-            Skip(frame, "redis_down");
+            Skip(frame, DownReason);
             return;
         }
 
@@ -200,7 +212,7 @@ public sealed partial class RedisFrameStore : IAsyncDisposable
         {
             if (!IsConnected)
             {
-                Skip(frame, "redis_down");
+                Skip(frame, DownReason);
                 return;
             }
 
@@ -209,7 +221,7 @@ public sealed partial class RedisFrameStore : IAsyncDisposable
         }
         catch (OpenCVException ex)
         {
-            LogEncodeFailed(_logger, camera, sequence, ex.Message);
+            _logger.JpegEncodeFailed(camera, sequence, ex.Message);
             Skip(frame, "error");
             return;
         }
@@ -247,23 +259,23 @@ public sealed partial class RedisFrameStore : IAsyncDisposable
             _metrics.FrameStored(camera, encodeMs);
             if (Interlocked.Exchange(ref _downLogged, 0) == 1)
             {
-                LogBack(_logger);
+                _logger.RedisBack();
             }
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
         {
             if (Interlocked.Exchange(ref _downLogged, 1) == 0)
             {
-                LogStoreFailed(_logger, UrlRedactor.Redact(ex.Message));
+                _logger.RedisStoreFailed(UrlRedactor.Redact(ex.Message));
             }
 
-            _metrics.FrameSkipped(camera, "redis_down");
+            _metrics.FrameSkipped(camera, DownReason);
         }
 #pragma warning disable CA1031 // Nobody awaits this task: any other failure is logged and counted here, or attempted = stored + skipped breaks.
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            LogStoreFailedUnexpectedly(_logger, ex.GetType().Name, UrlRedactor.Redact(ex.Message));
+            _logger.RedisStoreFailedUnexpectedly(ex.GetType().Name, UrlRedactor.Redact(ex.Message));
             _metrics.FrameSkipped(camera, "error");
         }
         finally
@@ -272,37 +284,46 @@ public sealed partial class RedisFrameStore : IAsyncDisposable
         }
     }
 
+    /// <summary>Why frames are skipped while there is no connection: the server refused the credentials, or it is away.</summary>
+    private string DownReason => _authFailed ? "auth_failed" : "redis_down";
+
+    private static bool IsAuthenticationFailure(string text) =>
+        text.Contains("AuthenticationFailure", StringComparison.Ordinal) || text.Contains("WRONGPASS", StringComparison.Ordinal) ||
+        text.Contains("NOAUTH", StringComparison.Ordinal) || text.Contains("invalid password", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>One warning naming the cause and the fix, repeated at most once a minute while the server keeps refusing.</summary>
+    private void OnAuthenticationFailed(string endpoint)
+    {
+        _authFailed = true;
+        var now = _time.GetTimestamp();
+        var last = Interlocked.Read(ref _authLoggedAt);
+        if ((last == long.MinValue || _time.GetElapsedTime(last, now) >= TimeSpan.FromMinutes(1)) &&
+            Interlocked.CompareExchange(ref _authLoggedAt, now, last) == last)
+        {
+            _logger.RedisAuthFailed(endpoint);
+        }
+    }
+
     private void OnConnectionFailed(ConnectionFailedEventArgs e)
     {
+        if (e.FailureType == ConnectionFailureType.AuthenticationFailure || (e.Exception is { } ex && IsAuthenticationFailure(ex.Message)))
+        {
+            OnAuthenticationFailed(e.EndPoint?.ToString() ?? _options.DescribeEndpoints());
+            return;
+        }
+
         if (Interlocked.Exchange(ref _downLogged, 1) == 0)
         {
-            LogDown(_logger, e.EndPoint?.ToString() ?? "?", e.FailureType.ToString());
+            _logger.RedisDown(e.EndPoint?.ToString() ?? "?", e.FailureType.ToString());
         }
     }
 
     private void OnConnectionRestored(ConnectionFailedEventArgs e)
     {
+        _authFailed = false;
         if (Interlocked.Exchange(ref _downLogged, 0) == 1)
         {
-            LogBack(_logger);
+            _logger.RedisBack();
         }
     }
-
-    [LoggerMessage(EventId = 5200, Level = LogLevel.Information, Message = "Redis frame cache at {Endpoints} (connected now: {Connected}; reconnects by itself)")]
-    private static partial void LogConnecting(ILogger logger, string endpoints, bool connected);
-
-    [LoggerMessage(EventId = 5201, Level = LogLevel.Warning, Message = "Redis {Endpoint} is unreachable ({Failure}): frames are skipped and counted until it is back")]
-    private static partial void LogDown(ILogger logger, string endpoint, string failure);
-
-    [LoggerMessage(EventId = 5202, Level = LogLevel.Information, Message = "Redis is back: storing frames again")]
-    private static partial void LogBack(ILogger logger);
-
-    [LoggerMessage(EventId = 5203, Level = LogLevel.Warning, Message = "Storing a frame in Redis failed ({Error}): frames are skipped and counted until Redis answers")]
-    private static partial void LogStoreFailed(ILogger logger, string error);
-
-    [LoggerMessage(EventId = 5205, Level = LogLevel.Error, Message = "Storing a frame in Redis failed unexpectedly ({Type}: {Error}); the frame is skipped and counted")]
-    private static partial void LogStoreFailedUnexpectedly(ILogger logger, string type, string error);
-
-    [LoggerMessage(EventId = 5204, Level = LogLevel.Error, Message = "JPEG encoding of frame {Sequence} of camera {Camera} failed: {Error}")]
-    private static partial void LogEncodeFailed(ILogger logger, string camera, long sequence, string error);
 }

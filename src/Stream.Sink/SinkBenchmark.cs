@@ -125,7 +125,7 @@ public static class SinkBenchmark
         var metrics = new SinkMetrics(meters);
         var frames = Channel.CreateBounded<TrackedFrame>(new BoundedChannelOptions(64) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = true });
         var status = Channel.CreateBounded<CameraStatusChange>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = true });
-        using var sink = new SinkService(Microsoft.Extensions.Options.Options.Create(sinkOptions), frames.Reader, status.Reader, metrics, loggerFactory.CreateLogger<SinkService>());
+        using var sink = new SinkService(Microsoft.Extensions.Options.Options.Create(sinkOptions), frames.Reader, status.Reader, metrics, loggerFactory);
         await sink.StartAsync(cancellationToken).ConfigureAwait(false);
         await sink.BootstrapServers.ConfigureAwait(false);
         var cameras = Enumerable.Range(0, options.Cameras).Select(i => "cam-" + i.ToString(CultureInfo.InvariantCulture)).ToArray();

@@ -6,6 +6,7 @@ namespace Streaming.Sink;
 /// <summary>The Sink's instruments (meter <see cref="Telemetry.SinkMeter"/>).</summary>
 public sealed class SinkMetrics
 {
+    private readonly Counter<long> _accepted;
     private readonly Counter<long> _produced;
     private readonly Counter<long> _delivered;
     private readonly Counter<long> _failed;
@@ -18,6 +19,7 @@ public sealed class SinkMetrics
     private long _spoolDepth;
     private long _requestRetries;
     private long _inFlight;
+    private long _acceptedTotal;
     private long _producedTotal;
     private long _deliveredTotal;
     private long _failedTotal;
@@ -31,13 +33,14 @@ public sealed class SinkMetrics
     {
         ArgumentNullException.ThrowIfNull(meterFactory);
         var meter = meterFactory.Create(Telemetry.SinkMeter);
+        _accepted = meter.CreateCounter<long>("stream.sink.events_accepted", "{event}", "Events accepted by the sink: appended to the write-ahead spool (durable as Sink:Spool:Fsync says), never lost after this.");
         _produced = meter.CreateCounter<long>("stream.sink.events_produced", "{event}", "Events handed to the Kafka producer (replays from the spool included).");
         _delivered = meter.CreateCounter<long>("stream.sink.events_delivered", "{event}", "Events acknowledged by Kafka.");
         _failed = meter.CreateCounter<long>("stream.sink.events_failed", "{event}", "Events Kafka refused for good (written to the dead-letter file).");
         _retried = meter.CreateCounter<long>("stream.sink.events_retried", "{event}", "Events whose delivery failed transiently and went back to the spool.");
-        _spooled = meter.CreateCounter<long>("stream.sink.events_spooled", "{event}", "Events written to the on-disk spool because the producer queue was full or the spool was draining.");
+        _spooled = meter.CreateCounter<long>("stream.sink.events_spooled", "{event}", "Events that waited in the on-disk spool (every event is written there first) because the producer queue was full or older events were ahead of them.");
         _framesStored = meter.CreateCounter<long>("stream.sink.redis_frames_stored", "{frame}", "Frames JPEG-encoded and stored in Redis.");
-        _framesSkipped = meter.CreateCounter<long>("stream.sink.redis_frames_skipped", "{frame}", "Frames meant for Redis but skipped (reason tag: redis_down, queue_full, error).");
+        _framesSkipped = meter.CreateCounter<long>("stream.sink.redis_frames_skipped", "{frame}", "Frames meant for Redis but skipped (reason tag: redis_down, auth_failed, queue_full, error).");
         _ackLatency = meter.CreateHistogram<double>("stream.sink.ack_latency", "ms", "From frame capture to the event's Kafka acknowledgement (tags kind, camera).",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [1, 2, 5, 10, 20, 35, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 2000, 5000, 10000, 30000, 60000] });
         _encodeMs = meter.CreateHistogram<double>("stream.sink.jpeg_encode", "ms", "JPEG encode time per stored frame.");
@@ -45,6 +48,8 @@ public sealed class SinkMetrics
         meter.CreateObservableCounter("stream.sink.kafka_request_retries", () => Interlocked.Read(ref _requestRetries), "{request}", "Produce requests librdkafka retried (broker down or slow), from its statistics.");
         meter.CreateObservableGauge("stream.sink.events_in_flight", () => Interlocked.Read(ref _inFlight), "{event}", "Events in the producer queue awaiting acknowledgement.");
     }
+
+    public long Accepted => Interlocked.Read(ref _acceptedTotal);
 
     public long Produced => Interlocked.Read(ref _producedTotal);
 
@@ -68,6 +73,12 @@ public sealed class SinkMetrics
 
     internal static KeyValuePair<string, object?> KindTag(EventKind kind) => new("kind", EventMessage.KindName(kind));
 
+    internal void EventAccepted(EventKind kind)
+    {
+        Interlocked.Increment(ref _acceptedTotal);
+        _accepted.Add(1, KindTag(kind));
+    }
+
     internal void EventProduced(EventKind kind)
     {
         Interlocked.Increment(ref _producedTotal);
@@ -86,9 +97,14 @@ public sealed class SinkMetrics
         }
     }
 
-    internal void EventFailed(EventKind kind, bool retried)
+    /// <param name="produced">Whether the event was in the producer's hands (in flight) when it failed.</param>
+    internal void EventFailed(EventKind kind, bool retried, bool produced = true)
     {
-        Interlocked.Decrement(ref _inFlight);
+        if (produced)
+        {
+            Interlocked.Decrement(ref _inFlight);
+        }
+
         if (retried)
         {
             Interlocked.Increment(ref _retriedTotal);
@@ -113,6 +129,8 @@ public sealed class SinkMetrics
     internal void SetRequestRetries(long retries) => Interlocked.Exchange(ref _requestRetries, retries);
 
     internal void SetSpoolDepth(long depth) => Interlocked.Exchange(ref _spoolDepth, depth);
+
+    internal void SetInFlight(long inFlight) => Interlocked.Exchange(ref _inFlight, inFlight);
 
     internal void FrameAttempted() => Interlocked.Increment(ref _framesAttemptedTotal);
 

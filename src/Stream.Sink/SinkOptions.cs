@@ -185,6 +185,22 @@ public sealed class KafkaSinkOptions
     /// <summary>On shutdown, how long to wait for the broker to acknowledge what is queued; the rest stays in the spool.</summary>
     public int FlushTimeoutSeconds { get; set; } = 10;
 
+    /// <summary>
+    /// Largest event (serialised JSON) handed to Kafka. A larger one has its free-text fields (reason, zone, line, label...)
+    /// truncated to fit; one that cannot be cut down goes to the dead-letter file. Keep it under the broker's
+    /// message.max.bytes (default about 1 MB). Default 64 KiB, far above any normal event (a few hundred bytes).
+    /// </summary>
+    [Range(1024, 100_000_000)]
+    public int MaxEventBytes { get; set; } = 64 * 1024;
+
+    /// <summary>
+    /// How many times an event may fail for a reason that is not known to be permanent (a transient produce error, a
+    /// delivery timeout) before it goes to the dead-letter file, so that one event never blocks the ones behind it.
+    /// Permanent refusals (record too large, not authorised...) go there at the first failure. Counted per process run.
+    /// </summary>
+    [Range(1, 1000)]
+    public int MaxDeliveryAttempts { get; set; } = 5;
+
     /// <summary>Plaintext (default), Ssl, SaslPlaintext or SaslSsl.</summary>
     public string? SecurityProtocol { get; set; }
 

@@ -11,19 +11,22 @@ namespace Streaming.Sink;
 /// camera) to the Redis frame cache. Owns each tracked frame it reads and disposes it (or passes it to the cache, which does).
 /// Runs until both inputs are complete, then drains the spool and flushes the producer.
 /// </summary>
-public sealed partial class SinkService : PipelineStage
+public sealed class SinkService : PipelineStage
 {
     private readonly SinkOptions _options;
     private readonly ChannelReader<TrackedFrame> _frames;
     private readonly ChannelReader<CameraStatusChange> _status;
     private readonly SinkMetrics _metrics;
     private readonly ILogger<SinkService> _logger;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly TimeProvider _time;
+    private long _truncationLoggedAt = long.MinValue;
     private readonly Dictionary<string, long> _framesSeen = new(StringComparer.Ordinal);
     private readonly FrameLatency? _latency;
     private readonly TaskCompletionSource<string> _bootstrap = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public SinkService(IOptions<SinkOptions> options, ChannelReader<TrackedFrame> frames, ChannelReader<CameraStatusChange> status,
-        SinkMetrics metrics, ILogger<SinkService> logger, FrameLatency? latency = null)
+        SinkMetrics metrics, ILoggerFactory loggerFactory, FrameLatency? latency = null, TimeProvider? time = null)
     {
         _latency = latency;
         ArgumentNullException.ThrowIfNull(options);
@@ -31,7 +34,9 @@ public sealed partial class SinkService : PipelineStage
         _frames = frames ?? throw new ArgumentNullException(nameof(frames));
         _status = status ?? throw new ArgumentNullException(nameof(status));
         _metrics = metrics ?? throw new ArgumentNullException(nameof(metrics));
-        _logger = logger ?? throw new ArgumentNullException(nameof(logger));
+        _loggerFactory = loggerFactory ?? throw new ArgumentNullException(nameof(loggerFactory));
+        _logger = loggerFactory.CreateLogger<SinkService>();
+        _time = time ?? TimeProvider.System;
     }
 
     /// <summary>Completes with the bootstrap servers in use once the producer is up (the in-process mock cluster's when none is configured).</summary>
@@ -51,11 +56,11 @@ public sealed partial class SinkService : PipelineStage
             {
                 devCluster = await DevKafkaCluster.StartAsync(1, [_options.Kafka.Topic], hardStop).ConfigureAwait(false);
                 bootstrap = devCluster.BootstrapServers;
-                LogDevCluster(_logger, bootstrap);
+                _logger.DevCluster(bootstrap);
             }
 
-            publisher = new KafkaEventPublisher(_options.Kafka, _options.Spool, bootstrap, _metrics, _logger);
-            store = RedisFrameStore.Start(_options.Redis, _metrics, _logger);
+            publisher = new KafkaEventPublisher(_options.Kafka, _options.Spool, bootstrap, _metrics, _loggerFactory, _time);
+            store = RedisFrameStore.Start(_options.Redis, _metrics, _loggerFactory.CreateLogger<RedisFrameStore>(), _time);
             _bootstrap.TrySetResult(bootstrap);
             await Task.WhenAll(
                 ConsumeFramesAsync(publisher, store, hardStop),
@@ -72,7 +77,7 @@ public sealed partial class SinkService : PipelineStage
             {
                 // The hard stop cuts the flush short; what is not acknowledged by then stays in the spool.
                 var left = await publisher.CloseAsync(TimeSpan.FromSeconds(_options.Kafka.FlushTimeoutSeconds), hardStop).ConfigureAwait(false);
-                LogClosed(_logger, _metrics.Delivered, _metrics.Failed, left);
+                _logger.SinkClosed(_metrics.Delivered, _metrics.Failed, left);
                 await publisher.DisposeAsync().ConfigureAwait(false);
             }
 
@@ -116,12 +121,11 @@ public sealed partial class SinkService : PipelineStage
         try
         {
             var frame = tracked.Frame;
-            _latency?.Record(frame, System.Diagnostics.Stopwatch.GetTimestamp());
+            _latency?.Record(frame, _time.GetTimestamp());
             var priority = tracked.KeepFrame;
             foreach (var e in tracked.Events)
             {
-                var message = EventMessage.From(e, prefix);
-                await publisher.PublishAsync(e.CameraId, message.ToUtf8(), e.Kind, frame.CapturedTimestamp, hardStop).ConfigureAwait(false);
+                await publisher.PublishAsync(e.CameraId, Serialize(EventMessage.From(e, prefix)), e.Kind, frame.CapturedTimestamp, hardStop).ConfigureAwait(false);
                 priority |= e.FrameSequence == frame.Sequence;
             }
 
@@ -151,8 +155,7 @@ public sealed partial class SinkService : PipelineStage
             {
                 while (_status.TryRead(out var change))
                 {
-                    var message = EventMessage.From(change);
-                    await publisher.PublishAsync(change.CameraId, message.ToUtf8(), EventKind.CameraStatus, 0, hardStop).ConfigureAwait(false);
+                    await publisher.PublishAsync(change.CameraId, Serialize(EventMessage.From(change)), EventKind.CameraStatus, 0, hardStop).ConfigureAwait(false);
                 }
             }
         }
@@ -161,9 +164,22 @@ public sealed partial class SinkService : PipelineStage
         }
     }
 
-    [LoggerMessage(EventId = 5300, Level = LogLevel.Warning, Message = "No Sink:Kafka:BootstrapServers configured: started librdkafka's in-process mock Kafka cluster at {Bootstrap} (development only; events are not persisted). Consume with: stream alerts --bootstrap {Bootstrap}")]
-    private static partial void LogDevCluster(ILogger logger, string bootstrap);
+    /// <summary>The event's JSON, bounded by Sink:Kafka:MaxEventBytes (long fields truncated; said at most once a minute).</summary>
+    private byte[] Serialize(EventMessage message)
+    {
+        var limit = _options.Kafka.MaxEventBytes;
+        var bytes = message.ToUtf8(limit, out var original);
+        if (original > limit)
+        {
+            var now = _time.GetTimestamp();
+            var last = Interlocked.Read(ref _truncationLoggedAt);
+            if ((last == long.MinValue || _time.GetElapsedTime(last, now) >= TimeSpan.FromMinutes(1)) &&
+                Interlocked.CompareExchange(ref _truncationLoggedAt, now, last) == last)
+            {
+                _logger.EventTruncated(message.Kind, message.CameraId.Length > 200 ? message.CameraId[..200] + "..." : message.CameraId, original, limit);
+            }
+        }
 
-    [LoggerMessage(EventId = 5301, Level = LogLevel.Information, Message = "Sink finished: {Delivered} events acknowledged by Kafka, {Failed} refused, {Left} left in the spool for the next start")]
-    private static partial void LogClosed(ILogger logger, long delivered, long failed, long left);
+        return bytes;
+    }
 }

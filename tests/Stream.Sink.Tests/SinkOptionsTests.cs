@@ -90,7 +90,7 @@ public sealed class SinkOptionsTests
             var kafka = new KafkaSinkOptions { Properties = { ["no.such.property"] = "1" } };
             using var meters = new StandaloneMeterFactory();
             var ex2 = Assert.Throws<InvalidOperationException>(() => new KafkaEventPublisher(kafka, new SpoolOptions { Directory = Path.Combine(Path.GetTempPath(), "stream-spool-" + Guid.NewGuid().ToString("N")) },
-                "127.0.0.1:9", new SinkMetrics(meters), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance));
+                "127.0.0.1:9", new SinkMetrics(meters), Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance));
             Assert.StartsWith("Sink:Kafka", ex2.Message, StringComparison.Ordinal);
             Assert.Contains("no.such.property", ex2.Message, StringComparison.Ordinal);
         }

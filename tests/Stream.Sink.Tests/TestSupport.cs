@@ -11,10 +11,26 @@ using Streaming.Testing;
 
 namespace Streaming.Sink.Tests;
 
-/// <summary>Keeps every log line so that tests can assert on what was said (and never said).</summary>
+/// <summary>Keeps every log line so that tests can assert on what was said (and never said), and by which component.</summary>
 internal sealed class ListLogger<T> : ILogger<T>
 {
-    public ConcurrentQueue<(LogLevel Level, string Message)> Entries { get; } = new();
+    private readonly string _category;
+
+    public ListLogger()
+        : this(new ConcurrentQueue<(LogLevel Level, string Message, string Category)>(), typeof(T).FullName!)
+    {
+    }
+
+    public ListLogger(ConcurrentQueue<(LogLevel Level, string Message, string Category)> entries, string category)
+    {
+        Entries = entries;
+        _category = category;
+    }
+
+    public ConcurrentQueue<(LogLevel Level, string Message, string Category)> Entries { get; }
+
+    /// <summary>A factory whose loggers (one per category) all write into this logger's entries.</summary>
+    public ILoggerFactory Factory => new SharedFactory(Entries);
 
     public IDisposable? BeginScope<TState>(TState state)
         where TState : notnull => null;
@@ -24,7 +40,20 @@ internal sealed class ListLogger<T> : ILogger<T>
     public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
     {
         ArgumentNullException.ThrowIfNull(formatter);
-        Entries.Enqueue((logLevel, formatter(state, exception)));
+        Entries.Enqueue((logLevel, formatter(state, exception), _category));
+    }
+
+    private sealed class SharedFactory(ConcurrentQueue<(LogLevel Level, string Message, string Category)> entries) : ILoggerFactory
+    {
+        public ILogger CreateLogger(string categoryName) => new ListLogger<object>(entries, categoryName);
+
+        public void AddProvider(ILoggerProvider provider)
+        {
+        }
+
+        public void Dispose()
+        {
+        }
     }
 
     public string All => string.Join('\n', Entries.Select(e => $"{e.Level}: {e.Message}"));
@@ -44,7 +73,7 @@ internal sealed class SinkHarness : IAsyncDisposable
         Frames = Channel.CreateBounded<TrackedFrame>(new BoundedChannelOptions(64) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = true });
         Status = Channel.CreateBounded<CameraStatusChange>(new BoundedChannelOptions(64) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = true });
         Metrics = new SinkMetrics(_meters);
-        Service = new SinkService(Microsoft.Extensions.Options.Options.Create(options), Frames.Reader, Status.Reader, Metrics, Logger);
+        Service = new SinkService(Microsoft.Extensions.Options.Options.Create(options), Frames.Reader, Status.Reader, Metrics, Logger.Factory);
     }
 
     public SinkOptions Options { get; }
