@@ -2,6 +2,10 @@ using Microsoft.Extensions.Logging;
 
 namespace Streaming.Detect;
 
+/// <summary>
+/// Every log line of the Detect stage, one place with event ids 3001-3099. Each component logs under its own category:
+/// <see cref="DetectService"/> (batches, start, finish) and <see cref="Detector"/> (model, providers, memory).
+/// </summary>
 internal static partial class DetectLog
 {
     [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "Detect: model {Model} ({Head} head, input {Width}x{Height}, {Batch} batch, {Classes} classes) on ONNX Runtime {Provider}: {Reason}")]
@@ -21,4 +25,7 @@ internal static partial class DetectLog
 
     [LoggerMessage(EventId = 3006, Level = LogLevel.Warning, Message = "Detect: the labels file has {Labels} names but the model has {Classes} classes")]
     public static partial void LabelCountMismatch(ILogger logger, int labels, int classes);
+
+    [LoggerMessage(EventId = 3007, Level = LogLevel.Warning, Message = "Detect: CUDA page-locked host memory is not available ({Reason}); batches are copied from pageable memory")]
+    public static partial void PinnedMemoryUnavailable(ILogger logger, string reason);
 }
