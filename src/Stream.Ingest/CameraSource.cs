@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Streaming.Core;
 
 namespace Streaming.Ingest;
@@ -71,10 +72,10 @@ public static class CameraSource
 /// <summary>Picks the source for a camera: the one place that maps a URL kind and <see cref="IngestOptions.FileDecoder"/> to a decoder.</summary>
 internal static class FrameSources
 {
-    public static IFrameSource Create(CameraOptions camera, IngestOptions options) => CameraSource.Classify(camera.Url) switch
+    public static IFrameSource Create(CameraOptions camera, IngestOptions options, ILogger? logger = null) => CameraSource.Classify(camera.Url) switch
     {
-        SourceKind.Network => new FfmpegFrameSource(camera, options),
-        SourceKind.File when options.EffectiveFileDecoder == FileDecoder.Ffmpeg => new FfmpegFrameSource(camera, options),
+        SourceKind.Network => new FfmpegFrameSource(camera, options, logger: logger),
+        SourceKind.File when options.EffectiveFileDecoder == FileDecoder.Ffmpeg => new FfmpegFrameSource(camera, options, logger: logger),
         SourceKind.File => new CaptureFrameSource(camera, options.DecoderThreads, options.EffectiveFileDecoder),
         SourceKind.Device => new CaptureFrameSource(camera, options.DecoderThreads),
         _ => throw new SourceException("unknown URL scheme; use rtsp://, rtsps://, http://, https://, a file path or /dev/videoN", recoverable: false),

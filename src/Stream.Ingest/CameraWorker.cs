@@ -51,7 +51,7 @@ internal sealed class CameraWorker
         _time = time;
         Kind = CameraSource.Classify(camera.Url);
         RedactedUrl = UrlRedactor.Redact(camera.Url);
-        _sourceFactory = sourceFactory ?? FrameSources.Create;
+        _sourceFactory = sourceFactory ?? ((c, o) => FrameSources.Create(c, o, logger));
         _since = time.GetUtcNow();
     }
 

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
 using Streaming.Detect;
@@ -105,22 +104,4 @@ public partial class ProviderTests(ITestOutputHelper output)
     private static OpenCvSharp.Mat DogPicture() => OpenCvSharp.Cv2.ImRead(RepoPaths.Sample("dog.jpg"), OpenCvSharp.ImreadModes.Color);
 
     private static string TempCache() => Directory.CreateTempSubdirectory("stream-trt-").FullName;
-
-    /// <summary>Keeps every line logged, with its level and event id.</summary>
-    internal sealed class ListLogger : ILogger
-    {
-        private readonly ConcurrentQueue<(LogLevel Level, int EventId, string Message)> _lines = new();
-
-        public IReadOnlyList<(LogLevel Level, int EventId, string Message)> Lines => [.. _lines];
-
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            ArgumentNullException.ThrowIfNull(formatter);
-            _lines.Enqueue((logLevel, eventId.Id, formatter(state, exception)));
-        }
-    }
 }
