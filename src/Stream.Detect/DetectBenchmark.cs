@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using OpenCvSharp;
@@ -7,7 +6,7 @@ using Streaming.Core;
 namespace Streaming.Detect;
 
 /// <summary>Figures of one batch size.</summary>
-public sealed record DetectBenchRow(int Batch, string Model, double ImagesPerSecond, double PipelinedImagesPerSecond,
+public sealed record DetectBenchRow(int Batch, string Model, string Provider, string Flavor, double ImagesPerSecond, double PipelinedImagesPerSecond,
     double BareImagesPerSecond, double PreprocessMsPerImage, double InferenceMsPerImage, double PostprocessMsPerImage)
 {
     /// <summary>Throughput of the full path as the stage runs it (two lanes: the next batch is letterboxed while the model runs) over bare <c>InferenceSession.Run</c> on the same tensors.</summary>
@@ -52,33 +51,25 @@ public static class DetectBenchmark
         return frames;
     }
 
-    public static DetectBenchRow Run(DetectOptions options, IReadOnlyList<Mat> frames, int batch, int iterations, ILogger? logger = null)
+    public static DetectBenchRow Run(DetectOptions options, IReadOnlyList<Mat> frames, int batch, int iterations, ILogger? logger = null, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(frames);
         ArgumentOutOfRangeException.ThrowIfLessThan(frames.Count, batch);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(iterations);
+        var clock = time ?? TimeProvider.System;
         options.MaxBatch = batch;
-        using var detector = Detector.Load(options, logger, lanes: 2);
+        using var detector = Detector.Load(options, logger, clock);
+        var lanes = new[] { detector.CreateLane(), detector.CreateLane() };
         var images = frames.Take(batch).ToList();
         var results = new Detection[batch][];
-        detector.WarmUp();
+        detector.WarmUp(lanes);
         detector.Detect(images, results);
 
-        // Bare: the same prepared tensors, InferenceSession.Run only.
-        detector.Preprocess(0, images, 0, batch);
-        var session = detector.Session;
-        var variants = detector.Model.FixedBatch is { } fixedBatch ? Enumerable.Range(0, (batch + fixedBatch - 1) / fixedBatch).ToArray() : [batch - 1];
-        void Bare()
-        {
-            foreach (var v in variants)
-            {
-                var (inputs, outputs, inputNames, outputNames, runOptions) = detector.RunArguments(v);
-                session.Run(runOptions, inputNames, inputs, outputNames, outputs);
-            }
-        }
-
-        Bare();
+        // Bare: InferenceSession.Run on the same prepared tensors, without the bindings.
+        var bareLane = lanes[0];
+        bareLane.Preprocess(images, 0, batch);
+        bareLane.RunBare(batch);
 
         // Alternate the paths batch by batch so that all see the same machine load. Each path's throughput comes from its
         // 10th-percentile batch time: close to the uncontended cost, and robust to other processes' bursts on a shared machine.
@@ -86,34 +77,35 @@ public static class DetectBenchmark
         var pipelined = new double[iterations];
         var bare = new double[iterations];
         var lane = 0;
-        detector.Preprocess(lane, images, 0, batch);
+        lanes[lane].Preprocess(images, 0, batch);
         double pre = 0, infer = 0, post = 0;
         for (var i = 0; i < iterations; i++)
         {
-            var t0 = Stopwatch.GetTimestamp();
+            var t0 = clock.GetTimestamp();
             detector.Detect(images, results);
-            full[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+            full[i] = clock.GetElapsedTime(t0).TotalMilliseconds;
             var t = detector.LastTimings;
             pre += t.PreprocessMs;
             infer += t.InferenceMs;
             post += t.PostprocessMs;
-            // As the stage does it: the next batch is letterboxed into the other lane while this one runs.
-            t0 = Stopwatch.GetTimestamp();
-            var next = 1 - lane;
-            var prepare = Task.Run(() => detector.Preprocess(next, images, 0, batch));
-            detector.Infer(lane, batch);
-            detector.Postprocess(lane, batch, results);
-            prepare.Wait();
-            lane = next;
-            pipelined[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
 
-            t0 = Stopwatch.GetTimestamp();
-            Bare();
-            bare[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+            // As the stage does it: the next batch is letterboxed into the other lane while this one runs.
+            t0 = clock.GetTimestamp();
+            var next = lanes[1 - lane];
+            var prepare = Task.Run(() => next.Preprocess(images, 0, batch));
+            lanes[lane].Infer(batch);
+            lanes[lane].Postprocess(batch, results);
+            prepare.Wait();
+            lane = 1 - lane;
+            pipelined[i] = clock.GetElapsedTime(t0).TotalMilliseconds;
+
+            t0 = clock.GetTimestamp();
+            lanes[lane].RunBare(batch);
+            bare[i] = clock.GetElapsedTime(t0).TotalMilliseconds;
         }
 
         double imagesDone = iterations * batch;
-        return new DetectBenchRow(batch, Path.GetFileName(detector.Model.Path) + " on " + detector.Model.Provider,
+        return new DetectBenchRow(batch, Path.GetFileName(detector.Model.Path), detector.Model.Provider, Detector.Flavor,
             batch / (Percentile10(full) / 1000), batch / (Percentile10(pipelined) / 1000), batch / (Percentile10(bare) / 1000), pre / imagesDone, infer / imagesDone, post / imagesDone);
     }
 
@@ -128,6 +120,6 @@ public static class DetectBenchmark
         ArgumentNullException.ThrowIfNull(writer);
         ArgumentNullException.ThrowIfNull(row);
         writer.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"batch {row.Batch,2}  {row.PipelinedImagesPerSecond,7:F1} images/s (sequential {row.ImagesPerSecond,6:F1}, bare Run {row.BareImagesPerSecond,6:F1})  ms/image: preprocess {row.PreprocessMsPerImage,5:F2} inference {row.InferenceMsPerImage,6:F2} postprocess {row.PostprocessMsPerImage,5:F2}  ratio {row.Ratio:F3} (sequential {row.SequentialRatio:F3})  [{row.Model}]"));
+            $"batch {row.Batch,2}  {row.PipelinedImagesPerSecond,7:F1} images/s (sequential {row.ImagesPerSecond,6:F1}, bare Run {row.BareImagesPerSecond,6:F1})  ms/image: preprocess {row.PreprocessMsPerImage,5:F2} inference {row.InferenceMsPerImage,6:F2} postprocess {row.PostprocessMsPerImage,5:F2}  ratio {row.Ratio:F3} (sequential {row.SequentialRatio:F3})  [{row.Model}, provider {row.Provider}, {row.Flavor} package]"));
     }
 }

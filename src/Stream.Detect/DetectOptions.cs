@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using System.Globalization;
 using Microsoft.Extensions.Options;
 
@@ -60,8 +61,18 @@ public sealed class DetectOptions
     /// <summary>TensorRT timing cache (speeds up building engines for new shapes).</summary>
     public bool TensorRtTimingCache { get; set; } = true;
 
-    /// <summary>Let TensorRT run in half precision.</summary>
+    /// <summary>Let TensorRT run in half precision (faster on tensor cores, boxes and scores move by a little: see docs/detect.md).</summary>
     public bool Fp16 { get; set; }
+
+    /// <summary>
+    /// Let TensorRT run in 8-bit integers. Needs calibration: <see cref="Int8CalibrationTable"/>, or a QDQ-quantized
+    /// model; without either the start stops with a one-line error.
+    /// </summary>
+    public bool Int8 { get; set; }
+
+    /// <summary>A TensorRT INT8 calibration table for the model (used with <see cref="Int8"/>).</summary>
+    [MaxLength(4096)]
+    public string? Int8CalibrationTable { get; set; }
 
     /// <summary>Most frames per inference call. A dynamic-batch model runs them as one batch; a static one frame by frame.</summary>
     public int MaxBatch { get; set; } = 4;

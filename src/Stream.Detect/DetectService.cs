@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
@@ -11,8 +10,9 @@ namespace Streaming.Detect;
 /// <summary>
 /// The Detect stage: micro-batches frames across every camera of the <see cref="FrameBus"/>, runs the detector and
 /// writes one <see cref="DetectedFrame"/> per frame, each camera's in order. Two lanes overlap the work: while the
-/// model runs on one batch, the next batch is gathered and letterboxed into the other lane's tensor. Completes its
-/// output when the bus is complete and drained.
+/// model runs on one batch, the next batch is gathered and letterboxed into the other lane's tensor. Lanes travel
+/// between the two loops through the <c>free</c> and <c>prepared</c> channels; whoever holds a lane owns its frames.
+/// Completes its output when the bus is complete and drained.
 /// </summary>
 public sealed class DetectService : PipelineStage
 {
@@ -21,28 +21,23 @@ public sealed class DetectService : PipelineStage
     private readonly FrameBus _bus;
     private readonly ChannelWriter<DetectedFrame> _output;
     private readonly DetectMetrics _metrics;
-    private readonly ILogger<DetectService> _logger;
-    private readonly List<Frame>[] _frames = new List<Frame>[LaneCount];
-    private readonly List<Mat>[] _images = new List<Mat>[LaneCount];
-    private readonly Detection[][][] _results = new Detection[LaneCount][][];
-    private readonly double[] _preprocessMs = new double[LaneCount];
+    private readonly ILoggerFactory _loggers;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
     private long _detected;
 
     public DetectService(IOptions<DetectOptions> options, FrameBus bus, ChannelWriter<DetectedFrame> output,
-        DetectMetrics metrics, ILogger<DetectService> logger)
+        DetectMetrics metrics, ILoggerFactory loggers, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(loggers);
         _options = options.Value;
         _bus = bus;
         _output = output;
         _metrics = metrics;
-        _logger = logger;
-        for (var lane = 0; lane < LaneCount; lane++)
-        {
-            _frames[lane] = new List<Frame>(_options.MaxBatch);
-            _images[lane] = new List<Mat>(_options.MaxBatch);
-            _results[lane] = new Detection[_options.MaxBatch][];
-        }
+        _loggers = loggers;
+        _logger = loggers.CreateLogger<DetectService>();
+        _time = time ?? TimeProvider.System;
     }
 
     protected override async Task RunAsync(CancellationToken hardStop)
@@ -50,68 +45,68 @@ public sealed class DetectService : PipelineStage
         await Task.Yield(); // loading the model must not hold up the host's start
         MicroBatcher? batcher = null;
         Detector? detector = null;
+        var lanes = new List<Lane>(LaneCount);
         try
         {
-            detector = Detector.Load(_options, _logger, LaneCount);
-            var warm = detector.WarmUp();
+            detector = Detector.Load(_options, _loggers.CreateLogger<Detector>(), _time);
+            for (var i = 0; i < LaneCount; i++)
+            {
+                lanes.Add(new Lane(detector.CreateLane(), _options.MaxBatch));
+            }
+
+            var warm = detector.WarmUp([.. lanes.Select(l => l.Tensors)]);
             DetectLog.WarmedUp(_logger, warm.TotalMilliseconds, detector.Capacity);
-            batcher = new MicroBatcher(_bus, MicroBatchLimits.From(_options), f => _metrics.Stale(f.CameraId));
-            await PipelineAsync(detector, batcher, hardStop).ConfigureAwait(false);
+            batcher = new MicroBatcher(_bus, MicroBatchLimits.From(_options), f => _metrics.Stale(f.CameraId), _time);
+            await PipelineAsync(lanes, batcher, hardStop).ConfigureAwait(false);
         }
         finally
         {
-            foreach (var lane in _frames)
+            foreach (var lane in lanes)
             {
-                foreach (var frame in lane)
-                {
-                    frame?.Dispose();
-                }
-
-                lane.Clear();
+                lane.DisposeFrames();
             }
 
             // Completed without an error even when this stage fails, so that Track and Sink still drain what they hold;
             // the failure itself ends the host through this service's exception.
             _output.TryComplete();
-            detector?.Dispose();
+            detector?.Dispose(); // and with it the lanes' tensors
             DetectLog.Finished(_logger, Interlocked.Read(ref _detected), batcher?.StaleDropped ?? 0);
         }
     }
 
-    private async Task PipelineAsync(Detector detector, MicroBatcher batcher, CancellationToken hardStop)
+    private async Task PipelineAsync(List<Lane> lanes, MicroBatcher batcher, CancellationToken hardStop)
     {
-        var free = Channel.CreateBounded<int>(new BoundedChannelOptions(LaneCount)
+        var free = Channel.CreateBounded<Lane>(new BoundedChannelOptions(LaneCount)
+        {
+            FullMode = BoundedChannelFullMode.Wait,
+            SingleReader = true,
+            SingleWriter = false,
+        });
+        var prepared = Channel.CreateBounded<Lane>(new BoundedChannelOptions(LaneCount)
         {
             FullMode = BoundedChannelFullMode.Wait,
             SingleReader = true,
             SingleWriter = true,
         });
-        var prepared = Channel.CreateBounded<int>(new BoundedChannelOptions(LaneCount)
-        {
-            FullMode = BoundedChannelFullMode.Wait,
-            SingleReader = true,
-            SingleWriter = true,
-        });
-        for (var lane = 0; lane < LaneCount; lane++)
+        foreach (var lane in lanes)
         {
             free.Writer.TryWrite(lane);
         }
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(hardStop);
-        var consumer = Task.Run(() => InferLoopAsync(detector, prepared.Reader, free.Writer, stop), CancellationToken.None);
+        var consumer = Task.Run(() => InferLoopAsync(prepared.Reader, free.Writer, stop), CancellationToken.None);
         ExceptionDispatchInfo? producerError = null;
         try
         {
             while (true)
             {
                 var lane = await free.Reader.ReadAsync(stop.Token).ConfigureAwait(false);
-                var frames = _frames[lane];
-                if (!await batcher.NextBatchAsync(frames, stop.Token).ConfigureAwait(false))
+                if (!await batcher.NextBatchAsync(lane.Frames, stop.Token).ConfigureAwait(false))
                 {
                     break;
                 }
 
-                if (Prepare(detector, lane))
+                if (Prepare(lane))
                 {
                     await prepared.Writer.WriteAsync(lane, stop.Token).ConfigureAwait(false);
                 }
@@ -140,13 +135,12 @@ public sealed class DetectService : PipelineStage
     }
 
     /// <summary>Letterboxes the lane's frames into its tensor; false (frames disposed and counted) when that fails.</summary>
-    private bool Prepare(Detector detector, int lane)
+    private bool Prepare(Lane lane)
     {
-        var frames = _frames[lane];
-        var images = _images[lane];
-        var start = Stopwatch.GetTimestamp();
+        var start = _time.GetTimestamp();
+        var images = lane.Images;
         images.Clear();
-        foreach (var frame in frames)
+        foreach (var frame in lane.Frames)
         {
             frame.BatchStartTimestamp = start;
             images.Add(frame.Image);
@@ -154,8 +148,8 @@ public sealed class DetectService : PipelineStage
 
         try
         {
-            detector.Preprocess(lane, images, 0, images.Count);
-            _preprocessMs[lane] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            lane.Tensors.Preprocess(images, 0, images.Count);
+            lane.PreprocessMs = _time.GetElapsedTime(start).TotalMilliseconds;
             return true;
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
@@ -169,7 +163,7 @@ public sealed class DetectService : PipelineStage
         }
     }
 
-    private async Task InferLoopAsync(Detector detector, ChannelReader<int> prepared, ChannelWriter<int> free, CancellationTokenSource stop)
+    private async Task InferLoopAsync(ChannelReader<Lane> prepared, ChannelWriter<Lane> free, CancellationTokenSource stop)
     {
         try
         {
@@ -177,7 +171,7 @@ public sealed class DetectService : PipelineStage
             {
                 while (prepared.TryRead(out var lane))
                 {
-                    await InferAndWriteAsync(detector, lane, stop.Token).ConfigureAwait(false);
+                    await InferAndWriteAsync(lane, stop.Token).ConfigureAwait(false);
                     free.TryWrite(lane);
                 }
             }
@@ -189,20 +183,20 @@ public sealed class DetectService : PipelineStage
         }
     }
 
-    private async Task InferAndWriteAsync(Detector detector, int lane, CancellationToken cancellationToken)
+    private async Task InferAndWriteAsync(Lane lane, CancellationToken cancellationToken)
     {
-        var frames = _frames[lane];
-        var results = _results[lane];
+        var frames = lane.Frames;
+        var results = lane.Results;
         var count = frames.Count;
-        var t0 = Stopwatch.GetTimestamp();
+        var t0 = _time.GetTimestamp();
         double inferMs, postMs;
         try
         {
-            detector.Infer(lane, count);
-            var t1 = Stopwatch.GetTimestamp();
-            detector.Postprocess(lane, count, results);
-            inferMs = Stopwatch.GetElapsedTime(t0, t1).TotalMilliseconds;
-            postMs = Stopwatch.GetElapsedTime(t1).TotalMilliseconds;
+            lane.Tensors.Infer(count);
+            var t1 = _time.GetTimestamp();
+            lane.Tensors.Postprocess(count, results);
+            inferMs = _time.GetElapsedTime(t0, t1).TotalMilliseconds;
+            postMs = _time.GetElapsedTime(t1).TotalMilliseconds;
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -210,8 +204,8 @@ public sealed class DetectService : PipelineStage
             return;
         }
 
-        var end = Stopwatch.GetTimestamp();
-        _metrics.Batch(count, _options.MaxBatch, new DetectTimings(_preprocessMs[lane], inferMs, postMs, count));
+        var end = _time.GetTimestamp();
+        _metrics.Batch(count, _options.MaxBatch, new DetectTimings(lane.PreprocessMs, inferMs, postMs, count));
         for (var i = 0; i < count; i++)
         {
             var frame = frames[i];
@@ -236,16 +230,38 @@ public sealed class DetectService : PipelineStage
         frames.Clear();
     }
 
-    private void Fail(int lane, Exception ex)
+    private void Fail(Lane lane, Exception ex)
     {
-        var frames = _frames[lane];
-        DetectLog.BatchFailed(_logger, ex, frames.Count);
-        foreach (var frame in frames)
+        DetectLog.BatchFailed(_logger, ex, lane.Frames.Count);
+        foreach (var frame in lane.Frames)
         {
             _metrics.Failed(frame.CameraId);
-            frame.Dispose();
         }
 
-        frames.Clear();
+        lane.DisposeFrames();
+    }
+
+    /// <summary>One batch in flight: its frames (owned while they are here), the detector's tensors for them, their results and timings.</summary>
+    private sealed class Lane(DetectorLane tensors, int maxBatch)
+    {
+        public DetectorLane Tensors { get; } = tensors;
+
+        public List<Frame> Frames { get; } = new(maxBatch);
+
+        public List<Mat> Images { get; } = new(maxBatch);
+
+        public Detection[][] Results { get; } = new Detection[maxBatch][];
+
+        public double PreprocessMs { get; set; }
+
+        public void DisposeFrames()
+        {
+            foreach (var frame in Frames)
+            {
+                frame?.Dispose();
+            }
+
+            Frames.Clear();
+        }
     }
 }

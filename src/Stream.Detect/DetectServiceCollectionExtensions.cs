@@ -19,6 +19,7 @@ public static class DetectServiceCollectionExtensions
             .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<DetectOptions>, DetectOptionsValidator>());
         services.TryAddSingleton<DetectMetrics>();
+        services.TryAddSingleton(TimeProvider.System);
         services.AddHostedService<DetectService>();
         return services;
     }

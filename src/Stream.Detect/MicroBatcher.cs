@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Streaming.Core;
 
 namespace Streaming.Detect;
@@ -21,13 +20,17 @@ public sealed record MicroBatchLimits(int MaxBatch, TimeSpan MaxWait, int MaxPer
 /// Cameras are visited round-robin, starting one further each pass, and give at most
 /// <see cref="MicroBatchLimits.MaxPerCamera"/> frames per batch, so a fast camera cannot starve the others. Live frames
 /// older than <see cref="MicroBatchLimits.Staleness"/> are disposed and reported instead of batched. Each camera's frames
-/// keep their order within and across batches. Single reader: one caller at a time.
+/// keep their order within and across batches. All waiting and ageing runs on the injected <see cref="TimeProvider"/>
+/// (a frame's time queued on the bus is read from the bus's own clock). Single reader: one caller at a time.
 /// </summary>
 public sealed class MicroBatcher
 {
     private readonly FrameBus _bus;
     private readonly MicroBatchLimits _limits;
     private readonly TimeProvider _time;
+    /// <summary>The clock the <see cref="FrameBus"/> stamps <see cref="Frame.IngestOutTimestamp"/> with.</summary>
+    private static readonly TimeProvider BusClock = TimeProvider.System;
+
     private readonly Action<Frame>? _onStale;
     private readonly Dictionary<CameraFeed, int> _taken = [];
     private int _next;
@@ -66,14 +69,17 @@ public sealed class MicroBatcher
                 // The wait counts from when the batch's earliest frame reached the bus, not from when it was taken:
                 // a frame that already queued (e.g. while the model ran) does not wait a second time.
                 started = true;
-                firstTaken = Stopwatch.GetTimestamp(); // frames carry Stopwatch timestamps
+                firstTaken = _time.GetTimestamp();
+                var queued = TimeSpan.Zero;
                 foreach (var frame in batch)
                 {
-                    if (frame.IngestOutTimestamp > 0 && frame.IngestOutTimestamp < firstTaken)
+                    if (frame.IngestOutTimestamp > 0 && BusClock.GetElapsedTime(frame.IngestOutTimestamp) is var age && age > queued)
                     {
-                        firstTaken = frame.IngestOutTimestamp;
+                        queued = age;
                     }
                 }
+
+                firstTaken -= (long)(queued.TotalSeconds * _time.TimestampFrequency);
             }
 
             if (batch.Count >= _limits.MaxBatch)
@@ -92,7 +98,7 @@ public sealed class MicroBatcher
                 continue;
             }
 
-            var remaining = _limits.MaxWait - Stopwatch.GetElapsedTime(firstTaken);
+            var remaining = _limits.MaxWait - _time.GetElapsedTime(firstTaken);
             if (!growable || remaining <= TimeSpan.Zero)
             {
                 return true;
@@ -180,11 +186,11 @@ public sealed class MicroBatcher
 
     private async ValueTask WaitAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
-        using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timer.CancelAfter(timeout);
+        using var timeUp = new CancellationTokenSource(timeout, _time);
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeUp.Token);
         try
         {
-            await _bus.WaitAsync(timer.Token).ConfigureAwait(false);
+            await _bus.WaitAsync(either.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {

@@ -108,8 +108,9 @@ public sealed class CameraManager : ICameraRegistry, IAsyncDisposable
                 throw new InvalidOperationException($"camera '{camera.Id}': {ex.Message} (a removed camera's queued frames may still be draining; retry shortly).", ex);
             }
 
-            worker = new CameraWorker(Clone(camera), _options, feed, _status, _loggerFactory.CreateLogger("Streaming.Ingest.Camera"), _time,
-                (c, o) => FrameSources.Create(c, o, _pool, _time));
+            var logger = _loggerFactory.CreateLogger("Streaming.Ingest.Camera");
+            worker = new CameraWorker(Clone(camera), _options, feed, _status, logger, _time,
+                (c, o) => FrameSources.Create(c, o, _pool, _time, logger));
             _workers.Add(worker);
         }
 

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Streaming.Core;
 
 namespace Streaming.Ingest;
@@ -82,11 +83,12 @@ public static class FrameSources
     /// their pixels from <paramref name="pool"/> (default: the shared pool) and their capture time from
     /// <paramref name="time"/>.
     /// </summary>
-    public static IFrameSource Create(CameraOptions camera, IngestOptions options, FrameBufferPool? pool = null, TimeProvider? time = null) =>
+    public static IFrameSource Create(CameraOptions camera, IngestOptions options, FrameBufferPool? pool = null, TimeProvider? time = null,
+        ILogger? logger = null) =>
         CameraSource.Classify(camera.Url) switch
     {
-        SourceKind.Network => new FfmpegFrameSource(camera, options, PipeFormat.I420, pool, time),
-        SourceKind.File when options.EffectiveFileDecoder == FileDecoder.Ffmpeg => new FfmpegFrameSource(camera, options, PipeFormat.I420, pool, time),
+        SourceKind.Network => new FfmpegFrameSource(camera, options, PipeFormat.I420, pool, time, logger),
+        SourceKind.File when options.EffectiveFileDecoder == FileDecoder.Ffmpeg => new FfmpegFrameSource(camera, options, PipeFormat.I420, pool, time, logger),
         SourceKind.File => new CaptureFrameSource(camera, options.DecoderThreads, options.EffectiveFileDecoder, pool, time),
         SourceKind.Device => new CaptureFrameSource(camera, options.DecoderThreads, FileDecoder.OpenCv, pool, time),
         _ => throw new SourceException("unknown URL scheme; use rtsp://, rtsps://, http://, https://, a file path or /dev/videoN", recoverable: false),

@@ -54,7 +54,7 @@ internal sealed class CameraWorker
         _time = time;
         Kind = CameraSource.Classify(camera.Url);
         RedactedUrl = UrlRedactor.Redact(camera.Url);
-        _sourceFactory = sourceFactory ?? ((c, o) => FrameSources.Create(c, o, time: time));
+        _sourceFactory = sourceFactory ?? ((c, o) => FrameSources.Create(c, o, time: time, logger: logger));
         _since = time.GetUtcNow();
     }
 

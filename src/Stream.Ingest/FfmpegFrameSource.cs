@@ -1,7 +1,9 @@
+using System.Collections.Concurrent;
 using System.ComponentModel;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
+using Microsoft.Extensions.Logging;
 using OpenCvSharp;
 using Streaming.Core;
 
@@ -34,6 +36,11 @@ internal sealed partial class FfmpegFrameSource : IFrameSource
 {
     private const int StderrLines = 8;
 
+    /// <summary>Cameras (id, URL, hardware decoder) whose hardware decode failed once: they decode in software from then on, without a second warning.</summary>
+    private static readonly ConcurrentDictionary<(string Camera, string Url, string HwAccel), bool> SoftwareDecode = new();
+
+    private readonly ILogger? _logger;
+
     private readonly CameraOptions _camera;
     private readonly IngestOptions _options;
     private readonly Lock _gate = new();
@@ -53,8 +60,9 @@ internal sealed partial class FfmpegFrameSource : IFrameSource
     private readonly TimeProvider _time;
 
     public FfmpegFrameSource(CameraOptions camera, IngestOptions options, PipeFormat format = PipeFormat.I420,
-        FrameBufferPool? pool = null, TimeProvider? time = null)
+        FrameBufferPool? pool = null, TimeProvider? time = null, ILogger? logger = null)
     {
+        _logger = logger;
         _pool = pool ?? FrameBufferPool.Shared;
         _time = time ?? TimeProvider.System;
         _camera = camera;
@@ -70,7 +78,7 @@ internal sealed partial class FfmpegFrameSource : IFrameSource
     public double NominalFps { get; private set; }
 
     /// <summary>The ffmpeg command line for a camera (exposed for tests and diagnostics; contains the URL unredacted).</summary>
-    public static IReadOnlyList<string> BuildArguments(CameraOptions camera, IngestOptions options, PipeFormat format = PipeFormat.I420)
+    public static IReadOnlyList<string> BuildArguments(CameraOptions camera, IngestOptions options, PipeFormat format = PipeFormat.I420, bool hardwareDecode = true)
     {
         ArgumentNullException.ThrowIfNull(camera);
         ArgumentNullException.ThrowIfNull(options);
@@ -100,8 +108,7 @@ internal sealed partial class FfmpegFrameSource : IFrameSource
             args.AddRange(["-timeout", timeoutUs]);
         }
 
-        var hw = string.IsNullOrWhiteSpace(camera.HwAccel) ? options.HwAccel : camera.HwAccel;
-        if (!string.IsNullOrWhiteSpace(hw))
+        if (hardwareDecode && HwAccel(camera, options) is { } hw)
         {
             args.AddRange(["-hwaccel", hw]);
         }
@@ -132,6 +139,20 @@ internal sealed partial class FfmpegFrameSource : IFrameSource
         return args;
     }
 
+    /// <summary>The hardware decoder asked for (the camera's own, else Ingest's default); null: software.</summary>
+    private static string? HwAccel(CameraOptions camera, IngestOptions options)
+    {
+        var hw = string.IsNullOrWhiteSpace(camera.HwAccel) ? options.HwAccel : camera.HwAccel;
+        return string.IsNullOrWhiteSpace(hw) ? null : hw.Trim();
+    }
+
+    [GeneratedRegex(@"Device (setup|creation) failed|No device available for decoder|Could not dynamically load|hwaccel initiali[sz]ation|Failed setup for format", RegexOptions.CultureInvariant)]
+    private static partial Regex HardwareDecodeFailure();
+
+    /// <summary>
+    /// Opens with the configured hardware decoder; when ffmpeg cannot set it up (no GPU, no driver, a codec the
+    /// hardware lacks), opens again decoding in software and warns once for the camera.
+    /// </summary>
     public void Open(CancellationToken cancellationToken)
     {
         if (_isFile && !File.Exists(CameraSource.FilePath(_camera.Url)))
@@ -139,6 +160,56 @@ internal sealed partial class FfmpegFrameSource : IFrameSource
             throw new SourceException($"file not found; fix the path ({Environment.CurrentDirectory} is the working directory) or run scripts/setup.sh", recoverable: false);
         }
 
+        var hw = HwAccel(_camera, _options);
+        var key = (_camera.Id, _camera.Url, hw ?? string.Empty);
+        if (hw is null || SoftwareDecode.ContainsKey(key))
+        {
+            OpenProcess(hardwareDecode: false, cancellationToken);
+            return;
+        }
+
+        try
+        {
+            OpenProcess(hardwareDecode: true, cancellationToken);
+        }
+        catch (SourceException) when (_abortReason is null && StderrMatches(HardwareDecodeFailure()) is { } failure)
+        {
+            ResetProcess();
+            SoftwareDecode[key] = true;
+            if (_logger is not null)
+            {
+                Log.HardwareDecodeFailed(_logger, _camera.Id, hw, failure);
+            }
+
+            OpenProcess(hardwareDecode: false, cancellationToken);
+        }
+    }
+
+    private string? StderrMatches(Regex pattern)
+    {
+        lock (_gate)
+        {
+            return _stderr.FirstOrDefault(pattern.IsMatch);
+        }
+    }
+
+    /// <summary>Ends the child of a failed open and forgets what it said, so the source can open again.</summary>
+    private void ResetProcess()
+    {
+        DisposeProcess();
+        lock (_gate)
+        {
+            _stderr.Clear();
+        }
+
+        _described.Reset();
+        _inOutputSection = false;
+        Width = Height = 0;
+        NominalFps = 0;
+    }
+
+    private void OpenProcess(bool hardwareDecode, CancellationToken cancellationToken)
+    {
         var info = new ProcessStartInfo(_options.FfmpegPath)
         {
             RedirectStandardOutput = true,
@@ -147,7 +218,7 @@ internal sealed partial class FfmpegFrameSource : IFrameSource
             UseShellExecute = false,
             CreateNoWindow = true,
         };
-        foreach (var a in BuildArguments(_camera, _options, _format))
+        foreach (var a in BuildArguments(_camera, _options, _format, hardwareDecode))
         {
             info.ArgumentList.Add(a);
         }
@@ -429,6 +500,15 @@ internal sealed partial class FfmpegFrameSource : IFrameSource
 
     public void Dispose()
     {
+        DisposeProcess();
+        _i420?.Dispose();
+        _i420 = null;
+
+        // _described is not disposed: a late Exited callback may still set it (it holds no kernel handle).
+    }
+
+    private void DisposeProcess()
+    {
         var p = _process;
         if (p is not null)
         {
@@ -446,12 +526,8 @@ internal sealed partial class FfmpegFrameSource : IFrameSource
             p.Exited -= OnExited;
             p.Dispose();
             _process = null;
+            _stdout = null;
         }
-
-        _i420?.Dispose();
-        _i420 = null;
-
-        // _described is not disposed: a late Exited callback may still set it (it holds no kernel handle).
     }
 }
 

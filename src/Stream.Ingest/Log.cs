@@ -37,4 +37,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 2008, Level = LogLevel.Information, Message = "Ingest stopped: {Cameras} cameras closed")]
     public static partial void IngestStopped(ILogger logger, int cameras);
+
+    [LoggerMessage(EventId = 2012, Level = LogLevel.Warning, Message = "Camera {CameraId}: hardware decode ({HwAccel}) failed ({Reason}); decoding in software from now on")]
+    public static partial void HardwareDecodeFailed(ILogger logger, string cameraId, string hwAccel, string reason);
 }

@@ -1,11 +1,44 @@
 using System.Diagnostics;
+using System.Text.RegularExpressions;
+using Streaming.App.Hosting;
 using Streaming.Testing;
 
 namespace Streaming.App.Tests;
 
 /// <summary>Issue 6, Deploy: no Docker engine runs here, so the compose file is validated the way CI can.</summary>
-public sealed class DeployFilesTests
+public sealed partial class DeployFilesTests
 {
+    /// <summary>A <c>STREAM_*</c> variable set in a Dockerfile (<c>ENV K=V</c>) or a compose file (<c>K: V</c>, <c>- K=V</c>).</summary>
+    [GeneratedRegex(@"\b(STREAM_[A-Za-z0-9_]+)\s*[:=]\s*""?([^""\s\\]*)")]
+    private static partial Regex StreamVariable();
+
+    [Theory]
+    [InlineData("Dockerfile")]
+    [InlineData("Dockerfile.gpu")]
+    [InlineData("docker-compose.yml")]
+    public void Every_STREAM_variable_a_deploy_file_sets_passes_the_config_key_check(string file)
+    {
+        var text = File.ReadAllText(Path.Combine(RepoPaths.Root, file));
+        var variables = StreamVariable().Matches(text).Select(m => (Key: m.Groups[1].Value, Value: m.Groups[2].Value)).ToList();
+        Assert.NotEmpty(variables);
+
+        foreach (var (key, value) in variables)
+        {
+            var setting = key[PipelineConfiguration.EnvironmentPrefix.Length..] + "=" + value;
+            PipelineConfiguration.Load(null, [setting], out var errors);
+            Assert.True(errors.Count == 0, $"{file} sets {key}: {string.Join("; ", errors)}");
+        }
+    }
+
+    [Fact]
+    public void The_deploy_file_check_catches_a_renamed_key()
+    {
+        // Dockerfile.gpu once set this misspelling of Detect:TensorRtCacheDir, and the GPU image stopped at start.
+        PipelineConfiguration.Load(null, ["Detect__TensorRtCacheDirectory=/var/cache/stream/trt"], out var errors);
+
+        Assert.Contains(errors, e => e.Contains("Detect:TensorRtCacheDirectory", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task Docker_compose_file_is_valid_and_has_kafka_redis_stream_and_a_gpu_profile()
     {

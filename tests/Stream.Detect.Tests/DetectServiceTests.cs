@@ -34,7 +34,7 @@ public class DetectServiceTests
             MaxWaitMs = 20,
             MaxPerCamera = 2,
         };
-        using var service = new DetectService(Options.Create(options), bus, output.Writer, new DetectMetrics(meters), NullLogger<DetectService>.Instance);
+        using var service = new DetectService(Options.Create(options), bus, output.Writer, new DetectMetrics(meters), NullLoggerFactory.Instance);
         await service.StartAsync(CancellationToken.None);
 
         using var dog = Cv2.ImRead(RepoPaths.Sample("dog.jpg"), ImreadModes.Color);
@@ -94,7 +94,7 @@ public class DetectServiceTests
         });
         using var meters = new StandaloneMeterFactory();
         var options = new DetectOptions { ModelPath = "/no/such/model.onnx" };
-        using var service = new DetectService(Options.Create(options), bus, output.Writer, new DetectMetrics(meters), NullLogger<DetectService>.Instance);
+        using var service = new DetectService(Options.Create(options), bus, output.Writer, new DetectMetrics(meters), NullLoggerFactory.Instance);
 
         await service.StartAsync(CancellationToken.None);
         var ex = await Assert.ThrowsAsync<DetectModelException>(() => service.ExecuteTask!);

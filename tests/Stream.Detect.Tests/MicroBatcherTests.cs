@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.Extensions.Time.Testing;
 using Streaming.Core;
 using Streaming.Detect;
 
@@ -7,6 +8,7 @@ namespace Streaming.Detect.Tests;
 public class MicroBatcherTests
 {
     private static readonly TimeSpan Long = TimeSpan.FromSeconds(10);
+    private readonly FakeTimeProvider _time = new();
 
     [Fact]
     public async Task A_batch_is_flushed_as_soon_as_it_reaches_max_batch()
@@ -18,14 +20,14 @@ public class MicroBatcherTests
             await Fill(feed, 3);
         }
 
-        var batcher = new MicroBatcher(bus, new MicroBatchLimits(4, Long, 2, TimeSpan.Zero));
+        var batcher = new MicroBatcher(bus, new MicroBatchLimits(4, Long, 2, TimeSpan.Zero), time: _time);
         var batch = new List<Frame>();
-        var watch = Stopwatch.StartNew();
 
-        Assert.True(await batcher.NextBatchAsync(batch, CancellationToken.None));
+        var next = batcher.NextBatchAsync(batch, CancellationToken.None);
 
+        Assert.True(next.IsCompleted, "a full batch must not wait while no time passes");
+        Assert.True(await next);
         Assert.Equal(4, batch.Count);
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5), $"took {watch.Elapsed}, max wait is {Long}");
         Dispose(batch);
     }
 
@@ -35,15 +37,17 @@ public class MicroBatcherTests
         var bus = new FrameBus(8);
         var a = bus.Open("a", live: false);
         bus.Open("b", live: false); // open but silent: the batch could still grow, so it waits
-        var watch = Stopwatch.StartNew(); // before the frame arrives: max wait counts from its arrival
         await Fill(a, 1);
-        var batcher = new MicroBatcher(bus, new MicroBatchLimits(4, TimeSpan.FromMilliseconds(150), 4, TimeSpan.Zero));
+        var batcher = new MicroBatcher(bus, new MicroBatchLimits(4, Long, 4, TimeSpan.Zero), time: _time);
         var batch = new List<Frame>();
 
-        Assert.True(await batcher.NextBatchAsync(batch, CancellationToken.None));
+        var next = batcher.NextBatchAsync(batch, CancellationToken.None);
+        _time.Advance(Long - TimeSpan.FromSeconds(1));
+        Assert.False(next.IsCompleted, "flushed before max wait had passed");
+        _time.Advance(TimeSpan.FromSeconds(1));
 
+        Assert.True(await next.AsTask().WaitAsync(TimeSpan.FromSeconds(30)));
         Assert.Single(batch);
-        Assert.InRange(watch.Elapsed, TimeSpan.FromMilliseconds(150), TimeSpan.FromSeconds(5));
         Dispose(batch);
     }
 
@@ -73,17 +77,16 @@ public class MicroBatcherTests
         var a = bus.Open("a", live: false);
         var b = bus.Open("b", live: false);
         await Fill(a, 1);
-        var batcher = new MicroBatcher(bus, new MicroBatchLimits(2, TimeSpan.FromSeconds(5), 2, TimeSpan.Zero));
+        var batcher = new MicroBatcher(bus, new MicroBatchLimits(2, TimeSpan.FromSeconds(5), 2, TimeSpan.Zero), time: _time);
         var batch = new List<Frame>();
-        var watch = Stopwatch.StartNew();
         var next = batcher.NextBatchAsync(batch, CancellationToken.None);
-        await Task.Delay(50);
+        Assert.False(next.IsCompleted);
         await Fill(b, 1);
 
-        Assert.True(await next);
+        // No time passes on the batcher's clock: the batch is handed out because it is full, not because max wait ran out.
+        Assert.True(await next.AsTask().WaitAsync(TimeSpan.FromSeconds(30)));
 
         Assert.Equal(["a", "b"], batch.Select(f => f.CameraId));
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(4), $"took {watch.Elapsed}: the full batch should not wait for max wait");
         Dispose(batch);
     }
 
@@ -157,13 +160,13 @@ public class MicroBatcherTests
         a.Complete();
         b.Complete();
         bus.CompleteAdding();
-        var batcher = new MicroBatcher(bus, new MicroBatchLimits(3, TimeSpan.FromSeconds(5), 2, TimeSpan.Zero));
+        var batcher = new MicroBatcher(bus, new MicroBatchLimits(3, TimeSpan.FromSeconds(5), 2, TimeSpan.Zero), time: _time);
         var batch = new List<Frame>();
         var seen = new Dictionary<string, List<long>> { ["a"] = [], ["b"] = [] };
         var batches = 0;
-        var watch = Stopwatch.StartNew();
 
-        while (await batcher.NextBatchAsync(batch, CancellationToken.None))
+        // The batcher's clock never moves: batches that cannot grow must not wait for max wait.
+        while (await batcher.NextBatchAsync(batch, CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(30)))
         {
             batches++;
             Assert.InRange(batch.Count, 1, 3);
@@ -180,7 +183,6 @@ public class MicroBatcherTests
         Assert.Empty(batch);
         Assert.Empty(bus.Feeds);
         Assert.True(bus.IsCompleted);
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(4), $"took {watch.Elapsed}: batches that cannot grow must not wait");
         Assert.InRange(batches, 4, 12);
     }
 
