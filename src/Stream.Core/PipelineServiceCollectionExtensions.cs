@@ -17,8 +17,8 @@ public static class PipelineServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(configuration);
         services.AddOptions<ChannelOptions>()
-            .Bind(configuration.GetSection(ChannelOptions.Section))
-            .ValidateDataAnnotations()
+            .BindChecked(configuration.GetSection(ChannelOptions.Section))
+            .ValidateWith(ChannelOptions.Validator)
             .ValidateOnStart();
         services.AddSingleton(sp => new PipelineChannels(
             sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<ChannelOptions>>().Value));

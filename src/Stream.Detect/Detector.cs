@@ -111,10 +111,10 @@ public sealed class Detector : IDisposable
         ArgumentNullException.ThrowIfNull(options);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(lanes);
         logger ??= NullLogger.Instance;
-        var errors = options.Validate();
+        var errors = DetectOptions.Validator.Problems(options);
         if (errors.Count > 0)
         {
-            throw new DetectModelException(errors[0]);
+            throw new DetectModelException(string.Join("; ", errors));
         }
 
         var (session, provider, reason) = DetectorModel.Open(options, logger);
