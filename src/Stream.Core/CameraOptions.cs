@@ -15,17 +15,21 @@ public enum FilePacing
 /// <summary>One camera as configured under <c>Cameras</c>.</summary>
 public sealed class CameraOptions
 {
+    /// <summary>The longest camera URL accepted (config file and API alike).</summary>
+    public const int MaxUrlLength = 4096;
+
     /// <summary>Unique id: used as Kafka key, Redis key part and metric tag. Letters, digits, '-', '_' and '.'.</summary>
-    [Required]
+    [Required(ErrorMessage = "{0} is empty: give the camera an Id of 1-64 letters, digits, '.', '_' or '-'")]
     [RegularExpression(@"^[A-Za-z0-9._\-]{1,64}$", ErrorMessage = "camera id must be 1-64 letters, digits, '.', '_' or '-'")]
     public string Id { get; set; } = string.Empty;
 
     /// <summary>rtsp://, rtsps://, http(s):// URL, a file path, or a /dev/video* device.</summary>
-    [Required]
+    [Required(ErrorMessage = "{0} is empty: set a camera URL (rtsp://host/path), a file path or /dev/videoN")]
+    [StringLength(MaxUrlLength, ErrorMessage = "{0} is longer than {1} characters: shorten it (no camera URL needs more)")]
     public string Url { get; set; } = string.Empty;
 
     /// <summary>Upper bound on frames per second delivered downstream (0: no cap).</summary>
-    [Range(0, 1000)]
+    [Range(0.0, 1000.0)]
     public double MaxFps { get; set; }
 
     /// <summary>Output width in pixels (0: the source's own). Height follows the aspect unless set too.</summary>

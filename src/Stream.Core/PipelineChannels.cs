@@ -22,10 +22,17 @@ public sealed class ChannelOptions
     [System.ComponentModel.DataAnnotations.Range(1, 65536)]
     public int Tracked { get; set; } = 8;
 
+    /// <summary>The whole check of the <c>Channels</c> section, for the host and for code that builds options itself.</summary>
+    public static SectionValidator<ChannelOptions> Validator { get; } = new(Section, new ChannelOptionsValidator());
+
     /// <summary>Camera status changes queued between Ingest and Sink.</summary>
     [System.ComponentModel.DataAnnotations.Range(1, 65536)]
     public int CameraStatus { get; set; } = 1024;
 }
+
+/// <summary>DataAnnotations of <see cref="ChannelOptions"/>, written by the options source generator.</summary>
+[Microsoft.Extensions.Options.OptionsValidator]
+public sealed partial class ChannelOptionsValidator : Microsoft.Extensions.Options.IValidateOptions<ChannelOptions>;
 
 /// <summary>
 /// The bounded channels that connect the stages, each with its full-mode stated. Detect, Track and Sink wait when

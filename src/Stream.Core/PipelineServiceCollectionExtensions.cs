@@ -20,8 +20,8 @@ public static class PipelineServiceCollectionExtensions
         // Where frames get their pixels; a test host registers a pool of its own first, to check it is empty at shutdown.
         services.TryAddSingleton(FrameBufferPool.Shared);
         services.AddOptions<ChannelOptions>()
-            .Bind(configuration.GetSection(ChannelOptions.Section))
-            .ValidateDataAnnotations()
+            .BindChecked(configuration.GetSection(ChannelOptions.Section))
+            .ValidateWith(ChannelOptions.Validator)
             .ValidateOnStart();
         services.AddSingleton(sp => new PipelineChannels(
             sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<ChannelOptions>>().Value));

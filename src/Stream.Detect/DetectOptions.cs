@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
-using System.Globalization;
 using Microsoft.Extensions.Options;
+using Streaming.Core;
 
 namespace Streaming.Detect;
 
@@ -36,17 +36,21 @@ public sealed class DetectOptions
     public const string Section = "Detect";
 
     /// <summary>The ONNX model. Relative paths are resolved against the current directory.</summary>
+    [Required(ErrorMessage = "{0} is empty: set it to an ONNX model, e.g. models/yolox_nano.onnx (run scripts/setup.sh to fetch it)")]
     public string ModelPath { get; set; } = "models/yolox_nano.onnx";
 
     public ExecutionProviderKind Provider { get; set; } = ExecutionProviderKind.Auto;
 
     /// <summary>GPU ordinal for the CUDA and TensorRT providers.</summary>
+    [Range(0, 64)]
     public int DeviceId { get; set; }
 
     /// <summary>Threads ONNX Runtime uses inside one operator (0: ONNX Runtime's default, one per core).</summary>
+    [Range(0, 1024)]
     public int IntraOpThreads { get; set; }
 
     /// <summary>Threads running independent operators in parallel (0: default).</summary>
+    [Range(0, 1024)]
     public int InterOpThreads { get; set; }
 
     /// <summary>
@@ -56,6 +60,7 @@ public sealed class DetectOptions
     public bool AllowSpinning { get; set; }
 
     /// <summary>TensorRT engine cache directory (engines are reused across runs instead of rebuilt).</summary>
+    [Required(ErrorMessage = "{0} is empty: set it to a writable directory for TensorRT engines, e.g. models/trt-cache")]
     public string TensorRtCacheDir { get; set; } = "models/trt-cache";
 
     /// <summary>TensorRT timing cache (speeds up building engines for new shapes).</summary>
@@ -75,21 +80,27 @@ public sealed class DetectOptions
     public string? Int8CalibrationTable { get; set; }
 
     /// <summary>Most frames per inference call. A dynamic-batch model runs them as one batch; a static one frame by frame.</summary>
+    [Range(1, 256)]
     public int MaxBatch { get; set; } = 4;
 
     /// <summary>A batch is flushed this long after its first frame arrived even when not full.</summary>
+    [Range(0, 10_000)]
     public int MaxWaitMs { get; set; } = 10;
 
     /// <summary>At most this many frames of one camera per batch, so a fast camera cannot starve the others.</summary>
+    [Range(1, 256)]
     public int MaxPerCamera { get; set; } = 2;
 
     /// <summary>Live frames older than this (capture to batch) are dropped before inference and counted (0: never).</summary>
+    [Range(0, 3_600_000)]
     public int StalenessMs { get; set; } = 1000;
 
     /// <summary>Minimum score (objectness x class score for YOLOX/YOLOv5) a detection needs.</summary>
+    [Range(0.0, 1.0)]
     public float ScoreThreshold { get; set; } = 0.3f;
 
     /// <summary>IoU above which a lower-scored box of the same class is suppressed.</summary>
+    [Range(0.0, 1.0, MinimumIsExclusive = true)]
     public float NmsThreshold { get; set; } = 0.45f;
 
     /// <summary>Classes to keep, by name ("person") or id ("0"); empty keeps all.</summary>
@@ -102,79 +113,46 @@ public sealed class DetectOptions
     public string? LabelsFile { get; set; }
 
     /// <summary>Network input side in pixels for models whose input size is dynamic (0: the model's, else 640).</summary>
+    [Range(0, 8192)]
     public int InputSize { get; set; }
 
     /// <summary>Most detections kept per frame after NMS.</summary>
+    [Range(1, 100_000)]
     public int MaxDetections { get; set; } = 300;
 
     /// <summary>The model path as an absolute path.</summary>
     public string ResolvedModelPath => Path.GetFullPath(ModelPath, Directory.GetCurrentDirectory());
 
-    /// <summary>One-line problems with these options; empty when valid.</summary>
-    public IReadOnlyList<string> Validate()
+    /// <summary>The whole check of the <c>Detect</c> section (annotations and cross-field rules): the host runs it at start, <see cref="Detector.Load"/> before opening a model.</summary>
+    public static SectionValidator<DetectOptions> Validator { get; } = new(Section, new DetectOptionsValidator(), new DetectOptionsRules());
+}
+
+/// <summary>DataAnnotations of <see cref="DetectOptions"/>, written by the options source generator.</summary>
+[OptionsValidator]
+public sealed partial class DetectOptionsValidator : IValidateOptions<DetectOptions>;
+
+/// <summary>The <c>Detect</c> rules that look outside the section (files present) or span values.</summary>
+public sealed class DetectOptionsRules : IValidateOptions<DetectOptions>
+{
+    public ValidateOptionsResult Validate(string? name, DetectOptions options)
     {
+        ArgumentNullException.ThrowIfNull(options);
         var errors = new List<string>();
-        if (string.IsNullOrWhiteSpace(ModelPath))
+        if (!string.IsNullOrWhiteSpace(options.ModelPath) && !File.Exists(options.ResolvedModelPath))
         {
-            errors.Add("Detect:ModelPath is empty: set it to an ONNX model, e.g. models/yolox_nano.onnx (run scripts/setup.sh to fetch it)");
-        }
-        else if (!File.Exists(ResolvedModelPath))
-        {
-            errors.Add($"Detect:ModelPath: model file '{ResolvedModelPath}' not found: run scripts/setup.sh or set Detect:ModelPath");
+            errors.Add($"Detect:ModelPath: model file '{options.ResolvedModelPath}' not found: run scripts/setup.sh or set Detect:ModelPath");
         }
 
-        if (LabelsFile is { Length: > 0 } labels && !File.Exists(Path.GetFullPath(labels)))
+        if (options.LabelsFile is { Length: > 0 } labels && !File.Exists(Path.GetFullPath(labels)))
         {
             errors.Add($"Detect:LabelsFile: '{Path.GetFullPath(labels)}' not found: fix the path or remove the setting");
         }
 
-        if (string.IsNullOrWhiteSpace(TensorRtCacheDir))
+        if (options.InputSize % 32 != 0)
         {
-            errors.Add("Detect:TensorRtCacheDir is empty: set it to a writable directory for TensorRT engines, e.g. models/trt-cache");
+            errors.Add($"Detect:InputSize is {options.InputSize}: it must be a multiple of 32 (e.g. 416 or 640), or 0 for the model's own");
         }
 
-        Range(errors, "MaxBatch", MaxBatch, 1, 256);
-        Range(errors, "MaxWaitMs", MaxWaitMs, 0, 10_000);
-        Range(errors, "MaxPerCamera", MaxPerCamera, 1, 256);
-        Range(errors, "StalenessMs", StalenessMs, 0, 3_600_000);
-        Range(errors, "DeviceId", DeviceId, 0, 64);
-        Range(errors, "IntraOpThreads", IntraOpThreads, 0, 1024);
-        Range(errors, "InterOpThreads", InterOpThreads, 0, 1024);
-        Range(errors, "InputSize", InputSize, 0, 8192);
-        Range(errors, "MaxDetections", MaxDetections, 1, 100_000);
-        if (InputSize % 32 != 0)
-        {
-            errors.Add($"Detect:InputSize is {InputSize}: it must be a multiple of 32 (e.g. 416 or 640), or 0 for the model's own");
-        }
-
-        if (!(ScoreThreshold is >= 0f and <= 1f))
-        {
-            errors.Add($"Detect:ScoreThreshold is {ScoreThreshold.ToString(CultureInfo.InvariantCulture)}: it must be between 0 and 1");
-        }
-
-        if (!(NmsThreshold is > 0f and <= 1f))
-        {
-            errors.Add($"Detect:NmsThreshold is {NmsThreshold.ToString(CultureInfo.InvariantCulture)}: it must be in (0, 1]");
-        }
-
-        return errors;
-    }
-
-    private static void Range(List<string> errors, string name, int value, int min, int max)
-    {
-        if (value < min || value > max)
-        {
-            errors.Add($"Detect:{name} is {value}: it must be between {min} and {max}");
-        }
-    }
-}
-
-/// <summary>Checks <see cref="DetectOptions"/> at start, with one-line messages.</summary>
-internal sealed class DetectOptionsValidator : IValidateOptions<DetectOptions>
-{
-    public ValidateOptionsResult Validate(string? name, DetectOptions options)
-    {
-        var errors = options.Validate();
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }

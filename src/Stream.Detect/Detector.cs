@@ -69,10 +69,10 @@ public sealed class Detector : IDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         logger ??= NullLogger.Instance;
-        var errors = options.Validate();
+        var errors = DetectOptions.Validator.Problems(options);
         if (errors.Count > 0)
         {
-            throw new DetectModelException(errors[0]);
+            throw new DetectModelException(string.Join("; ", errors));
         }
 
         var (session, provider, reason) = DetectorModel.Open(options, logger);

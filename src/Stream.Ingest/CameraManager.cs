@@ -79,7 +79,7 @@ public sealed class CameraManager : ICameraRegistry, IAsyncDisposable
     public Task AddAsync(CameraOptions camera, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(camera);
-        var errors = CameraConfigValidator.ValidateOne(camera);
+        var errors = CameraChecks.Problems(camera);
         if (errors.Count > 0)
         {
             throw new ArgumentException(string.Join(Environment.NewLine, errors), nameof(camera));

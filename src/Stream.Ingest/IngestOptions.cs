@@ -1,3 +1,6 @@
+using System.ComponentModel.DataAnnotations;
+using Streaming.Core;
+
 namespace Streaming.Ingest;
 
 /// <summary>Which decoder reads file sources.</summary>
@@ -29,30 +32,39 @@ public sealed class IngestOptions
     public const string Section = "Ingest";
 
     /// <summary>First reconnect delay after a failure, in seconds.</summary>
+    [Range(0.0, 3600.0, MinimumIsExclusive = true)]
     public double BackoffInitialSeconds { get; set; } = 0.5;
 
     /// <summary>Longest reconnect delay, in seconds.</summary>
+    [Range(0.0, 86400.0, MinimumIsExclusive = true)]
     public double BackoffMaxSeconds { get; set; } = 30;
 
     /// <summary>A camera that streamed this long without failing starts its backoff from the beginning again.</summary>
+    [Range(0.0, 86400.0)]
     public double BackoffResetAfterSeconds { get; set; } = 60;
 
     /// <summary>Random spread of each delay, as a fraction (0.2: each delay is 80%..120% of the nominal one).</summary>
+    [Range(0.0, 1.0, MaximumIsExclusive = true)]
     public double BackoffJitter { get; set; } = 0.2;
 
     /// <summary>A camera that delivered no frame for this long (while connecting or streaming) is restarted.</summary>
+    [Range(0.0, 3600.0, MinimumIsExclusive = true)]
     public double WatchdogSeconds { get; set; } = 10;
 
     /// <summary>The ffmpeg executable that decodes network cameras (a name on PATH or a full path).</summary>
+    [Required(ErrorMessage = "{0} is empty: set it to \"ffmpeg\" or the full path of the ffmpeg executable")]
     public string FfmpegPath { get; set; } = "ffmpeg";
 
     /// <summary>RTSP lower transport: "tcp" (default, robust through NAT and loss) or "udp".</summary>
+    [RegularExpression("^(tcp|udp)$", ErrorMessage = "{0} must be \"tcp\" or \"udp\"")]
     public string RtspTransport { get; set; } = "tcp";
 
     /// <summary>Socket I/O timeout for network cameras, in seconds (ffmpeg <c>-timeout</c>).</summary>
+    [Range(0.0, 3600.0, MinimumIsExclusive = true)]
     public double SocketTimeoutSeconds { get; set; } = 5;
 
     /// <summary>Longest wait for a network camera to deliver its stream description and first frame, in seconds.</summary>
+    [Range(0.0, 3600.0, MinimumIsExclusive = true)]
     public double OpenTimeoutSeconds { get; set; } = 10;
 
     /// <summary>Default ffmpeg hardware decoder for network cameras ("cuda", "vaapi", "auto"); empty: software. A camera's own HwAccel wins.</summary>
@@ -68,6 +80,10 @@ public sealed class IngestOptions
     /// <summary>The file decoder actually used: <see cref="FileDecoder"/>, except Libav falls back to Ffmpeg where libstreamdec.so is missing.</summary>
     public FileDecoder EffectiveFileDecoder => FileDecoder == FileDecoder.Libav && !LibavDecoder.IsAvailable ? FileDecoder.Ffmpeg : FileDecoder;
 
+    /// <summary>The whole check of the <c>Ingest</c> section (annotations and cross-field rules), for the host and for code that builds options itself.</summary>
+    public static SectionValidator<IngestOptions> Validator { get; } = new(Section, new IngestOptionsValidator(), new IngestOptionsRules());
+
     /// <summary>Decoder threads per camera (ffmpeg <c>-threads</c>, OpenCV CAP_PROP_N_THREADS); 0: the decoder's own choice.</summary>
+    [Range(0, 64)]
     public int DecoderThreads { get; set; }
 }

@@ -7,20 +7,6 @@ using Streaming.Core;
 namespace Streaming.Ingest;
 
 /// <summary>
-/// Ingest's whole configuration as validated at start: the <c>Cameras</c> section (the cameras ingest starts with)
-/// and the <c>Ingest</c> section. Validated as one object so that start-up lists every problem of both at once
-/// (the host stops at the first options type that fails).
-/// </summary>
-public sealed class IngestConfiguration
-{
-    public const string CamerasSection = "Cameras";
-
-    public List<CameraOptions> Cameras { get; } = [];
-
-    public IngestOptions Ingest { get; } = new();
-}
-
-/// <summary>
 /// Starts every enabled camera at start-up; on shutdown stops them all, completes each camera's feed, completes the
 /// frame bus (no more cameras) and the camera status channel, so that downstream stages drain and finish.
 /// </summary>
@@ -28,14 +14,15 @@ public sealed class IngestService(
     CameraManager manager,
     FrameBus bus,
     ChannelWriter<CameraStatusChange> status,
-    IOptions<IngestConfiguration> configuration,
+    IOptions<IngestOptions> options,
+    IOptions<CameraListOptions> cameras,
     ILogger<IngestService> logger) : BackgroundService
 {
     private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(10);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var ingest = configuration.Value.Ingest;
+        var ingest = options.Value;
         if (ingest.EffectiveFileDecoder == ingest.FileDecoder)
         {
             Log.FileDecoder(logger, FrameSources.DescribeFileDecoder(ingest));
@@ -47,7 +34,13 @@ public sealed class IngestService(
 
         try
         {
-            foreach (var camera in configuration.Value.Cameras.Where(c => c.Enabled))
+            var enabled = cameras.Value.Cameras.Where(c => c.Enabled).ToList();
+            if (enabled.Count == 0)
+            {
+                Log.NoCameras(logger, cameras.Value.Cameras.Count);
+            }
+
+            foreach (var camera in enabled)
             {
                 try
                 {

@@ -35,6 +35,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 2011, Level = LogLevel.Warning, Message = "Ingest: {Decoder}")]
     public static partial void FileDecoderFallback(ILogger logger, string decoder);
 
+    [LoggerMessage(EventId = 2012, Level = LogLevel.Warning, Message = "Ingest: no camera to read ({Configured} configured, none enabled): the pipeline idles; add cameras under Cameras in the config file (it is watched) or with POST /api/cameras")]
+    public static partial void NoCameras(ILogger logger, int configured);
+
     [LoggerMessage(EventId = 2008, Level = LogLevel.Information, Message = "Ingest stopped: {Cameras} cameras closed")]
     public static partial void IngestStopped(ILogger logger, int cameras);
 

@@ -45,10 +45,10 @@ public sealed class ByteTracker
     {
         ArgumentException.ThrowIfNullOrEmpty(cameraId);
         ArgumentNullException.ThrowIfNull(options);
-        var error = options.Validate();
-        if (error is not null)
+        var errors = TrackOptions.Validator.Problems(options);
+        if (errors.Count > 0)
         {
-            throw new ArgumentException(error, nameof(options));
+            throw new ArgumentException(string.Join("; ", errors), nameof(options));
         }
 
         CameraId = cameraId;

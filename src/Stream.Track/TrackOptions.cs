@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using System.Globalization;
+using Streaming.Core;
 
 namespace Streaming.Track;
 
@@ -89,71 +90,8 @@ public sealed class TrackOptions
     /// <summary>Zones and lines per camera id.</summary>
     public Dictionary<string, CameraGeometryOptions> Cameras { get; set; } = new(StringComparer.Ordinal);
 
-    /// <summary>Checks what data annotations cannot; returns null when valid, else a one-line error naming the key and the fix.</summary>
-    public string? Validate()
-    {
-        if (LowThreshold > HighThreshold)
-        {
-            return $"Track:LowThreshold ({LowThreshold}) must not exceed Track:HighThreshold ({HighThreshold}).";
-        }
-
-        if (NewTrackThreshold < HighThreshold)
-        {
-            return $"Track:NewTrackThreshold ({NewTrackThreshold}) must be at least Track:HighThreshold ({HighThreshold}).";
-        }
-
-        foreach (var (camera, geometry) in Cameras)
-        {
-            if (geometry is null)
-            {
-                continue;
-            }
-
-            var names = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var zone in geometry.Zones)
-            {
-                if (string.IsNullOrWhiteSpace(zone.Name))
-                {
-                    return $"Track:Cameras:{camera}:Zones: every zone needs a Name.";
-                }
-
-                if (!names.Add("zone:" + zone.Name))
-                {
-                    return $"Track:Cameras:{camera}:Zones: zone name '{zone.Name}' is used twice; give each zone its own name.";
-                }
-
-                if (zone.Points.Count < 3)
-                {
-                    return $"Track:Cameras:{camera}:Zones:{zone.Name} has {zone.Points.Count} points; a polygon needs at least 3 (Points: [{{\"X\":..,\"Y\":..}}, ...]).";
-                }
-            }
-
-            foreach (var line in geometry.Lines)
-            {
-                if (string.IsNullOrWhiteSpace(line.Name))
-                {
-                    return $"Track:Cameras:{camera}:Lines: every line needs a Name.";
-                }
-
-                if (!names.Add("line:" + line.Name))
-                {
-                    return $"Track:Cameras:{camera}:Lines: line name '{line.Name}' is used twice; give each line its own name.";
-                }
-
-                if (line.From is null || line.To is null || (line.From.X == line.To.X && line.From.Y == line.To.Y))
-                {
-                    return $"Track:Cameras:{camera}:Lines:{line.Name} needs distinct From and To points ({{\"X\":..,\"Y\":..}}).";
-                }
-
-                if (line.MarginPixels < 0)
-                {
-                    return $"Track:Cameras:{camera}:Lines:{line.Name}:MarginPixels must be >= 0.";
-                }
-            }
-        }
-
-        return null;
-    }
+    /// <summary>The whole check of the <c>Track</c> section (annotations and cross-field rules): the host runs it at start, <see cref="ByteTracker"/> when it is built.</summary>
+    public static SectionValidator<TrackOptions> Validator { get; } = new(Section, new TrackOptionsValidator(), new TrackOptionsRules());
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
         $"high={HighThreshold} low={LowThreshold} new={NewTrackThreshold} match={MatchThreshold} lowMatch={LowMatchThreshold} tentativeMatch={TentativeMatchThreshold} fuse={FuseScore} buffer={LostBufferSeconds}s minHits={MinHits}");

@@ -1,35 +1,101 @@
+using System.Globalization;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Streaming.Core;
 
 namespace Streaming.Track;
 
 public static class TrackServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers <see cref="TrackOptions"/> (section <c>Track</c>, validated at start) and the <see cref="TrackService"/>
+    /// Registers <see cref="TrackOptions"/> (section <c>Track</c>, unknown keys rejected, validated at start) and the <see cref="TrackService"/>
     /// stage. Needs the pipeline channels (<c>AddPipelineChannels</c>) and logging.
     /// </summary>
     public static IServiceCollection AddTrack(this IServiceCollection services, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
         services.AddOptions<TrackOptions>()
-            .Bind(configuration.GetSection(TrackOptions.Section), binder => binder.ErrorOnUnknownConfiguration = true) // a misspelt key fails at start
-            .ValidateDataAnnotations()
+            .BindChecked(configuration.GetSection(TrackOptions.Section))
+            .ValidateWith(TrackOptions.Validator)
             .ValidateOnStart();
-        services.AddSingleton<IValidateOptions<TrackOptions>, TrackOptionsValidator>();
         services.AddHostedService<TrackService>();
         return services;
     }
 }
 
-/// <summary>Cross-field checks of <see cref="TrackOptions"/> with a one-line message naming the key and the fix.</summary>
-public sealed class TrackOptionsValidator : IValidateOptions<TrackOptions>
+/// <summary>DataAnnotations of <see cref="TrackOptions"/>, written by the options source generator.</summary>
+[OptionsValidator]
+public sealed partial class TrackOptionsValidator : IValidateOptions<TrackOptions>;
+
+/// <summary>Cross-field checks of <see cref="TrackOptions"/> (thresholds in order, zones and lines well formed), one line per problem naming the key and the fix.</summary>
+public sealed class TrackOptionsRules : IValidateOptions<TrackOptions>
 {
     public ValidateOptionsResult Validate(string? name, TrackOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var error = options.Validate();
-        return error is null ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(error);
+        var errors = new List<string>();
+        if (options.LowThreshold > options.HighThreshold)
+        {
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"Track:LowThreshold ({options.LowThreshold}) must not exceed Track:HighThreshold ({options.HighThreshold})."));
+        }
+
+        if (options.NewTrackThreshold < options.HighThreshold)
+        {
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"Track:NewTrackThreshold ({options.NewTrackThreshold}) must be at least Track:HighThreshold ({options.HighThreshold})."));
+        }
+
+        foreach (var (camera, geometry) in options.Cameras)
+        {
+            if (geometry is not null)
+            {
+                Geometry(errors, camera, geometry);
+            }
+        }
+
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    private static void Geometry(List<string> errors, string camera, CameraGeometryOptions geometry)
+    {
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var zone in geometry.Zones)
+        {
+            if (string.IsNullOrWhiteSpace(zone.Name))
+            {
+                errors.Add($"Track:Cameras:{camera}:Zones: every zone needs a Name.");
+            }
+            else if (!names.Add("zone:" + zone.Name))
+            {
+                errors.Add($"Track:Cameras:{camera}:Zones: zone name '{zone.Name}' is used twice; give each zone its own name.");
+            }
+
+            if (zone.Points.Count < 3)
+            {
+                errors.Add($"Track:Cameras:{camera}:Zones:{zone.Name} has {zone.Points.Count} points; a polygon needs at least 3 (Points: [{{\"X\":..,\"Y\":..}}, ...]).");
+            }
+        }
+
+        foreach (var line in geometry.Lines)
+        {
+            if (string.IsNullOrWhiteSpace(line.Name))
+            {
+                errors.Add($"Track:Cameras:{camera}:Lines: every line needs a Name.");
+            }
+            else if (!names.Add("line:" + line.Name))
+            {
+                errors.Add($"Track:Cameras:{camera}:Lines: line name '{line.Name}' is used twice; give each line its own name.");
+            }
+
+            if (line.From is null || line.To is null || (line.From.X == line.To.X && line.From.Y == line.To.Y))
+            {
+                errors.Add($"Track:Cameras:{camera}:Lines:{line.Name} needs distinct From and To points ({{\"X\":..,\"Y\":..}}).");
+            }
+
+            if (line.MarginPixels < 0)
+            {
+                errors.Add($"Track:Cameras:{camera}:Lines:{line.Name}:MarginPixels must be >= 0.");
+            }
+        }
     }
 }

@@ -15,7 +15,7 @@ public class DetectOptionsTests
         Assert.Equal((0.3f, 0.45f), (options.ScoreThreshold, options.NmsThreshold));
 
         options.ModelPath = Path.Combine(RepoPaths.Models, "yolox_nano.onnx");
-        Assert.Empty(options.Validate());
+        Assert.Empty(DetectOptions.Validator.Problems(options));
     }
 
     [Fact]
@@ -23,7 +23,7 @@ public class DetectOptionsTests
     {
         var options = new DetectOptions { ModelPath = "/no/such/model.onnx", MaxBatch = 0, ScoreThreshold = 2f, InputSize = 100 };
 
-        var result = new DetectOptionsValidator().Validate(null, options);
+        var result = DetectOptions.Validator.Validate(null, options);
 
         Assert.True(result.Failed);
         var failures = result.Failures!.ToList();

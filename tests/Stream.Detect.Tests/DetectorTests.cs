@@ -215,7 +215,7 @@ public class ModelErrorTests : IDisposable
         Assert.Contains("scripts/setup.sh", ex.Message, StringComparison.Ordinal);
         Assert.Contains("Detect:ModelPath", ex.Message, StringComparison.Ordinal);
 
-        var errors = new DetectOptions { ModelPath = path }.Validate();
+        var errors = DetectOptions.Validator.Problems(new DetectOptions { ModelPath = path });
         AssertOneLine(Assert.Single(errors));
     }
 

@@ -20,7 +20,7 @@ public class RedactionTests
     [Fact]
     public void Validation_errors_never_show_the_password()
     {
-        var errors = CameraConfigValidator.Validate([new CameraOptions { Id = "a", Url = "ftp://admin:hunter2@host/x" }]);
+        var errors = CameraListOptions.Validator.Problems(ConfigValidationTests.List(new CameraOptions { Id = "a", Url = "ftp://admin:hunter2@host/x" }));
         var error = Assert.Single(errors);
         Assert.DoesNotContain("hunter2", error, StringComparison.Ordinal);
         Assert.Contains("ftp://***@host/x", error, StringComparison.Ordinal);

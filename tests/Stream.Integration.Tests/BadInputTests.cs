@@ -36,6 +36,45 @@ public sealed class BadInputTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task A_config_with_an_unknown_key_and_other_errors_lists_all_of_them_at_once_each_naming_its_key()
+    {
+        var config = StreamProcess.Config(StreamProcess.FileCamera("cam-1"));
+        var detect = (Dictionary<string, object?>)config["Detect"]!;
+        detect["MaxBatchSize"] = 8;            // unknown: the key is MaxBatch
+        detect["MaxPerCamera"] = 0;            // out of range
+        detect["StalenessMs"] = 99999999999;   // does not fit the key's type
+        config["Track"] = new Dictionary<string, object?> { ["LowThreshold"] = 0.9 }; // above HighThreshold
+        var (code, stderr, _) = await StreamProcess.RunToExitAsync(config, output: output);
+        output.WriteLine($"exit {code}; stderr:\n{string.Join('\n', stderr)}");
+
+        Assert.NotEqual(0, code);
+        AssertNoStackTrace(stderr);
+        Assert.Equal(4, stderr.Count);
+        Assert.All(stderr, l => Assert.StartsWith("stream: config error: ", l, StringComparison.Ordinal));
+        Assert.Single(stderr, l => l.Contains("'Detect:MaxBatchSize' is unknown", StringComparison.Ordinal));
+        Assert.Single(stderr, l => l.Contains("Detect:MaxPerCamera is out of range: it must be between 1 and 256", StringComparison.Ordinal));
+        Assert.Single(stderr, l => l.Contains("Detect:StalenessMs is '99999999999': it must be a whole number between 0 and 3600000", StringComparison.Ordinal));
+        Assert.Single(stderr, l => l.Contains("Track:LowThreshold (0.9) must not exceed Track:HighThreshold (0.5)", StringComparison.Ordinal));
+        Assert.DoesNotContain(stderr, l => l.Contains("Failed to convert", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task An_empty_camera_list_warns_once_that_there_is_nothing_to_do_and_how_to_add_cameras()
+    {
+        await using var run = StreamProcess.Start(StreamProcess.Config(), output: output);
+        await run.WaitReadyAsync();
+        await run.WaitUntilAsync(() => Task.FromResult(run.Stdout.Contains("no camera to read", StringComparison.Ordinal)), TimeSpan.FromSeconds(20), "the warning");
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        var warning = Assert.Single(run.StdoutLines, l => l.Contains("no camera to read", StringComparison.Ordinal));
+        Assert.Contains("warn", warning, StringComparison.Ordinal);
+        Assert.Contains("POST /api/cameras", warning, StringComparison.Ordinal);
+        Assert.Empty(await run.CamerasAsync());
+
+        await run.SignalAsync("TERM");
+        Assert.Equal(0, await run.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+    }
+
+    [Fact]
     public async Task A_model_file_that_is_not_onnx_is_one_line_naming_the_file_and_the_key_and_a_non_zero_exit()
     {
         var model = Path.Combine(_dir, "not-a-model.onnx");

@@ -130,7 +130,7 @@ public sealed class SecurityTests(ITestOutputHelper output)
         }
 
         await using var run = StreamProcess.Start(StreamProcess.Config(StreamProcess.FileCamera("cam-1", maxFps: 5, width: 640)), [],
-            new Dictionary<string, string> { ["STREAM_Http__ControlToken"] = ControlToken }, output);
+            new Dictionary<string, string> { ["STREAM_Http__ControlToken"] = ControlToken, ["STREAM_Http__CameraMediaRoot"] = RepoPaths.Samples }, output);
         await run.WaitReadyAsync();
 
         // Every socket the process listens on (HTTP, the in-process Kafka mock) is on the loopback interface.
@@ -156,6 +156,60 @@ public sealed class SecurityTests(ITestOutputHelper output)
         await run.SignalAsync("TERM");
         Assert.Equal(0, await run.WaitForExitAsync(TimeSpan.FromSeconds(30)));
         Assert.DoesNotContain(ControlToken, run.Stdout + run.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_camera_api_answers_over_long_fields_big_bodies_unknown_keys_and_local_files_with_400_and_one_line()
+    {
+        await using var run = StreamProcess.Start(StreamProcess.Config(StreamProcess.FileCamera("cam-1", maxFps: 5, width: 640)), [], output: output);
+        await run.WaitReadyAsync();
+
+        // A 400,000-character URL: refused at once (it took 15.6 s to accept, and every listing 5.4 s after).
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var longUrl = await ErrorOf(await Post(run, new { Id = "long", Url = "rtsp://127.0.0.1/" + new string('a', 400_000) }, null));
+        output.WriteLine($"400k-character URL answered in {clock.Elapsed.TotalMilliseconds:F0} ms: {longUrl[..Math.Min(200, longUrl.Length)]}");
+        Assert.Contains("over the limit of 16384 bytes", longUrl, StringComparison.Ordinal);
+
+        var url5k = await ErrorOf(await Post(run, new { Id = "long", Url = "rtsp://127.0.0.1/" + new string('a', 5000) }, null));
+        Assert.Contains("Url is longer than 4096 characters", url5k, StringComparison.Ordinal);
+        Assert.DoesNotContain("aaaaaaaa", url5k, StringComparison.Ordinal);
+
+        var longId = await ErrorOf(await Post(run, new { Id = new string('i', 100), Url = "rtsp://127.0.0.1/cam" }, null));
+        Assert.Contains("Id: camera id must be 1-64", longId, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.BadRequest, (await run.SendAsync(new HttpRequestMessage(HttpMethod.Get, "/api/cameras/" + new string('i', 100)))).StatusCode);
+
+        // The same checks as the config file: an unknown key, a value that does not convert.
+        var unknown = await ErrorOf(await Post(run, new { Id = "cam-2", Url = "rtsp://127.0.0.1/cam", MaxFsp = 5 }, null));
+        Assert.Contains("config key 'MaxFsp' is unknown", unknown, StringComparison.Ordinal);
+        var notANumber = await ErrorOf(await Post(run, new { Id = "cam-2", Url = "rtsp://127.0.0.1/cam", Width = "wide" }, null));
+        Assert.Contains("Width is 'wide': it must be a whole number between 0 and 8192", notANumber, StringComparison.Ordinal);
+
+        // No Http:CameraMediaRoot: local files are refused whether they exist or not, so the API tells nobody which files exist.
+        var existing = await ErrorOf(await Post(run, new { Id = "cam-3", Url = "file:///etc/passwd" }, null));
+        var missing = await ErrorOf(await Post(run, new { Id = "cam-3", Url = "/nonexistent/clip.mp4" }, null));
+        Assert.Contains("network URL", existing, StringComparison.Ordinal);
+        Assert.Equal(existing, missing);
+        Assert.DoesNotContain("not found", existing, StringComparison.Ordinal);
+
+        // Listing stays quick and the pipeline runs on with its one camera.
+        clock.Restart();
+        var cameras = await run.CamerasAsync();
+        output.WriteLine($"GET /api/cameras: {clock.Elapsed.TotalMilliseconds:F0} ms");
+        Assert.Equal(["cam-1"], cameras.Select(c => c.Id));
+
+        await run.SignalAsync("TERM");
+        Assert.Equal(0, await run.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+    }
+
+    private static async Task<string> ErrorOf(HttpResponseMessage response)
+    {
+        using (response)
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            var error = (await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("error").GetString()!;
+            Assert.DoesNotContain('\n', error);
+            return error;
+        }
     }
 
     private static Task<HttpResponseMessage> Post(StreamProcess run, object camera, string? token)

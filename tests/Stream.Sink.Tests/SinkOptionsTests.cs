@@ -7,7 +7,7 @@ public sealed class SinkOptionsTests
     [Fact]
     public void Defaults_are_valid()
     {
-        Assert.Empty(new SinkOptions().Validate());
+        Assert.Empty(SinkOptions.Validator.Problems(new SinkOptions()));
     }
 
     [Fact]
@@ -19,7 +19,7 @@ public sealed class SinkOptionsTests
             Spool = new SpoolOptions { Directory = "", MaxBytes = 10 },
             Redis = new RedisSinkOptions { Configuration = "", JpegQuality = 101, EveryNthFrame = -1 },
         };
-        var errors = options.Validate();
+        var errors = SinkOptions.Validator.Problems(options);
         foreach (var key in new[] { "Sink:Kafka:Topic", "Sink:Kafka:EnableIdempotence", "Sink:Kafka:SaslMechanism", "Sink:Kafka:QueueBufferingMaxMessages", "Sink:Spool:Directory", "Sink:Spool:MaxBytes", "Sink:Redis:Configuration", "Sink:Redis:JpegQuality", "Sink:Redis:EveryNthFrame" })
         {
             Assert.Contains(errors, e => e.StartsWith(key, StringComparison.Ordinal));

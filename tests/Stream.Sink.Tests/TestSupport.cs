@@ -100,7 +100,7 @@ internal sealed class SinkHarness : IAsyncDisposable
 
     public async Task StartAsync()
     {
-        Assert.Empty(Options.Validate());
+        Assert.Empty(SinkOptions.Validator.Problems(Options));
         await Service.StartAsync(CancellationToken.None);
         await Service.BootstrapServers.WaitAsync(TimeSpan.FromSeconds(30));
     }

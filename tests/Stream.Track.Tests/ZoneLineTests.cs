@@ -151,9 +151,9 @@ public class ZoneLineTests
     {
         var options = new TrackOptions();
         options.Cameras["cam"] = new CameraGeometryOptions { Zones = [new ZoneOptions { Name = "z", Points = [new(0, 0), new(1, 1)] }] };
-        Assert.Contains("Track:Cameras:cam:Zones:z", options.Validate(), StringComparison.Ordinal);
+        Assert.Contains("Track:Cameras:cam:Zones:z", Assert.Single(TrackOptions.Validator.Problems(options)), StringComparison.Ordinal);
         options.Cameras["cam"] = new CameraGeometryOptions { Lines = [new LineOptions { Name = "l", From = new(5, 5), To = new(5, 5) }] };
-        Assert.Contains("Track:Cameras:cam:Lines:l", options.Validate(), StringComparison.Ordinal);
-        Assert.Contains("LowThreshold", new TrackOptions { LowThreshold = 0.7 }.Validate(), StringComparison.Ordinal);
+        Assert.Contains("Track:Cameras:cam:Lines:l", Assert.Single(TrackOptions.Validator.Problems(options)), StringComparison.Ordinal);
+        Assert.Contains("LowThreshold", Assert.Single(TrackOptions.Validator.Problems(new TrackOptions { LowThreshold = 0.7 })), StringComparison.Ordinal);
     }
 }

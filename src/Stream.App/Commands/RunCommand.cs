@@ -53,8 +53,9 @@ internal static class RunCommand
             return 2;
         }
 
-        // Validate every options type before any stage is built, so that all problems are listed at once, one line each.
-        var failures = ValidateAll(app.Services);
+        // Validate every options type before any stage is built, so that all problems (unknown keys, values that do not
+        // convert, values out of range, rules across fields) are listed at once, one line each.
+        var failures = PipelineConfiguration.UnknownSections(configuration).Concat(ValidateAll(app.Services)).ToList();
         if (failures.Count > 0)
         {
             foreach (var failure in failures)

@@ -75,10 +75,14 @@ internal static class TrackCommands
                 LostBufferSeconds = parse.GetValue(buffer),
                 MinHits = parse.GetValue(minHits),
             };
-            var error = options.Validate();
-            if (error is not null)
+            var errors = TrackOptions.Validator.Problems(options);
+            if (errors.Count > 0)
             {
-                Console.Error.WriteLine(error);
+                foreach (var error in errors)
+                {
+                    Console.Error.WriteLine("stream: " + error);
+                }
+
                 return 2;
             }
 

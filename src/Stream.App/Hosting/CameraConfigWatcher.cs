@@ -1,6 +1,6 @@
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
 using Streaming.Core;
 using Streaming.Ingest;
@@ -9,42 +9,53 @@ namespace Streaming.App.Hosting;
 
 /// <summary>
 /// Applies edits of the config file's <c>Cameras</c> while the pipeline runs: a new id starts a camera, a removed id
-/// stops it, a changed entry restarts it. Cameras added through the HTTP API are left alone.
+/// stops it, a changed entry restarts it. Cameras added through the HTTP API are left alone. An edit is read the way
+/// start-up reads the list (the same <see cref="CameraListOptions"/> binding and validation); an edit with problems is
+/// ignored as a whole, each problem logged, and the running cameras stay as they are.
 /// </summary>
-internal sealed partial class CameraConfigWatcher(IConfiguration configuration, ICameraRegistry registry, ILogger<CameraConfigWatcher> logger)
-    : BackgroundService
+internal sealed class CameraConfigWatcher(
+    IOptions<CameraListOptions> atStart,
+    IOptionsFactory<CameraListOptions> factory,
+    IEnumerable<IOptionsChangeTokenSource<CameraListOptions>> changes,
+    ICameraRegistry registry,
+    ILogger<CameraConfigWatcher> logger) : BackgroundService
 {
     private readonly Dictionary<string, string> _fromConfig = new(StringComparer.Ordinal);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        foreach (var camera in Read())
+        foreach (var camera in atStart.Value.Cameras.Where(c => c.Enabled))
         {
             _fromConfig[camera.Id] = Fingerprint(camera);
         }
 
         var changed = new SemaphoreSlim(0, 1);
-        using var subscription = ChangeToken.OnChange(configuration.GetReloadToken, () =>
+        var subscriptions = changes.Select(source => ChangeToken.OnChange(source.GetChangeToken, () =>
         {
             if (changed.CurrentCount == 0)
             {
                 changed.Release();
             }
-        });
+        })).ToList();
 
-        while (!stoppingToken.IsCancellationRequested)
+        try
         {
-            try
+            while (!stoppingToken.IsCancellationRequested)
             {
                 await changed.WaitAsync(stoppingToken).ConfigureAwait(false);
                 // Editors write files in several steps; let the last one land.
                 await Task.Delay(TimeSpan.FromMilliseconds(300), stoppingToken).ConfigureAwait(false);
                 await ApplyAsync(stoppingToken).ConfigureAwait(false);
             }
-            catch (OperationCanceledException)
-            {
-                break;
-            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Shutting down.
+        }
+        finally
+        {
+            subscriptions.ForEach(s => s.Dispose());
+            changed.Dispose();
         }
     }
 
@@ -53,11 +64,15 @@ internal sealed partial class CameraConfigWatcher(IConfiguration configuration, 
         List<CameraOptions> cameras;
         try
         {
-            cameras = Read();
+            cameras = factory.Create(Options.DefaultName).Cameras;
         }
-        catch (InvalidOperationException ex)
+        catch (OptionsValidationException ex)
         {
-            LogInvalid(logger, ex.Message);
+            foreach (var failure in ex.Failures)
+            {
+                AppLog.ConfigChangeIgnored(logger, UrlRedactor.Redact(failure));
+            }
+
             return;
         }
 
@@ -68,7 +83,7 @@ internal sealed partial class CameraConfigWatcher(IConfiguration configuration, 
             {
                 await registry.RemoveAsync(id, ct).ConfigureAwait(false);
                 _fromConfig.Remove(id);
-                LogRemoved(logger, id);
+                AppLog.ConfigCameraRemoved(logger, id);
             }
         }
 
@@ -78,26 +93,15 @@ internal sealed partial class CameraConfigWatcher(IConfiguration configuration, 
             {
                 await registry.AddAsync(camera, ct).ConfigureAwait(false);
                 _fromConfig[camera.Id] = Fingerprint(camera);
-                LogAdded(logger, camera.Id);
+                AppLog.ConfigCameraAdded(logger, camera.Id);
             }
             catch (ArgumentException ex)
             {
-                LogInvalid(logger, UrlRedactor.Redact(ex.Message));
+                AppLog.ConfigChangeIgnored(logger, UrlRedactor.Redact(ex.Message));
             }
         }
     }
 
-    private List<CameraOptions> Read() => configuration.GetSection("Cameras").Get<List<CameraOptions>>() ?? [];
-
     private static string Fingerprint(CameraOptions c) =>
         System.Text.Json.JsonSerializer.Serialize(c);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "config change: camera {CameraId} added")]
-    private static partial void LogAdded(ILogger logger, string cameraId);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "config change: camera {CameraId} removed")]
-    private static partial void LogRemoved(ILogger logger, string cameraId);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "config change ignored: {Error}")]
-    private static partial void LogInvalid(ILogger logger, string error);
 }

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 using Streaming.Core;
 using Streaming.Ingest;
@@ -9,7 +10,9 @@ namespace Streaming.App.Hosting;
 /// <summary>
 /// The camera API: <c>GET /api/cameras</c> lists cameras with their state; <c>POST /api/cameras</c> (a camera as in
 /// config) adds one; <c>DELETE /api/cameras/{id}</c> removes one; all without restarting the pipeline. When
-/// <c>Http:ControlToken</c> is set, adding and removing need <c>Authorization: Bearer {token}</c>.
+/// <c>Http:ControlToken</c> is set, adding and removing need <c>Authorization: Bearer {token}</c>. A body is at most
+/// <see cref="MaxBodyBytes"/> and is checked like a camera of the config file; API cameras are limited to network URLs
+/// and files under <c>Http:CameraMediaRoot</c>.
 /// </summary>
 internal static class CameraEndpoints
 {
@@ -17,7 +20,8 @@ internal static class CameraEndpoints
     {
         app.MapGet("/api/cameras", (ICameraRegistry registry) => Results.Json(registry.Snapshot().Select(CameraView.From)));
         app.MapGet("/api/cameras/{id}", (string id, ICameraRegistry registry) =>
-            registry.Get(id) is { } status ? Results.Json(CameraView.From(status)) : Results.NotFound(new { error = $"no camera '{id}'" }));
+            id.Length > MaxIdLength ? IdTooLong()
+            : registry.Get(id) is { } status ? Results.Json(CameraView.From(status)) : Results.NotFound(new { error = $"no camera '{id}'" }));
 
         app.MapPost("/api/cameras", async (HttpContext http, ICameraRegistry registry, IOptions<HttpOptions> options) =>
         {
@@ -27,19 +31,10 @@ internal static class CameraEndpoints
                 return Results.Json(new { error = "camera control needs Authorization: Bearer <Http:ControlToken>" }, statusCode: StatusCodes.Status401Unauthorized);
             }
 
-            CameraOptions? camera;
-            try
-            {
-                camera = await http.Request.ReadFromJsonAsync<CameraOptions>(BodyJson, http.RequestAborted).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is System.Text.Json.JsonException or InvalidOperationException)
-            {
-                return Results.BadRequest(new { error = $"the body is not a camera as in config ({ex.Message.Split('\n')[0]}): send e.g. {{\"Id\":\"cam-2\",\"Url\":\"rtsp://host/path\"}}" });
-            }
-
+            var (camera, problem) = await ReadCameraAsync(http.Request, options.Value).ConfigureAwait(false);
             if (camera is null)
             {
-                return Results.BadRequest(new { error = "the body is empty: send a camera as in config, e.g. {\"Id\":\"cam-2\",\"Url\":\"rtsp://host/path\"}" });
+                return Results.BadRequest(new { error = problem });
             }
 
             try
@@ -64,17 +59,112 @@ internal static class CameraEndpoints
                 return Results.Json(new { error = "camera control needs Authorization: Bearer <Http:ControlToken>" }, statusCode: StatusCodes.Status401Unauthorized);
             }
 
+            if (id.Length > MaxIdLength)
+            {
+                return IdTooLong();
+            }
+
             return await registry.RemoveAsync(id, http.RequestAborted).ConfigureAwait(false)
                 ? Results.NoContent()
                 : Results.NotFound(new { error = $"no camera '{id}'" });
         });
     }
 
-    /// <summary>A camera in the body is written as in the config file: any case, enums by name ("Pacing": "Native").</summary>
-    private static readonly System.Text.Json.JsonSerializerOptions BodyJson = new(System.Text.Json.JsonSerializerDefaults.Web)
+    /// <summary>The largest body <c>POST /api/cameras</c> reads: a camera is a few hundred bytes, its Url at most <see cref="CameraOptions.MaxUrlLength"/> characters.</summary>
+    public const int MaxBodyBytes = 16 * 1024;
+
+    /// <summary>Camera ids are 1-64 characters (<see cref="CameraOptions.Id"/>).</summary>
+    private const int MaxIdLength = 64;
+
+    private static IResult IdTooLong() =>
+        Results.BadRequest(new { error = $"the camera id is longer than {MaxIdLength} characters: camera ids are 1-{MaxIdLength} letters, digits, '.', '_' or '-'" });
+
+    private const string Example = "send a camera as in config, e.g. {\"Id\":\"cam-2\",\"Url\":\"rtsp://host/path\"}";
+
+    /// <summary>
+    /// Reads the body as one camera of the config file's <c>Cameras</c> list, through the same binding and checks (any
+    /// case, enums by name, unknown keys and values that do not convert rejected), then applies what only the API asks:
+    /// network URLs, or files under <see cref="HttpOptions.CameraMediaRoot"/>. Returns the camera, or one line saying what is wrong.
+    /// </summary>
+    internal static async Task<(CameraOptions? Camera, string Problem)> ReadCameraAsync(HttpRequest request, HttpOptions options)
     {
-        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() },
-    };
+        if (request.ContentLength > MaxBodyBytes)
+        {
+            return (null, $"the body is {request.ContentLength} bytes, over the limit of {MaxBodyBytes}: {Example}");
+        }
+
+        using var body = new MemoryStream();
+        var buffer = new byte[4096];
+        int read;
+        while ((read = await request.Body.ReadAsync(buffer, request.HttpContext.RequestAborted).ConfigureAwait(false)) > 0)
+        {
+            if (body.Length + read > MaxBodyBytes)
+            {
+                return (null, $"the body is over the limit of {MaxBodyBytes} bytes: {Example}");
+            }
+
+            body.Write(buffer, 0, read);
+        }
+
+        if (body.Length == 0)
+        {
+            return (null, $"the body is empty: {Example}");
+        }
+
+        IConfigurationRoot json;
+        try
+        {
+            body.Position = 0;
+            json = new ConfigurationBuilder().AddJsonStream(body).Build();
+        }
+        catch (Exception ex) when (ex is FormatException or System.Text.Json.JsonException or InvalidDataException)
+        {
+            return (null, $"the body is not a camera as in config ({ex.Message.Split('\n')[0]}): {Example}");
+        }
+
+        var problems = ConfigurationChecks.Problems(json, typeof(CameraOptions)).ToList();
+        var camera = new CameraOptions();
+        ConfigurationChecks.Bind(json, camera);
+        if (problems.Count == 0 && ApiSourceProblem(camera, options) is { } notAllowed)
+        {
+            problems.Add(notAllowed);
+        }
+
+        if (problems.Count == 0)
+        {
+            problems.AddRange(CameraChecks.Problems(camera));
+        }
+
+        return problems.Count == 0 ? (camera, string.Empty) : (null, UrlRedactor.Redact(string.Join("; ", problems)));
+    }
+
+    /// <summary>
+    /// Cameras from the API may read the network, or files under the media root: anything else would let a caller make
+    /// the process open (and report on) any file it can read. The config file is the operator's own and is not limited.
+    /// </summary>
+    private static string? ApiSourceProblem(CameraOptions camera, HttpOptions options)
+    {
+        if (string.IsNullOrWhiteSpace(camera.Url) || camera.Url.Length > CameraOptions.MaxUrlLength)
+        {
+            return null; // the camera's own checks name it
+        }
+
+        var name = string.IsNullOrEmpty(camera.Id) ? "(no id)" : $"'{camera.Id}'";
+        switch (CameraSource.Classify(camera.Url))
+        {
+            case SourceKind.Network:
+            case SourceKind.Unknown:
+                return null;
+            case SourceKind.File when !string.IsNullOrEmpty(options.CameraMediaRoot):
+                var root = Path.TrimEndingDirectorySeparator(Path.GetFullPath(options.CameraMediaRoot)) + Path.DirectorySeparatorChar;
+                var path = Path.GetFullPath(CameraSource.FilePath(camera.Url));
+                return path.StartsWith(root, StringComparison.Ordinal)
+                    ? null
+                    : $"camera {name}: cameras added through the API may read files only under Http:CameraMediaRoot ({root}); use a path there or a network URL (rtsp://, rtsps://, http://, https://)";
+            default:
+                return $"camera {name}: cameras added through the API must use a network URL (rtsp://, rtsps://, http://, https://); files need Http:CameraMediaRoot set and devices the config file";
+        }
+    }
 
     private static bool Authorized(HttpContext http, HttpOptions options)
     {

@@ -12,21 +12,24 @@ internal static class PipelineConfiguration
 {
     public const string EnvironmentPrefix = "STREAM_";
 
-        /// <summary>Top-level sections and the options type each binds to (null: free-form, e.g. Logging).</summary>
-    public static readonly IReadOnlyDictionary<string, Type?> KnownSections = new Dictionary<string, Type?>(StringComparer.OrdinalIgnoreCase)
-    {
-        ["Cameras"] = typeof(List<Core.CameraOptions>),
-        ["Channels"] = typeof(Core.ChannelOptions),
-        ["Ingest"] = typeof(Ingest.IngestOptions),
-        ["Detect"] = typeof(Detect.DetectOptions),
-        ["Track"] = typeof(Track.TrackOptions),
-        ["Sink"] = typeof(Sink.SinkOptions),
-        ["Http"] = typeof(HttpOptions),
-        ["Host"] = typeof(HostBehaviourOptions),
-        ["Status"] = typeof(StatusOptions),
-        ["Logging"] = null,
-    };
+    /// <summary>
+    /// The top-level sections. Each options section is bound and validated by the stage that owns it (unknown keys
+    /// inside it included, see <see cref="Core.ConfigurationChecks"/>); <c>Logging</c> is free-form.
+    /// </summary>
+    public static readonly IReadOnlyList<string> KnownSections =
+        ["Cameras", "Channels", "Ingest", "Detect", "Track", "Sink", "Http", "Host", "Status", "Logging"];
 
+    /// <summary>Top-level keys that are no section, one line each (listed with the sections' own problems).</summary>
+    public static IReadOnlyList<string> UnknownSections(IConfiguration root) =>
+        [.. root.GetChildren()
+            .Where(section => !KnownSections.Contains(section.Key, StringComparer.OrdinalIgnoreCase))
+            .Select(section => $"config key '{section.Key}' is unknown: the sections are {string.Join(", ", KnownSections)}")];
+
+    /// <summary>
+    /// Reads the file, the environment and the overrides. <paramref name="errors"/> holds what stops reading at all (a
+    /// missing file, a JSON syntax error with its line, a malformed --set); the keys and values are checked when the
+    /// host validates its options, all sections at once.
+    /// </summary>
     public static IConfigurationRoot Load(FileInfo? file, IEnumerable<string> overrides, out IReadOnlyList<string> errors)
     {
         var problems = new List<string>();
@@ -67,19 +70,6 @@ internal static class PipelineConfiguration
 
         builder.AddInMemoryCollection(pairs);
         var root = builder.Build();
-        foreach (var section in root.GetChildren())
-        {
-            if (!KnownSections.TryGetValue(section.Key, out var type))
-            {
-                problems.Add($"config key '{section.Key}' is unknown: the sections are {string.Join(", ", KnownSections.Keys)}");
-            }
-            else if (type is not null)
-            {
-                problems.AddRange(ConfigKeyChecker.UnknownKeys(section, type)
-                    .Select(key => $"config key '{key}' is unknown: check its spelling against config/pipeline.json"));
-            }
-        }
-
         errors = problems;
         return root;
     }

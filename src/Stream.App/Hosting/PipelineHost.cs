@@ -33,7 +33,7 @@ internal static class PipelineHost
         builder.Configuration.AddConfiguration(configuration);
 
         builder.Logging.ClearProviders();
-        var status = configuration.GetSection(StatusOptions.Section).Get<StatusOptions>() ?? new StatusOptions();
+        var status = ConfigurationChecks.Get<StatusOptions>(configuration.GetSection(StatusOptions.Section));
         var recentLogs = new RecentLogs();
         builder.Services.AddSingleton(recentLogs);
         if (StatusReporter.ResolveMode(status.Mode) == "table")
@@ -62,15 +62,14 @@ internal static class PipelineHost
 
         var services = builder.Services;
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
-        services.AddOptions<HttpOptions>().Bind(configuration.GetSection(HttpOptions.Section), o => o.ErrorOnUnknownConfiguration = true)
-            .ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<HostBehaviourOptions>().Bind(configuration.GetSection(HostBehaviourOptions.Section), o => o.ErrorOnUnknownConfiguration = true)
-            .ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<StatusOptions>().Bind(configuration.GetSection(StatusOptions.Section), o => o.ErrorOnUnknownConfiguration = true)
-            .Validate(o => o.Mode is "auto" or "table" or "plain" or "off", "Status:Mode must be auto, table, plain or off")
-            .ValidateOnStart();
+        services.AddOptions<HttpOptions>().BindChecked(configuration.GetSection(HttpOptions.Section))
+            .ValidateWith(HttpOptions.Validator).ValidateOnStart();
+        services.AddOptions<HostBehaviourOptions>().BindChecked(configuration.GetSection(HostBehaviourOptions.Section))
+            .ValidateWith(HostBehaviourOptions.Validator).ValidateOnStart();
+        services.AddOptions<StatusOptions>().BindChecked(configuration.GetSection(StatusOptions.Section))
+            .ValidateWith(StatusOptions.Validator).ValidateOnStart();
 
-        var shutdown = configuration.GetSection(HostBehaviourOptions.Section).Get<HostBehaviourOptions>() ?? new HostBehaviourOptions();
+        var shutdown = ConfigurationChecks.Get<HostBehaviourOptions>(configuration.GetSection(HostBehaviourOptions.Section));
         services.Configure<HostOptions>(o =>
         {
             o.ServicesStartConcurrently = false;
@@ -105,7 +104,7 @@ internal static class PipelineHost
 
         configureServices?.Invoke(services);
 
-        var http = configuration.GetSection(HttpOptions.Section).Get<HttpOptions>() ?? new HttpOptions();
+        var http = ConfigurationChecks.Get<HttpOptions>(configuration.GetSection(HttpOptions.Section));
         builder.WebHost.UseUrls(http.Enabled ? http.Urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : []);
         builder.WebHost.UseShutdownTimeout(TimeSpan.FromSeconds(shutdown.ShutdownTimeoutSeconds));
 
