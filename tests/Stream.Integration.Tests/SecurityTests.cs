@@ -178,11 +178,11 @@ public sealed class SecurityTests(ITestOutputHelper output)
         Assert.Contains("Id: camera id must be 1-64", longId, StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.BadRequest, (await run.SendAsync(new HttpRequestMessage(HttpMethod.Get, "/api/cameras/" + new string('i', 100)))).StatusCode);
 
-        // The same checks as the config file: an unknown key, a value that does not convert.
+        // The same checks as the config file: an unknown key, a value that does not convert (keys named as the body spells them).
         var unknown = await ErrorOf(await Post(run, new { Id = "cam-2", Url = "rtsp://127.0.0.1/cam", MaxFsp = 5 }, null));
-        Assert.Contains("config key 'MaxFsp' is unknown", unknown, StringComparison.Ordinal);
+        Assert.Contains("config key 'maxFsp' is unknown", unknown, StringComparison.Ordinal);
         var notANumber = await ErrorOf(await Post(run, new { Id = "cam-2", Url = "rtsp://127.0.0.1/cam", Width = "wide" }, null));
-        Assert.Contains("Width is 'wide': it must be a whole number between 0 and 8192", notANumber, StringComparison.Ordinal);
+        Assert.Contains("width is 'wide': it must be a whole number between 0 and 8192", notANumber, StringComparison.Ordinal);
 
         // No Http:CameraMediaRoot: local files are refused whether they exist or not, so the API tells nobody which files exist.
         var existing = await ErrorOf(await Post(run, new { Id = "cam-3", Url = "file:///etc/passwd" }, null));

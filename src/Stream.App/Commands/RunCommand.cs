@@ -46,6 +46,8 @@ internal static class RunCommand
             return 2;
         }
 
+        // Before the host is built: building writes the web host's own settings (urls, shutdownTimeoutSeconds) into the configuration.
+        var unknownSections = PipelineConfiguration.UnknownSections(configuration);
         await using var app = BuildOrReport(configuration, out var buildError);
         if (app is null)
         {
@@ -55,7 +57,7 @@ internal static class RunCommand
 
         // Validate every options type before any stage is built, so that all problems (unknown keys, values that do not
         // convert, values out of range, rules across fields) are listed at once, one line each.
-        var failures = PipelineConfiguration.UnknownSections(configuration).Concat(ValidateAll(app.Services)).ToList();
+        var failures = unknownSections.Concat(ValidateAll(app.Services)).ToList();
         if (failures.Count > 0)
         {
             foreach (var failure in failures)

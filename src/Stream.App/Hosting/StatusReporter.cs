@@ -39,13 +39,16 @@ internal sealed class StatusReporter(LiveMetrics metrics, Streaming.Ingest.ICame
         {
             if (mode == "table")
             {
-                await AnsiConsole.Live(new Text("starting...")).AutoClear(false).StartAsync(async ctx =>
-                {
-                    while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+                // Cropped at the bottom: should anything overflow, the header and the totals stay in view.
+                await AnsiConsole.Live(new Text("starting...")).AutoClear(false)
+                    .Overflow(VerticalOverflow.Ellipsis).Cropping(VerticalOverflowCropping.Bottom)
+                    .StartAsync(async ctx =>
                     {
-                        ctx.UpdateTarget(new Rows(Render(Snapshot()), new Text(string.Join('\n', logs.Lines), new Style(Color.Grey))));
-                    }
-                }).ConfigureAwait(false);
+                        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+                        {
+                            ctx.UpdateTarget(Screen(Snapshot(), logs.Lines, AnsiConsole.Profile.Height));
+                        }
+                    }).ConfigureAwait(false);
             }
             else
             {
@@ -104,11 +107,47 @@ internal sealed class StatusReporter(LiveMetrics metrics, Streaming.Ingest.ICame
         return Math.Max(0, total - before) / seconds;
     }
 
-    private static Table Render(StatusSnapshot s)
+    /// <summary>Lines the table takes besides its camera rows: top border, header, header rule, bottom border, totals caption.</summary>
+    private const int TableChrome = 5;
+
+    /// <summary>
+    /// The live screen for a terminal of <paramref name="height"/> rows: the table (header, camera rows, pipeline totals)
+    /// and the latest log lines under it, all within the height. When the cameras do not fit, the worst ones are shown
+    /// (failed, then reconnecting, then most drops and highest p99) and one last row summarises the rest by state.
+    /// </summary>
+    internal static IRenderable Screen(StatusSnapshot s, IReadOnlyList<string> logLines, int height)
+    {
+        var available = Math.Max(2, height - TableChrome - 1); // one row for the cursor
+        var logs = Math.Min(logLines.Count, Math.Max(Math.Min(3, available / 4), available - s.Cameras.Count));
+        var rows = available - logs;
+        var cameras = s.Cameras;
+        CameraRow? summary = null;
+        if (cameras.Count > rows)
+        {
+            var worst = cameras.OrderByDescending(Severity).ThenByDescending(c => c.Drops).ThenByDescending(c => c.P99Ms ?? 0).ToList();
+            var rest = worst.Skip(rows - 1).ToList();
+            cameras = worst.Take(rows - 1).ToList();
+            var states = string.Join(", ", rest.GroupBy(c => c.State).OrderByDescending(g => g.Count()).Select(g => $"{g.Count()} {g.Key}"));
+            summary = new CameraRow($"+{rest.Count} more", states, rest.Sum(c => c.FpsIn), rest.Sum(c => c.FpsOut), rest.Sum(c => c.Drops), null, null, "worst cameras are shown first");
+        }
+
+        return new Rows(Render(s with { Cameras = cameras }, summary), new Text(string.Join('\n', logLines.TakeLast(logs)), new Style(Color.Grey)) { Overflow = Overflow.Ellipsis });
+    }
+
+    private static int Severity(CameraRow r) => r.State switch
+    {
+        "Failed" => 4,
+        "Backoff" => 3,
+        "Connecting" => 2,
+        "Stopped" => 1,
+        _ => 0,
+    };
+
+    private static Table Render(StatusSnapshot s, CameraRow? summary = null)
     {
         var table = new Table().Border(TableBorder.Rounded)
             .AddColumns("camera", "state", "fps in", "fps out", "drops", "p50 ms", "p99 ms", "last error");
-        foreach (var r in s.Cameras)
+        foreach (var r in s.Cameras.Append(summary).OfType<CameraRow>())
         {
             var stateColor = r.State switch
             {
@@ -118,13 +157,17 @@ internal sealed class StatusReporter(LiveMetrics metrics, Streaming.Ingest.ICame
                 _ => "grey",
             };
             table.AddRow(
-                Markup.Escape(r.Id), $"[{stateColor}]{r.State}[/]", F(r.FpsIn), F(r.FpsOut), r.Drops.ToString(CultureInfo.InvariantCulture),
-                F(r.P50Ms), F(r.P99Ms), Markup.Escape(r.LastError ?? string.Empty));
+                Markup.Escape(r.Id), $"[{stateColor}]{Markup.Escape(r.State)}[/]", F(r.FpsIn), F(r.FpsOut), r.Drops.ToString(CultureInfo.InvariantCulture),
+                F(r.P50Ms), F(r.P99Ms), Markup.Escape(OneLine(r.LastError)));
         }
 
         table.Caption($"batch fill {P(s.BatchFill)}   inference {F(s.InferenceMs)} ms   events {F(s.EventsPerSecond)}/s");
         return table;
     }
+
+    /// <summary>An error as one short cell, so that a camera is always one row of the table.</summary>
+    private static string OneLine(string? error) =>
+        error is null ? string.Empty : (error.Length <= 60 ? error : error[..57] + "...").ReplaceLineEndings(" ");
 
     internal static IEnumerable<string> PlainLines(StatusSnapshot s)
     {
