@@ -140,7 +140,7 @@ public sealed class EventMessage
             DwellSeconds = e.DwellSeconds,
             Status = e.CameraState is { } s ? StatusName(s) : null,
             State = e.CameraState is { } s2 ? StateName(s2) : null,
-            Reason = e.Reason is null ? null : UrlRedactor.Redact(e.Reason),
+            Reason = RedactedReason(e.Reason),
             Counts = e.Counts,
         };
     }
@@ -157,8 +157,34 @@ public sealed class EventMessage
             Time = change.Time,
             Status = StatusName(change.State),
             State = StateName(change.State),
-            Reason = change.Error is null ? null : UrlRedactor.Redact(change.Error),
+            Reason = RedactedReason(change.Error),
         };
+    }
+
+    /// <summary>Longest reason kept (before the byte bound of <see cref="ToUtf8(int, out int)"/>): error texts carry URLs, which can be huge.</summary>
+    public const int MaxReasonChars = 8192;
+
+    /// <summary>
+    /// Credentials masked; a text over <see cref="MaxReasonChars"/> is cut first (masking costs grow with the length), and a
+    /// cut inside a URL's authority goes back to its "://", so that it never leaves a half user:password that masking would
+    /// no longer recognise.
+    /// </summary>
+    private static string? RedactedReason(string? text)
+    {
+        if (text is null || text.Length <= MaxReasonChars)
+        {
+            return text is null ? null : UrlRedactor.Redact(text);
+        }
+
+        var keep = text.AsSpan(0, MaxReasonChars);
+        var scheme = keep.LastIndexOf("://");
+        if (scheme >= 0 && keep[(scheme + 3)..].IndexOfAny('/', '@') < 0)
+        {
+            // Cut inside the authority: it may be a user:password whose '@' was cut off.
+            keep = keep[..(scheme + 3)];
+        }
+
+        return UrlRedactor.Redact(string.Concat(keep, $"...[truncated {text.Length - keep.Length} chars]"));
     }
 
     public byte[] ToUtf8() => JsonSerializer.SerializeToUtf8Bytes(this, EventJsonContext.Default.EventMessage);

@@ -45,6 +45,7 @@ public sealed class EventSpool : IDisposable
     private readonly Queue<(SpoolRecord Record, int Length)> _cache = new();
     private long _cachedBytes;
     private long _lastId;
+    private Task _backgroundSync = Task.CompletedTask;
     private bool _peekedFromCache;
     private Segment? _readHandleSegment;
     private SafeFileHandle? _readHandle;
@@ -339,14 +340,35 @@ public sealed class EventSpool : IDisposable
     /// <summary>Forces written records to disk.</summary>
     public void Sync() => MaybeFsync(force: true);
 
-    /// <summary>Interval policy: fsyncs records written since the last fsync once the interval has passed (called periodically).</summary>
+    /// <summary>
+    /// Interval policy: once the interval has passed, hands the records written since the last fsync to the OS and fsyncs
+    /// them on a pool thread, so that the caller (the publisher's loop) never waits for a slow disk. One fsync at a time.
+    /// </summary>
     public void SyncIfDue()
     {
-        if (_dirty && _writer is not null && _options.Fsync == SpoolFsync.Interval && _time.GetElapsedTime(_lastFsync).TotalMilliseconds >= _options.FsyncIntervalMs)
+        if (_dirty && _writer is not null && _options.Fsync == SpoolFsync.Interval && _backgroundSync.IsCompleted &&
+            _time.GetElapsedTime(_lastFsync).TotalMilliseconds >= _options.FsyncIntervalMs)
         {
-            _writer.Flush(flushToDisk: true);
+            _writer.Flush(flushToDisk: false);
+            var handle = _writer.SafeFileHandle;
+            var path = _writeSegment?.Path ?? Directory;
             _lastFsync = _time.GetTimestamp();
             _dirty = false;
+            _backgroundSync = Task.Run(() =>
+            {
+                try
+                {
+                    RandomAccess.FlushToDisk(handle);
+                }
+                catch (ObjectDisposedException)
+                {
+                    // The segment was closed meanwhile: closing fsyncs it.
+                }
+                catch (IOException ex)
+                {
+                    _logger.SpoolFsyncFailed(path, ex.Message);
+                }
+            });
         }
     }
 
@@ -442,8 +464,9 @@ public sealed class EventSpool : IDisposable
 
         _dirty = true;
         var now = _time.GetTimestamp();
-        if (force || _options.Fsync == SpoolFsync.Always ||
-            (_options.Fsync == SpoolFsync.Interval && _time.GetElapsedTime(_lastFsync, now).TotalMilliseconds >= _options.FsyncIntervalMs))
+
+        // Interval: the owner's timer calls SyncIfDue, which fsyncs off the caller's thread.
+        if (force || _options.Fsync == SpoolFsync.Always)
         {
             _writer.Flush(flushToDisk: true);
             _lastFsync = now;

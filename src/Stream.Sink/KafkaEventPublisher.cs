@@ -43,8 +43,7 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
     private readonly Task _loop;
     private readonly Lock _errorGate = new();
     private TaskCompletionSource<long>? _closed;
-    private string? _lastError;
-    private long _lastErrorAt;
+    private readonly Dictionary<string, long> _recentErrors = new(StringComparer.Ordinal); // text -> when last said, under _errorGate
     private bool _disposed;
 
     // Owned by the loop only.
@@ -695,13 +694,17 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
         var now = _time.GetTimestamp();
         lock (_errorGate)
         {
-            if (text == _lastError && _time.GetElapsedTime(_lastErrorAt, now) < SameErrorQuietPeriod)
+            if (_recentErrors.TryGetValue(text, out var at) && _time.GetElapsedTime(at, now) < SameErrorQuietPeriod)
             {
                 return true;
             }
 
-            _lastError = text;
-            _lastErrorAt = now;
+            if (_recentErrors.Count >= 64)
+            {
+                _recentErrors.Clear();
+            }
+
+            _recentErrors[text] = now;
             return false;
         }
     }

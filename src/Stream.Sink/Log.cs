@@ -55,6 +55,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 5102, Level = LogLevel.Warning, Message = "Could not delete spool segment {Path}: {Error}")]
     public static partial void SpoolDeleteFailed(this ILogger logger, string path, string error);
 
+    [LoggerMessage(EventId = 5103, Level = LogLevel.Error, Message = "fsync of spool segment {Path} failed: {Error}; events accepted since the last fsync may not survive a power cut")]
+    public static partial void SpoolFsyncFailed(this ILogger logger, string path, string error);
+
     // RedisFrameStore
     [LoggerMessage(EventId = 5200, Level = LogLevel.Information, Message = "Redis frame cache at {Endpoints} (connected now: {Connected}; reconnects by itself)")]
     public static partial void RedisConnecting(this ILogger logger, string endpoints, bool connected);

@@ -312,6 +312,12 @@ public sealed class RedisFrameStore : IAsyncDisposable
             return;
         }
 
+        if (_authFailed)
+        {
+            // The connection a refused AUTH leaves behind closes: that is the same problem, already said.
+            return;
+        }
+
         if (Interlocked.Exchange(ref _downLogged, 1) == 0)
         {
             _logger.RedisDown(e.EndPoint?.ToString() ?? "?", e.FailureType.ToString());
