@@ -32,6 +32,10 @@ run)
         libs=$(find "$site/nvidia" -name 'lib*.so*' -printf '%h\n' 2>/dev/null | sort -u | paste -sd: -)
     fi
     export LD_LIBRARY_PATH="${libs}${libs:+:}$work/gpubench${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    # OpenCV's GTK/X11 dependencies: the packed copies only when the machine lacks some of them.
+    if ldd "$work/gpubench/libOpenCvSharpExtern.so" | grep -q "not found"; then
+        export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$work/gpubench/syslibs"
+    fi
     echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
     out=${OUT:-$work/out}
     mkdir -p "$out"
