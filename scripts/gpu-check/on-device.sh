@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Runs ON the device machine (see README.md). Two verbs:
 #   keep PART    moves a carried part into the kept folder (ignored paths stay on the machine while it is warm)
-#   run [ARGS]   reassembles the parts, checks the checksum, points LD_LIBRARY_PATH at the CUDA libraries of the Python
+#   run [ARGS]   reassembles the kept parts, checks the checksum, points LD_LIBRARY_PATH at the CUDA libraries of the Python
 #                environment's nvidia-* wheels and runs the bench; its output goes to $OUT/gpu-check.txt
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 keep=${GPU_CHECK_KEEP:-artifacts/gpu-check-kept}
 mkdir -p "$keep"
+keep=$(realpath "$keep")
 case "${1:-}" in
 keep)
     shift
@@ -18,11 +19,10 @@ keep)
     ;;
 run)
     shift
-    [ -d artifacts/gpu-check/parts ] && mv -f artifacts/gpu-check/parts/* "$keep/" 2>/dev/null || true
     work=${GPU_CHECK_WORK:-/tmp/gpu-check}
     rm -rf "$work" && mkdir -p "$work"
     cat "$keep"/gpubench.tar.xz.part-* > "$work/gpubench.tar.xz"
-    (cd "$work" && sha256sum -c "$(realpath "$keep")/gpubench.tar.xz.sha256")
+    (cd "$work" && sha256sum -c "$keep/gpubench.tar.xz.sha256")
     tar -C "$work" -xJf "$work/gpubench.tar.xz"
     rm -f "$work/gpubench.tar.xz"
 
