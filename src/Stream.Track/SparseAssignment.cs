@@ -178,7 +178,7 @@ public sealed class SparseAssignment
     }
 
     /// <summary>
-    /// Solves one component exactly. A 1 x 1 component is its single edge. Otherwise the r x c costs are extended as lapjv
+    /// Solves one component exactly. A component with one row or one column takes its cheapest edge. Otherwise the r x c costs are extended as lapjv
     /// does with a cost limit: an (r + c) square matrix whose extra column per row and extra row per column cost
     /// limit / 2, so leaving a row and a column unmatched costs the limit and a pair is taken only when it saves.
     /// </summary>
@@ -186,12 +186,22 @@ public sealed class SparseAssignment
     {
         var r = _rowStart[c + 1] - _rowStart[c];
         var k = _colStart[c + 1] - _colStart[c];
-        if (r == 1 && k == 1)
+        if (r == 1 || k == 1)
         {
-            ref readonly var only = ref _edges[_edgeOrder[_edgeStart[c]]];
-            if (only.Cost <= costLimit)
+            // One track or one detection: at most one pair, the cheapest (the common case, solved without a matrix).
+            var best = -1;
+            for (var j = _edgeStart[c]; j < _edgeStart[c + 1]; j++)
             {
-                rowToCol[only.Row] = only.Col;
+                if (best < 0 || _edges[_edgeOrder[j]].Cost < _edges[best].Cost)
+                {
+                    best = _edgeOrder[j];
+                }
+            }
+
+            ref readonly var pair = ref _edges[best];
+            if (pair.Cost <= costLimit)
+            {
+                rowToCol[pair.Row] = pair.Col;
             }
 
             return;
