@@ -136,6 +136,7 @@ public static class MotRunner
             FuseScore = o.FuseScore,
             LostBufferSeconds = o.LostBufferSeconds,
             MinHits = o.MinHits,
+            ObservationCentricReupdate = o.ObservationCentricReupdate,
             ConfirmOnFirstFrame = o.ConfirmOnFirstFrame,
             BestScoreImprovement = o.BestScoreImprovement,
             Anchor = o.Anchor,

@@ -304,7 +304,7 @@ public sealed class ByteTracker
             }
 
             var det = _dets[d];
-            track.Correct(det, time);
+            track.Correct(det, time, _options.ObservationCentricReupdate);
             if (track.State == TrackState.Tentative)
             {
                 if (track.Hits < _options.MinHits)

@@ -50,6 +50,12 @@ public sealed class TrackOptions
     [Range(0.0, 3600.0)]
     public double LostBufferSeconds { get; set; } = 1.5;
 
+    /// <summary>
+    /// OC-SORT's observation-centric re-update (Cao et al., CVPR 2023): a track re-found after missed frames is re-filtered
+    /// along a straight path from its last observation to the new detection, dropping the velocity error of the gap.
+    /// </summary>
+    public bool ObservationCentricReupdate { get; set; } = true;
+
     /// <summary>Consecutive matched frames before a tentative track is confirmed (ByteTrack: 2). A tentative track that misses a frame is dropped.</summary>
     [Range(1, 1000)]
     public int MinHits { get; set; } = 2;
@@ -94,7 +100,7 @@ public sealed class TrackOptions
     public static SectionValidator<TrackOptions> Validator { get; } = new(Section, new TrackOptionsValidator(), new TrackOptionsRules());
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"high={HighThreshold} low={LowThreshold} new={NewTrackThreshold} match={MatchThreshold} lowMatch={LowMatchThreshold} tentativeMatch={TentativeMatchThreshold} fuse={FuseScore} buffer={LostBufferSeconds}s minHits={MinHits}");
+        $"high={HighThreshold} low={LowThreshold} new={NewTrackThreshold} match={MatchThreshold} lowMatch={LowMatchThreshold} tentativeMatch={TentativeMatchThreshold} fuse={FuseScore} buffer={LostBufferSeconds}s minHits={MinHits} oru={ObservationCentricReupdate}");
 }
 
 /// <summary>Zones and lines of one camera.</summary>

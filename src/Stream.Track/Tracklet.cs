@@ -17,6 +17,16 @@ internal sealed class Tracklet
 
     public double[] Covariance { get; } = new double[64];
 
+    /// <summary>The filter's state right after the last observation (for the observation-centric re-update).</summary>
+    private readonly double[] _observedMean = new double[8];
+    private readonly double[] _observedCovariance = new double[64];
+
+    /// <summary>The box of the last matched detection.</summary>
+    public BoxF LastObservation { get; private set; }
+
+    /// <summary>Frame intervals predicted since the last observation (0 on a frame where the track was matched).</summary>
+    public double StepsUnobserved { get; private set; }
+
     public TrackState State { get; set; }
 
     public bool WasConfirmed { get; set; }
@@ -71,6 +81,7 @@ internal sealed class Tracklet
         var box = detection.Box;
         var h = Math.Max(box.Height, 1e-3f);
         KalmanFilterXyah.Initiate(box.CenterX, box.CenterY, box.Width / h, h, Mean, Covariance);
+        Observed(box);
     }
 
     /// <summary>Advances the filter by <paramref name="steps"/> frame intervals; a lost track keeps its size (ByteTrack zeroes vh).</summary>
@@ -82,18 +93,57 @@ internal sealed class Tracklet
         }
 
         KalmanFilterXyah.Predict(Mean, Covariance, steps);
+        StepsUnobserved += steps;
     }
 
-    /// <summary>Corrects the filter with a matched detection.</summary>
-    public void Correct(in Detection detection, DateTimeOffset time)
+    /// <summary>
+    /// Corrects the filter with a matched detection. With <paramref name="reupdate"/>, a track re-found after missed
+    /// frames is first rewound to its last observation and re-filtered along a straight virtual path from there to the
+    /// new box, one virtual observation per missed frame (OC-SORT's observation-centric re-update, Cao et al. 2023), so
+    /// the velocity drift accumulated while unobserved does not carry over.
+    /// </summary>
+    public void Correct(in Detection detection, DateTimeOffset time, bool reupdate)
     {
         var box = detection.Box;
-        var h = Math.Max(box.Height, 1e-3f);
-        KalmanFilterXyah.Update(Mean, Covariance, box.CenterX, box.CenterY, box.Width / h, h);
+        var gap = (int)Math.Round(StepsUnobserved);
+        if (reupdate && gap >= 2)
+        {
+            _observedMean.CopyTo(Mean, 0);
+            _observedCovariance.CopyTo(Covariance, 0);
+            var step = StepsUnobserved / gap;
+            var from = LastObservation;
+            for (var i = 1; i < gap; i++)
+            {
+                var f = (float)i / gap;
+                KalmanFilterXyah.Predict(Mean, Covariance, step);
+                Update(BoxF.FromCenter(Lerp(from.CenterX, box.CenterX, f), Lerp(from.CenterY, box.CenterY, f), Lerp(from.Width, box.Width, f), Lerp(from.Height, box.Height, f)));
+            }
+
+            KalmanFilterXyah.Predict(Mean, Covariance, step);
+        }
+
+        Update(box);
+        Observed(box);
         Hits++;
         LastSeen = time;
         LastScore = detection.Score;
         Matched = true;
+    }
+
+    private static float Lerp(float a, float b, float f) => a + ((b - a) * f);
+
+    private void Update(BoxF box)
+    {
+        var h = Math.Max(box.Height, 1e-3f);
+        KalmanFilterXyah.Update(Mean, Covariance, box.CenterX, box.CenterY, box.Width / h, h);
+    }
+
+    private void Observed(BoxF box)
+    {
+        LastObservation = box;
+        StepsUnobserved = 0;
+        Mean.CopyTo(_observedMean, 0);
+        Covariance.CopyTo(_observedCovariance, 0);
     }
 
     /// <summary>Records this frame as the track's best picture.</summary>

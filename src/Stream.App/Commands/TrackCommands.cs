@@ -58,11 +58,12 @@ internal static class TrackCommands
         var match = new Option<double>("--match") { Description = "Track:MatchThreshold (max cost 1 - IoU).", DefaultValueFactory = _ => defaults.MatchThreshold };
         var buffer = new Option<double>("--buffer") { Description = "Track:LostBufferSeconds.", DefaultValueFactory = _ => defaults.LostBufferSeconds };
         var minHits = new Option<int>("--min-hits") { Description = "Track:MinHits.", DefaultValueFactory = _ => defaults.MinHits };
+        var reupdate = new Option<bool>("--oru") { Description = "Track:ObservationCentricReupdate (true/false).", DefaultValueFactory = _ => defaults.ObservationCentricReupdate };
         var model = new Option<string>("--model") { Description = "ONNX detector for the img1/ path (persons only are tracked).", DefaultValueFactory = _ => new DetectOptions().ModelPath };
         var score = new Option<float>("--score") { Description = "Detector score threshold for the img1/ path (low so ByteTrack sees low-score boxes).", DefaultValueFactory = _ => 0.1f };
         var command = new Command("mot", "Track a MOTChallenge sequence: from --detections, or detect + track over img1/*.jpg.")
         {
-            seq, detections, outFile, tracker, high, low, newTrack, match, buffer, minHits, model, score,
+            seq, detections, outFile, tracker, high, low, newTrack, match, buffer, minHits, reupdate, model, score,
         };
         command.SetAction((parse, ct) => Guarded("mot", () =>
         {
@@ -74,6 +75,7 @@ internal static class TrackCommands
                 MatchThreshold = parse.GetValue(match),
                 LostBufferSeconds = parse.GetValue(buffer),
                 MinHits = parse.GetValue(minHits),
+                ObservationCentricReupdate = parse.GetValue(reupdate),
             };
             var errors = TrackOptions.Validator.Problems(options);
             if (errors.Count > 0)
