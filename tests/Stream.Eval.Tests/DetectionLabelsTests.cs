@@ -19,6 +19,13 @@ public sealed class DetectionLabelsTests : IDisposable
         Cv2.ImWrite(path, mat);
     }
 
+    /// <summary>Images without labels and labels without images are listed, not silently dropped.</summary>
+    private static void AssertUnpaired(LabelSet set, string[] imagesWithoutLabels, string[] labelsWithoutImages)
+    {
+        Assert.Equal(imagesWithoutLabels, set.ImagesWithoutLabels);
+        Assert.Equal(labelsWithoutImages, set.LabelsWithoutImages);
+    }
+
     [Fact]
     public void COCO_JSON_is_recognised_with_crowd_and_ignore_flags_and_unpaired_files_are_listed()
     {
@@ -43,15 +50,13 @@ public sealed class DetectionLabelsTests : IDisposable
         Assert.True(a.Boxes[1].Crowd);
         Assert.Equal(1, a.Boxes[1].ClassIndex);
         Assert.True(a.Boxes[2].Ignore);
-        Assert.Equal(["stray.jpg"], set.ImagesWithoutLabels);
-        Assert.Equal(["gone.jpg"], set.LabelsWithoutImages);
+        AssertUnpaired(set, ["stray.jpg"], ["gone.jpg"]);
     }
 
     [Fact]
     public void A_YOLO_folder_with_data_yaml_gives_pixel_boxes_once_the_image_size_is_known()
     {
-        var images = Sub("images");
-        var labels = Sub("labels");
+        var (images, labels) = (Sub("images"), Sub("labels"));
         Picture(Path.Combine(images, "a.png"), 200, 100);
         Picture(Path.Combine(images, "b.png"), 200, 100);
         File.WriteAllText(Path.Combine(labels, "a.txt"), "1 0.5 0.5 0.2 0.4\n\n0 0.1 0.1 0.1 0.1\n");
@@ -66,15 +71,13 @@ public sealed class DetectionLabelsTests : IDisposable
         Assert.Equal([80f, 30f, 120f, 70f], new[] { pixels[0].Box.X1, pixels[0].Box.Y1, pixels[0].Box.X2, pixels[0].Box.Y2 }, (x, y) => Math.Abs(x - y) < 1e-4f);
         Assert.Equal(1, pixels[0].ClassIndex);
         Assert.Equal(1600, pixels[0].Area, 2);
-        Assert.Equal(["b.png"], set.ImagesWithoutLabels);
-        Assert.Equal(["c.txt"], set.LabelsWithoutImages);
+        AssertUnpaired(set, ["b.png"], ["c.txt"]);
     }
 
     [Fact]
     public void A_YOLO_row_that_is_not_class_cx_cy_w_h_is_named_with_its_file_and_row()
     {
-        var images = Sub("images");
-        var labels = Sub("labels");
+        var (images, labels) = (Sub("images"), Sub("labels"));
         Picture(Path.Combine(images, "a.jpg"));
         File.WriteAllText(Path.Combine(labels, "classes.txt"), "person\n");
         File.WriteAllText(Path.Combine(labels, "a.txt"), "0 0.5 0.5 0.2 0.4\n0 0.5 0.5 wide 0.4\n");

@@ -23,11 +23,13 @@ internal static class EvalDetectCommand
         var outDir = new Option<DirectoryInfo>("--out") { Description = "Folder for metrics.json, pr.png and worst/.", DefaultValueFactory = _ => new DirectoryInfo("eval-detect") };
         var score = new Option<float>("--score") { Description = "Operating Detect:ScoreThreshold for precision, recall, speed and worst/ (AP runs at 0.001).", DefaultValueFactory = _ => defaults.ScoreThreshold };
         var provider = new Option<ExecutionProviderKind>("--provider") { Description = "auto, tensorrt, cuda or cpu (FP16 is compared too where TensorRT runs).", DefaultValueFactory = _ => defaults.Provider };
+        var modelLabels = new Option<string?>("--model-labels") { Description = "The models' class names, one per line (Detect:LabelsFile); default: the model's names metadata, else COCO's 80." };
+        var head = new Option<HeadKind>("--head") { Description = "Output head: auto, yolox, yolov5, yolov8 (Detect:Head).", DefaultValueFactory = _ => HeadKind.Auto };
         var batch = new Option<int>("--batch") { Description = "Pictures per Detect call (Detect:MaxBatch).", DefaultValueFactory = _ => defaults.MaxBatch };
         var worst = new Option<int>("--worst") { Description = "How many worst images (misses + false detections) to draw per model.", DefaultValueFactory = _ => 12 };
         var command = new Command("detect", "Detector accuracy on labelled images (COCO AP@.5, AP@[.5:.95], per class and size; P/R at the operating threshold) beside its images/s, through the Detect stage's own pre- and post-processing.")
         {
-            images, labels, models, classes, outDir, score, provider, batch, worst,
+            images, labels, models, classes, outDir, score, provider, modelLabels, head, batch, worst,
         };
         command.SetAction((parse, ct) =>
         {
@@ -38,6 +40,8 @@ internal static class EvalDetectCommand
                 ScoreThreshold = parse.GetValue(score),
                 Provider = parse.GetValue(provider),
                 Batch = parse.GetValue(batch),
+                ModelLabelsFile = parse.GetValue(modelLabels),
+                Head = parse.GetValue(head),
             };
             try
             {

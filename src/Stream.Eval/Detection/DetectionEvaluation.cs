@@ -25,6 +25,12 @@ public sealed record DetectionEvalSettings
     /// <summary>Also run each model in FP16 where the provider offers it (TensorRT).</summary>
     public bool CompareFp16 { get; init; } = true;
 
+    /// <summary>Class names of the models, one per line (Detect:LabelsFile); null: each model's metadata, else COCO's 80.</summary>
+    public string? ModelLabelsFile { get; init; }
+
+    /// <summary>Output head (Detect:Head); auto recognises it from the output shape.</summary>
+    public HeadKind Head { get; init; } = HeadKind.Auto;
+
     /// <summary>Pictures per Detect call, as Detect:MaxBatch.</summary>
     public int Batch { get; init; } = new DetectOptions().MaxBatch;
 }
@@ -101,7 +107,7 @@ public static class DetectionEvaluation
         if (unknown.Count > 0)
         {
             throw new DetectModelException(
-                $"model '{Path.GetFileName(modelPath)}' does not know the class{(unknown.Count > 1 ? "es" : string.Empty)} {string.Join(", ", unknown)} (its {modelLabels.Count} classes: {string.Join(", ", modelLabels)}): pass --classes with classes it knows, or Detect:LabelsFile if its names are wrong");
+                $"model '{Path.GetFileName(modelPath)}' does not know the class{(unknown.Count > 1 ? "es" : string.Empty)} {string.Join(", ", unknown)} (its {modelLabels.Count} classes: {string.Join(", ", modelLabels)}): pass --classes with classes it knows, or give the model's names with --model-labels (Detect:LabelsFile) if they are wrong");
         }
 
         return ids;
@@ -150,7 +156,16 @@ public static class DetectionEvaluation
 
         DetectOptions Options(float threshold, IEnumerable<int> ids)
         {
-            var o = new DetectOptions { ModelPath = modelPath, ScoreThreshold = threshold, Provider = settings.Provider, Fp16 = fp16, MaxBatch = settings.Batch };
+            var o = new DetectOptions
+            {
+                ModelPath = modelPath,
+                ScoreThreshold = threshold,
+                Provider = settings.Provider,
+                Fp16 = fp16,
+                MaxBatch = settings.Batch,
+                LabelsFile = settings.ModelLabelsFile,
+                Head = settings.Head,
+            };
             foreach (var id in ids)
             {
                 o.Classes.Add(id.ToString(System.Globalization.CultureInfo.InvariantCulture));
