@@ -20,6 +20,7 @@ internal static class Program
         IngestCommands.Register(root, bench);
         DetectCommands.Register(root, bench);
         TrackCommands.Register(root, bench, eval);
+        EvalDetectCommand.Register(eval);
         SinkCommands.Register(root, bench);
         OpsCommands.Register(root, bench);
 
