@@ -6,6 +6,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
+using Streaming.App.Web;
 using Streaming.Core;
 using Streaming.Detect;
 using Streaming.Ingest;
@@ -85,6 +86,12 @@ internal static class PipelineHost
         // Order matters for start-up: sink first (Kafka and Redis connected), then track, then detect (model loaded
         // and warmed up), then the cameras.
         services.AddSink(configuration);
+        var http = configuration.GetSection(HttpOptions.Section).Get<HttpOptions>() ?? new HttpOptions();
+        if (http.Enabled)
+        {
+            services.AddWebView(configuration); // between Track and Sink: starts before Track writes to it
+        }
+
         services.AddTrack(configuration);
         services.AddDetect(configuration);
         services.AddIngest(configuration);
@@ -105,14 +112,25 @@ internal static class PipelineHost
 
         configureServices?.Invoke(services);
 
-        var http = configuration.GetSection(HttpOptions.Section).Get<HttpOptions>() ?? new HttpOptions();
-        builder.WebHost.UseUrls(http.Enabled ? http.Urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : []);
+        if (http.Enabled)
+        {
+            builder.WebHost.UseUrls(http.Urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        }
+        else
+        {
+            services.AddSingleton<Microsoft.AspNetCore.Hosting.Server.IServer, NoServer>(); // no URLs would mean Kestrel's default :5000
+        }
         builder.WebHost.UseShutdownTimeout(TimeSpan.FromSeconds(shutdown.ShutdownTimeoutSeconds));
 
         var app = builder.Build();
         app.MapPrometheusScrapingEndpoint("/metrics");
         HealthEndpoints.Map(app);
         CameraEndpoints.Map(app);
+        if (http.Enabled)
+        {
+            WebEndpoints.Map(app);
+        }
+
         return app;
     }
 }
