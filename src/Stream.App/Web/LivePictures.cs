@@ -91,7 +91,7 @@ internal sealed class LivePictures : IDisposable
                     if (picture.Version > after)
                     {
                         var jpeg = picture.Jpeg(boxes, boxes ? _geometry.GetValueOrDefault(cameraId) : null, ref _encodes);
-                        return new Rendered(jpeg, picture.Sequence, picture.Version, picture.CaptureTime, picture.Tracks);
+                        return new Rendered(jpeg, picture.Sequence, picture.Version, picture.CaptureTime, picture.Tracks, picture.Width, picture.Height);
                     }
                 }
                 finally
@@ -126,7 +126,7 @@ internal sealed class LivePictures : IDisposable
     }
 
     /// <summary>One encoded picture: the JPEG bytes are shared by every viewer of that picture (do not change them).</summary>
-    public sealed record Rendered(byte[] Jpeg, long Sequence, long Version, DateTimeOffset CaptureTime, IReadOnlyList<TrackedObject> Tracks);
+    public sealed record Rendered(byte[] Jpeg, long Sequence, long Version, DateTimeOffset CaptureTime, IReadOnlyList<TrackedObject> Tracks, int Width, int Height);
 
     /// <summary>One camera: its viewers' leases and the picture held for them (owned here, swapped under the lock).</summary>
     private sealed class Slot
@@ -260,6 +260,10 @@ internal sealed class LivePictures : IDisposable
         }
 
         public TrackedObject[] Tracks { get; }
+
+        public int Width => _image.Width;
+
+        public int Height => _image.Height;
 
         public long Sequence { get; }
 

@@ -27,13 +27,19 @@ internal static class Overlay
 
     public static Scalar ColourOf(long key) => Palette[(int)((ulong)key % (ulong)Palette.Length)];
 
+    /// <summary>The pixel rectangle a box is drawn as: its outline runs through (X, Y) and (Right - 1, Bottom - 1).</summary>
+    public static Rect RectOf(BoxF box, int width, int height)
+    {
+        var b = box.Clip(width - 1, height - 1);
+        return new Rect((int)b.X1, (int)b.Y1, Math.Max(1, (int)b.Width), Math.Max(1, (int)b.Height));
+    }
+
     /// <summary>One labelled box: a rectangle and, above it (inside the picture), its label on a filled band.</summary>
     public static void Box(Mat image, BoxF box, string label, Scalar colour)
     {
         ArgumentNullException.ThrowIfNull(image);
-        var b = box.Clip(image.Width - 1, image.Height - 1);
-        var rect = new Rect((int)b.X1, (int)b.Y1, Math.Max(1, (int)b.Width), Math.Max(1, (int)b.Height));
-        var thickness = Math.Max(2, image.Width / 480);
+        var rect = RectOf(box, image.Width, image.Height);
+        var thickness = Math.Max(3, image.Width / 400);
         Cv2.Rectangle(image, rect, colour, thickness);
         var scale = Math.Max(0.5, image.Width / 1600.0);
         var size = Cv2.GetTextSize(label, HersheyFonts.HersheySimplex, scale, 1, out var baseline);

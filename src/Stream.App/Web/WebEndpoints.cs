@@ -83,23 +83,27 @@ internal static class WebEndpoints
             headers.CacheControl = "no-store";
             headers["X-Frame-Sequence"] = picture.Sequence.ToString(CultureInfo.InvariantCulture);
             headers["X-Capture-Time"] = picture.CaptureTime.ToString("O", CultureInfo.InvariantCulture);
-            headers["X-Tracks"] = TracksHeader(picture.Tracks);
+            headers["X-Tracks"] = TracksHeader(picture);
             return Results.Bytes(picture.Jpeg, "image/jpeg");
         }
     }
 
-    /// <summary>"id:label:x1,y1,x2,y2;..." of the drawn (confirmed or tentative) tracks, so a client can check what is drawn where.</summary>
-    private static string TracksHeader(IReadOnlyList<TrackedObject> tracks)
+    /// <summary>
+    /// "id:class:x1,y1,x2,y2;..." of the drawn (confirmed or tentative) tracks, the corners of each outline as drawn, so
+    /// that a client can tell which object is where.
+    /// </summary>
+    private static string TracksHeader(LivePictures.Rendered picture)
     {
         var sb = new StringBuilder();
-        foreach (var t in tracks)
+        foreach (var t in picture.Tracks)
         {
             if (t.State is TrackState.Lost or TrackState.Removed)
             {
                 continue;
             }
 
-            sb.Append(CultureInfo.InvariantCulture, $"{(sb.Length > 0 ? ";" : "")}{t.TrackId}:{t.ClassId}:{t.Box.X1:0},{t.Box.Y1:0},{t.Box.X2:0},{t.Box.Y2:0}");
+            var r = Overlay.RectOf(t.Box, picture.Width, picture.Height);
+            sb.Append(CultureInfo.InvariantCulture, $"{(sb.Length > 0 ? ";" : "")}{t.TrackId}:{t.ClassId}:{r.X},{r.Y},{r.X + r.Width - 1},{r.Y + r.Height - 1}");
         }
 
         return sb.ToString();
