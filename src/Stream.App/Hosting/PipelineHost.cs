@@ -95,6 +95,7 @@ internal static class PipelineHost
         services.AddTrack(configuration);
         services.AddDetect(configuration);
         services.AddIngest(configuration);
+        services.AddStreamHealthChecks(builder.Logging);
         services.AddHostedService<StatusReporter>();
         services.AddHostedService<CameraConfigWatcher>();
         services.AddHostedService<NativeMemoryTrimmer>();
