@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Options;
 using OpenCvSharp;
 using Streaming.Core;
@@ -27,22 +28,20 @@ internal sealed class LivePictures : IDisposable
     private readonly IReadOnlyDictionary<string, CameraGeometryOptions> _geometry;
     private readonly long _minInterval;
 
-    public LivePictures(IOptions<TrackOptions> track, TimeProvider time)
+    private readonly Counter<long> _copies;
+    private readonly Histogram<double> _renderMs;
+
+    public LivePictures(IOptions<TrackOptions> track, TimeProvider time, IMeterFactory meters)
     {
         ArgumentNullException.ThrowIfNull(track);
+        ArgumentNullException.ThrowIfNull(meters);
         _time = time ?? throw new ArgumentNullException(nameof(time));
         _geometry = track.Value.Cameras;
         _minInterval = (long)(time.TimestampFrequency / MaxPicturesPerSecond);
+        var meter = meters.Create(Telemetry.PipelineMeter);
+        _copies = meter.CreateCounter<long>("stream.web.pictures", "{picture}", "Frames copied for viewers of the web view (none while nobody watches).");
+        _renderMs = meter.CreateHistogram<double>("stream.web.render_duration", "ms", "Drawing and JPEG-encoding one picture for viewers (once per picture and flavour).");
     }
-
-    /// <summary>Pictures copied for viewers so far (all cameras): what watching costs.</summary>
-    public long PicturesTaken => Interlocked.Read(ref _taken);
-
-    /// <summary>JPEGs encoded for viewers so far (all cameras).</summary>
-    public long Encodes => Interlocked.Read(ref _encodes);
-
-    private long _taken;
-    private long _encodes;
 
     /// <summary>Called for every tracked frame (the tap's thread): O(1) and no copy unless the camera is watched.</summary>
     public void Offer(TrackedFrame tracked)
@@ -55,7 +54,7 @@ internal sealed class LivePictures : IDisposable
         var now = _time.GetTimestamp();
         if (slot.Offer(tracked, now, _minInterval))
         {
-            Interlocked.Increment(ref _taken);
+            _copies.Add(1, new KeyValuePair<string, object?>(Telemetry.CameraTag, tracked.Frame.CameraId));
         }
     }
 
@@ -90,7 +89,7 @@ internal sealed class LivePictures : IDisposable
                 {
                     if (picture.Version > after)
                     {
-                        var jpeg = picture.Jpeg(boxes, boxes ? _geometry.GetValueOrDefault(cameraId) : null, ref _encodes);
+                        var jpeg = picture.Jpeg(boxes, boxes ? _geometry.GetValueOrDefault(cameraId) : null, _renderMs, cameraId);
                         return new Rendered(jpeg, picture.Sequence, picture.Version, picture.CaptureTime, picture.Tracks, picture.Width, picture.Height);
                     }
                 }
@@ -297,13 +296,14 @@ internal sealed class LivePictures : IDisposable
         }
 
         /// <summary>The picture as JPEG, plain or with tracks and geometry drawn; encoded once per flavour.</summary>
-        public byte[] Jpeg(bool boxes, CameraGeometryOptions? geometry, ref long encodes)
+        public byte[] Jpeg(bool boxes, CameraGeometryOptions? geometry, Histogram<double> renderMs, string cameraId)
         {
             lock (_encodeGate)
             {
                 ref var cached = ref boxes ? ref _drawn : ref _plain;
                 if (cached is null)
                 {
+                    var started = System.Diagnostics.Stopwatch.GetTimestamp();
                     if (boxes)
                     {
                         using var canvas = _image.Clone();
@@ -316,7 +316,8 @@ internal sealed class LivePictures : IDisposable
                         cached = JpegOf(_image);
                     }
 
-                    Interlocked.Increment(ref encodes);
+                    renderMs.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds,
+                        new KeyValuePair<string, object?>(Telemetry.CameraTag, cameraId), new KeyValuePair<string, object?>("boxes", boxes));
                 }
 
                 return cached;
