@@ -248,6 +248,7 @@ internal sealed class DependencyProbe : BackgroundService
     private readonly TimeProvider _time;
     private IAdminClient? _admin;
     private ConnectionMultiplexer? _redis;
+    private int _disposed;
 
     public DependencyProbe(SinkService sink, IOptions<SinkOptions> options, IMeterFactory meters, TimeProvider time)
     {
@@ -343,8 +344,14 @@ internal sealed class DependencyProbe : BackgroundService
         }
     }
 
+    /// <summary>Called twice (the container tracks the singleton and the hosted-service registration): once is enough.</summary>
     public override void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         _admin?.Dispose();
         _redis?.Dispose();
         base.Dispose();

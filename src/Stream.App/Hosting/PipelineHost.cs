@@ -41,6 +41,20 @@ internal static class PipelineHost
         {
             // The live table owns the terminal: the latest log lines show under it (Status:Mode=plain logs everything).
             builder.Logging.AddProvider(recentLogs);
+
+            // ... and the whole log is kept in rotating files (Logging:File:Directory, data/logs by default).
+            builder.Logging.AddProvider(new RollingFileLog(configuration["Logging:File:Directory"] ?? Path.Combine("data", "logs")));
+        }
+        else if (configuration["Logging:Console:FormatterName"] is { Length: > 0 } formatter)
+        {
+            // Logging:Console:FormatterName (json, systemd, simple) with Logging:Console:FormatterOptions.
+            var formatterOptions = configuration.GetSection("Logging:Console:FormatterOptions");
+            _ = formatter.ToLowerInvariant() switch
+            {
+                "json" => builder.Logging.AddJsonConsole(o => formatterOptions.Bind(o)),
+                "systemd" => builder.Logging.AddSystemdConsole(o => formatterOptions.Bind(o)),
+                _ => builder.Logging.AddSimpleConsole(o => formatterOptions.Bind(o)),
+            };
         }
         else
         {

@@ -64,16 +64,6 @@ internal static class Overlay
         }
     }
 
-    /// <summary>Detections of one picture (no tracking): "label score", coloured by class.</summary>
-    public static void Detections(Mat image, IEnumerable<Detection> detections)
-    {
-        foreach (var d in detections)
-        {
-            var label = string.Create(CultureInfo.InvariantCulture, $"{LabelOf(d.ClassId)} {d.Score:0.00}");
-            Box(image, d.Box, label, ColourOf(d.ClassId));
-        }
-    }
-
     /// <summary>The zones (closed polygons) and lines (with an arrow showing the "in" direction) of one camera.</summary>
     public static void Geometry(Mat image, CameraGeometryOptions? geometry)
     {
