@@ -38,7 +38,7 @@ internal static class WebEndpoints
     private static IResult NoCamera(string id) => Results.NotFound(new { error = $"no camera '{id}': see GET /api/cameras" });
 
     /// <summary>What a tile shows of each camera: state, fps in and out, drops, latency percentiles and the last error.</summary>
-    private static IResult CameraTiles(ICameraRegistry registry, LiveMetrics metrics, TimeProvider time)
+    private static IResult CameraTiles(ICameraRegistry registry, LiveMetrics metrics, OutRates rates, TimeProvider time)
     {
         metrics.Refresh();
         var now = time.GetTimestamp();
@@ -49,7 +49,7 @@ internal static class WebEndpoints
             state = c.State.ToString(),
             since = c.Since,
             fpsIn = Math.Round(c.Fps, 1),
-            fpsOut = Math.Round(OutRates.Rate(c.Id, metrics.Total(InstrumentNames.SinkFrames, c.Id), now, time), 1),
+            fpsOut = Math.Round(rates.Rate(c.Id, metrics.Total(InstrumentNames.SinkFrames, c.Id), now, time), 1),
             dropped = c.FramesDropped + (long)metrics.Total(InstrumentNames.DetectStaleDropped, c.Id),
             reconnects = c.Reconnects,
             p50Ms = Round(metrics.Percentile(FrameLatency.TotalLatency, 0.50, c.Id)),
@@ -254,13 +254,13 @@ internal static class WebEndpoints
     }
 
     /// <summary>Frames per second out of the pipeline per camera, from the sink's frame count, over at least a second.</summary>
-    private static class OutRates
+    internal sealed class OutRates
     {
-        private static readonly ConcurrentDictionary<string, (long At, double Total, double Rate)> Samples = new(StringComparer.Ordinal);
+        private readonly ConcurrentDictionary<string, (long At, double Total, double Rate)> _samples = new(StringComparer.Ordinal);
 
-        public static double Rate(string camera, double total, long now, TimeProvider time)
+        public double Rate(string camera, double total, long now, TimeProvider time)
         {
-            var sample = Samples.GetOrAdd(camera, _ => (now, total, 0));
+            var sample = _samples.GetOrAdd(camera, _ => (now, total, 0));
             var seconds = time.GetElapsedTime(sample.At, now).TotalSeconds;
             if (seconds < 1)
             {
@@ -268,7 +268,7 @@ internal static class WebEndpoints
             }
 
             var rate = Math.Max(0, total - sample.Total) / seconds;
-            Samples[camera] = (now, total, rate);
+            _samples[camera] = (now, total, rate);
             return rate;
         }
     }

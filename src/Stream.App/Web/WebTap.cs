@@ -77,6 +77,7 @@ internal static class WebServiceCollectionExtensions
         services.AddSingleton<LivePictures>();
         services.AddSingleton(sp => new EventFeed(sp.GetRequiredService<IOptions<SinkOptions>>().Value.Redis.KeyPrefix));
         services.AddSingleton<FrameSnapshots>();
+        services.AddSingleton<WebEndpoints.OutRates>();
         services.AddHostedService(sp => new WebTap(toTap.Reader, sp.GetRequiredService<PipelineChannels>().Tracked.Writer,
             sp.GetRequiredService<LivePictures>(), sp.GetRequiredService<EventFeed>()));
         return services;
