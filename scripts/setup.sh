@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One-time (idempotent) setup of a fresh Debian 12 machine for Stream:
 #   1. Debian packages (OpenCV's GTK dependency, ffmpeg and its libraries' headers, redis-server, kcat, GStreamer RTSP
-#      server for test cameras)
+#      server for test cameras, chromium + chromium-driver for the web page's browser tests, prometheus for the
+#      dashboard test)
 #   2. build native/build/libstreamdec.so (the in-process file decoder), restore and build the solution (Release)
 #   3. the YOLOX-Nano model under models/ (copied from ../shared/models, else downloaded and checked)
 #   4. sample media under samples/ (copied from ../shared/media, else generated) and the test clips
@@ -26,7 +27,8 @@ die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 packages=(libgtk-3-0 ffmpeg redis-server redis-tools kcat python3-gi gir1.2-gst-rtsp-server-1.0
           gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
           gstreamer1.0-plugins-ugly gstreamer1.0-libav docker-compose curl ca-certificates
-          gcc libc6-dev pkg-config libavformat-dev libavcodec-dev libavutil-dev libswscale-dev)
+          gcc libc6-dev pkg-config libavformat-dev libavcodec-dev libavutil-dev libswscale-dev
+          chromium chromium-driver prometheus)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -79,7 +81,7 @@ fi
 
 # ---- 3. sample media ----------------------------------------------------------------------------------------
 mkdir -p samples
-for f in dog.jpg dog_pan_960p.mp4; do
+for f in dog.jpg dog_pan_960p.mp4 outdoor_person_bicycle_car.mp4 indoor_people_one_by_one.mp4 parking_lot_cars_sparse.mp4; do
   if [ ! -f "samples/$f" ] && [ -f "$shared/media/$f" ]; then cp "$shared/media/$f" samples/; log "copied samples/$f"; fi
 done
 if [ ! -f samples/dog_pan_960p.mp4 ]; then

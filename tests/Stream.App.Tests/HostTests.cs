@@ -20,7 +20,14 @@ public sealed class HostTests : IClassFixture<RedisServerFixture>
             RunningPipeline.ConfigJson([RunningPipeline.FileCamera("cam-a")], _redis.Configuration, port));
 
         Assert.Equal(HttpStatusCode.OK, (await pipeline.Http.GetAsync(new Uri("healthz", UriKind.Relative))).StatusCode);
-        Assert.Equal(HttpStatusCode.OK, (await pipeline.Http.GetAsync(new Uri("readyz", UriKind.Relative))).StatusCode);
+        // Ready once the model is loaded and the camera streams (not merely once the host has started).
+        var readiness = string.Empty;
+        Assert.True(await RunningPipeline.EventuallyAsync(async () =>
+        {
+            using var ready = await pipeline.Http.GetAsync(new Uri("readyz", UriKind.Relative));
+            readiness = await ready.Content.ReadAsStringAsync();
+            return ready.StatusCode == HttpStatusCode.OK;
+        }, TimeSpan.FromSeconds(30)), "not ready within 30 s: " + readiness);
 
         // Every stage publishes once frames have gone all the way through.
         string[] expected =

@@ -160,7 +160,10 @@ internal sealed class StreamProcess : IAsyncDisposable
         lines.Enqueue(line);
     }
 
-    /// <summary>Waits until the HTTP endpoint answers and the host says it is ready.</summary>
+    /// <summary>
+    /// Waits until the HTTP endpoint answers and the host has started with every stage loop running (/healthz; /readyz
+    /// also needs a camera streaming and Kafka reachable, which fault tests start without).
+    /// </summary>
     public async Task WaitReadyAsync(TimeSpan? timeout = null)
     {
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(60));
@@ -173,7 +176,7 @@ internal sealed class StreamProcess : IAsyncDisposable
 
             try
             {
-                using var r = await _http.GetAsync("/readyz");
+                using var r = await _http.GetAsync("/healthz");
                 if (r.IsSuccessStatusCode)
                 {
                     return;

@@ -30,9 +30,10 @@ internal static class DetectCommands
         var head = new Option<HeadKind>("--head") { Description = "Output head: auto, yolox, yolov5, yolov8", DefaultValueFactory = _ => HeadKind.Auto };
         var labels = new Option<string?>("--labels") { Description = "Class names file, one per line" };
         var json = new Option<bool>("--json") { Description = "Print a JSON array of {cls, label, score, x1, y1, x2, y2}" };
+        var save = new Option<FileInfo?>("--save") { Description = "Also write the picture with the boxes drawn to this file (.jpg, .png)" };
         var command = new Command("detect", "Detects objects in one picture and prints them in the picture's pixels.")
         {
-            image, model, score, nms, classes, provider, head, labels, json,
+            image, model, score, nms, classes, provider, head, labels, json, save,
         };
         command.SetAction((parseResult, _) =>
         {
@@ -81,6 +82,29 @@ internal static class DetectCommands
                     {
                         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                             $"{r.label,-14} {r.score:F3}  ({r.x1:F0},{r.y1:F0})-({r.x2:F0},{r.y2:F0})"));
+                    }
+                }
+
+                if (parseResult.GetValue(save) is { } output)
+                {
+                    foreach (var d in detections)
+                    {
+                        Web.Overlay.Box(picture, d.Box, string.Create(CultureInfo.InvariantCulture, $"{detector.Labels[d.ClassId]} {d.Score:0.00}"), Web.Overlay.ColourOf(d.ClassId));
+                    }
+
+                    var written = false;
+                    try
+                    {
+                        written = Cv2.ImWrite(output.FullName, picture);
+                    }
+                    catch (OpenCVException)
+                    {
+                    }
+
+                    if (!written)
+                    {
+                        Console.Error.WriteLine($"error: cannot write '{output.FullName}': --save needs an existing folder and a .jpg or .png name");
+                        return Task.FromResult(2);
                     }
                 }
 

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
+using Streaming.App.Web;
 using Streaming.Core;
 using Streaming.Detect;
 using Streaming.Ingest;
@@ -40,6 +41,20 @@ internal static class PipelineHost
         {
             // The live table owns the terminal: the latest log lines show under it (Status:Mode=plain logs everything).
             builder.Logging.AddProvider(recentLogs);
+
+            // ... and the whole log is kept in rotating files (Logging:File:Directory, data/logs by default).
+            builder.Logging.AddProvider(new RollingFileLog(configuration["Logging:File:Directory"] ?? Path.Combine("data", "logs")));
+        }
+        else if (configuration["Logging:Console:FormatterName"] is { Length: > 0 } formatter)
+        {
+            // Logging:Console:FormatterName (json, systemd, simple) with Logging:Console:FormatterOptions.
+            var formatterOptions = configuration.GetSection("Logging:Console:FormatterOptions");
+            _ = formatter.ToLowerInvariant() switch
+            {
+                "json" => builder.Logging.AddJsonConsole(o => formatterOptions.Bind(o)),
+                "systemd" => builder.Logging.AddSystemdConsole(o => formatterOptions.Bind(o)),
+                _ => builder.Logging.AddSimpleConsole(o => formatterOptions.Bind(o)),
+            };
         }
         else
         {
@@ -84,9 +99,16 @@ internal static class PipelineHost
         // Order matters for start-up: sink first (Kafka and Redis connected), then track, then detect (model loaded
         // and warmed up), then the cameras.
         services.AddSink(configuration);
+        var http = ConfigurationChecks.Get<HttpOptions>(configuration.GetSection(HttpOptions.Section));
+        if (http.Enabled)
+        {
+            services.AddWebView(configuration); // between Track and Sink: starts before Track writes to it
+        }
+
         services.AddTrack(configuration);
         services.AddDetect(configuration);
         services.AddIngest(configuration);
+        services.AddStreamHealthChecks(builder.Logging);
         services.AddHostedService<StatusReporter>();
         services.AddHostedService<CameraConfigWatcher>();
         services.AddHostedService<NativeMemoryTrimmer>();
@@ -104,14 +126,25 @@ internal static class PipelineHost
 
         configureServices?.Invoke(services);
 
-        var http = ConfigurationChecks.Get<HttpOptions>(configuration.GetSection(HttpOptions.Section));
-        builder.WebHost.UseUrls(http.Enabled ? http.Urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : []);
+        if (http.Enabled)
+        {
+            builder.WebHost.UseUrls(http.Urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        }
+        else
+        {
+            services.AddSingleton<Microsoft.AspNetCore.Hosting.Server.IServer, NoServer>(); // no URLs would mean Kestrel's default :5000
+        }
         builder.WebHost.UseShutdownTimeout(TimeSpan.FromSeconds(shutdown.ShutdownTimeoutSeconds));
 
         var app = builder.Build();
         app.MapPrometheusScrapingEndpoint("/metrics");
         HealthEndpoints.Map(app);
         CameraEndpoints.Map(app);
+        if (http.Enabled)
+        {
+            WebEndpoints.Map(app);
+        }
+
         return app;
     }
 }
