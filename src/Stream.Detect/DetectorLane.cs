@@ -113,8 +113,8 @@ public sealed class DetectorLane : IDisposable
         }
     }
 
-    /// <summary>Bare <c>InferenceSession.Run</c> on this lane's tensors, without the bindings: the benchmark's baseline.</summary>
-    internal void RunBare(int count)
+    /// <summary>Bare <c>InferenceSession.Run</c> on this lane's tensors, without the bindings: the baseline `stream bench detect` compares the stage path with.</summary>
+    public void RunBare(int count)
     {
         Check(count);
         var session = _detector.Session;

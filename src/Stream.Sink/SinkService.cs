@@ -46,7 +46,7 @@ public sealed class SinkService : PipelineStage
 
     protected override async Task RunAsync(CancellationToken hardStop)
     {
-        DevKafkaCluster? devCluster = null;
+        EmbeddedKafkaCluster? devCluster = null;
         KafkaEventPublisher? publisher = null;
         RedisFrameStore? store = null;
         try
@@ -54,7 +54,7 @@ public sealed class SinkService : PipelineStage
             var bootstrap = _options.Kafka.BootstrapServers;
             if (string.IsNullOrWhiteSpace(bootstrap))
             {
-                devCluster = await DevKafkaCluster.StartAsync(1, [_options.Kafka.Topic], hardStop).ConfigureAwait(false);
+                devCluster = await EmbeddedKafkaCluster.StartAsync(1, [_options.Kafka.Topic], hardStop).ConfigureAwait(false);
                 bootstrap = devCluster.BootstrapServers;
                 _logger.DevCluster(bootstrap);
             }

@@ -2,6 +2,7 @@ using OpenCvSharp;
 using Streaming.Core;
 using Streaming.Detect;
 using Streaming.Testing;
+using Streaming.Bench;
 
 namespace Streaming.Detect.Tests;
 

@@ -32,7 +32,7 @@ public sealed class DevKafkaTests
     [Fact]
     public async Task In_process_dev_cluster_takes_events_and_creates_topics()
     {
-        using var cluster = await DevKafkaCluster.StartAsync(1, ["alpha"]);
+        using var cluster = await EmbeddedKafkaCluster.StartAsync(1, ["alpha"]);
         Assert.True(cluster.EnsureTopic("beta") > 1);
         using var producer = new ProducerBuilder<string, string>(new ProducerConfig { BootstrapServers = cluster.BootstrapServers, EnableIdempotence = true }).Build();
         var result = await producer.ProduceAsync("alpha", new Message<string, string> { Key = "cam", Value = "{}" });

@@ -33,6 +33,7 @@ var batches = List(settings["--batch"]).Select(b => int.Parse(b, CultureInfo.Inv
 var iterations = int.Parse(settings["--iterations"], CultureInfo.InvariantCulture);
 var wh = settings["--size"].Split('x');
 using var picture = Cv2.ImRead(settings["--image"], ImreadModes.Color);
+using Streaming.Bench;
 if (picture.Empty())
 {
     Console.Error.WriteLine($"error: cannot read picture '{settings["--image"]}': pass --image");

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using OpenCvSharp;
 using Streaming.Detect;
+using Streaming.Bench;
 
 namespace Streaming.App.Commands;
 

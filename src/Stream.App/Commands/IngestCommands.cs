@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Streaming.App.Bench;
 using Streaming.Ingest;
+using Streaming.Bench;
 
 namespace Streaming.App.Commands;
 

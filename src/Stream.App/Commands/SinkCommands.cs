@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Streaming.Sink;
+using Streaming.Bench;
 
 namespace Streaming.App.Commands;
 
@@ -67,7 +68,7 @@ internal static class SinkCommands
                 return 2;
             }
 
-            using var cluster = await DevKafkaCluster.StartAsync(n, parse.GetValue(topics), ct).ConfigureAwait(false);
+            using var cluster = await EmbeddedKafkaCluster.StartAsync(n, parse.GetValue(topics), ct).ConfigureAwait(false);
             await Console.Out.WriteLineAsync($"bootstrap={cluster.BootstrapServers}").ConfigureAwait(false);
             await Console.Out.FlushAsync(ct).ConfigureAwait(false);
             await Console.Error.WriteLineAsync($"Mock Kafka cluster with {n} broker(s) up at {cluster.BootstrapServers}; Ctrl+C or SIGTERM stops it.").ConfigureAwait(false);

@@ -5,7 +5,7 @@ using OpenCvSharp;
 using Streaming.Core;
 using Streaming.Ingest;
 
-namespace Streaming.App.Bench;
+namespace Streaming.Bench;
 
 /// <summary>Figures of one decode run.</summary>
 public sealed record DecodeRun(string Name, long Frames, TimeSpan Elapsed, TimeSpan Cpu)

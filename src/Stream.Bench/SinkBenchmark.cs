@@ -5,8 +5,9 @@ using System.Threading.Channels;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
 using Streaming.Core;
+using Streaming.Sink;
 
-namespace Streaming.Sink;
+namespace Streaming.Bench;
 
 /// <summary>Settings of <c>stream bench sink</c>.</summary>
 public sealed class SinkBenchmarkOptions
@@ -45,7 +46,7 @@ public static class SinkBenchmark
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(loggerFactory);
         ArgumentNullException.ThrowIfNull(print);
-        using var cluster = options.BootstrapServers is null ? await DevKafkaCluster.StartAsync(1, cancellationToken: cancellationToken).ConfigureAwait(false) : null;
+        using var cluster = options.BootstrapServers is null ? await EmbeddedKafkaCluster.StartAsync(1, cancellationToken: cancellationToken).ConfigureAwait(false) : null;
         var bootstrap = options.BootstrapServers ?? cluster!.BootstrapServers;
         var topic = "bench-" + Guid.NewGuid().ToString("N")[..8];
         cluster?.EnsureTopic(topic);

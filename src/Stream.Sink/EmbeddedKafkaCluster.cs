@@ -4,17 +4,19 @@ using Confluent.Kafka;
 namespace Streaming.Sink;
 
 /// <summary>
-/// librdkafka's built-in mock Kafka cluster, for development and CI only (in memory, no security). It lives inside a
+/// librdkafka's built-in mock Kafka cluster, embedded in the process: the product's default when no
+/// <c>Sink:Kafka:BootstrapServers</c> is set, so that the demo needs nothing installed, and what <c>stream dev-kafka</c>
+/// serves. For development and CI only (in memory, no security, nothing persisted). It lives inside a
 /// client instance created with <c>test.mock.num.brokers</c>; its brokers listen on 127.0.0.1 ports that any Kafka client
 /// (including kcat and other processes) can reach for as long as this object is alive. The mock cluster has no controller,
 /// so the CreateTopics admin API times out; topics are auto-created (4 partitions, librdkafka's mock default) on the
 /// first metadata request naming them, which <see cref="EnsureTopic"/> sends.
 /// </summary>
-public sealed class DevKafkaCluster : IDisposable
+public sealed class EmbeddedKafkaCluster : IDisposable
 {
     private readonly IAdminClient _host;
 
-    private DevKafkaCluster(IAdminClient host, string bootstrapServers)
+    private EmbeddedKafkaCluster(IAdminClient host, string bootstrapServers)
     {
         _host = host;
         BootstrapServers = bootstrapServers;
@@ -24,7 +26,7 @@ public sealed class DevKafkaCluster : IDisposable
     public string BootstrapServers { get; }
 
     /// <summary>Starts a mock cluster of <paramref name="brokers"/> brokers and creates <paramref name="topics"/>.</summary>
-    public static async Task<DevKafkaCluster> StartAsync(int brokers = 3, IEnumerable<string>? topics = null, CancellationToken cancellationToken = default)
+    public static async Task<EmbeddedKafkaCluster> StartAsync(int brokers = 3, IEnumerable<string>? topics = null, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(brokers, 1);
         var config = new AdminClientConfig();
@@ -47,7 +49,7 @@ public sealed class DevKafkaCluster : IDisposable
             }
 
             var bootstrap = string.Join(',', metadata.Brokers.OrderBy(b => b.BrokerId).Select(b => $"{b.Host}:{b.Port}"));
-            var cluster = new DevKafkaCluster(host, bootstrap);
+            var cluster = new EmbeddedKafkaCluster(host, bootstrap);
             foreach (var topic in topics ?? [])
             {
                 cluster.EnsureTopic(topic);

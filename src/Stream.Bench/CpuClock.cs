@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Streaming.App.Bench;
+namespace Streaming.Bench;
 
 /// <summary>
 /// CPU time used by this process and by its reaped child processes (Linux getrusage), so that a benchmark can

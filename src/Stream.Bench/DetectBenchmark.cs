@@ -2,8 +2,9 @@ using System.Globalization;
 using Microsoft.Extensions.Logging;
 using OpenCvSharp;
 using Streaming.Core;
+using Streaming.Detect;
 
-namespace Streaming.Detect;
+namespace Streaming.Bench;
 
 /// <summary>Figures of one batch size.</summary>
 public sealed record DetectBenchRow(int Batch, string Model, string Provider, string Flavor, double ImagesPerSecond, double PipelinedImagesPerSecond,
