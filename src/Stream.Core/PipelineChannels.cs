@@ -72,4 +72,36 @@ public sealed class PipelineChannels
     public Channel<TrackedFrame> Tracked { get; }
 
     public Channel<CameraStatusChange> CameraStatus { get; }
+
+    /// <summary>
+    /// After the host stopped: disposes the frames still queued between stages. Normally there are none (each stage
+    /// drains its input before it ends); when a stage failed, the queue in front of it is the frames' last owner.
+    /// Returns how many were released.
+    /// </summary>
+    public int ReleaseUndelivered()
+    {
+        var released = 0;
+        foreach (var feed in Frames.Feeds.ToArray())
+        {
+            while (feed.Reader.TryRead(out var frame))
+            {
+                frame.Dispose();
+                released++;
+            }
+        }
+
+        while (Detected.Reader.TryRead(out var detected))
+        {
+            detected.Dispose();
+            released++;
+        }
+
+        while (Tracked.Reader.TryRead(out var tracked))
+        {
+            tracked.Dispose();
+            released++;
+        }
+
+        return released;
+    }
 }

@@ -12,6 +12,37 @@ public sealed partial class DeployFilesTests
     [GeneratedRegex(@"\b(STREAM_[A-Za-z0-9_]+)\s*[:=]\s*""?([^""\s\\]*)")]
     private static partial Regex StreamVariable();
 
+    /// <summary>Each options section and the type its stage binds it to, as the host does (unknown keys and bad values are problems).</summary>
+    private static readonly Dictionary<string, Type> SectionTypes = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["Cameras"] = typeof(List<Core.CameraOptions>),
+        ["Channels"] = typeof(Core.ChannelOptions),
+        ["Ingest"] = typeof(Ingest.IngestOptions),
+        ["Detect"] = typeof(Detect.DetectOptions),
+        ["Track"] = typeof(Track.TrackOptions),
+        ["Sink"] = typeof(Sink.SinkOptions),
+        ["Http"] = typeof(HttpOptions),
+        ["Host"] = typeof(HostBehaviourOptions),
+        ["Status"] = typeof(StatusOptions),
+    };
+
+    /// <summary>The key check of <c>stream run</c> for one <c>--set</c>-style setting: unknown sections, unknown keys, values that do not convert.</summary>
+    private static List<string> KeyProblems(string setting)
+    {
+        var root = PipelineConfiguration.Load(null, [setting], out var errors);
+        var problems = new List<string>(errors);
+        problems.AddRange(PipelineConfiguration.UnknownSections(root));
+        foreach (var section in root.GetChildren())
+        {
+            if (SectionTypes.TryGetValue(section.Key, out var type))
+            {
+                problems.AddRange(Core.ConfigurationChecks.Problems(section, type));
+            }
+        }
+
+        return problems;
+    }
+
     [Theory]
     [InlineData("Dockerfile")]
     [InlineData("Dockerfile.gpu")]
@@ -24,8 +55,7 @@ public sealed partial class DeployFilesTests
 
         foreach (var (key, value) in variables)
         {
-            var setting = key[PipelineConfiguration.EnvironmentPrefix.Length..] + "=" + value;
-            PipelineConfiguration.Load(null, [setting], out var errors);
+            var errors = KeyProblems(key[PipelineConfiguration.EnvironmentPrefix.Length..] + "=" + value);
             Assert.True(errors.Count == 0, $"{file} sets {key}: {string.Join("; ", errors)}");
         }
     }
@@ -34,7 +64,7 @@ public sealed partial class DeployFilesTests
     public void The_deploy_file_check_catches_a_renamed_key()
     {
         // Dockerfile.gpu once set this misspelling of Detect:TensorRtCacheDir, and the GPU image stopped at start.
-        PipelineConfiguration.Load(null, ["Detect__TensorRtCacheDirectory=/var/cache/stream/trt"], out var errors);
+        var errors = KeyProblems("Detect__TensorRtCacheDirectory=/var/cache/stream/trt");
 
         Assert.Contains(errors, e => e.Contains("Detect:TensorRtCacheDirectory", StringComparison.Ordinal));
     }

@@ -91,11 +91,10 @@ public sealed class SinkDurabilityTests(ITestOutputHelper output) : IDisposable
         await kafka.InitializeAsync();
         var topic = "poison-" + Guid.NewGuid().ToString("N")[..8];
 
-        // A camera whose URL is about 1 MB (the config file is the operator's own and stays unrestricted): its status
-        // events carry the URL in their reason. The sink cuts them to Sink:Kafka:MaxEventBytes (4096 here); the producer
-        // here takes at most 2000 bytes a record, so Kafka refuses them for good. (The path has a '/' every 64 chars: one
-        // unbroken 1 MB run of URL characters makes Core's URL masking, used by Ingest's own logs, run for minutes.)
-        var longUrl = "rtsp://127.0.0.1:1/" + string.Concat(Enumerable.Repeat(new string('a', 63) + "/", 16_000));
+        // A camera whose URL is near the 4096-character limit that config and API share: its status events carry the
+        // URL in their reason, so they are larger than Sink:Kafka:MaxEventBytes (4096 here) and the sink cuts them to that;
+        // the producer here takes at most 2000 bytes a record, so Kafka refuses them for good.
+        var longUrl = "rtsp://127.0.0.1:1/" + string.Concat(Enumerable.Repeat(new string('a', 63) + "/", 62));
         var config = StreamProcess.Config(StreamProcess.FileCamera("cam-1", maxFps: 10), StreamProcess.UrlCamera("cam-big", longUrl));
         config["Track"] = new Dictionary<string, object?> { ["UpdateIntervalSeconds"] = 0.5 };
         List<string> sets = ["Sink:Kafka:BootstrapServers=" + kafka.BootstrapServers, "Sink:Kafka:Topic=" + topic, "Sink:Spool:Directory=" + _spool,

@@ -24,7 +24,7 @@ public sealed class WebUiTests(ITestOutputHelper output) : IAsyncLifetime
 
     private StreamProcess StartTwoCameras(params string[] sets) => StreamProcess.Start(
         StreamProcess.Config(StreamProcess.FileCamera("cam-a", maxFps: 8), StreamProcess.FileCamera("cam-b", maxFps: 8)),
-        ["Sink:Redis:Configuration=" + _redis.Configuration, "Detect:MaxWaitMs=0", .. sets], output: output);
+        ["Sink:Redis:Configuration=" + _redis.Configuration, "Detect:MaxWaitMs=0", "Http:CameraMediaRoot=" + RepoPaths.Samples, .. sets], output: output);
 
     [Fact]
     public async Task The_page_shows_two_live_tiles_an_event_with_its_snapshot_and_a_camera_added_from_the_page_as_a_third_tile()

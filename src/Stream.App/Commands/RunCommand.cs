@@ -87,6 +87,8 @@ internal static class RunCommand
 
         await app.WaitForShutdownAsync(CancellationToken.None).ConfigureAwait(false);
         // Every frame has one owner who disposes it; once the stages have drained, no pixel buffer may still be rented.
+        // A stage that failed leaves its input queue as the last owner of what is in it.
+        app.Services.GetRequiredService<Core.PipelineChannels>().ReleaseUndelivered();
         var outstanding = app.Services.GetRequiredService<Core.FrameBufferPool>().OutstandingCount;
         if (outstanding != 0)
         {
