@@ -31,7 +31,10 @@ public sealed class SinkDurabilityTests(ITestOutputHelper output) : IDisposable
         await kafka.InitializeAsync();
         var topic = "kill9-" + Guid.NewGuid().ToString("N")[..8];
         List<string> sets = ["Sink:Kafka:BootstrapServers=" + kafka.BootstrapServers, "Sink:Kafka:Topic=" + topic, "Sink:Spool:Directory=" + _spool,
-            "Sink:Kafka:FlushTimeoutSeconds=30", "Host:ShutdownTimeoutSeconds=60"];
+            "Sink:Kafka:FlushTimeoutSeconds=30", "Host:ShutdownTimeoutSeconds=60",
+            // A connection the restarted producer opened to the frozen broker can stay dead after SIGCONT (librdkafka's
+            // mock cluster); a 10 s socket timeout makes the producer give it up and connect again well inside the wait.
+            "Sink:Kafka:Properties:socket.timeout.ms=10000"];
         if (queueBound > 0)
         {
             sets.Add("Sink:Kafka:QueueBufferingMaxMessages=" + queueBound.ToString(CultureInfo.InvariantCulture));
@@ -63,7 +66,7 @@ public sealed class SinkDurabilityTests(ITestOutputHelper output) : IDisposable
             await second.WaitReadyAsync();
             await Task.Delay(2000);
             await kafka.ResumeAsync();
-            await second.WaitUntilAsync(async () => (await second.MetricsAsync()).Sum("stream_sink_events_delivered_total") > acceptedBeforeKill / 2, TimeSpan.FromSeconds(90), "the spool replayed after the resume");
+            await second.WaitUntilAsync(async () => (await second.MetricsAsync()).Sum("stream_sink_events_delivered_total") > acceptedBeforeKill / 2, TimeSpan.FromSeconds(120), "the spool replayed after the resume");
             await Task.Delay(3000);
             acceptedSecondRun = (await second.MetricsAsync()).Sum("stream_sink_events_accepted_total");
             await second.SignalAsync("TERM");
