@@ -11,7 +11,7 @@ internal static class Program
         NativeAllocator.Tune();
         var root = new RootCommand("Stream: multi-camera video analytics (ingest -> detect -> track -> Kafka events and Redis frames).");
         var bench = new Command("bench", "Benchmarks that print their figures and a ratio as the last line.");
-        var eval = new Command("eval", "Tracking evaluation in MOTChallenge format.");
+        var eval = new Command("eval", "Evaluation: tracking in MOTChallenge format (synth, mot, score, compare) and detector accuracy with speed (detect).");
         root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(bench);
         root.Subcommands.Add(eval);
