@@ -83,7 +83,27 @@ public sealed class KafkaMockFixture : IAsyncLifetime
         var state = _process is null ? "not started" : _process.HasExited ? $"exited with {_process.ExitCode}" : "running";
         lock (_stderr)
         {
-            return $"mock cluster process {state}; its last stderr lines:\n{string.Join('\n', _stderr)}";
+            return $"mock cluster process {state}, {Sockets()}; its last stderr lines:\n{string.Join('\n', _stderr)}";
+        }
+    }
+
+    /// <summary>The broker ports' TCP sockets by state, from ss (LISTEN with its accept queue, ESTAB, SYN-RECV, ...).</summary>
+    private string Sockets()
+    {
+        try
+        {
+            var ports = BootstrapServers.Split(',').Select(b => b[(b.LastIndexOf(':') + 1)..]).ToHashSet(StringComparer.Ordinal);
+            using var ss = Process.Start(new ProcessStartInfo("ss", "-tanH") { RedirectStandardOutput = true })!;
+            var lines = ss.StandardOutput.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                .Where(f => f.Length >= 4 && ports.Contains(f[3][(f[3].LastIndexOf(':') + 1)..]))
+                .GroupBy(f => f[0] == "LISTEN" ? $"LISTEN(queue {f[1]}/{f[2]})" : f[0])
+                .Select(g => $"{g.Key} x{g.Count()}");
+            return "broker sockets: " + string.Join(", ", lines.DefaultIfEmpty("none"));
+        }
+        catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or InvalidOperationException)
+        {
+            return "broker sockets unknown (" + ex.Message + ")";
         }
     }
 
