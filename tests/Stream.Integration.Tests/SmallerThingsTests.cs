@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Streaming.Testing;
 using Xunit.Abstractions;
 
@@ -51,16 +50,7 @@ public sealed class SmallerThingsTests(ITestOutputHelper output)
         try
         {
             // A faststart MP4 (index first) cut halfway: it plays its first frames, then decoding fails, on every pass.
-            var whole = Path.Combine(dir.FullName, "whole.mp4");
-            using (var ffmpeg = Process.Start("ffmpeg", ["-v", "error", "-y", "-i", RepoPaths.Sample("test_360p.mp4"), "-c", "copy", "-movflags", "+faststart", whole]))
-            {
-                await ffmpeg.WaitForExitAsync();
-                Assert.Equal(0, ffmpeg.ExitCode);
-            }
-
-            var bytes = await File.ReadAllBytesAsync(whole);
-            var cut = Path.Combine(dir.FullName, "cut.mp4");
-            await File.WriteAllBytesAsync(cut, bytes.AsSpan(0, bytes.Length / 2).ToArray());
+            var cut = await DamagedMedia.CutInTheMiddleAsync("test_360p.mp4", dir.FullName);
 
             var cutCamera = StreamProcess.FileCamera("cut", maxFps: 5, width: 320);
             cutCamera["Url"] = cut;
