@@ -384,12 +384,6 @@ public sealed class EventSpool : IDisposable
 
         CloseWriter();
         CloseReadHandle();
-        if (_writeSegment is { ValidLength: 0, Outstanding: 0 } empty)
-        {
-            // Emptied in place (everything in it was settled): nothing for the next start.
-            TryDelete(empty.Path);
-        }
-
         try
         {
             _backgroundSync.Wait();
@@ -397,6 +391,13 @@ public sealed class EventSpool : IDisposable
         catch (AggregateException)
         {
             // Logged where it failed.
+        }
+
+        if (_writeSegment is { Outstanding: 0 } settled && settled.Read == settled.Records)
+        {
+            // Every record in it was read and settled (it was emptied in place, or kept while an fsync ran): nothing
+            // in it is for the next start.
+            TryDelete(settled.Path);
         }
 
         _disposed = true;
@@ -526,6 +527,13 @@ public sealed class EventSpool : IDisposable
         var fullyRead = segment.FullyRead || (index == _readIndex && _readOffset >= segment.ValidLength && _peeked is null);
         if (!fullyRead || index > _readIndex)
         {
+            return;
+        }
+
+        if (segment == _writeSegment && !_backgroundSync.IsCompleted)
+        {
+            // An fsync of this file is running: truncating now would wait for its pages to reach the disk, on the owner's
+            // loop. The segment stays as it is (its records are settled; appends go on after them) until it is drained again.
             return;
         }
 
