@@ -56,6 +56,7 @@ public static class SinkBenchmark
         var sample = EventMessage.From(MakeEvent("cam-0", 0, DateTimeOffset.UtcNow, withFrame: true), "frame").ToUtf8();
         var kafka = new KafkaSinkOptions { Topic = topic };
         double rawRate;
+        double rawCpuUs;
         using (var producer = new ProducerBuilder<string, byte[]>(KafkaEventPublisher.BuildConfig(kafka, bootstrap)).SetLogHandler((_, _) => { }).Build())
         {
             var keys = Enumerable.Range(0, options.Cameras).Select(i => "cam-" + i.ToString(CultureInfo.InvariantCulture)).ToArray();
@@ -67,6 +68,7 @@ public static class SinkBenchmark
                     Interlocked.Increment(ref acked);
                 }
             };
+            var cpu = ProcessCpu();
             var sw = Stopwatch.StartNew();
             for (var i = 0; i < options.Events; i++)
             {
@@ -75,24 +77,32 @@ public static class SinkBenchmark
 
             producer.Flush(cancellationToken);
             rawRate = Interlocked.Read(ref acked) / sw.Elapsed.TotalSeconds;
+            rawCpuUs = (ProcessCpu() - cpu).TotalMicroseconds / options.Events;
         }
 
-        print($"bare producer:   {rawRate,10:0} events/s acknowledged ({sample.Length} B per event)");
+        print($"bare producer:   {rawRate,10:0} events/s acknowledged ({sample.Length} B per event), {rawCpuUs:0.0} us CPU per event (broker included)");
 
         // 2. Sink, saturated.
-        var (sinkRate, _, encode) = await RunSinkAsync(options, bootstrap, topic, loggerFactory, rate: 0, cancellationToken).ConfigureAwait(false);
-        print($"sink saturated:  {sinkRate,10:0} events/s acknowledged (JPEG encode p50 {Percentile(encode, 0.5):0.0} ms for {encode.Count} stored frames)");
+        var (sinkRate, _, encode, sinkCpuUs) = await RunSinkAsync(options, bootstrap, topic, loggerFactory, rate: 0, cancellationToken).ConfigureAwait(false);
+        print($"sink saturated:  {sinkRate,10:0} events/s acknowledged, {sinkCpuUs:0.0} us CPU per event (JPEG encode p50 {Percentile(encode, 0.5):0.0} ms for {encode.Count} stored frames)");
 
         // 3. Sink, paced: capture-to-ack latency.
         var rate = options.PacedRate > 0 ? options.PacedRate : Math.Max(10, sinkRate / 2);
-        var (_, latency, _) = await RunSinkAsync(options, bootstrap, topic, loggerFactory, rate, cancellationToken).ConfigureAwait(false);
+        var (_, latency, _, _) = await RunSinkAsync(options, bootstrap, topic, loggerFactory, rate, cancellationToken).ConfigureAwait(false);
         print($"sink paced at {rate:0} events/s: capture-to-ack p50 {Percentile(latency, 0.5):0.0} ms, p99 {Percentile(latency, 0.99):0.0} ms, max {latency.DefaultIfEmpty().Max():0.0} ms ({latency.Count} events)");
         var ratio = sinkRate / rawRate;
-        print($"ratio sink/bare-producer throughput = {ratio:0.00}");
+        print($"ratio sink/bare-producer throughput = {ratio:0.00}, CPU per event = {sinkCpuUs / rawCpuUs:0.00}");
         return ratio;
     }
 
-    private static async Task<(double Rate, List<double> Latency, List<double> Encode)> RunSinkAsync(SinkBenchmarkOptions options, string bootstrap, string topic,
+    /// <summary>CPU time of this process so far (every thread, the in-process broker's included): a figure that a loaded machine disturbs far less than wall time.</summary>
+    private static TimeSpan ProcessCpu()
+    {
+        using var process = Process.GetCurrentProcess();
+        return process.TotalProcessorTime;
+    }
+
+    private static async Task<(double Rate, List<double> Latency, List<double> Encode, double CpuUsPerEvent)> RunSinkAsync(SinkBenchmarkOptions options, string bootstrap, string topic,
         ILoggerFactory loggerFactory, double rate, CancellationToken cancellationToken)
     {
         var spool = Path.Combine(Path.GetTempPath(), "stream-bench-spool-" + Guid.NewGuid().ToString("N"));
@@ -102,6 +112,12 @@ public static class SinkBenchmark
             Spool = new SpoolOptions { Directory = spool },
             Redis = new RedisSinkOptions { Configuration = options.Redis ?? "127.0.0.1:1,connectTimeout=200", EveryNthFrame = 0 },
         };
+        var problems = SinkOptions.Validator.Problems(sinkOptions);
+        if (problems.Count > 0)
+        {
+            throw new ArgumentException(string.Join("; ", problems), nameof(options));
+        }
+
         var latency = new List<double>();
         var encode = new List<double>();
         using var listener = new MeterListener();
@@ -131,6 +147,7 @@ public static class SinkBenchmark
         await sink.BootstrapServers.ConfigureAwait(false);
         var cameras = Enumerable.Range(0, options.Cameras).Select(i => "cam-" + i.ToString(CultureInfo.InvariantCulture)).ToArray();
         var count = rate > 0 ? (int)(rate * options.PacedDuration.TotalSeconds) : options.Events;
+        var cpu = ProcessCpu();
         var sw = Stopwatch.StartNew();
         for (var i = 0; i < count; i++)
         {
@@ -156,6 +173,7 @@ public static class SinkBenchmark
         }
 
         var elapsed = sw.Elapsed.TotalSeconds;
+        var cpuUs = (ProcessCpu() - cpu).TotalMicroseconds / count;
         frames.Writer.Complete();
         status.Writer.Complete();
         await sink.StopAsync(cancellationToken).ConfigureAwait(false);
@@ -168,7 +186,7 @@ public static class SinkBenchmark
         {
         }
 
-        return (metrics.Delivered / elapsed, latency, encode);
+        return (metrics.Delivered / elapsed, latency, encode, cpuUs);
     }
 
     private static PipelineEvent MakeEvent(string camera, long seq, DateTimeOffset time, bool withFrame) => new()

@@ -384,6 +384,22 @@ public sealed class EventSpool : IDisposable
 
         CloseWriter();
         CloseReadHandle();
+        try
+        {
+            _backgroundSync.Wait();
+        }
+        catch (AggregateException)
+        {
+            // Logged where it failed.
+        }
+
+        if (_writeSegment is { Outstanding: 0 } settled && settled.Read == settled.Records)
+        {
+            // Every record in it was read and settled (it was emptied in place, or kept while an fsync ran): nothing
+            // in it is for the next start.
+            TryDelete(settled.Path);
+        }
+
         _disposed = true;
     }
 
@@ -419,7 +435,7 @@ public sealed class EventSpool : IDisposable
 
     private void StartSegment(long? forcedId = null)
     {
-        CloseWriter();
+        CloseWriter(inBackground: _options.Fsync == SpoolFsync.Interval);
         // Ids only grow (segment order is replay order); the directory is listed once, not at every new segment.
         var id = forcedId ?? (_segments.Count > 0 ? _segments[^1].Id + 1 : _lastId > 0 ? _lastId + 1 : NextIdFromDisk());
         _lastId = id;
@@ -443,16 +459,42 @@ public sealed class EventSpool : IDisposable
         return max + 1;
     }
 
-    private void CloseWriter()
+    /// <param name="inBackground">
+    /// Interval policy, a full segment: its records go to the OS now and its fsync (then close) runs on a pool thread
+    /// after any fsync already running, so that the owner's loop never waits for the disk.
+    /// </param>
+    private void CloseWriter(bool inBackground = false)
     {
-        if (_writer is null)
+        if (_writer is not { } writer)
         {
             return;
         }
 
-        _writer.Flush(flushToDisk: _options.Fsync != SpoolFsync.Never);
-        _writer.Dispose();
         _writer = null;
+        if (!inBackground)
+        {
+            writer.Flush(flushToDisk: _options.Fsync != SpoolFsync.Never);
+            writer.Dispose();
+            return;
+        }
+
+        writer.Flush(flushToDisk: false);
+        var path = _writeSegment?.Path ?? Directory;
+        _backgroundSync = _backgroundSync.ContinueWith(_ =>
+        {
+            try
+            {
+                writer.Flush(flushToDisk: true);
+            }
+            catch (IOException ex)
+            {
+                _logger.SpoolFsyncFailed(path, ex.Message);
+            }
+            finally
+            {
+                writer.Dispose();
+            }
+        }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
     }
 
     private void MaybeFsync(bool force)
@@ -488,10 +530,21 @@ public sealed class EventSpool : IDisposable
             return;
         }
 
+        if (segment == _writeSegment && !_backgroundSync.IsCompleted)
+        {
+            // An fsync of this file is running: truncating now would wait for its pages to reach the disk, on the owner's
+            // loop. The segment stays as it is (its records are settled; appends go on after them) until it is drained again.
+            return;
+        }
+
         if (segment == _writeSegment)
         {
-            CloseWriter();
-            _writeSegment = null;
+            // The usual case while the producer keeps up: everything written has been read and settled. The segment is
+            // emptied in place (one truncate) instead of closed, fsynced, deleted and created again for the next append,
+            // which cost an fsync, an unlink and a create on the owner's loop every time it caught up. A crash before the
+            // truncation reaches the disk replays settled events (at-least-once), never loses one.
+            ResetWriteSegment(segment);
+            return;
         }
 
         if (segment == _readHandleSegment)
@@ -517,6 +570,22 @@ public sealed class EventSpool : IDisposable
         }
 
         TryDelete(segment.Path);
+    }
+
+    private void ResetWriteSegment(Segment segment)
+    {
+        _writer!.SetLength(0); // flushes what is buffered first; the position moves back to 0
+        _bytes -= segment.ValidLength;
+        if (_bytes < 0 || _segments.Count == 1)
+        {
+            _bytes = _segments.Sum(s => s == segment ? 0 : s.ValidLength);
+        }
+
+        segment.ValidLength = 0;
+        segment.Records = 0;
+        segment.Read = 0;
+        _readOffset = 0;
+        _dirty = true;
     }
 
     private void TryDelete(string path)

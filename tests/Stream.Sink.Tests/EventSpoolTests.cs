@@ -83,7 +83,13 @@ public sealed class EventSpoolTests : IDisposable
 
             Assert.Equal(Enumerable.Range(0, 300), ReadAll(spool));
             Assert.Equal(0, spool.Depth);
-            Assert.Equal(0, spool.SegmentCount);
+            Assert.Equal(0, spool.Bytes);
+
+            // The full segments are deleted; the one being written is emptied in place (kept open for the next append).
+            Assert.Equal(1, spool.SegmentCount);
+            Assert.Equal(0, new FileInfo(Directory.GetFiles(_dir, "*.spool").Single()).Length);
+            spool.TryAppend(Record(300));
+            Assert.Equal([300], ReadAll(spool));
         }
 
         Assert.Empty(Directory.GetFiles(_dir, "*.spool"));
