@@ -13,11 +13,16 @@ function say(text, isError) { const m = $('#message'); m.textContent = text; m.c
 function el(tag, cls, text) { const e = document.createElement(tag); if (cls) e.className = cls; if (text !== undefined) e.textContent = text; return e; }
 function fmt(v, unit) { return v === null || v === undefined ? '–' : `${v}${unit || ''}`; }
 
-async function control(method, path, body) {
+// One call of the camera API; a 503 (a camera re-enabled while its last frames still drain) is retried `retries` times.
+async function control(method, path, body, retries = 0) {
   const headers = { 'Content-Type': 'application/json' };
   if (token()) headers.Authorization = `Bearer ${token()}`;
   const res = await fetch(path, { method, headers, body: body ? JSON.stringify(body) : undefined });
   if (res.status === 401) { say('token required: enter the control token (Http:ControlToken) above', true); return null; }
+  if (res.status === 503 && retries > 0) {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    return control(method, path, body, retries - 1);
+  }
   if (!res.ok) {
     let reason = res.statusText;
     try { reason = (await res.json()).error || reason; } catch { /* not JSON */ }
@@ -145,7 +150,7 @@ async function removeCamera(id) {
 async function toggleCamera(id) {
   const t = tiles.get(id);
   const action = t && t.enabled === false ? 'enable' : 'disable';
-  if (await control('POST', `/api/cameras/${encodeURIComponent(id)}/${action}`)) {
+  if (await control('POST', `/api/cameras/${encodeURIComponent(id)}/${action}`, undefined, action === 'enable' ? 10 : 0)) {
     say(`camera ${id} ${action}d`);
     refreshCameras();
   }
