@@ -7,20 +7,16 @@ namespace Streaming.Integration.Tests;
 
 /// <summary>Issue 13: camera_status events reach the page's server-sent events, as the same JSON Kafka gets.</summary>
 [Collection(PipelineCollection.Name)]
-public sealed class CameraStatusFeedTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class CameraStatusFeedTests(ITestOutputHelper output)
 {
-    private readonly KafkaMockFixture _kafka = new();
-
-    public Task InitializeAsync() => _kafka.InitializeAsync();
-
-    public Task DisposeAsync() => _kafka.DisposeAsync();
-
     [Fact]
     public async Task Disabling_a_camera_sends_its_camera_status_event_to_the_event_stream_with_the_same_JSON_as_on_Kafka()
     {
+        await using var kafka = new KafkaMockFixture();
+        await kafka.InitializeAsync();
         var topic = "status-" + Guid.NewGuid().ToString("N")[..8];
         await using var run = StreamProcess.Start(StreamProcess.Config(StreamProcess.FileCamera("cam-a", maxFps: 5)),
-            ["Sink:Kafka:BootstrapServers=" + _kafka.BootstrapServers, "Sink:Kafka:Topic=" + topic], output: output);
+            ["Sink:Kafka:BootstrapServers=" + kafka.BootstrapServers, "Sink:Kafka:Topic=" + topic], output: output);
         await run.WaitReadyAsync();
         await run.WaitUntilAsync(async () => (await run.CameraAsync("cam-a")).State == "Streaming", TimeSpan.FromSeconds(30), "cam-a streaming");
 
@@ -55,7 +51,7 @@ public sealed class CameraStatusFeedTests(ITestOutputHelper output) : IAsyncLife
         List<ConsumedEvent> consumed = [];
         await run.WaitUntilAsync(async () =>
         {
-            consumed = await EventConsumer.ConsumeAllAsync(_kafka.BootstrapServers, topic, 1, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(15));
+            consumed = await EventConsumer.ConsumeAllAsync(kafka.BootstrapServers, topic, 1, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(15));
             return consumed.Any(c => c.Event.Id.ToString() == id);
         }, TimeSpan.FromSeconds(40), "the camera_status event on Kafka");
         var onKafka = consumed.Single(c => c.Event.Id.ToString() == id);
