@@ -49,7 +49,11 @@ public enum CameraState
 }
 
 /// <summary>Ingest tells the sink when a camera's state changes (a separate one-way feed, not through Detect and Track).</summary>
-public sealed record CameraStatusChange(string CameraId, CameraState State, DateTimeOffset Time, string? Error);
+public sealed record CameraStatusChange(string CameraId, CameraState State, DateTimeOffset Time, string? Error)
+{
+    /// <summary>The camera_status event's id, assigned once when the change happens: Kafka and the web feed show the same event.</summary>
+    public Guid Id { get; init; } = Guid.CreateVersion7();
+}
 
 public enum EventKind
 {

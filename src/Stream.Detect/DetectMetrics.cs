@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using Streaming.Core;
 
@@ -15,6 +16,7 @@ public sealed class DetectMetrics
     private readonly Counter<long> _detections;
     private readonly Counter<long> _stale;
     private readonly Counter<long> _failed;
+    private readonly ConcurrentDictionary<string, bool> _cameras = new(StringComparer.Ordinal);
 
     public DetectMetrics(IMeterFactory meterFactory)
     {
@@ -43,6 +45,14 @@ public sealed class DetectMetrics
     public void Frame(string camera, int detections)
     {
         var tag = new KeyValuePair<string, object?>(Telemetry.CameraTag, camera);
+        if (!_cameras.ContainsKey(camera) && _cameras.TryAdd(camera, true))
+        {
+            // A camera's drop counters exist from its first frame, at 0, so that dashboards and alerts see "none yet"
+            // instead of a missing series.
+            _stale.Add(0, tag);
+            _failed.Add(0, tag);
+        }
+
         _frames.Add(1, tag);
         _detections.Add(detections, tag);
     }

@@ -22,6 +22,9 @@ public sealed class CameraManager : ICameraRegistry, IAsyncDisposable
     private readonly FrameBufferPool _pool;
     private readonly Lock _gate = new();
     private readonly List<CameraWorker> _workers = [];
+
+    /// <summary>Disabled cameras (under <see cref="_gate"/>): their configuration and their last status, in the order disabled.</summary>
+    private readonly List<(CameraOptions Camera, CameraStatus Last)> _disabled = [];
     private readonly ITimer _watchdog;
     private readonly Meter? _meter;
     private bool _closed;
@@ -46,8 +49,8 @@ public sealed class CameraManager : ICameraRegistry, IAsyncDisposable
             _meter.CreateObservableCounter("stream.ingest.frames", () => Measure(w => w.Decoded), "{frame}", "Frames decoded per camera");
             _meter.CreateObservableCounter("stream.ingest.dropped", () => Measure(w => w.Dropped), "{frame}", "Frames dropped per camera because downstream was full (live sources)");
             _meter.CreateObservableCounter("stream.ingest.reconnects", () => Measure(w => w.Reconnects), "{reconnect}", "Reconnect attempts per camera");
-            _meter.CreateObservableGauge("stream.ingest.camera_state", () => Measure(w => (int)w.State), "{state}",
-                "Camera state: 0 connecting, 1 streaming, 2 backoff, 3 stopped, 4 failed");
+            _meter.CreateObservableGauge("stream.ingest.camera_state", MeasureStates, "{state}",
+                "Camera state: 0 connecting, 1 streaming, 2 backoff, 3 stopped (a disabled camera too), 4 failed");
         }
     }
 
@@ -64,6 +67,25 @@ public sealed class CameraManager : ICameraRegistry, IAsyncDisposable
         return list;
     }
 
+    private List<Measurement<int>> MeasureStates()
+    {
+        var list = Measure(w => (int)w.State);
+        foreach (var (_, last) in Disabled())
+        {
+            list.Add(new Measurement<int>((int)CameraState.Stopped, new KeyValuePair<string, object?>(Telemetry.CameraTag, last.Id)));
+        }
+
+        return list;
+    }
+
+    private (CameraOptions Camera, CameraStatus Last)[] Disabled()
+    {
+        lock (_gate)
+        {
+            return [.. _disabled];
+        }
+    }
+
     private CameraWorker[] Workers()
     {
         lock (_gate)
@@ -72,9 +94,76 @@ public sealed class CameraManager : ICameraRegistry, IAsyncDisposable
         }
     }
 
-    public IReadOnlyList<CameraStatus> Snapshot() => [.. Workers().Select(w => w.Snapshot())];
+    public IReadOnlyList<CameraStatus> Snapshot() => [.. Workers().Select(w => w.Snapshot()), .. Disabled().Select(d => d.Last)];
 
-    public CameraStatus? Get(string id) => Workers().FirstOrDefault(w => w.Id == id)?.Snapshot();
+    public CameraStatus? Get(string id) =>
+        Workers().FirstOrDefault(w => w.Id == id)?.Snapshot() ?? Disabled().FirstOrDefault(d => d.Camera.Id == id).Last;
+
+    public async Task<bool> SetEnabledAsync(string id, bool enabled, CancellationToken cancellationToken = default)
+    {
+        if (enabled)
+        {
+            CameraOptions camera;
+            lock (_gate)
+            {
+                var index = _disabled.FindIndex(d => d.Camera.Id == id);
+                if (index < 0)
+                {
+                    return _workers.Any(w => w.Id == id);
+                }
+
+                camera = _disabled[index].Camera;
+                _disabled.RemoveAt(index);
+            }
+
+            var again = Clone(camera);
+            again.Enabled = true;
+            try
+            {
+                await AddAsync(again, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or ArgumentException)
+            {
+                lock (_gate)
+                {
+                    _disabled.Add((camera, Get(id) ?? DisabledStatus(camera, null)));
+                }
+
+                throw;
+            }
+
+            Log.CameraEnabled(_logger, id);
+            return true;
+        }
+
+        CameraWorker? worker;
+        lock (_gate)
+        {
+            worker = _workers.FirstOrDefault(w => w.Id == id);
+            if (worker is null)
+            {
+                return _disabled.Any(d => d.Camera.Id == id);
+            }
+        }
+
+        await worker.StopAsync(cancellationToken).ConfigureAwait(false);
+        var disabled = Clone(worker.Camera);
+        disabled.Enabled = false;
+        lock (_gate)
+        {
+            _workers.Remove(worker);
+            _disabled.Add((disabled, DisabledStatus(disabled, worker.Snapshot())));
+        }
+
+        Log.CameraDisabled(_logger, id);
+        return true;
+    }
+
+    /// <summary>What a disabled camera shows: its last counters (none when it never ran), stopped since now.</summary>
+    private CameraStatus DisabledStatus(CameraOptions camera, CameraStatus? last) =>
+        (last ?? new CameraStatus(camera.Id, UrlRedactor.Redact(camera.Url), CameraSource.Classify(camera.Url), CameraState.Stopped,
+            _time.GetUtcNow(), 0, 0, 0, null, 0, 0, 0))
+        with { State = CameraState.Stopped, Since = _time.GetUtcNow(), Fps = 0, Enabled = false };
 
     public Task AddAsync(CameraOptions camera, CancellationToken cancellationToken = default)
     {
@@ -93,9 +182,17 @@ public sealed class CameraManager : ICameraRegistry, IAsyncDisposable
                 throw new InvalidOperationException($"camera '{camera.Id}': ingest is shutting down; no camera can be added.");
             }
 
-            if (_workers.Any(w => w.Id == camera.Id))
+            if (_workers.Any(w => w.Id == camera.Id) || _disabled.Any(d => d.Camera.Id == camera.Id))
             {
                 throw new ArgumentException($"camera '{camera.Id}': a camera with this id already exists; remove it first or pick another id.", nameof(camera));
+            }
+
+            if (!camera.Enabled)
+            {
+                // Listed, not started: enabling it starts it.
+                var disabled = Clone(camera);
+                _disabled.Add((disabled, DisabledStatus(disabled, null)));
+                return Task.CompletedTask;
             }
 
             CameraFeed feed;
@@ -126,7 +223,7 @@ public sealed class CameraManager : ICameraRegistry, IAsyncDisposable
             worker = _workers.FirstOrDefault(w => w.Id == id);
             if (worker is null)
             {
-                return false;
+                return _disabled.RemoveAll(d => d.Camera.Id == id) > 0;
             }
         }
 

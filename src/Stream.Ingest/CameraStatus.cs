@@ -2,7 +2,11 @@ using Streaming.Core;
 
 namespace Streaming.Ingest;
 
-/// <summary>A camera's visible state and counters at one moment. <see cref="Url"/> and <see cref="LastError"/> are redacted.</summary>
+/// <summary>
+/// A camera's visible state and counters at one moment. <see cref="Url"/> and <see cref="LastError"/> are redacted.
+/// A disabled camera (<see cref="Enabled"/> false) keeps its configuration and its last counters, and is
+/// <see cref="CameraState.Stopped"/>.
+/// </summary>
 public sealed record CameraStatus(
     string Id,
     string Url,
@@ -15,7 +19,8 @@ public sealed record CameraStatus(
     string? LastError,
     double Fps,
     int Width,
-    int Height);
+    int Height,
+    bool Enabled = true);
 
 /// <summary>The cameras ingest runs: their status, and adding/removing them while the pipeline runs.</summary>
 public interface ICameraRegistry
@@ -34,4 +39,12 @@ public interface ICameraRegistry
 
     /// <summary>Stops a camera, completes its feed (queued frames are still delivered) and forgets it. False when unknown.</summary>
     Task<bool> RemoveAsync(string id, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Disables a camera (stops it and completes its feed, as <see cref="RemoveAsync"/>, but keeps it listed with its
+    /// configuration) or enables it again (starts it as it was added). False when unknown; doing what is already so is
+    /// no error. Enabling throws <see cref="InvalidOperationException"/> when ingest is shutting down or the camera's
+    /// previous frames are still draining (retry shortly).
+    /// </summary>
+    Task<bool> SetEnabledAsync(string id, bool enabled, CancellationToken cancellationToken = default);
 }

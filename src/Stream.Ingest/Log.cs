@@ -43,4 +43,10 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 2012, Level = LogLevel.Warning, Message = "Camera {CameraId}: hardware decode ({HwAccel}) failed ({Reason}); decoding in software from now on")]
     public static partial void HardwareDecodeFailed(ILogger logger, string cameraId, string hwAccel, string reason);
+
+    [LoggerMessage(EventId = 2013, Level = LogLevel.Information, Message = "Camera {CameraId} disabled: stopped, kept with its configuration until enabled or removed")]
+    public static partial void CameraDisabled(ILogger logger, string cameraId);
+
+    [LoggerMessage(EventId = 2014, Level = LogLevel.Information, Message = "Camera {CameraId} enabled: starting")]
+    public static partial void CameraEnabled(ILogger logger, string cameraId);
 }

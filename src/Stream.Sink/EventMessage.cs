@@ -145,13 +145,13 @@ public sealed class EventMessage
         };
     }
 
-    /// <summary>A camera status change as an event (the id is assigned here, once, and travels with it through retries).</summary>
+    /// <summary>A camera status change as an event (its id was assigned once, with the change, and travels with it through retries).</summary>
     public static EventMessage From(CameraStatusChange change)
     {
         ArgumentNullException.ThrowIfNull(change);
         return new EventMessage
         {
-            Id = Guid.CreateVersion7(),
+            Id = change.Id,
             Kind = KindName(EventKind.CameraStatus),
             CameraId = change.CameraId,
             Time = change.Time,

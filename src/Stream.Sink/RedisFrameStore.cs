@@ -120,7 +120,7 @@ public sealed class RedisFrameStore : IAsyncDisposable
     public void TryEnqueue(Frame frame, bool priority)
     {
         ArgumentNullException.ThrowIfNull(frame);
-        _metrics.FrameAttempted();
+        _metrics.FrameAttempted(frame.CameraId);
         if (_connecting.IsCompleted && !IsConnected)
         {
             Skip(frame, DownReason);
@@ -131,7 +131,7 @@ public sealed class RedisFrameStore : IAsyncDisposable
 
         if (!(priority ? _priority : _queue).Writer.TryWrite(frame))
         {
-            Skip(frame, "queue_full");
+            Skip(frame, SinkMetrics.SkipQueueFull);
         }
     }
 
@@ -222,7 +222,7 @@ public sealed class RedisFrameStore : IAsyncDisposable
         catch (OpenCVException ex)
         {
             _logger.JpegEncodeFailed(camera, sequence, ex.Message);
-            Skip(frame, "error");
+            Skip(frame, SinkMetrics.SkipError);
             return;
         }
         finally
@@ -276,7 +276,7 @@ public sealed class RedisFrameStore : IAsyncDisposable
 #pragma warning restore CA1031
         {
             _logger.RedisStoreFailedUnexpectedly(ex.GetType().Name, UrlRedactor.Redact(ex.Message));
-            _metrics.FrameSkipped(camera, "error");
+            _metrics.FrameSkipped(camera, SinkMetrics.SkipError);
         }
         finally
         {
@@ -285,7 +285,7 @@ public sealed class RedisFrameStore : IAsyncDisposable
     }
 
     /// <summary>Why frames are skipped while there is no connection: the server refused the credentials, or it is away.</summary>
-    private string DownReason => _authFailed ? "auth_failed" : "redis_down";
+    private string DownReason => _authFailed ? SinkMetrics.SkipAuthFailed : SinkMetrics.SkipRedisDown;
 
     private static bool IsAuthenticationFailure(string text) =>
         text.Contains("AuthenticationFailure", StringComparison.Ordinal) || text.Contains("WRONGPASS", StringComparison.Ordinal) ||

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using Streaming.Core;
 
@@ -16,6 +17,7 @@ public sealed class SinkMetrics
     private readonly Counter<long> _framesSkipped;
     private readonly Histogram<double> _ackLatency;
     private readonly Histogram<double> _encodeMs;
+    private readonly ConcurrentDictionary<string, bool> _frameCameras = new(StringComparer.Ordinal);
     private long _spoolDepth;
     private long _requestRetries;
     private long _inFlight;
@@ -47,7 +49,28 @@ public sealed class SinkMetrics
         meter.CreateObservableGauge("stream.sink.spool_depth", () => Interlocked.Read(ref _spoolDepth), "{event}", "Events waiting in the on-disk spool.");
         meter.CreateObservableCounter("stream.sink.kafka_request_retries", () => Interlocked.Read(ref _requestRetries), "{request}", "Produce requests librdkafka retried (broker down or slow), from its statistics.");
         meter.CreateObservableGauge("stream.sink.events_in_flight", () => Interlocked.Read(ref _inFlight), "{event}", "Events in the producer queue awaiting acknowledgement.");
+
+        // Every event kind's counters exist from the start, at 0: a dashboard or alert sees "none spooled yet", not a
+        // missing series (Prometheus' advice for labels whose values are known).
+        foreach (var kind in Enum.GetValues<EventKind>())
+        {
+            var tag = KindTag(kind);
+            _accepted.Add(0, tag);
+            _produced.Add(0, tag);
+            _delivered.Add(0, tag);
+            _failed.Add(0, tag);
+            _retried.Add(0, tag);
+            _spooled.Add(0, tag);
+        }
     }
+
+    /// <summary>The reasons <c>stream.sink.redis_frames_skipped</c> counts under (its <c>reason</c> tag).</summary>
+    public static IReadOnlyList<string> FrameSkipReasons { get; } = [SkipRedisDown, SkipAuthFailed, SkipQueueFull, SkipError];
+
+    internal const string SkipRedisDown = "redis_down";
+    internal const string SkipAuthFailed = "auth_failed";
+    internal const string SkipQueueFull = "queue_full";
+    internal const string SkipError = "error";
 
     public long Accepted => Interlocked.Read(ref _acceptedTotal);
 
@@ -132,7 +155,20 @@ public sealed class SinkMetrics
 
     internal void SetInFlight(long inFlight) => Interlocked.Exchange(ref _inFlight, inFlight);
 
-    internal void FrameAttempted() => Interlocked.Increment(ref _framesAttemptedTotal);
+    internal void FrameAttempted(string camera)
+    {
+        Interlocked.Increment(ref _framesAttemptedTotal);
+        if (!_frameCameras.ContainsKey(camera) && _frameCameras.TryAdd(camera, true))
+        {
+            // A camera's frame counters exist from its first frame, at 0, for every skip reason.
+            var cameraTag = new KeyValuePair<string, object?>(Telemetry.CameraTag, camera);
+            _framesStored.Add(0, cameraTag);
+            foreach (var reason in FrameSkipReasons)
+            {
+                _framesSkipped.Add(0, cameraTag, new KeyValuePair<string, object?>("reason", reason));
+            }
+        }
+    }
 
     internal void FrameStored(string camera, double encodeMs)
     {

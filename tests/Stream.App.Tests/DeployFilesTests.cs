@@ -70,7 +70,7 @@ public sealed partial class DeployFilesTests
     }
 
     [Fact]
-    public async Task Docker_compose_file_is_valid_and_has_kafka_redis_stream_and_a_gpu_profile()
+    public async Task Docker_compose_file_is_valid_and_has_kafka_redis_stream_dashboards_and_a_gpu_profile()
     {
         var info = new ProcessStartInfo("docker-compose", ["-f", Path.Combine(RepoPaths.Root, "docker-compose.yml"), "--profile", "gpu", "config", "--services"])
         {
@@ -84,6 +84,6 @@ public sealed partial class DeployFilesTests
 
         Assert.True(process.ExitCode == 0, stderr);
         var services = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        Assert.Equal(["kafka", "redis", "stream", "stream-gpu"], services.Order(StringComparer.Ordinal));
+        Assert.Equal(["grafana", "kafka", "prometheus", "redis", "stream", "stream-gpu"], services.Order(StringComparer.Ordinal));
     }
 }

@@ -55,6 +55,45 @@ public class RegistryTests
     }
 
     [Fact]
+    public async Task A_disabled_camera_stops_its_ffmpeg_stays_listed_with_its_configuration_and_streams_again_when_enabled()
+    {
+        await using var server = await RtspServerFixture.StartNewAsync(mounts: 1);
+        await using var ingest = new IngestHarness();
+        await ingest.Manager.AddAsync(new CameraOptions { Id = "one", Url = server.Url(1) });
+        await ingest.WaitUntilAsync(() => ingest.Camera("one").State == CameraState.Streaming, TimeSpan.FromSeconds(10), "one streaming");
+        var feed = ingest.Feed("one");
+
+        Assert.True(await ingest.Manager.SetEnabledAsync("one", enabled: false));
+        var disabled = ingest.Camera("one");
+        Assert.False(disabled.Enabled);
+        Assert.Equal(CameraState.Stopped, disabled.State);
+        Assert.True(disabled.FramesDecoded > 0, "a disabled camera keeps its counters");
+        Assert.Empty(FfmpegChildren(server.Port));
+        ingest.Drain("one");
+        await feed.Reader.Completion.WaitAsync(TimeSpan.FromSeconds(2));
+        var draining = await Assert.ThrowsAsync<InvalidOperationException>(() => ingest.Manager.SetEnabledAsync("one", enabled: true));
+        Assert.Contains("retry shortly", draining.Message, StringComparison.Ordinal);
+        Assert.False(ingest.Camera("one").Enabled);
+        ingest.Bus.Remove(feed); // what Detect's reader does with a drained, completed feed
+        Assert.True(await ingest.Manager.SetEnabledAsync("one", enabled: false), "disabling a disabled camera is no error");
+        var dup = await Assert.ThrowsAsync<ArgumentException>(() => ingest.Manager.AddAsync(new CameraOptions { Id = "one", Url = server.Url(1) }));
+        Assert.Contains("already exists", dup.Message, StringComparison.Ordinal);
+
+        Assert.True(await ingest.Manager.SetEnabledAsync("one", enabled: true));
+        await ingest.WaitUntilAsync(() => ingest.Camera("one") is { State: CameraState.Streaming, Enabled: true }, TimeSpan.FromSeconds(10), "one streaming again");
+        Assert.Single(FfmpegChildren(server.Port));
+        Assert.False(await ingest.Manager.SetEnabledAsync("nobody", enabled: true));
+
+        // A camera added disabled is listed and not started; removing it forgets it.
+        await ingest.Manager.AddAsync(new CameraOptions { Id = "two", Url = server.Url(1), Enabled = false });
+        Assert.Equal(["one", "two"], ingest.Manager.Snapshot().Select(s => s.Id));
+        Assert.Equal(CameraState.Stopped, ingest.Camera("two").State);
+        Assert.Single(FfmpegChildren(server.Port));
+        Assert.True(await ingest.Manager.RemoveAsync("two"));
+        Assert.Null(ingest.Manager.Get("two"));
+    }
+
+    [Fact]
     public async Task Cameras_can_be_added_and_removed_at_runtime_and_removing_one_leaves_no_ffmpeg_process()
     {
         await using var server = await RtspServerFixture.StartNewAsync(mounts: 2);

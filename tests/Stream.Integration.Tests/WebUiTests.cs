@@ -64,6 +64,20 @@ public sealed class WebUiTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(3, browser.FindElements(By.CssSelector("#grid .tile")).Count);
         Assert.Contains(await run.CamerasAsync(), c => c.Id == "cam-c");
 
+        // Disabling a camera from the page stops it through the camera API (it stays listed, stopped); enabling it
+        // from the page starts it again and its picture moves on.
+        ClickToggle(browser, "cam-b", "Disable");
+        wait.Until(b => b.FindElements(By.CssSelector("#grid .tile[data-camera='cam-b'][data-enabled='false']")).Count == 1);
+        var off = await CameraJsonAsync(run, "cam-b");
+        Assert.False(off.GetProperty("enabled").GetBoolean());
+        Assert.Equal("Stopped", off.GetProperty("state").GetString());
+        Assert.Equal("Disabled", browser.FindElement(By.CssSelector("#grid .tile[data-camera='cam-b'] .state")).Text);
+        var before = Sequences(browser)["cam-b"];
+        ClickToggle(browser, "cam-b", "Enable");
+        wait.Until(b => b.FindElements(By.CssSelector("#grid .tile[data-camera='cam-b'][data-enabled='true']")).Count == 1
+            && Sequences(b)["cam-b"] != before);
+        Assert.Equal("Streaming", (await CameraJsonAsync(run, "cam-b")).GetProperty("state").GetString());
+
         var shot = Path.Combine(ArtefactDirectory(), "web-ui.png");
         ((ITakesScreenshot)browser).GetScreenshot().SaveAsFile(shot);
         output.WriteLine($"screenshot: {shot}");
@@ -85,6 +99,12 @@ public sealed class WebUiTests(ITestOutputHelper output) : IAsyncLifetime
         form.FindElement(By.CssSelector("button[type=submit]")).Click();
         wait.Until(b => b.FindElement(By.Id("message")).Text.Contains("token required", StringComparison.Ordinal));
         Assert.DoesNotContain(await run.CamerasAsync(), c => c.Id == "cam-c");
+
+        // Disabling needs the token as well.
+        ((IJavaScriptExecutor)browser).ExecuteScript("document.getElementById('message').textContent = ''");
+        ClickToggle(browser, "cam-a", "Disable");
+        wait.Until(b => b.FindElement(By.Id("message")).Text.Contains("token required", StringComparison.Ordinal));
+        Assert.True((await CameraJsonAsync(run, "cam-a")).GetProperty("enabled").GetBoolean());
     }
 
     [Fact]
@@ -135,6 +155,20 @@ public sealed class WebUiTests(ITestOutputHelper output) : IAsyncLifetime
 
         Assert.True(checkedBoxes > 0, "no track box large enough to check came within 60 s");
         output.WriteLine($"{checkedBoxes} boxes checked");
+    }
+
+    private static void ClickToggle(IWebDriver browser, string camera, string label)
+    {
+        var button = browser.FindElement(By.CssSelector($"#grid .tile[data-camera='{camera}'] button.toggle"));
+        Assert.Equal(label, button.Text);
+        button.Click();
+    }
+
+    /// <summary>The camera as <c>GET /api/cameras/{id}</c> shows it (with <c>enabled</c>).</summary>
+    private static async Task<System.Text.Json.JsonElement> CameraJsonAsync(StreamProcess run, string id)
+    {
+        using var doc = System.Text.Json.JsonDocument.Parse(await run.GetStringAsync("/api/cameras/" + id));
+        return doc.RootElement.Clone();
     }
 
     private static bool Near(Vec3b pixel, Scalar colour) =>

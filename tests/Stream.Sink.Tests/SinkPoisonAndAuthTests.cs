@@ -104,8 +104,13 @@ public sealed class SinkPoisonAndAuthTests(SinkServersFixture servers) : IDispos
                 l.EnableMeasurementEvents(instrument);
             }
         };
-        listener.SetMeasurementEventCallback<long>((_, _, tags, _) =>
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
         {
+            if (value == 0)
+            {
+                return; // each reason's series is created at 0 with a camera's first frame
+            }
+
             foreach (var tag in tags)
             {
                 if (tag.Key == "reason")

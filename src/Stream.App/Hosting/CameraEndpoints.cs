@@ -9,8 +9,10 @@ namespace Streaming.App.Hosting;
 
 /// <summary>
 /// The camera API: <c>GET /api/cameras</c> lists cameras with their state; <c>POST /api/cameras</c> (a camera as in
-/// config) adds one; <c>DELETE /api/cameras/{id}</c> removes one; all without restarting the pipeline. When
-/// <c>Http:ControlToken</c> is set, adding and removing need <c>Authorization: Bearer {token}</c>. A body is at most
+/// config, <c>"Enabled": false</c> to list it without starting it) adds one; <c>DELETE /api/cameras/{id}</c> removes one;
+/// <c>POST /api/cameras/{id}/disable</c> stops one and keeps it listed, <c>POST /api/cameras/{id}/enable</c> starts it
+/// again; all without restarting the pipeline. When <c>Http:ControlToken</c> is set, these changes need
+/// <c>Authorization: Bearer {token}</c>. A body is at most
 /// <see cref="MaxBodyBytes"/> and is checked like a camera of the config file; API cameras are limited to network URLs
 /// and files under <c>Http:CameraMediaRoot</c>.
 /// </summary>
@@ -28,7 +30,7 @@ internal static class CameraEndpoints
             // The token is checked before the body is even read: a caller without it learns nothing (not even 400 vs 401).
             if (!Authorized(http, options.Value))
             {
-                return Results.Json(new { error = "camera control needs Authorization: Bearer <Http:ControlToken>" }, statusCode: StatusCodes.Status401Unauthorized);
+                return Unauthorized();
             }
 
             var (camera, problem) = await ReadCameraAsync(http.Request, options.Value).ConfigureAwait(false);
@@ -52,11 +54,16 @@ internal static class CameraEndpoints
             }
         });
 
+        app.MapPost("/api/cameras/{id}/enable", (HttpContext http, string id, ICameraRegistry registry, IOptions<HttpOptions> options) =>
+            SetEnabledAsync(http, id, true, registry, options.Value));
+        app.MapPost("/api/cameras/{id}/disable", (HttpContext http, string id, ICameraRegistry registry, IOptions<HttpOptions> options) =>
+            SetEnabledAsync(http, id, false, registry, options.Value));
+
         app.MapDelete("/api/cameras/{id}", async (HttpContext http, string id, ICameraRegistry registry, IOptions<HttpOptions> options) =>
         {
             if (!Authorized(http, options.Value))
             {
-                return Results.Json(new { error = "camera control needs Authorization: Bearer <Http:ControlToken>" }, statusCode: StatusCodes.Status401Unauthorized);
+                return Unauthorized();
             }
 
             if (id.Length > MaxIdLength)
@@ -69,6 +76,34 @@ internal static class CameraEndpoints
                 : Results.NotFound(new { error = $"no camera '{id}'" });
         });
     }
+
+    /// <summary>Enables or disables a camera: 200 with the camera as it is now, 404 when unknown, 503 when it cannot start yet.</summary>
+    private static async Task<IResult> SetEnabledAsync(HttpContext http, string id, bool enabled, ICameraRegistry registry, HttpOptions options)
+    {
+        if (!Authorized(http, options))
+        {
+            return Unauthorized();
+        }
+
+        if (id.Length > MaxIdLength)
+        {
+            return IdTooLong();
+        }
+
+        try
+        {
+            return await registry.SetEnabledAsync(id, enabled, http.RequestAborted).ConfigureAwait(false) && registry.Get(id) is { } status
+                ? Results.Json(CameraView.From(status))
+                : Results.NotFound(new { error = $"no camera '{id}'" });
+        }
+        catch (InvalidOperationException ex)
+        {
+            return Results.Json(new { error = UrlRedactor.Redact(ex.Message) }, statusCode: StatusCodes.Status503ServiceUnavailable);
+        }
+    }
+
+    private static IResult Unauthorized() =>
+        Results.Json(new { error = "camera control needs Authorization: Bearer <Http:ControlToken>" }, statusCode: StatusCodes.Status401Unauthorized);
 
     /// <summary>The largest body <c>POST /api/cameras</c> reads: a camera is a few hundred bytes, its Url at most <see cref="CameraOptions.MaxUrlLength"/> characters.</summary>
     public const int MaxBodyBytes = 16 * 1024;
@@ -181,9 +216,9 @@ internal static class CameraEndpoints
 
     /// <summary>What the API shows of a camera (the URL redacted, as everywhere).</summary>
     private sealed record CameraView(string Id, string Url, string Kind, string State, DateTimeOffset Since, long FramesDecoded,
-        long FramesDropped, long Reconnects, string? LastError, double Fps, int Width, int Height)
+        long FramesDropped, long Reconnects, string? LastError, double Fps, int Width, int Height, bool Enabled)
     {
         public static CameraView From(CameraStatus s) => new(s.Id, UrlRedactor.Redact(s.Url), s.Kind.ToString(), s.State.ToString(), s.Since,
-            s.FramesDecoded, s.FramesDropped, s.Reconnects, s.LastError, s.Fps, s.Width, s.Height);
+            s.FramesDecoded, s.FramesDropped, s.Reconnects, s.LastError, s.Fps, s.Width, s.Height, s.Enabled);
     }
 }

@@ -161,10 +161,11 @@ internal static class HealthChecks
     {
         public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
         {
-            var cameras = registry.Snapshot();
+            var all = registry.Snapshot();
+            var cameras = all.Where(c => c.Enabled).ToList();
             if (cameras.Count == 0)
             {
-                return Task.FromResult(HealthCheckResult.Healthy("no camera configured"));
+                return Task.FromResult(HealthCheckResult.Healthy(all.Count == 0 ? "no camera configured" : $"no camera enabled ({all.Count} disabled)"));
             }
 
             var streaming = cameras.Count(c => c.State == CameraState.Streaming);

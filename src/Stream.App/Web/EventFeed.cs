@@ -36,15 +36,28 @@ internal sealed class EventFeed
         {
             foreach (var e in events)
             {
-                var message = EventMessage.From(e, _framePrefix);
-                _ring[_next] = message;
-                _next = (_next + 1) % Capacity;
-                _count = Math.Min(_count + 1, Capacity);
-                foreach (var s in _subscribers)
-                {
-                    s.Writer.TryWrite(message);
-                }
+                Keep(EventMessage.From(e, _framePrefix));
             }
+        }
+    }
+
+    /// <summary>Called by the status tap with each camera_status event (the same message, id included, as Kafka gets).</summary>
+    public void Publish(EventMessage message)
+    {
+        lock (_gate)
+        {
+            Keep(message);
+        }
+    }
+
+    private void Keep(EventMessage message)
+    {
+        _ring[_next] = message;
+        _next = (_next + 1) % Capacity;
+        _count = Math.Min(_count + 1, Capacity);
+        foreach (var s in _subscribers)
+        {
+            s.Writer.TryWrite(message);
         }
     }
 

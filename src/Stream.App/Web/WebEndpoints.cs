@@ -57,6 +57,7 @@ internal static class WebEndpoints
             lastError = c.LastError is null ? null : UrlRedactor.Redact(c.LastError),
             width = c.Width,
             height = c.Height,
+            enabled = c.Enabled,
         });
         return Results.Json(tiles);
     }

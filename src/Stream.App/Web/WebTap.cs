@@ -54,6 +54,37 @@ internal sealed class WebTap(ChannelReader<TrackedFrame> input, ChannelWriter<Tr
     }
 }
 
+/// <summary>
+/// The same pass-through for the cameras' status changes between Ingest and Sink: each one goes to the event feed as
+/// the camera_status event Kafka gets (same JSON, same id), then on to Sink's status channel; completes it when Ingest
+/// completes its own.
+/// </summary>
+internal sealed class StatusTap(ChannelReader<CameraStatusChange> input, ChannelWriter<CameraStatusChange> output, EventFeed events)
+    : PipelineStage
+{
+    protected override async Task RunAsync(CancellationToken hardStop)
+    {
+        try
+        {
+            while (await input.WaitToReadAsync(hardStop).ConfigureAwait(false))
+            {
+                while (input.TryRead(out var change))
+                {
+                    events.Publish(EventMessage.From(change));
+                    await output.WriteAsync(change, hardStop).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (hardStop.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            output.TryComplete();
+        }
+    }
+}
+
 internal static class WebServiceCollectionExtensions
 {
     /// <summary>
@@ -63,8 +94,8 @@ internal static class WebServiceCollectionExtensions
     public static IServiceCollection AddWebView(this IServiceCollection services, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
-        var capacity = configuration.GetSection(Core.ChannelOptions.Section).Get<Core.ChannelOptions>()?.Tracked ?? new Core.ChannelOptions().Tracked;
-        var toTap = Channel.CreateBounded<TrackedFrame>(new BoundedChannelOptions(Math.Max(1, capacity))
+        var channels = configuration.GetSection(Core.ChannelOptions.Section).Get<Core.ChannelOptions>() ?? new Core.ChannelOptions();
+        var toTap = Channel.CreateBounded<TrackedFrame>(new BoundedChannelOptions(Math.Max(1, channels.Tracked))
         {
             FullMode = BoundedChannelFullMode.Wait,
             SingleReader = true,
@@ -80,6 +111,18 @@ internal static class WebServiceCollectionExtensions
         services.AddSingleton<WebEndpoints.OutRates>();
         services.AddHostedService(sp => new WebTap(toTap.Reader, sp.GetRequiredService<PipelineChannels>().Tracked.Writer,
             sp.GetRequiredService<LivePictures>(), sp.GetRequiredService<EventFeed>()));
+
+        // Ingest asks for ChannelWriter<CameraStatusChange>: it now writes to the status tap (as the pipeline's own
+        // status channel: the newest changes win when it is full).
+        var statusToTap = Channel.CreateBounded<CameraStatusChange>(new BoundedChannelOptions(Math.Max(1, channels.CameraStatus))
+        {
+            FullMode = BoundedChannelFullMode.DropOldest,
+            SingleReader = true,
+            SingleWriter = false,
+        });
+        services.AddSingleton(statusToTap.Writer);
+        services.AddHostedService(sp => new StatusTap(statusToTap.Reader, sp.GetRequiredService<PipelineChannels>().CameraStatus.Writer,
+            sp.GetRequiredService<EventFeed>()));
         return services;
     }
 }

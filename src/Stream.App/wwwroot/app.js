@@ -6,7 +6,6 @@ const STATS_MS = 1000;        // camera stats (state, fps, drops, latency) every
 const FEED_MAX = 200;         // events kept on the page
 const $ = (sel) => document.querySelector(sel);
 const tiles = new Map();      // camera id -> { el, img, busy, url, seq, updates }
-const disabled = new Map();   // camera id -> the camera as it was added (kept in this browser to enable it again)
 let large = null;             // camera id shown large
 
 function token() { return sessionStorage.getItem('stream.token') || ''; }
@@ -14,11 +13,16 @@ function say(text, isError) { const m = $('#message'); m.textContent = text; m.c
 function el(tag, cls, text) { const e = document.createElement(tag); if (cls) e.className = cls; if (text !== undefined) e.textContent = text; return e; }
 function fmt(v, unit) { return v === null || v === undefined ? '–' : `${v}${unit || ''}`; }
 
-async function control(method, path, body) {
+// One call of the camera API; a 503 (a camera re-enabled while its last frames still drain) is retried `retries` times.
+async function control(method, path, body, retries = 0) {
   const headers = { 'Content-Type': 'application/json' };
   if (token()) headers.Authorization = `Bearer ${token()}`;
   const res = await fetch(path, { method, headers, body: body ? JSON.stringify(body) : undefined });
   if (res.status === 401) { say('token required: enter the control token (Http:ControlToken) above', true); return null; }
+  if (res.status === 503 && retries > 0) {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    return control(method, path, body, retries - 1);
+  }
   if (!res.ok) {
     let reason = res.statusText;
     try { reason = (await res.json()).error || reason; } catch { /* not JSON */ }
@@ -59,10 +63,12 @@ function renderTile(t, cam) {
   t.el.querySelector('.stats').textContent =
     `in ${fmt(cam.fpsIn)} fps · out ${fmt(cam.fpsOut)} fps · drops ${cam.dropped} · p50 ${fmt(cam.p50Ms, ' ms')} · p99 ${fmt(cam.p99Ms, ' ms')}`;
   t.el.querySelector('.error').textContent = cam.lastError || '';
-  t.el.classList.toggle('disabled', cam.state === 'Disabled');
-  t.el.querySelector('.toggle').textContent = cam.state === 'Disabled' ? 'Enable' : 'Disable';
-  t.el.querySelector('.remove').hidden = cam.state === 'Disabled';
+  t.enabled = cam.enabled !== false;
+  if (!t.enabled) state.textContent = 'Disabled';
+  t.el.classList.toggle('disabled', !t.enabled);
+  t.el.querySelector('.toggle').textContent = t.enabled ? 'Disable' : 'Enable';
   t.el.dataset.state = cam.state;
+  t.el.dataset.enabled = String(t.enabled);
   if (large === cam.id) {
     $('#large-stats').textContent = `${cam.state} · ${t.el.querySelector('.stats').textContent} ${cam.lastError ? '· ' + cam.lastError : ''}`;
   }
@@ -78,12 +84,7 @@ async function refreshCameras() {
   const seen = new Set();
   for (const cam of cams) {
     seen.add(cam.id);
-    disabled.delete(cam.id);
     renderTile(tiles.get(cam.id) || makeTile(cam), cam);
-  }
-  for (const [id, cam] of disabled) {
-    seen.add(id);
-    renderTile(tiles.get(id) || makeTile({ id }), { state: 'Disabled', dropped: 0, lastError: `disabled from this page (${cam.Url})` });
   }
   for (const [id, t] of tiles) {
     if (!seen.has(id)) { t.el.remove(); if (t.url) URL.revokeObjectURL(t.url); tiles.delete(id); }
@@ -95,7 +96,7 @@ async function refreshCameras() {
 }
 
 async function refreshPicture(id, t) {
-  if (t.busy || disabled.has(id) || document.hidden) return;
+  if (t.busy || t.enabled === false || document.hidden) return;
   t.busy = true;
   try {
     const res = await fetch(`/api/cameras/${encodeURIComponent(id)}/latest.jpg?boxes=1`, { cache: 'no-store' });
@@ -147,21 +148,10 @@ async function removeCamera(id) {
 }
 
 async function toggleCamera(id) {
-  if (disabled.has(id)) {
-    const cam = disabled.get(id);
-    if (cam.Url.includes('***')) {
-      const url = prompt(`The URL of ${id} holds credentials the server never shows: enter it again`, '');
-      if (!url) return;
-      cam.Url = url;
-    }
-    if (await control('POST', '/api/cameras', cam)) { disabled.delete(id); refreshCameras(); }
-    return;
-  }
-  const res = await fetch(`/api/cameras/${encodeURIComponent(id)}`, { cache: 'no-store' });
-  if (!res.ok) return;
-  const info = await res.json();
-  if (await control('DELETE', `/api/cameras/${encodeURIComponent(id)}`)) {
-    disabled.set(id, { Id: info.id, Url: info.url });
+  const t = tiles.get(id);
+  const action = t && t.enabled === false ? 'enable' : 'disable';
+  if (await control('POST', `/api/cameras/${encodeURIComponent(id)}/${action}`, undefined, action === 'enable' ? 10 : 0)) {
+    say(`camera ${id} ${action}d`);
     refreshCameras();
   }
 }
