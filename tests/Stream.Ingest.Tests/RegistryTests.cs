@@ -54,8 +54,20 @@ public class RegistryTests
         return list;
     }
 
+    /// <summary>
+    /// Established TCP connections to 127.0.0.1:<paramref name="port"/> (the client side: remote port = the server's),
+    /// from /proc/net/tcp: one per camera connected over RTSP/TCP, whatever decodes it.
+    /// </summary>
+    private static int CameraConnections(int port)
+    {
+        var remote = ":" + port.ToString("X4", System.Globalization.CultureInfo.InvariantCulture);
+        return File.ReadLines("/proc/net/tcp").Skip(1)
+            .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Count(f => f.Length > 3 && f[2].EndsWith(remote, StringComparison.Ordinal) && f[3] == "01");
+    }
+
     [Fact]
-    public async Task Cameras_can_be_added_and_removed_at_runtime_and_removing_one_leaves_no_ffmpeg_process()
+    public async Task Cameras_can_be_added_and_removed_at_runtime_and_removing_one_leaves_no_connection_and_no_ffmpeg_process()
     {
         await using var server = await RtspServerFixture.StartNewAsync(mounts: 2);
         await using var ingest = new IngestHarness();
@@ -63,7 +75,8 @@ public class RegistryTests
         await ingest.WaitUntilAsync(() => ingest.Camera("one").State == CameraState.Streaming, TimeSpan.FromSeconds(10), "one streaming");
         await ingest.Manager.AddAsync(new CameraOptions { Id = "two", Url = server.Url(2) });
         await ingest.WaitUntilAsync(() => ingest.Camera("two").State == CameraState.Streaming, TimeSpan.FromSeconds(10), "two streaming");
-        Assert.Equal(2, FfmpegChildren(server.Port).Count);
+        Assert.Equal(2, CameraConnections(server.Port));
+        Assert.Empty(FfmpegChildren(server.Port)); // decoded in-process
         var dup = await Assert.ThrowsAsync<ArgumentException>(() => ingest.Manager.AddAsync(new CameraOptions { Id = "one", Url = server.Url(2) }));
         Assert.Contains("already exists", dup.Message, StringComparison.Ordinal);
 
@@ -74,12 +87,13 @@ public class RegistryTests
         Assert.True(feed.Reader.Completion.IsCompleted || feed.Count > 0, "the removed camera's feed is completed");
         ingest.Drain("one");
         await feed.Reader.Completion.WaitAsync(TimeSpan.FromSeconds(2));
-        Assert.Single(FfmpegChildren(server.Port));
+        await ingest.WaitUntilAsync(() => CameraConnections(server.Port) == 1, TimeSpan.FromSeconds(2), "the removed camera's connection closed");
         Assert.False(await ingest.Manager.RemoveAsync("one"));
 
         var two = ingest.Camera("two").FramesDecoded;
         await ingest.WaitUntilAsync(() => ingest.Camera("two").FramesDecoded > two + 10, TimeSpan.FromSeconds(5), "two keeps streaming");
         await ingest.Manager.StopAllAsync();
+        Assert.Equal(0, CameraConnections(server.Port));
         Assert.Empty(FfmpegChildren(server.Port));
         Assert.All(ingest.Manager.Snapshot(), s => Assert.Equal(CameraState.Stopped, s.State));
     }
