@@ -81,12 +81,16 @@ static int interrupted(void *opaque) {
 }
 
 static void set_deadline(sd_decoder *d, int64_t timeout_us) {
+    atomic_store(&d->timed_out, 0);
     atomic_store(&d->deadline, timeout_us > 0 ? av_gettime_relative() + timeout_us : 0);
 }
 
-/* An interrupted call reports AVERROR_EXIT; when the deadline (not sd_abort) caused it, it is a timeout. */
+/* A failed call that the interrupt callback ended: AVERROR_EXIT after sd_abort, AVERROR(ETIMEDOUT) after the deadline
+ * (libavformat does not always pass AVERROR_EXIT up: the RTSP client reports a reply it never got as invalid data). */
 static int timeout_or(sd_decoder *d, int rc) {
-    return rc == AVERROR_EXIT && atomic_load(&d->timed_out) && !atomic_load(&d->abort) ? AVERROR(ETIMEDOUT) : rc;
+    if (rc >= 0 || rc == AVERROR_EOF) return rc;
+    if (atomic_load(&d->abort)) return AVERROR_EXIT;
+    return atomic_load(&d->timed_out) ? AVERROR(ETIMEDOUT) : rc;
 }
 
 static int fail_to(char *error, size_t size, int code, const char *what) {
@@ -213,6 +217,14 @@ SD_API int sd_open_input(sd_decoder *d, const char *url, int threads, const char
         d->fell_back = 1;
         snprintf(d->transport, sizeof d->transport, "udp");
         rc = open_format(d, url, "udp", io_timeout);
+        /* A server may still be tearing down the media the refused attempt prepared (GStreamer answers 5xx then):
+         * a few more tries, 250 ms apart, within the open deadline. */
+        for (int retry = 0; retry < 4 && rc == AVERROR_HTTP_SERVER_ERROR; retry++) {
+            avformat_close_input(&d->format);
+            for (int i = 0; i < 25 && !interrupted(d); i++) av_usleep(10000);
+            if (interrupted(d)) break;
+            rc = open_format(d, url, "udp", io_timeout);
+        }
     }
     if (rc < 0) return fail(d, timeout_or(d, rc), "cannot open");
     rc = avformat_find_stream_info(d->format, NULL);

@@ -90,7 +90,7 @@ public static class FrameSources
         SourceKind.Network when NetworkUsesPipe(camera, options) => new FfmpegFrameSource(camera, options, PipeFormat.I420, pool, time, logger),
         SourceKind.Network => new CaptureFrameSource(camera, options.DecoderThreads, FileDecoder.Libav, pool, time, options, logger),
         SourceKind.File when options.EffectiveFileDecoder == FileDecoder.Ffmpeg => new FfmpegFrameSource(camera, options, PipeFormat.I420, pool, time, logger),
-        SourceKind.File => new CaptureFrameSource(camera, options.DecoderThreads, options.EffectiveFileDecoder, pool, time),
+        SourceKind.File => new CaptureFrameSource(camera, options.DecoderThreads, options.EffectiveFileDecoder, pool, time, logger: logger),
         SourceKind.Device => new CaptureFrameSource(camera, options.DecoderThreads, FileDecoder.OpenCv, pool, time),
         _ => throw new SourceException("unknown URL scheme; use rtsp://, rtsps://, http://, https://, a file path or /dev/videoN", recoverable: false),
     };
