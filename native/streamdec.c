@@ -188,6 +188,9 @@ static int open_format(sd_decoder *d, const char *url, const char *transport, in
 #endif
         if (!rtsp) av_dict_set_int(&options, "rw_timeout", io_timeout_us, 0);
     }
+    /* A live stream's frame rate from a couple of frames instead of 20: the open (and every reconnect) gets to its
+     * first frame about 0.4 s sooner; the rate is only reported, frames are timed by their arrival. */
+    if (rtsp || is_scheme(url, "http") || is_scheme(url, "https")) av_dict_set(&options, "fpsprobesize", "2", 0);
     int rc = avformat_open_input(&d->format, url, NULL, &options);
     av_dict_free(&options);
     return rc;
