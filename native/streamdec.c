@@ -1,6 +1,6 @@
 /*
  * streamdec: a thin in-process video decoder over the system's FFmpeg libraries (libavformat, libavcodec,
- * libswscale), for Stream's file ingest. OpenCvSharp's bundled FFmpeg is built without SIMD, and an ffmpeg child
+ * libswscale), for Stream's ingest of files and network cameras (rtsp, rtsps, http, https). OpenCvSharp's bundled FFmpeg is built without SIMD, and an ffmpeg child
  * process pays a copy through a pipe per frame; this decodes in the calling process with the system FFmpeg's
  * optimised decoders and converts each picture the caller keeps to BGR24 (swscale) straight into the caller's buffer.
  *
@@ -8,12 +8,19 @@
  * pictures (references, no copies); the caller's thread takes them with sd_grab and converts the ones it keeps while
  * the next ones decode, so conversion overlaps decoding instead of stalling it.
  *
+ * Network I/O never blocks for long: every blocking call of libavformat polls the interrupt callback, which ends it
+ * when sd_abort was called (watchdog, shutdown) or when the current deadline passed (the open timeout while opening,
+ * the read timeout while waiting for a packet). Frames the caller does not keep are grabbed and never converted
+ * (sd_grab without sd_retrieve_bgr); the decoder can also skip non-reference or non-key frames (skip_frame).
+ *
  * Built by scripts/setup.sh (gcc + pkg-config) into native/build/libstreamdec.so; Stream falls back to the ffmpeg
- * pipe when it is absent. One decoder is used by one thread; only sd_abort may be called from another.
+ * pipe when it is absent. Life cycle: sd_alloc, sd_open_input (blocking; sd_abort from another thread ends it),
+ * sd_grab / sd_retrieve_bgr, sd_close. One decoder is used by one thread; only sd_abort may be called from another.
  */
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/imgutils.h>
+#include <libavutil/time.h>
 #include <libswscale/swscale.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -37,6 +44,13 @@ typedef struct sd_decoder {
     int draining;
     int has_frame;
     atomic_int abort;
+    atomic_int timed_out;         /* the interrupt callback ended a call because the deadline passed */
+    _Atomic int64_t deadline;     /* av_gettime_relative() after which blocking I/O gives up; 0: none */
+    int64_t read_timeout_us;      /* per packet read (network); 0: none */
+    int fell_back;                /* transport auto: TCP was refused (461) and UDP was used */
+    char transport[8];            /* the RTSP transport in use ("tcp", "udp"; empty for other protocols) */
+    atomic_llong decoded_count;   /* pictures out of the decoder */
+    long long converted_count;    /* pictures converted by sd_retrieve_bgr */
 
     /* Decoded pictures waiting for sd_grab: a ring of preallocated frames, guarded by lock. */
     pthread_t thread;
@@ -53,8 +67,30 @@ typedef struct sd_decoder {
     char thread_error[256];
 } sd_decoder;
 
+static atomic_int live_decoders;
+
 static int interrupted(void *opaque) {
-    return atomic_load(&((sd_decoder *)opaque)->abort);
+    sd_decoder *d = opaque;
+    if (atomic_load(&d->abort)) return 1;
+    int64_t deadline = atomic_load(&d->deadline);
+    if (deadline > 0 && av_gettime_relative() > deadline) {
+        atomic_store(&d->timed_out, 1);
+        return 1;
+    }
+    return 0;
+}
+
+static void set_deadline(sd_decoder *d, int64_t timeout_us) {
+    atomic_store(&d->timed_out, 0);
+    atomic_store(&d->deadline, timeout_us > 0 ? av_gettime_relative() + timeout_us : 0);
+}
+
+/* A failed call that the interrupt callback ended: AVERROR_EXIT after sd_abort, AVERROR(ETIMEDOUT) after the deadline
+ * (libavformat does not always pass AVERROR_EXIT up: the RTSP client reports a reply it never got as invalid data). */
+static int timeout_or(sd_decoder *d, int rc) {
+    if (rc >= 0 || rc == AVERROR_EOF) return rc;
+    if (atomic_load(&d->abort)) return AVERROR_EXIT;
+    return atomic_load(&d->timed_out) ? AVERROR(ETIMEDOUT) : rc;
 }
 
 static int fail_to(char *error, size_t size, int code, const char *what) {
@@ -72,7 +108,10 @@ static int fail_decoding(sd_decoder *d, int code, const char *what) { return fai
 
 static int start_thread(sd_decoder *d);
 
-SD_API int sd_version(void) { return 1; }
+SD_API int sd_version(void) { return 2; }
+
+/* Decoders allocated and not yet closed in this process (diagnostics, tests). */
+SD_API int sd_live_count(void) { return atomic_load(&live_decoders); }
 
 SD_API const char *sd_error(const sd_decoder *d) { return d ? d->error : "no decoder"; }
 
@@ -113,26 +152,86 @@ SD_API void sd_close(sd_decoder *d) {
     avcodec_free_context(&d->codec);
     avformat_close_input(&d->format);
     av_free(d);
+    atomic_fetch_sub(&live_decoders, 1);
 }
 
-/* Opens the first video stream of `url` with `threads` decoder threads (0: FFmpeg's choice). On failure returns a
- * negative AVERROR and, when a decoder was allocated, leaves it in *out for sd_error (the caller closes it). */
-SD_API int sd_open(const char *url, int threads, sd_decoder **out) {
-    *out = NULL;
+/* A decoder that opens nothing yet: the caller keeps it so that sd_abort can end a blocking sd_open_input. */
+SD_API sd_decoder *sd_alloc(void) {
     sd_decoder *d = av_mallocz(sizeof *d);
-    if (!d) return AVERROR(ENOMEM);
-    *out = d;
+    if (!d) return NULL;
     pthread_mutex_init(&d->lock, NULL);
     pthread_cond_init(&d->changed, NULL);
-    av_log_set_level(AV_LOG_QUIET);
+    atomic_fetch_add(&live_decoders, 1);
+    return d;
+}
+
+static int is_scheme(const char *url, const char *scheme) {
+    size_t n = strlen(scheme);
+    return strncmp(url, scheme, n) == 0 && strncmp(url + n, "://", 3) == 0;
+}
+
+/* avformat_open_input with the network options of the URL's protocol (FFmpeg 5.1 names; 4.x where they differ). */
+static int open_format(sd_decoder *d, const char *url, const char *transport, int64_t io_timeout_us) {
     d->format = avformat_alloc_context();
-    if (!d->format) return fail(d, AVERROR(ENOMEM), "out of memory");
+    if (!d->format) return AVERROR(ENOMEM);
     d->format->interrupt_callback.callback = interrupted;
     d->format->interrupt_callback.opaque = d;
-    int rc = avformat_open_input(&d->format, url, NULL, NULL);
-    if (rc < 0) return fail(d, rc, "cannot open");
+    AVDictionary *options = NULL;
+    int rtsp = is_scheme(url, "rtsp") || is_scheme(url, "rtsps");
+    if (rtsp && transport && *transport) av_dict_set(&options, "rtsp_transport", transport, 0);
+    if (io_timeout_us > 0 && (rtsp || is_scheme(url, "http") || is_scheme(url, "https"))) {
+        /* rtsp: socket I/O timeout ("stimeout" before FFmpeg 5); http: tcp's socket timeout, and the generic I/O one. */
+#if LIBAVFORMAT_VERSION_MAJOR >= 59
+        av_dict_set_int(&options, "timeout", io_timeout_us, 0);
+#else
+        av_dict_set_int(&options, rtsp ? "stimeout" : "timeout", io_timeout_us, 0);
+#endif
+        if (!rtsp) av_dict_set_int(&options, "rw_timeout", io_timeout_us, 0);
+    }
+    /* A live stream's frame rate from a couple of frames instead of 20: the open (and every reconnect) gets to its
+     * first frame about 0.4 s sooner; the rate is only reported, frames are timed by their arrival. */
+    if (rtsp || is_scheme(url, "http") || is_scheme(url, "https")) av_dict_set(&options, "fpsprobesize", "2", 0);
+    int rc = avformat_open_input(&d->format, url, NULL, &options);
+    av_dict_free(&options);
+    return rc;
+}
+
+/* Opens the first video stream of `url` with `threads` decoder threads (0: FFmpeg's choice). transport (RTSP only):
+ * "tcp", "udp", or "auto" (TCP, then UDP when the camera answers 461 Unsupported transport); NULL or "": FFmpeg's
+ * default. open_timeout_us bounds the whole open (connect, describe, setup, stream info); read_timeout_us each packet
+ * read after it (0: no limit, for files). skip: 0 decodes every frame, 1 skips non-reference frames, 2 decodes
+ * keyframes only. Returns 0, or a negative AVERROR with sd_error saying what (AVERROR(ETIMEDOUT) when a timeout
+ * passed, AVERROR_EXIT when sd_abort was called). The caller closes the decoder either way. */
+SD_API int sd_open_input(sd_decoder *d, const char *url, int threads, const char *transport, int64_t open_timeout_us,
+                         int64_t read_timeout_us, int skip) {
+    if (!d) return AVERROR(EINVAL);
+    av_log_set_level(AV_LOG_QUIET);
+    d->read_timeout_us = read_timeout_us;
+    int rtsp = is_scheme(url, "rtsp") || is_scheme(url, "rtsps");
+    int automatic = rtsp && transport && strcmp(transport, "auto") == 0;
+    const char *first = automatic ? "tcp" : transport;
+    if (rtsp) snprintf(d->transport, sizeof d->transport, "%s", first && *first ? first : "");
+    set_deadline(d, open_timeout_us);
+    int64_t io_timeout = read_timeout_us > 0 ? read_timeout_us : open_timeout_us;
+    int rc = open_format(d, url, first, io_timeout);
+    if (rc == AVERROR(EPROTONOSUPPORT) && automatic && !atomic_load(&d->abort)) {
+        /* 461 Unsupported transport: the camera serves RTP over UDP only (VLC's server, some NVRs). */
+        avformat_close_input(&d->format);
+        d->fell_back = 1;
+        snprintf(d->transport, sizeof d->transport, "udp");
+        rc = open_format(d, url, "udp", io_timeout);
+        /* A server may still be tearing down the media the refused attempt prepared (GStreamer answers 5xx then):
+         * a few more tries, 250 ms apart, within the open deadline. */
+        for (int retry = 0; retry < 4 && rc == AVERROR_HTTP_SERVER_ERROR; retry++) {
+            avformat_close_input(&d->format);
+            for (int i = 0; i < 25 && !interrupted(d); i++) av_usleep(10000);
+            if (interrupted(d)) break;
+            rc = open_format(d, url, "udp", io_timeout);
+        }
+    }
+    if (rc < 0) return fail(d, timeout_or(d, rc), "cannot open");
     rc = avformat_find_stream_info(d->format, NULL);
-    if (rc < 0) return fail(d, rc, "cannot read stream info");
+    if (rc < 0) return fail(d, timeout_or(d, rc), "cannot read stream info");
 #if LIBAVFORMAT_VERSION_MAJOR >= 59
     const AVCodec *codec = NULL;
 #else
@@ -150,6 +249,7 @@ SD_API int sd_open(const char *url, int threads, sd_decoder **out) {
     if (rc < 0) return fail(d, rc, "bad codec parameters");
     d->codec->thread_count = threads > 0 ? threads : 0;
     d->codec->pkt_timebase = d->format->streams[d->stream]->time_base;
+    d->codec->skip_frame = skip >= 2 ? AVDISCARD_NONKEY : skip == 1 ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
     rc = avcodec_open2(d->codec, codec, NULL);
     if (rc < 0) return fail(d, rc, "cannot open the decoder");
     d->packet = av_packet_alloc();
@@ -159,7 +259,25 @@ SD_API int sd_open(const char *url, int threads, sd_decoder **out) {
     for (int i = 0; i < SD_QUEUE; i++) frames = frames && (d->queue[i] = av_frame_alloc());
     if (!frames) return fail(d, AVERROR(ENOMEM), "out of memory");
     if (d->codec->width <= 0 || d->codec->height <= 0) return fail(d, AVERROR_INVALIDDATA, "no picture size");
+    set_deadline(d, 0);
     return start_thread(d);
+}
+
+/* Files (version 1's entry point): no timeouts, every frame. */
+SD_API int sd_open(const char *url, int threads, sd_decoder **out) {
+    *out = sd_alloc();
+    return *out ? sd_open_input(*out, url, threads, NULL, 0, 0, 0) : AVERROR(ENOMEM);
+}
+
+/* The RTSP transport in use ("tcp", "udp"; "" for other protocols), and whether auto fell back from TCP to UDP. */
+SD_API const char *sd_transport(const sd_decoder *d) { return d->transport; }
+
+SD_API int sd_fell_back(const sd_decoder *d) { return d->fell_back; }
+
+/* Pictures the decoder produced and pictures converted so far. */
+SD_API void sd_stats(const sd_decoder *d, int64_t *decoded, int64_t *converted) {
+    *decoded = atomic_load(&((sd_decoder *)d)->decoded_count);
+    *converted = d->converted_count;
 }
 
 SD_API int sd_width(const sd_decoder *d) { return d->codec->width; }
@@ -183,6 +301,7 @@ static int decode_next(sd_decoder *d, int64_t *pts_us) {
         if (atomic_load(&d->abort)) return fail_decoding(d, AVERROR_EXIT, "aborted");
         int rc = avcodec_receive_frame(d->codec, d->decoded);
         if (rc == 0) {
+            atomic_fetch_add(&d->decoded_count, 1);
             AVStream *s = d->format->streams[d->stream];
             int64_t ts = d->decoded->best_effort_timestamp;
             if (ts == AV_NOPTS_VALUE) {
@@ -196,7 +315,8 @@ static int decode_next(sd_decoder *d, int64_t *pts_us) {
         if (rc == AVERROR_EOF) return 0;
         if (rc != AVERROR(EAGAIN)) return fail_decoding(d, rc, "decoding failed");
         if (d->draining) return 0;
-        rc = av_read_frame(d->format, d->packet);
+        set_deadline(d, d->read_timeout_us);
+        rc = timeout_or(d, av_read_frame(d->format, d->packet));
         if (rc == AVERROR_EOF) {
             d->draining = 1;
             rc = avcodec_send_packet(d->codec, NULL);
@@ -297,7 +417,9 @@ SD_API int sd_retrieve_bgr(sd_decoder *d, uint8_t *dst, int64_t stride, int w, i
     uint8_t *planes[4] = {dst, NULL, NULL, NULL};
     int strides[4] = {(int)stride, 0, 0, 0};
     int rc = sws_scale(d->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, planes, strides);
-    return rc > 0 ? 0 : fail(d, AVERROR(EINVAL), "conversion failed");
+    if (rc <= 0) return fail(d, AVERROR(EINVAL), "conversion failed");
+    d->converted_count++;
+    return 0;
 }
 
 /* Starts again from the beginning (files that loop). */

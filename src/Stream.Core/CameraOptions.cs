@@ -12,6 +12,25 @@ public enum FilePacing
     Full,
 }
 
+/// <summary>Which frames the decoder may skip without decoding them (libavcodec <c>skip_frame</c>).</summary>
+public enum SkipFrames
+{
+    /// <summary>Decode every frame (default).</summary>
+    None,
+
+    /// <summary>
+    /// Skip frames no other frame refers to (non-reference B-frames; AVDISCARD_NONREF): less decode CPU on streams that
+    /// have them, no artefacts; the frame rate drops by their share. No effect on streams without B-frames.
+    /// </summary>
+    NonRef,
+
+    /// <summary>
+    /// Decode keyframes only (AVDISCARD_NONKEY): the camera delivers one frame per GOP (typically 0.5-2 frames/s) at a
+    /// fraction of the CPU. Sensible only when MaxFps is at or below the keyframe rate (a warning says otherwise).
+    /// </summary>
+    NonKey,
+}
+
 /// <summary>One camera as configured under <c>Cameras</c>.</summary>
 public sealed class CameraOptions
 {
@@ -49,4 +68,7 @@ public sealed class CameraOptions
     public string? HwAccel { get; set; }
 
     public bool Enabled { get; set; } = true;
+
+    /// <summary>Frames the decoder skips: <c>none</c> (default), <c>nonref</c> or <c>nonkey</c> (see docs/ingest.md).</summary>
+    public SkipFrames SkipFrames { get; set; }
 }

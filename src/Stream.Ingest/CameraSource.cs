@@ -9,7 +9,7 @@ public enum SourceKind
     /// <summary>Not a source this build can read.</summary>
     Unknown,
 
-    /// <summary>rtsp://, rtsps://, http://, https://: decoded by an ffmpeg child process.</summary>
+    /// <summary>rtsp://, rtsps://, http://, https://: decoded in-process by libav (an ffmpeg child process with HwAccel or without libstreamdec.so).</summary>
     Network,
 
     /// <summary>A video file path (or file:// URL): an ffmpeg child process (default) or OpenCV VideoCapture (<see cref="IngestOptions.FileDecoder"/>).</summary>
@@ -87,12 +87,24 @@ public static class FrameSources
         ILogger? logger = null) =>
         CameraSource.Classify(camera.Url) switch
     {
-        SourceKind.Network => new FfmpegFrameSource(camera, options, PipeFormat.I420, pool, time, logger),
+        SourceKind.Network when NetworkUsesPipe(camera, options) => new FfmpegFrameSource(camera, options, PipeFormat.I420, pool, time, logger),
+        SourceKind.Network => new CaptureFrameSource(camera, options.DecoderThreads, FileDecoder.Libav, pool, time, options, logger),
         SourceKind.File when options.EffectiveFileDecoder == FileDecoder.Ffmpeg => new FfmpegFrameSource(camera, options, PipeFormat.I420, pool, time, logger),
-        SourceKind.File => new CaptureFrameSource(camera, options.DecoderThreads, options.EffectiveFileDecoder, pool, time),
+        SourceKind.File => new CaptureFrameSource(camera, options.DecoderThreads, options.EffectiveFileDecoder, pool, time, logger: logger),
         SourceKind.Device => new CaptureFrameSource(camera, options.DecoderThreads, FileDecoder.OpenCv, pool, time),
         _ => throw new SourceException("unknown URL scheme; use rtsp://, rtsps://, http://, https://, a file path or /dev/videoN", recoverable: false),
     };
+
+    /// <summary>
+    /// Network cameras decode in-process (libav) unless they ask for a hardware decoder (HwAccel, the camera's or
+    /// Ingest's: ffmpeg's -hwaccel lives in the pipe) or libstreamdec.so is missing: then an ffmpeg child process.
+    /// </summary>
+    public static bool NetworkUsesPipe(CameraOptions camera, IngestOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(camera);
+        ArgumentNullException.ThrowIfNull(options);
+        return !LibavDecoder.IsAvailable || !string.IsNullOrWhiteSpace(camera.HwAccel) || !string.IsNullOrWhiteSpace(options.HwAccel);
+    }
 
     /// <summary>An ffmpeg-pipe source whatever the URL kind, with the pipe carrying <paramref name="format"/>.</summary>
     public static IFrameSource CreateFfmpegPipe(CameraOptions camera, IngestOptions options, PipeFormat format) =>
@@ -102,13 +114,17 @@ public static class FrameSources
     public static IReadOnlyList<string> FfmpegArguments(CameraOptions camera, IngestOptions options) =>
         FfmpegFrameSource.BuildArguments(camera, options);
 
-    /// <summary>One line for the start-up log: which decoder reads files, and why when it is not the one configured.</summary>
+    /// <summary>One line for the start-up log: which decoder reads files and network cameras, and why when it is not the one configured.</summary>
     public static string DescribeFileDecoder(IngestOptions options)
     {
+        ArgumentNullException.ThrowIfNull(options);
         var effective = options.EffectiveFileDecoder;
+        var network = LibavDecoder.IsAvailable
+            ? $"; network cameras by {Name(FileDecoder.Libav)} (RTSP transport {options.RtspTransport}), by ffmpeg child processes where HwAccel is set"
+            : $"; network cameras by {Name(FileDecoder.Ffmpeg)}";
         return effective == options.FileDecoder
-            ? $"files are decoded by {Name(effective)}"
-            : $"files are decoded by {Name(effective)}, not {Name(options.FileDecoder)}: {LibavDecoder.UnavailableReason}";
+            ? $"files are decoded by {Name(effective)}{network}"
+            : $"files are decoded by {Name(effective)}, not {Name(options.FileDecoder)}: {LibavDecoder.UnavailableReason}{network}";
     }
 
     private static string Name(FileDecoder decoder) => decoder switch

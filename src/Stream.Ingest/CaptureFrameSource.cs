@@ -1,15 +1,18 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
+using Microsoft.Extensions.Logging;
 using OpenCvSharp;
 using Streaming.Core;
 
 namespace Streaming.Ingest;
 
 /// <summary>
-/// Files and V4L2 devices decoded in-process: files by the system FFmpeg libraries (<see cref="LibavDecoder"/>,
-/// <c>Ingest:FileDecoder = Libav</c>) or OpenCV VideoCapture (<see cref="OpenCvDecoder"/>), devices by VideoCapture.
-/// Each kept picture is converted to BGR straight into the pooled frame's buffer (resized to the output size when one
-/// is configured): no per-frame allocations. Files can loop and can be paced at their own frame rate; the fps cap skips
-/// grabbed pictures without converting them.
+/// Sources decoded in-process: files and network cameras (rtsp, http) by the system FFmpeg libraries
+/// (<see cref="LibavDecoder"/>; files with <c>Ingest:FileDecoder = Libav</c>), files by OpenCV VideoCapture
+/// (<see cref="OpenCvDecoder"/>) otherwise, devices by VideoCapture. Each kept picture is converted to BGR straight
+/// into the pooled frame's buffer (resized to the output size when one is configured): no per-frame allocations.
+/// Files can loop and can be paced at their own frame rate. The fps cap decides on the grabbed picture's time before
+/// anything is converted or copied: a picture dropped for MaxFps is decoded and released, nothing more.
 /// </summary>
 internal sealed class CaptureFrameSource : IFrameSource
 {
@@ -20,7 +23,16 @@ internal sealed class CaptureFrameSource : IFrameSource
     private readonly string _path;
     private readonly int _threads;
     private readonly FileDecoder _decoder;
-    private IPictureDecoder? _capture;
+    private readonly IngestOptions? _network;
+    private readonly ILogger? _logger;
+    private volatile IPictureDecoder? _capture;
+
+    /// <summary>Cameras already warned that SkipFrames=NonKey delivers fewer frames than their MaxFps asks for.</summary>
+    private static readonly ConcurrentDictionary<(string Camera, string Url), bool> WarnedNonKey = new();
+
+    // SkipFrames=NonKey: the first delivered picture's time, to tell the keyframe rate once a second one arrives.
+    private TimeSpan? _firstKeyTime;
+    private bool _keyRateChecked;
     private volatile string? _abortReason;
 
     // Media time of the current pass and the offset that keeps PTS increasing across loops.
@@ -35,18 +47,27 @@ internal sealed class CaptureFrameSource : IFrameSource
     private bool _paceStarted;
 
     /// <param name="threads">Decoder threads for files (0: the decoder's default).</param>
-    /// <param name="decoder">Which decoder reads a file (<see cref="FileDecoder.Libav"/> or <see cref="FileDecoder.OpenCv"/>); devices always use VideoCapture.</param>
+    /// <param name="decoder">Which decoder reads a file (<see cref="FileDecoder.Libav"/> or <see cref="FileDecoder.OpenCv"/>); devices always use VideoCapture, network cameras libav.</param>
+    /// <param name="network">Network cameras: the timeouts and transport (Ingest options).</param>
     public CaptureFrameSource(CameraOptions camera, int threads = 0, FileDecoder decoder = FileDecoder.OpenCv,
-        FrameBufferPool? pool = null, TimeProvider? time = null)
+        FrameBufferPool? pool = null, TimeProvider? time = null, IngestOptions? network = null, ILogger? logger = null)
     {
+        _network = network;
+        _logger = logger;
         _pool = pool ?? FrameBufferPool.Shared;
         _time = time ?? TimeProvider.System;
         _camera = camera;
         _kind = CameraSource.Classify(camera.Url);
         _path = _kind == SourceKind.File ? CameraSource.FilePath(camera.Url) : camera.Url;
         _threads = threads;
-        _decoder = _kind == SourceKind.File && decoder == FileDecoder.Libav ? FileDecoder.Libav : FileDecoder.OpenCv;
+        _decoder = _kind == SourceKind.Network || (_kind == SourceKind.File && decoder == FileDecoder.Libav) ? FileDecoder.Libav : FileDecoder.OpenCv;
     }
+
+    /// <summary>The in-process libav decoder's counts (decoded, converted) of the current connection; null for OpenCV.</summary>
+    internal (long Decoded, long Converted)? DecoderCounts => (_capture as LibavDecoder)?.Counts;
+
+    /// <summary>RTSP: the transport the connection uses ("tcp", "udp"); empty otherwise.</summary>
+    internal string Transport => (_capture as LibavDecoder)?.Transport ?? string.Empty;
 
     public int Width { get; private set; }
 
@@ -65,9 +86,40 @@ internal sealed class CaptureFrameSource : IFrameSource
         }
 
         _capture?.Dispose();
-        _capture = _decoder == FileDecoder.Libav
-            ? LibavDecoder.Open(_path, _threads)
-            : OpenCvDecoder.Open(_path, _kind == SourceKind.Device, _threads);
+        _capture = null;
+        if (_decoder == FileDecoder.Libav)
+        {
+            // The decoder exists before the blocking open, so that Abort (watchdog, shutdown) can end it.
+            var libav = LibavDecoder.Create();
+            _capture = libav;
+            using var stop = cancellationToken.Register(() => Abort("stopped"));
+            if (_abortReason is not null)
+            {
+                libav.Abort();
+            }
+
+            var settings = _kind == SourceKind.Network
+                ? LibavSettings.Network(_camera, _network ?? new IngestOptions())
+                : LibavSettings.File(_path, _threads, _camera.SkipFrames);
+            try
+            {
+                libav.Open(settings);
+            }
+            catch (SourceException ex) when (_abortReason is { } why)
+            {
+                throw new SourceException(why, recoverable: true, ex);
+            }
+
+            if (settings.Transport == "auto" && libav.Transport == "udp" && _logger is not null)
+            {
+                Log.RtspFellBackToUdp(_logger, _camera.Id);
+            }
+        }
+        else
+        {
+            _capture = OpenCvDecoder.Open(_path, _kind == SourceKind.Device, _threads);
+        }
+
         _framesThisPass = 0;
         NominalFps = _capture.Fps;
         FrameCountHint = _capture.FrameCount;
@@ -121,6 +173,11 @@ internal sealed class CaptureFrameSource : IFrameSource
                     throw new SourceException("device stopped delivering frames (unplugged or in use?)", recoverable: true);
                 }
 
+                if (_kind == SourceKind.Network)
+                {
+                    throw new SourceException("stream ended (the camera closed the connection); will reconnect", recoverable: true);
+                }
+
                 if (_framesThisPass == 0)
                 {
                     throw OpenCvDecoder.Unreadable(device: false, "has no decodable video frames");
@@ -141,9 +198,15 @@ internal sealed class CaptureFrameSource : IFrameSource
             _framesThisPass++;
             pts = MediaTime(grabbedPts);
             _lastPts = pts - _ptsOffset;
+            if (_camera.SkipFrames == SkipFrames.NonKey && !_keyRateChecked)
+            {
+                CheckKeyframeRate(pts);
+            }
+
             if (_camera.MaxFps > 0)
             {
-                // Keep a frame only when its media time reached the next allowed slot (grab without retrieve is cheap).
+                // Keep a frame only when its time reached the next allowed slot. A frame dropped here is only decoded:
+                // no colour conversion, no copy, no pooled buffer (Retrieve below is never called for it).
                 _nextAllowed ??= pts;
                 if (pts < _nextAllowed.Value)
                 {
@@ -166,7 +229,9 @@ internal sealed class CaptureFrameSource : IFrameSource
             Pace(pts, cancellationToken);
         }
 
-        var frame = Frame.Rent(cameraId, sequence, Width, Height, _time.GetUtcNow(), pts, live, _pool);
+        // Network cameras: the pipeline's time is the capture time (the stream's own clock is the camera's, not ours).
+        var framePts = _kind == SourceKind.Network ? (TimeSpan?)null : pts;
+        var frame = Frame.Rent(cameraId, sequence, Width, Height, _time.GetUtcNow(), framePts, live, _pool);
         try
         {
             capture.Retrieve(frame.Image);
@@ -181,9 +246,35 @@ internal sealed class CaptureFrameSource : IFrameSource
 
     private TimeSpan FrameInterval() => TimeSpan.FromSeconds(1 / (NominalFps > 0 ? NominalFps : 25));
 
+    /// <summary>
+    /// SkipFrames=NonKey delivers one frame per keyframe: once two have arrived, warns (once per camera) when MaxFps asks
+    /// for more frames than that, since the cap cannot be met.
+    /// </summary>
+    private void CheckKeyframeRate(TimeSpan time)
+    {
+        if (_firstKeyTime is not { } first)
+        {
+            _firstKeyTime = time;
+            return;
+        }
+
+        _keyRateChecked = true;
+        var interval = time - first;
+        if (interval <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        var keyRate = 1 / interval.TotalSeconds;
+        if ((_camera.MaxFps <= 0 || _camera.MaxFps > keyRate * 1.05) && _logger is not null && WarnedNonKey.TryAdd((_camera.Id, _camera.Url), true))
+        {
+            Log.NonKeyBelowMaxFps(_logger, _camera.Id, keyRate, _camera.MaxFps);
+        }
+    }
+
     private TimeSpan MediaTime(TimeSpan? decoded)
     {
-        if (_kind == SourceKind.Device)
+        if (_kind is SourceKind.Device or SourceKind.Network)
         {
             return Stopwatch.GetElapsedTime(0);
         }

@@ -23,9 +23,9 @@ public enum PipeFormat
 }
 
 /// <summary>
-/// A camera decoded by an ffmpeg child process (network cameras, and files with <c>Ingest:FileDecoder = Ffmpeg</c>)
-/// that writes raw frames to its stdout. By default ffmpeg emits I420 (<c>-pix_fmt yuv420p</c>: the decoder's own
-/// format, so ffmpeg converts only odd sources such as yuvj420p or 4:2:2); each frame is read with one
+/// A camera decoded by an ffmpeg child process (network cameras with a hardware decoder or where libstreamdec.so is
+/// missing, and files with <c>Ingest:FileDecoder = Ffmpeg</c>) that writes raw frames to its stdout. By default
+/// ffmpeg emits I420 (<c>-pix_fmt yuv420p</c>: the decoder's own format, so ffmpeg converts only odd sources such as yuvj420p or 4:2:2); each frame is read with one
 /// <c>ReadExactly</c> into a native buffer owned by this source and converted to BGR with OpenCV (BT.601 limited
 /// range, the same matrix swscale and VideoCapture use) straight into a pooled frame: no per-frame allocation.
 /// The picture size is taken from ffmpeg's own description of its output (no second connection to probe).
@@ -100,7 +100,9 @@ internal sealed partial class FfmpegFrameSource : IFrameSource
         }
         else if (scheme is "rtsp" or "rtsps")
         {
-            args.AddRange(["-rtsp_transport", options.RtspTransport, "-timeout", timeoutUs]);
+            // ffmpeg's client cannot try TCP first and UDP after a 461; the pipe reads "auto" as TCP.
+            var transport = options.RtspTransport == "udp" ? "udp" : "tcp";
+            args.AddRange(["-rtsp_transport", transport, "-timeout", timeoutUs]);
         }
         else
         {
@@ -111,6 +113,11 @@ internal sealed partial class FfmpegFrameSource : IFrameSource
         if (hardwareDecode && HwAccel(camera, options) is { } hw)
         {
             args.AddRange(["-hwaccel", hw]);
+        }
+
+        if (camera.SkipFrames != SkipFrames.None)
+        {
+            args.AddRange(["-skip_frame", camera.SkipFrames == SkipFrames.NonKey ? "nokey" : "noref"]);
         }
 
         if (options.DecoderThreads > 0)

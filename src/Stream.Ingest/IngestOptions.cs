@@ -51,19 +51,26 @@ public sealed class IngestOptions
     [Range(0.0, 3600.0, MinimumIsExclusive = true)]
     public double WatchdogSeconds { get; set; } = 10;
 
-    /// <summary>The ffmpeg executable that decodes network cameras (a name on PATH or a full path).</summary>
+    /// <summary>The ffmpeg executable of the pipe decoder (network cameras with HwAccel, and everything where libstreamdec.so is missing).</summary>
     [Required(ErrorMessage = "{0} is empty: set it to \"ffmpeg\" or the full path of the ffmpeg executable")]
     public string FfmpegPath { get; set; } = "ffmpeg";
 
-    /// <summary>RTSP lower transport: "tcp" (default, robust through NAT and loss) or "udp".</summary>
-    [RegularExpression("^(tcp|udp)$", ErrorMessage = "{0} must be \"tcp\" or \"udp\"")]
-    public string RtspTransport { get; set; } = "tcp";
+    /// <summary>
+    /// RTSP lower transport: "auto" (default: TCP, robust through NAT and loss, and UDP when the camera answers
+    /// 461 Unsupported transport, as ffmpeg's and VLC's clients do), "tcp" or "udp". The ffmpeg pipe fallback reads
+    /// "auto" as "tcp".
+    /// </summary>
+    [RegularExpression("^(auto|tcp|udp)$", ErrorMessage = "{0} must be \"auto\", \"tcp\" or \"udp\"")]
+    public string RtspTransport { get; set; } = "auto";
 
-    /// <summary>Socket I/O timeout for network cameras, in seconds (ffmpeg <c>-timeout</c>).</summary>
+    /// <summary>
+    /// Network cameras: the longest wait for data on an open connection, in seconds, after which the camera reconnects
+    /// (libavformat's <c>timeout</c>/<c>rw_timeout</c>, and a read deadline of the in-process decoder).
+    /// </summary>
     [Range(0.0, 3600.0, MinimumIsExclusive = true)]
     public double SocketTimeoutSeconds { get; set; } = 5;
 
-    /// <summary>Longest wait for a network camera to deliver its stream description and first frame, in seconds.</summary>
+    /// <summary>Longest wait for a network camera to connect and deliver its stream description, in seconds (the whole open: connect, DESCRIBE, SETUP, PLAY, stream info).</summary>
     [Range(0.0, 3600.0, MinimumIsExclusive = true)]
     public double OpenTimeoutSeconds { get; set; } = 10;
 

@@ -1,31 +1,56 @@
+using System.Globalization;
 using System.Reflection;
 using System.Runtime.InteropServices;
 using OpenCvSharp;
+using Streaming.Core;
 
 namespace Streaming.Ingest;
 
+/// <summary>What <see cref="LibavDecoder.Open"/> opens, and how.</summary>
+/// <param name="Url">A file path or a network URL (rtsp, rtsps, http, https).</param>
+/// <param name="Threads">Decoder threads (0: FFmpeg's choice).</param>
+/// <param name="Transport">RTSP transport: auto, tcp or udp (ignored for other sources).</param>
+/// <param name="OpenTimeout">Longest open (connect, describe, setup, stream info); zero: none (files).</param>
+/// <param name="ReadTimeout">Longest wait for one packet after the open; zero: none (files).</param>
+/// <param name="Skip">Frames the decoder skips.</param>
+internal sealed record LibavSettings(string Url, int Threads, string Transport, TimeSpan OpenTimeout, TimeSpan ReadTimeout, SkipFrames Skip)
+{
+    /// <summary>A file: no timeouts, no transport.</summary>
+    public static LibavSettings File(string path, int threads, SkipFrames skip = SkipFrames.None) =>
+        new(path, threads, string.Empty, TimeSpan.Zero, TimeSpan.Zero, skip);
+
+    /// <summary>A network camera, with the timeouts and transport of <paramref name="options"/>.</summary>
+    public static LibavSettings Network(CameraOptions camera, IngestOptions options) =>
+        new(camera.Url, options.DecoderThreads, options.RtspTransport, TimeSpan.FromSeconds(options.OpenTimeoutSeconds),
+            TimeSpan.FromSeconds(options.SocketTimeoutSeconds), camera.SkipFrames);
+
+    public bool IsNetwork => CameraSource.Classify(Url) == SourceKind.Network;
+}
+
 /// <summary>
-/// Decodes a file in-process with the system's FFmpeg libraries (libavformat/libavcodec/libswscale, SIMD-optimised,
-/// unlike the FFmpeg inside OpenCvSharp's runtime) through <c>libstreamdec.so</c>, a thin C shim in <c>native/</c> that
-/// scripts/setup.sh builds. The shim decodes ahead on a thread of its own; each picture kept is converted to BGR24 by
-/// swscale (scaled to the output size when one is configured) straight into the pooled frame: no copy, no per-frame
-/// allocation.
+/// Decodes a file or a network camera (rtsp, http) in-process with the system's FFmpeg libraries
+/// (libavformat/libavcodec/libswscale, SIMD-optimised, unlike the FFmpeg inside OpenCvSharp's runtime) through
+/// <c>libstreamdec.so</c>, a thin C shim in <c>native/</c> that scripts/setup.sh builds. The shim decodes ahead on a
+/// thread of its own; each picture kept is converted to BGR24 by swscale (scaled to the output size when one is
+/// configured) straight into the pooled frame: no copy, no per-frame allocation; pictures not kept are never converted.
+/// Network I/O is bounded by the open and read timeouts and ends at once on <see cref="Abort"/> (libavformat's
+/// interrupt callback), so neither the watchdog nor shutdown ever waits on a socket.
 /// Owns the native decoder (a <see cref="SafeHandle"/>); one thread uses it, <see cref="Abort"/> may come from another.
 /// </summary>
 internal sealed partial class LibavDecoder : IPictureDecoder
 {
     private const string Library = "streamdec";
-    private const int ExpectedVersion = 1;
+    private const int ExpectedVersion = 2;
+    private const int ETimedOut = 110;
+    private const int EProtoNoSupport = 93;
     private static readonly Lazy<string?> Unavailable = new(Probe);
 
     private readonly DecoderHandle _handle;
+    private LibavSettings? _settings;
+
     private LibavDecoder(DecoderHandle handle)
     {
         _handle = handle;
-        Width = NativeMethods.Width(handle);
-        Height = NativeMethods.Height(handle);
-        Fps = NativeMethods.Fps(handle);
-        FrameCount = Math.Max(0, NativeMethods.FrameCount(handle));
     }
 
     /// <summary>Null when libstreamdec.so loads and speaks this version, else why not (with the fix).</summary>
@@ -33,31 +58,103 @@ internal sealed partial class LibavDecoder : IPictureDecoder
 
     public static bool IsAvailable => UnavailableReason is null;
 
-    public int Width { get; }
+    /// <summary>Native decoders open in this process (each camera connection holds one until it is disposed).</summary>
+    public static int LiveCount => IsAvailable ? NativeMethods.LiveCount() : 0;
 
-    public int Height { get; }
+    public int Width { get; private set; }
 
-    public double Fps { get; }
+    public int Height { get; private set; }
 
-    public long FrameCount { get; }
+    public double Fps { get; private set; }
 
-    /// <summary>Opens <paramref name="path"/>; throws <see cref="SourceException"/> (not recoverable) when it cannot be decoded.</summary>
-    public static LibavDecoder Open(string path, int threads)
+    public long FrameCount { get; private set; }
+
+    /// <summary>RTSP: the transport in use ("tcp" or "udp"); empty for other sources.</summary>
+    public string Transport { get; private set; } = string.Empty;
+
+    /// <summary>Pictures decoded and pictures converted to BGR so far (the difference: grabbed and skipped).</summary>
+    public (long Decoded, long Converted) Counts
+    {
+        get
+        {
+            NativeMethods.Stats(_handle, out var decoded, out var converted);
+            return (decoded, converted);
+        }
+    }
+
+    /// <summary>A decoder with nothing open yet, so that <see cref="Abort"/> can reach a blocking <see cref="Open"/>.</summary>
+    public static LibavDecoder Create()
     {
         if (UnavailableReason is { } reason)
         {
             throw new SourceException(reason, recoverable: false);
         }
 
-        var rc = NativeMethods.Open(path, threads, out var handle);
-        if (rc < 0)
+        var handle = NativeMethods.Alloc();
+        if (handle.IsInvalid)
         {
-            var error = handle.IsInvalid ? "out of memory" : NativeMethods.Error(handle);
             handle.Dispose();
-            throw new SourceException($"file cannot be decoded ({error}): it is corrupt or not a video; replace it or re-encode it as H.264 MP4", recoverable: false);
+            throw new SourceException("out of memory for a decoder", recoverable: true);
         }
 
         return new LibavDecoder(handle);
+    }
+
+    /// <summary>
+    /// Opens <paramref name="settings"/>' source (blocking up to its open timeout; <see cref="Abort"/> ends it sooner).
+    /// Throws <see cref="SourceException"/>: not recoverable for a file that cannot be decoded, recoverable for a
+    /// network camera, with a line naming the cause and the fix.
+    /// </summary>
+    public void Open(LibavSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        _settings = settings;
+        var rc = NativeMethods.OpenInput(_handle, settings.Url, settings.Threads, settings.IsNetwork ? settings.Transport : null,
+            (long)settings.OpenTimeout.TotalMicroseconds, (long)settings.ReadTimeout.TotalMicroseconds, (int)settings.Skip);
+        Transport = Marshal.PtrToStringUTF8(NativeMethods.TransportPointer(_handle)) ?? string.Empty;
+        if (rc < 0)
+        {
+            var error = NativeMethods.Error(_handle);
+            if (!settings.IsNetwork)
+            {
+                throw new SourceException($"file cannot be decoded ({error}): it is corrupt or not a video; replace it or re-encode it as H.264 MP4", recoverable: false);
+            }
+
+            throw new SourceException(OpenFailure(settings, rc, error, NativeMethods.FellBack(_handle) != 0), recoverable: true);
+        }
+
+        Width = NativeMethods.Width(_handle);
+        Height = NativeMethods.Height(_handle);
+        Fps = NativeMethods.Fps(_handle);
+        FrameCount = Math.Max(0, NativeMethods.FrameCount(_handle));
+    }
+
+    /// <summary>Why a network camera did not open, with the fix: transport refusals and timeouts by name.</summary>
+    internal static string OpenFailure(LibavSettings settings, int rc, string error, bool fellBack)
+    {
+        var c = CultureInfo.InvariantCulture;
+        var transport = settings.Transport;
+        if (rc == -EProtoNoSupport && CameraSource.Classify(settings.Url, out var scheme) == SourceKind.Network && scheme is "rtsp" or "rtsps")
+        {
+            return fellBack || transport == "auto"
+                ? "the camera refused RTSP over TCP and over UDP (461 Unsupported transport); check the camera's RTSP settings (RTP over TCP or UDP must be on)"
+                : transport == "udp"
+                    ? "the camera refused RTSP over UDP (Ingest:RtspTransport = udp; it answered 461 Unsupported transport); set Ingest:RtspTransport to auto (or tcp)"
+                    : "the camera refused RTSP over TCP (Ingest:RtspTransport = tcp; it answered 461 Unsupported transport: it serves RTP over UDP only); set Ingest:RtspTransport to auto (or udp)";
+        }
+
+        if (fellBack)
+        {
+            var what = rc == -ETimedOut ? string.Create(c, $"no video arrived within {settings.OpenTimeout.TotalSeconds:0.#} s") : error;
+            return $"the camera refused RTSP over TCP (461 Unsupported transport) and RTSP over UDP failed ({what}); let the camera's RTP packets (UDP) through the firewall, or turn on RTP over TCP in the camera";
+        }
+
+        if (rc == -ETimedOut)
+        {
+            return string.Create(c, $"no answer within {settings.OpenTimeout.TotalSeconds:0.#} s ({error}); check that the camera is reachable and sends video (Ingest:OpenTimeoutSeconds sets the wait)");
+        }
+
+        return $"{error}; check that the camera is reachable and the URL (path, credentials) is right";
     }
 
     public bool Grab(out TimeSpan? pts)
@@ -65,7 +162,15 @@ internal sealed partial class LibavDecoder : IPictureDecoder
         var rc = NativeMethods.Grab(_handle, out var us);
         if (rc < 0)
         {
-            throw new SourceException($"decoding failed ({NativeMethods.Error(_handle)})", recoverable: true);
+            var error = NativeMethods.Error(_handle);
+            if (_settings is { IsNetwork: true } network)
+            {
+                throw new SourceException(rc == -ETimedOut
+                    ? string.Create(CultureInfo.InvariantCulture, $"no data from the camera for {network.ReadTimeout.TotalSeconds:0.#} s (Ingest:SocketTimeoutSeconds); will reconnect")
+                    : $"stream broke ({error}); will reconnect", recoverable: true);
+            }
+
+            throw new SourceException($"decoding failed ({error})", recoverable: true);
         }
 
         pts = us >= 0 ? TimeSpan.FromMicroseconds(us) : null;
@@ -134,8 +239,23 @@ internal sealed partial class LibavDecoder : IPictureDecoder
         [LibraryImport(Library, EntryPoint = "sd_version")]
         public static partial int Version();
 
-        [LibraryImport(Library, EntryPoint = "sd_open", StringMarshalling = StringMarshalling.Utf8)]
-        public static partial int Open(string url, int threads, out DecoderHandle decoder);
+        [LibraryImport(Library, EntryPoint = "sd_alloc")]
+        public static partial DecoderHandle Alloc();
+
+        [LibraryImport(Library, EntryPoint = "sd_open_input", StringMarshalling = StringMarshalling.Utf8)]
+        public static partial int OpenInput(DecoderHandle decoder, string url, int threads, string? transport, long openTimeoutUs, long readTimeoutUs, int skip);
+
+        [LibraryImport(Library, EntryPoint = "sd_transport")]
+        public static partial IntPtr TransportPointer(DecoderHandle decoder);
+
+        [LibraryImport(Library, EntryPoint = "sd_fell_back")]
+        public static partial int FellBack(DecoderHandle decoder);
+
+        [LibraryImport(Library, EntryPoint = "sd_stats")]
+        public static partial void Stats(DecoderHandle decoder, out long decoded, out long converted);
+
+        [LibraryImport(Library, EntryPoint = "sd_live_count")]
+        public static partial int LiveCount();
 
         [LibraryImport(Library, EntryPoint = "sd_error")]
         private static partial IntPtr ErrorPointer(DecoderHandle decoder);

@@ -38,15 +38,21 @@ internal static partial class Log
     [LoggerMessage(EventId = 2012, Level = LogLevel.Warning, Message = "Ingest: no camera to read ({Configured} configured, none enabled): the pipeline idles; add cameras under Cameras in the config file (it is watched) or with POST /api/cameras")]
     public static partial void NoCameras(ILogger logger, int configured);
 
+    [LoggerMessage(EventId = 2013, Level = LogLevel.Warning, Message = "Camera {CameraId}: SkipFrames=NonKey decodes keyframes only, {KeyframesPerSecond:0.##} frames/s here, fewer than MaxFps {MaxFps} (0: no cap) asks for; set MaxFps at or below the keyframe rate, use SkipFrames=NonRef, or shorten the camera's GOP")]
+    public static partial void NonKeyBelowMaxFps(ILogger logger, string cameraId, double keyframesPerSecond, double maxFps);
+
+    [LoggerMessage(EventId = 2014, Level = LogLevel.Information, Message = "Camera {CameraId}: the camera refused RTSP over TCP (461 Unsupported transport); streaming over UDP (Ingest:RtspTransport = auto)")]
+    public static partial void RtspFellBackToUdp(ILogger logger, string cameraId);
+
     [LoggerMessage(EventId = 2008, Level = LogLevel.Information, Message = "Ingest stopped: {Cameras} cameras closed")]
     public static partial void IngestStopped(ILogger logger, int cameras);
 
-    [LoggerMessage(EventId = 2012, Level = LogLevel.Warning, Message = "Camera {CameraId}: hardware decode ({HwAccel}) failed ({Reason}); decoding in software from now on")]
+    [LoggerMessage(EventId = 2015, Level = LogLevel.Warning, Message = "Camera {CameraId}: hardware decode ({HwAccel}) failed ({Reason}); decoding in software from now on")]
     public static partial void HardwareDecodeFailed(ILogger logger, string cameraId, string hwAccel, string reason);
 
-    [LoggerMessage(EventId = 2013, Level = LogLevel.Information, Message = "Camera {CameraId} disabled: stopped, kept with its configuration until enabled or removed")]
+    [LoggerMessage(EventId = 2016, Level = LogLevel.Information, Message = "Camera {CameraId} disabled: stopped, kept with its configuration until enabled or removed")]
     public static partial void CameraDisabled(ILogger logger, string cameraId);
 
-    [LoggerMessage(EventId = 2014, Level = LogLevel.Information, Message = "Camera {CameraId} enabled: starting")]
+    [LoggerMessage(EventId = 2017, Level = LogLevel.Information, Message = "Camera {CameraId} enabled: starting")]
     public static partial void CameraEnabled(ILogger logger, string cameraId);
 }

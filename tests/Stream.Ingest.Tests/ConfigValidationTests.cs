@@ -66,7 +66,7 @@ public class ConfigValidationTests
         var ingest = IngestOptions.Validator.Problems(new IngestOptions { BackoffInitialSeconds = 0, BackoffMaxSeconds = -1, BackoffJitter = 2, RtspTransport = "sctp" });
         Assert.Contains("Ingest:BackoffInitialSeconds is out of range: it must be between 0 exclusive and 3600", ingest);
         Assert.Contains(ingest, e => e.StartsWith("Ingest:BackoffJitter is out of range", StringComparison.Ordinal));
-        Assert.Contains("Ingest:RtspTransport must be \"tcp\" or \"udp\"", ingest);
+        Assert.Contains("Ingest:RtspTransport must be \"auto\", \"tcp\" or \"udp\"", ingest);
         Assert.Contains(ingest, e => e.StartsWith("Ingest:BackoffMaxSeconds", StringComparison.Ordinal));
     }
 

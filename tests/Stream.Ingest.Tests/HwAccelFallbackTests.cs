@@ -35,7 +35,7 @@ public class HwAccelFallbackTests
         }
 
         var warning = Assert.Single(log.Lines);
-        Assert.Equal((Microsoft.Extensions.Logging.LogLevel.Warning, 2012), (warning.Level, warning.EventId));
+        Assert.Equal((Microsoft.Extensions.Logging.LogLevel.Warning, 2015), (warning.Level, warning.EventId));
         Assert.Contains("hardware decode (cuda) failed", warning.Message, StringComparison.Ordinal);
         Assert.Contains("decoding in software", warning.Message, StringComparison.Ordinal);
 

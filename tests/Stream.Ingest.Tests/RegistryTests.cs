@@ -54,8 +54,20 @@ public class RegistryTests
         return list;
     }
 
+    /// <summary>
+    /// Established TCP connections to 127.0.0.1:<paramref name="port"/> (the client side: remote port = the server's),
+    /// from /proc/net/tcp: one per camera connected over RTSP/TCP, whatever decodes it.
+    /// </summary>
+    private static int CameraConnections(int port)
+    {
+        var remote = ":" + port.ToString("X4", System.Globalization.CultureInfo.InvariantCulture);
+        return File.ReadLines("/proc/net/tcp").Skip(1)
+            .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Count(f => f.Length > 3 && f[2].EndsWith(remote, StringComparison.Ordinal) && f[3] == "01");
+    }
+
     [Fact]
-    public async Task A_disabled_camera_stops_its_ffmpeg_stays_listed_with_its_configuration_and_streams_again_when_enabled()
+    public async Task A_disabled_camera_closes_its_connection_stays_listed_with_its_configuration_and_streams_again_when_enabled()
     {
         await using var server = await RtspServerFixture.StartNewAsync(mounts: 1);
         await using var ingest = new IngestHarness();
@@ -68,7 +80,7 @@ public class RegistryTests
         Assert.False(disabled.Enabled);
         Assert.Equal(CameraState.Stopped, disabled.State);
         Assert.True(disabled.FramesDecoded > 0, "a disabled camera keeps its counters");
-        Assert.Empty(FfmpegChildren(server.Port));
+        await ingest.WaitUntilAsync(() => CameraConnections(server.Port) == 0, TimeSpan.FromSeconds(2), "the disabled camera's connection closed");
         ingest.Drain("one");
         await feed.Reader.Completion.WaitAsync(TimeSpan.FromSeconds(2));
         var draining = await Assert.ThrowsAsync<InvalidOperationException>(() => ingest.Manager.SetEnabledAsync("one", enabled: true));
@@ -81,20 +93,20 @@ public class RegistryTests
 
         Assert.True(await ingest.Manager.SetEnabledAsync("one", enabled: true));
         await ingest.WaitUntilAsync(() => ingest.Camera("one") is { State: CameraState.Streaming, Enabled: true }, TimeSpan.FromSeconds(10), "one streaming again");
-        Assert.Single(FfmpegChildren(server.Port));
+        Assert.Equal(1, CameraConnections(server.Port));
         Assert.False(await ingest.Manager.SetEnabledAsync("nobody", enabled: true));
 
         // A camera added disabled is listed and not started; removing it forgets it.
         await ingest.Manager.AddAsync(new CameraOptions { Id = "two", Url = server.Url(1), Enabled = false });
         Assert.Equal(["one", "two"], ingest.Manager.Snapshot().Select(s => s.Id));
         Assert.Equal(CameraState.Stopped, ingest.Camera("two").State);
-        Assert.Single(FfmpegChildren(server.Port));
+        Assert.Equal(1, CameraConnections(server.Port));
         Assert.True(await ingest.Manager.RemoveAsync("two"));
         Assert.Null(ingest.Manager.Get("two"));
     }
 
     [Fact]
-    public async Task Cameras_can_be_added_and_removed_at_runtime_and_removing_one_leaves_no_ffmpeg_process()
+    public async Task Cameras_can_be_added_and_removed_at_runtime_and_removing_one_leaves_no_connection_and_no_ffmpeg_process()
     {
         await using var server = await RtspServerFixture.StartNewAsync(mounts: 2);
         await using var ingest = new IngestHarness();
@@ -102,7 +114,8 @@ public class RegistryTests
         await ingest.WaitUntilAsync(() => ingest.Camera("one").State == CameraState.Streaming, TimeSpan.FromSeconds(10), "one streaming");
         await ingest.Manager.AddAsync(new CameraOptions { Id = "two", Url = server.Url(2) });
         await ingest.WaitUntilAsync(() => ingest.Camera("two").State == CameraState.Streaming, TimeSpan.FromSeconds(10), "two streaming");
-        Assert.Equal(2, FfmpegChildren(server.Port).Count);
+        Assert.Equal(2, CameraConnections(server.Port));
+        Assert.Empty(FfmpegChildren(server.Port)); // decoded in-process
         var dup = await Assert.ThrowsAsync<ArgumentException>(() => ingest.Manager.AddAsync(new CameraOptions { Id = "one", Url = server.Url(2) }));
         Assert.Contains("already exists", dup.Message, StringComparison.Ordinal);
 
@@ -113,12 +126,13 @@ public class RegistryTests
         Assert.True(feed.Reader.Completion.IsCompleted || feed.Count > 0, "the removed camera's feed is completed");
         ingest.Drain("one");
         await feed.Reader.Completion.WaitAsync(TimeSpan.FromSeconds(2));
-        Assert.Single(FfmpegChildren(server.Port));
+        await ingest.WaitUntilAsync(() => CameraConnections(server.Port) == 1, TimeSpan.FromSeconds(2), "the removed camera's connection closed");
         Assert.False(await ingest.Manager.RemoveAsync("one"));
 
         var two = ingest.Camera("two").FramesDecoded;
         await ingest.WaitUntilAsync(() => ingest.Camera("two").FramesDecoded > two + 10, TimeSpan.FromSeconds(5), "two keeps streaming");
         await ingest.Manager.StopAllAsync();
+        Assert.Equal(0, CameraConnections(server.Port));
         Assert.Empty(FfmpegChildren(server.Port));
         Assert.All(ingest.Manager.Snapshot(), s => Assert.Equal(CameraState.Stopped, s.State));
     }

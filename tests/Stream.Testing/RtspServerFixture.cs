@@ -2,6 +2,19 @@ using System.Diagnostics;
 
 namespace Streaming.Testing;
 
+/// <summary>The RTP transports an <see cref="RtspServerFixture"/> offers (GstRTSPMediaFactory.set_protocols).</summary>
+public enum RtspProtocols
+{
+    /// <summary>UDP, UDP multicast and TCP (interleaved), as GStreamer's default.</summary>
+    All,
+
+    /// <summary>RTP over UDP only: a SETUP asking for TCP is answered 461 Unsupported transport (as VLC's server does).</summary>
+    Udp,
+
+    /// <summary>RTP interleaved over the RTSP TCP connection only.</summary>
+    Tcp,
+}
+
 /// <summary>
 /// A real GStreamer RTSP server (Scripts/rtsp_server.py run by the system python3 with python3-gi and
 /// gir1.2-gst-rtsp-server-1.0) on a free loopback port, serving the H.264 test clip on mounts /cam1../camN, paced
@@ -14,15 +27,18 @@ public sealed class RtspServerFixture : IAsyncDisposable
     private static readonly Lazy<string> LongClip = new(MakeLongClip, LazyThreadSafetyMode.ExecutionAndPublication);
     private Process? _process;
 
-    public RtspServerFixture(int mounts = 3, int? port = null)
+    public RtspServerFixture(int mounts = 3, int? port = null, RtspProtocols protocols = RtspProtocols.All)
     {
         Mounts = mounts;
+        Protocols = protocols;
         Port = port ?? FreePort.Next();
     }
 
     public int Port { get; }
 
     public int Mounts { get; }
+
+    public RtspProtocols Protocols { get; }
 
     /// <summary>Frame size of the served clip.</summary>
     public static (int Width, int Height) ClipSize => (640, 360);
@@ -33,9 +49,9 @@ public sealed class RtspServerFixture : IAsyncDisposable
     public string Url(int index, string? userInfo = null) =>
         $"rtsp://{(userInfo is null ? string.Empty : userInfo + "@")}127.0.0.1:{Port}/cam{index}";
 
-    public static async Task<RtspServerFixture> StartNewAsync(int mounts = 3)
+    public static async Task<RtspServerFixture> StartNewAsync(int mounts = 3, RtspProtocols protocols = RtspProtocols.All)
     {
-        var server = new RtspServerFixture(mounts);
+        var server = new RtspServerFixture(mounts, protocols: protocols);
         await server.StartAsync().ConfigureAwait(false);
         return server;
     }
@@ -59,6 +75,7 @@ public sealed class RtspServerFixture : IAsyncDisposable
         info.ArgumentList.Add(Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
         info.ArgumentList.Add(clip);
         info.ArgumentList.Add(Mounts.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        info.ArgumentList.Add(Protocols.ToString().ToLowerInvariant());
         var process = Process.Start(info) ?? throw new InvalidOperationException("python3 did not start");
         _process = process;
         var stderr = process.StandardError.ReadToEndAsync();
@@ -85,6 +102,23 @@ public sealed class RtspServerFixture : IAsyncDisposable
             Kill();
             throw;
         }
+    }
+
+    /// <summary>Freezes the server (SIGSTOP): its connections stay open and it sends nothing, like a hung camera.</summary>
+    public void Pause() => Signal("STOP");
+
+    /// <summary>Lets a paused server carry on (SIGCONT).</summary>
+    public void Resume() => Signal("CONT");
+
+    private void Signal(string signal)
+    {
+        if (_process is not { HasExited: false } p)
+        {
+            return;
+        }
+
+        using var kill = Process.Start("kill", ["-" + signal, p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        kill.WaitForExit();
     }
 
     /// <summary>Kills the server abruptly (SIGKILL) and waits until it is gone.</summary>

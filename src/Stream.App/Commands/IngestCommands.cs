@@ -15,7 +15,7 @@ internal static class IngestCommands
 
         var source = new Option<string>("--source")
         {
-            Description = "Video file (decoded at full speed) or rtsp/http URL (the ffmpeg-pipe path).",
+            Description = "Video file (decoded at full speed) or rtsp/http URL (a live stream: the in-process decoder, the old ffmpeg pipe and ffmpeg -f null, CPU per frame).",
             Required = true,
         };
         var seconds = new Option<double>("--seconds")
@@ -40,7 +40,7 @@ internal static class IngestCommands
         };
         var repeat = new Option<int>("--repeat")
         {
-            Description = "Rounds (files): the contenders alternate and each keeps its best round.",
+            Description = "Rounds: the contenders alternate and each keeps its best round (files) or its least CPU per frame (URLs).",
             DefaultValueFactory = _ => 3,
         };
         var command = new Command("ingest", "Decode a source at full speed through the ingest path and compare with ffmpeg -f null; the ratio is the last line.")

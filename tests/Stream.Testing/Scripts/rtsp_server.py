@@ -3,7 +3,9 @@
 camera, on several mount points (/cam1, /cam2, ...) of one TCP port. The test fixture makes the file long enough
 for the whole test run by stream-copying a short clip many times (no re-encode), so timestamps stay monotonic.
 
-usage: rtsp_server.py PORT FILE.mp4 [MOUNTS]
+usage: rtsp_server.py PORT FILE.mp4 [MOUNTS] [PROTOCOLS]
+PROTOCOLS: "all" (default), "udp" (RTP over UDP only: a TCP SETUP is answered 461 Unsupported transport, as VLC's
+server does) or "tcp" (RTP interleaved over the RTSP connection only).
 Prints "READY <port>" on stdout once it listens; runs until killed (SIGTERM/SIGKILL)."""
 import signal
 import sys
@@ -12,13 +14,20 @@ import gi
 
 gi.require_version("Gst", "1.0")
 gi.require_version("GstRtspServer", "1.0")
-from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
+gi.require_version("GstRtsp", "1.0")
+from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 
 
 def main() -> int:
     port = int(sys.argv[1])
     path = sys.argv[2]
     mounts = int(sys.argv[3]) if len(sys.argv) > 3 else 3
+    protocols = sys.argv[4] if len(sys.argv) > 4 else "all"
+    lower = {
+        "all": GstRtsp.RTSPLowerTrans.UDP | GstRtsp.RTSPLowerTrans.UDP_MCAST | GstRtsp.RTSPLowerTrans.TCP,
+        "udp": GstRtsp.RTSPLowerTrans.UDP,
+        "tcp": GstRtsp.RTSPLowerTrans.TCP,
+    }[protocols]
     Gst.init(None)
     server = GstRtspServer.RTSPServer()
     server.set_address("127.0.0.1")
@@ -31,6 +40,7 @@ def main() -> int:
             f"! rtph264pay name=pay0 pt=96 config-interval=-1 )"
         )
         factory.set_shared(True)
+        factory.set_protocols(lower)
         server.get_mount_points().add_factory(f"/cam{i}", factory)
     if server.attach(None) == 0:
         print(f"ERROR cannot listen on 127.0.0.1:{port}", flush=True)
