@@ -34,10 +34,10 @@ public sealed class ClusterTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Every_camera_runs_on_exactly_one_worker_and_a_killed_workers_cameras_move_to_the_others()
+    public async Task Every_camera_runs_on_exactly_one_worker_a_killed_workers_cameras_move_to_the_others_and_the_registry_survives_a_restart_of_all()
     {
         var put = await CliAsync(["cameras", "put", "-", "--bootstrap", _kafka.BootstrapServers],
-            "[" + string.Join(',', Enumerable.Range(0, Cameras).Select(i => CameraJson($"cam-{i:00}"))) + "]");
+            "[" + string.Join(',', Enumerable.Range(0, Cameras).Select(i => CameraJson($"cam-{i:00}", i == 1 ? "dog_pan_960p.mp4" : "test_360p.mp4"))) + "]");
         Assert.True(put.ExitCode == 0, put.Stderr);
         await ProduceRawAsync("bad-cam", """{"Id":"bad-cam","Url":""}""");
 
@@ -106,11 +106,64 @@ public sealed class ClusterTests(ITestOutputHelper output) : IAsyncLifetime
         }
 
         Assert.True(after.Values.Max(c => c.Count) - after.Values.Min(c => c.Count) <= 1, "unbalanced after the kill: " + Describe(after));
+
+        // A camera added through the API of one worker and one removed with `stream cameras rm` survive a restart of all workers.
+        using (var add = await survivors[0].SendAsync(new HttpRequestMessage(HttpMethod.Post, "/api/cameras") { Content = new StringContent(CameraJson("api-cam"), Encoding.UTF8, "application/json") }))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.Accepted, add.StatusCode);
+        }
+
+        var rm = await CliAsync(["cameras", "rm", "cam-00", "--bootstrap", _kafka.BootstrapServers]);
+        Assert.True(rm.ExitCode == 0, rm.Stderr);
+        var expected = Enumerable.Range(1, Cameras - 1).Select(i => $"cam-{i:00}").Append("api-cam").Order(StringComparer.Ordinal).ToList();
+        await survivors[0].WaitUntilAsync(async () => (await RunningAsync(survivors)).Select(v => v.Id).Order(StringComparer.Ordinal).SequenceEqual(expected),
+            TimeSpan.FromSeconds(60), "api-cam added and cam-00 removed");
+
+        foreach (var w in survivors)
+        {
+            await w.DisposeAsync();
+            _workers.Remove(w);
+        }
+
+        await victim.DisposeAsync();
+        _workers.Remove(victim);
+        for (var i = 4; i <= 6; i++)
+        {
+            _workers.Add(StartWorker($"w{i}"));
+        }
+
+        foreach (var w in _workers)
+        {
+            await w.WaitReadyAsync(TimeSpan.FromSeconds(120));
+        }
+
+        var restarted = await WaitForSpreadAsync(_workers, Cameras, TimeSpan.FromSeconds(120));
+        Assert.Equal(expected, restarted.Values.SelectMany(c => c).Select(v => v.Id).Order(StringComparer.Ordinal));
+
+        // Across the move and the restart: every camera_status event names its worker, event ids are unique, and a track
+        // id or a frame key never stands for two camera runs.
+        // cam-01 (a clip with a dog) has tracks in both of its runs: before and after the restart.
+        List<ConsumedEvent> events = [];
+        await _workers[0].WaitUntilAsync(async () =>
+        {
+            events = await EventConsumer.ConsumeAllAsync(_kafka.BootstrapServers, "stream.events", 1, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(20));
+            return events.Where(e => e.Event.CameraId == "cam-01" && e.Event.TrackId is not null).Select(e => e.Event.Epoch).Distinct().Count() >= 2;
+        }, TimeSpan.FromSeconds(90), "cam-01's tracks in two runs");
+        var status = events.Where(e => e.Event.Kind == "camera_status").ToList();
+        Assert.NotEmpty(status);
+        Assert.All(status, e => Assert.Matches("^w[1-6]$", e.Event.Worker ?? ""));
+        Assert.Equal(events.Count, events.Select(e => e.Event.Id).Distinct().Count());
+        var runs = events.Where(e => e.Event.Epoch is not null).GroupBy(e => e.Event.CameraId).ToDictionary(g => g.Key, g => g.Select(e => e.Event.Epoch).Distinct().Count());
+        output.WriteLine($"{events.Count} events; camera runs seen: {string.Join(", ", runs.Select(kv => $"{kv.Key}={kv.Value}"))}");
+        Assert.All(events.Where(e => e.Event.TrackId is not null).GroupBy(e => (e.Event.CameraId, e.Event.TrackId)),
+            g => Assert.Single(g.Select(e => e.Event.Epoch).Distinct()));
+        Assert.All(events.Where(e => e.Event.FrameKey is not null),
+            e => Assert.Equal($"frame:{e.Event.CameraId}:{e.Event.Epoch}:{e.Event.FrameSequence}", e.Event.FrameKey));
     }
 
     /// <summary>The camera as a registry value: a looping sample at 2 fps, scaled down, paced like a live camera.</summary>
-    private static string CameraJson(string id) =>
-        $$"""{"Id":"{{id}}","Url":"{{RepoPaths.Sample("test_360p.mp4")}}","Loop":true,"Pacing":"Native","MaxFps":2,"Width":320}""";
+    private static string CameraJson(string id, string sample = "test_360p.mp4") =>
+        $$"""{"Id":"{{id}}","Url":"{{RepoPaths.Sample(sample)}}","Loop":true,"Pacing":"Native","MaxFps":2,"Width":320}""";
 
     private StreamProcess StartWorker(string id)
     {
@@ -124,6 +177,7 @@ public sealed class ClusterTests(ITestOutputHelper output) : IAsyncLifetime
                 ["SessionTimeoutMs"] = SessionTimeoutMs,
                 ["HeartbeatIntervalMs"] = 1000,
             },
+            ["Http"] = new Dictionary<string, object?> { ["CameraMediaRoot"] = RepoPaths.Samples },
         };
         return StreamProcess.Start(config, ["Sink:Kafka:BootstrapServers=" + _kafka.BootstrapServers], output: output);
     }

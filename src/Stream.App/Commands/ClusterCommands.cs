@@ -43,6 +43,28 @@ internal static class ClusterCommands
             command.Options.Add(Topic);
         }
 
+        /// <summary>Runs <paramref name="action"/> on the registry; a Kafka failure or a missing setting is one line on stderr and exit code 2.</summary>
+        public async Task<int> RunAsync(ParseResult parse, Func<CameraRegistryTopic, ClusterOptions, Task<int>> action)
+        {
+            var (registry, cluster, problem) = Open(parse);
+            if (registry is null)
+            {
+                return Fail(problem!);
+            }
+
+            using (registry)
+            {
+                try
+                {
+                    return await action(registry, cluster).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is KafkaException or InvalidOperationException or TimeoutException)
+                {
+                    return Fail($"camera registry '{registry.Topic}': {UrlRedactor.Redact(ex.Message)}");
+                }
+            }
+        }
+
         /// <summary>The registry and the cluster options, or one line saying what is missing.</summary>
         public (CameraRegistryTopic? Registry, ClusterOptions Cluster, string? Problem) Open(ParseResult parse)
         {
@@ -196,33 +218,17 @@ internal static class ClusterCommands
         var id = new Argument<string>("ID") { Description = "The camera id." };
         var command = new Command("rm", "Remove a camera from the registry (its worker stops it).") { id };
         target.AddTo(command);
-        command.SetAction(async (parse, ct) =>
+        command.SetAction((parse, ct) => target.RunAsync(parse, async (registry, _) =>
         {
-            var (registry, _, problem) = target.Open(parse);
-            if (registry is null)
+            var camera = parse.GetValue(id)!;
+            if (!await registry.RemoveAsync(camera, ct).ConfigureAwait(false))
             {
-                return Fail(problem!);
+                return Fail($"no camera '{camera}' in registry '{registry.Topic}': `stream cameras ls` lists them");
             }
 
-            using (registry)
-            {
-                try
-                {
-                    var camera = parse.GetValue(id)!;
-                    if (!await registry.RemoveAsync(camera, ct).ConfigureAwait(false))
-                    {
-                        return Fail($"no camera '{camera}' in registry '{registry.Topic}': `stream cameras ls` lists them");
-                    }
-
-                    Console.WriteLine($"removed {camera}");
-                    return 0;
-                }
-                catch (Exception ex) when (ex is KafkaException or InvalidOperationException or TimeoutException)
-                {
-                    return Fail($"camera registry '{registry.Topic}': {UrlRedactor.Redact(ex.Message)}");
-                }
-            }
-        });
+            Console.WriteLine($"removed {camera}");
+            return 0;
+        }));
         return command;
     }
 
@@ -231,34 +237,18 @@ internal static class ClusterCommands
         var target = new Target();
         var command = new Command("ls", "List the registry's cameras: id, partition, URL (credentials masked); records that are no camera are flagged.");
         target.AddTo(command);
-        command.SetAction((ParseResult parse) =>
+        command.SetAction((parse, ct) => target.RunAsync(parse, (registry, _) =>
         {
-            var (registry, _, problem) = target.Open(parse);
-            if (registry is null)
+            foreach (var record in registry.ReadAll(ct).Values.Where(r => r.Value is not null).OrderBy(r => r.Key, StringComparer.Ordinal))
             {
-                return Fail(problem!);
+                var (camera, problems) = CameraJson.Parse(record.Value);
+                Console.WriteLine(camera is not null
+                    ? $"{record.Key}\tpartition {record.Partition}\t{UrlRedactor.Redact(camera.Url)}"
+                    : $"{record.Key}\tpartition {record.Partition}\tINVALID: {UrlRedactor.Redact(string.Join("; ", problems))}");
             }
 
-            using (registry)
-            {
-                try
-                {
-                    foreach (var record in registry.ReadAll(CancellationToken.None).Values.Where(r => r.Value is not null).OrderBy(r => r.Key, StringComparer.Ordinal))
-                    {
-                        var (camera, problems) = CameraJson.Parse(record.Value);
-                        Console.WriteLine(camera is not null
-                            ? $"{record.Key}\tpartition {record.Partition}\t{UrlRedactor.Redact(camera.Url)}"
-                            : $"{record.Key}\tpartition {record.Partition}\tINVALID: {UrlRedactor.Redact(string.Join("; ", problems))}");
-                    }
-
-                    return 0;
-                }
-                catch (Exception ex) when (ex is KafkaException or InvalidOperationException or TimeoutException)
-                {
-                    return Fail($"camera registry '{registry.Topic}': {UrlRedactor.Redact(ex.Message)}");
-                }
-            }
-        });
+            return Task.FromResult(0);
+        }));
         return command;
     }
 
@@ -268,34 +258,17 @@ internal static class ClusterCommands
         var group = new Option<string?>("--group") { Description = "Worker group (default: the config's Cluster:Group, else stream-workers)." };
         var command = new Command("status", "The worker group's members, the partitions and cameras each runs, and cameras without an owner.") { group };
         target.AddTo(command);
-        command.SetAction(async (parse, ct) =>
+        command.SetAction((parse, ct) => target.RunAsync(parse, async (registry, cluster) =>
         {
-            var (registry, cluster, problem) = target.Open(parse);
-            if (registry is null)
+            var records = registry.ReadAll(ct).Values.Where(r => r.Value is not null).ToList();
+            var status = await ClusterStatus.DescribeAsync(registry, parse.GetValue(group) ?? cluster.Group, records, ct).ConfigureAwait(false);
+            foreach (var line in status.Lines())
             {
-                return Fail(problem!);
+                Console.WriteLine(line);
             }
 
-            using (registry)
-            {
-                try
-                {
-                    var groupId = parse.GetValue(group) ?? cluster.Group;
-                    var records = registry.ReadAll(ct).Values.Where(r => r.Value is not null).ToList();
-                    var status = await ClusterStatus.DescribeAsync(registry, groupId, records, ct).ConfigureAwait(false);
-                    foreach (var line in status.Lines())
-                    {
-                        Console.WriteLine(line);
-                    }
-
-                    return 0;
-                }
-                catch (Exception ex) when (ex is KafkaException or InvalidOperationException or TimeoutException)
-                {
-                    return Fail($"cluster status: {UrlRedactor.Redact(ex.Message)}");
-                }
-            }
-        });
+            return 0;
+        }));
         return command;
     }
 
