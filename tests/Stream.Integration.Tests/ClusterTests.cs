@@ -161,6 +161,37 @@ public sealed class ClusterTests(ITestOutputHelper output) : IAsyncLifetime
             e => Assert.Equal($"frame:{e.Event.CameraId}:{e.Event.Epoch}:{e.Event.FrameSequence}", e.Event.FrameKey));
     }
 
+    [Fact]
+    public async Task A_worker_frozen_past_the_session_timeout_stops_the_cameras_it_lost_as_soon_as_it_runs_again()
+    {
+        var put = await CliAsync(["cameras", "put", "-", "--bootstrap", _kafka.BootstrapServers],
+            "[" + string.Join(',', Enumerable.Range(0, 4).Select(i => CameraJson($"cam-{i:00}"))) + "]");
+        Assert.True(put.ExitCode == 0, put.Stderr);
+        var frozen = StartWorker("w1");
+        var other = StartWorker("w2");
+        _workers.AddRange([frozen, other]);
+        foreach (var w in _workers)
+        {
+            await w.WaitReadyAsync(TimeSpan.FromSeconds(120));
+        }
+
+        var spread = await WaitForSpreadAsync(_workers, 4, TimeSpan.FromSeconds(120));
+        var lost = spread[frozen].Select(v => v.Id).ToList();
+        Assert.NotEmpty(lost);
+
+        // Frozen past the session timeout: the group gives its cameras to the other worker.
+        await frozen.SignalAsync("STOP");
+        var taken = await other.WaitUntilAsync(async () => (await CamerasAsync(other)).Count == 4, TimeSpan.FromSeconds(60), "the frozen worker's cameras on the other");
+        await frozen.SignalAsync("CONT");
+
+        // Running again, it learns it lost them and stops them: until then both run them (the double-ownership window).
+        var window = await frozen.WaitUntilAsync(async () => (await CamerasAsync(frozen)).Count == 0, TimeSpan.FromSeconds(60), "the frozen worker stopping its lost cameras");
+        output.WriteLine($"cameras taken over {taken.TotalSeconds:F1} s after SIGSTOP; after SIGCONT the frozen worker ran them {window.TotalSeconds:F1} s more (double ownership)");
+        Assert.Contains(frozen.StdoutLines, l => l.Contains("partitions lost", StringComparison.Ordinal));
+        Assert.Equal(4, (await CamerasAsync(other)).Count);
+        Assert.False(frozen.HasExited);
+    }
+
     /// <summary>The camera as a registry value: a looping sample at 2 fps, scaled down, paced like a live camera.</summary>
     private static string CameraJson(string id, string sample = "test_360p.mp4") =>
         $$"""{"Id":"{{id}}","Url":"{{RepoPaths.Sample(sample)}}","Loop":true,"Pacing":"Native","MaxFps":2,"Width":320}""";
