@@ -21,7 +21,6 @@ internal static class CameraEndpoints
         // In a cluster (Cluster:Enabled) the list is this worker's cameras, each naming the worker; adding and removing
         // write the camera registry, and the group decides which worker runs the camera.
         var worker = app.Services.GetService<WorkerIdentity>()?.Id;
-        var clusterRegistry = app.Services.GetService<Cluster.CameraRegistryTopic>();
         app.MapGet("/api/cameras", (ICameraRegistry registry) => Results.Json(registry.Snapshot().Select(s => CameraView.From(s, worker))));
         app.MapGet("/api/cameras/{id}", (string id, ICameraRegistry registry) =>
             id.Length > MaxIdLength ? IdTooLong()
@@ -41,7 +40,8 @@ internal static class CameraEndpoints
                 return Results.BadRequest(new { error = problem });
             }
 
-            if (clusterRegistry is not null)
+            // Resolved per request: building it reads the validated options, which start-up reports on its own.
+            if (http.RequestServices.GetService<Cluster.CameraRegistryTopic>() is { } clusterRegistry)
             {
                 return await PutToRegistryAsync(clusterRegistry, camera, http.RequestAborted).ConfigureAwait(false);
             }
@@ -73,7 +73,7 @@ internal static class CameraEndpoints
                 return IdTooLong();
             }
 
-            if (clusterRegistry is not null)
+            if (http.RequestServices.GetService<Cluster.CameraRegistryTopic>() is { } clusterRegistry)
             {
                 return await RemoveFromRegistryAsync(clusterRegistry, id, http.RequestAborted).ConfigureAwait(false);
             }
