@@ -23,6 +23,7 @@ internal static class Program
         EvalDetectCommand.Register(eval);
         SinkCommands.Register(root, bench);
         OpsCommands.Register(root, bench);
+        ClusterCommands.Register(root, bench);
 
         // The host owns SIGINT/SIGTERM for `run` (drain, flush, exit 0); the parser must not kill the process first.
         var invocation = new InvocationConfiguration { ProcessTerminationTimeout = null };

@@ -62,6 +62,13 @@ public sealed class Frame : IDisposable
     /// <summary>Per-camera sequence number, increasing by one for every decoded frame (drops leave gaps downstream).</summary>
     public long Sequence { get; }
 
+    /// <summary>
+    /// The camera run this frame belongs to: the run's start time in Unix ms, set by ingest (0: none). A camera's
+    /// <see cref="Sequence"/> starts again at each run (a restart, a move to another worker): the pair (Epoch, Sequence)
+    /// is what names a frame uniquely.
+    /// </summary>
+    public long Epoch { get; set; }
+
     /// <summary>Wall-clock time at which the frame was captured (decoded) by ingest.</summary>
     public DateTimeOffset CaptureTime { get; }
 

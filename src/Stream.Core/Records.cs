@@ -81,10 +81,13 @@ public sealed record PipelineEvent
 
     public required DateTimeOffset Time { get; init; }
 
-    /// <summary>The frame the event's picture comes from (sink stores it under frame:{camera}:{seq}).</summary>
+    /// <summary>The frame the event's picture comes from (sink stores it under frame:{camera}:{epoch}:{seq}, frame:{camera}:{seq} without an epoch).</summary>
     public long? FrameSequence { get; init; }
 
     public long? TrackId { get; init; }
+
+    /// <summary>The camera run (start time, Unix ms) the event's frame and track belong to; null when not known.</summary>
+    public long? Epoch { get; init; }
 
     public int? ClassId { get; init; }
 
@@ -112,4 +115,21 @@ public sealed record PipelineEvent
     public string? Reason { get; init; }
 
     public IReadOnlyDictionary<string, int>? Counts { get; init; }
+}
+
+/// <summary>The worker this process is in a cluster of workers (registered only then): events and the camera API name it.</summary>
+public sealed record WorkerIdentity(string Id);
+
+/// <summary>
+/// Why a camera was stopped, when another part of the process knows better than Track (e.g. "moved": the cluster gave it
+/// to another worker). Track ends the camera's open tracks with this reason instead of "idle" or "restarted".
+/// </summary>
+public sealed class CameraStopReasons
+{
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _reasons = new(StringComparer.Ordinal);
+
+    public void Set(string cameraId, string reason) => _reasons[cameraId] = reason;
+
+    /// <summary>The reason noted for <paramref name="cameraId"/>, once; null when none was.</summary>
+    public string? Take(string cameraId) => _reasons.TryRemove(cameraId, out var reason) ? reason : null;
 }

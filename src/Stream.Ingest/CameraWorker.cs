@@ -175,6 +175,8 @@ internal sealed class CameraWorker
         var backoff = Backoff.FromOptions(_options);
         var live = _feed.IsLive;
         long sequence = 0;
+        // This run of the camera: frame keys and track ids downstream are unique per (camera, epoch).
+        var epoch = _time.GetUtcNow().ToUnixTimeMilliseconds();
         var finalState = CameraState.Stopped;
         var reason = "stopped";
         // A file is the same bytes on every pass: when it breaks the same way, after the same frames, it is damaged and
@@ -213,6 +215,7 @@ internal sealed class CameraWorker
                                 return;
                             }
 
+                            frame.Epoch = epoch;
                             sequence++;
                             passFrames++;
                             Interlocked.Increment(ref _decoded);

@@ -52,7 +52,16 @@ public sealed class EmbeddedKafkaCluster : IDisposable
             var cluster = new EmbeddedKafkaCluster(host, bootstrap);
             foreach (var topic in topics ?? [])
             {
-                cluster.EnsureTopic(topic);
+                // "name:partitions" asks for a partition count; a bare name gets the mock's auto-create default (4).
+                var colon = topic.LastIndexOf(':');
+                if (colon > 0 && int.TryParse(topic.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var partitions))
+                {
+                    cluster.CreateTopic(topic[..colon], partitions);
+                }
+                else
+                {
+                    cluster.EnsureTopic(topic);
+                }
             }
 
             return cluster;
@@ -78,5 +87,62 @@ public sealed class EmbeddedKafkaCluster : IDisposable
         return t.Partitions.Count;
     }
 
+    /// <summary>
+    /// Creates <paramref name="topic"/> with <paramref name="partitions"/> partitions through librdkafka's mock cluster API
+    /// (<c>rd_kafka_mock_topic_create</c>): the mock has no CreateTopics, and auto-creates topics with 4 partitions only.
+    /// Returns the partition count the topic has (an existing topic is left as it is).
+    /// </summary>
+    public int CreateTopic(string topic, int partitions)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(topic);
+        ArgumentOutOfRangeException.ThrowIfLessThan(partitions, 1);
+        var existing = _host.GetMetadata(TimeSpan.FromSeconds(10)).Topics.FirstOrDefault(t => t.Topic == topic && !t.Error.IsError);
+        if (existing is not null)
+        {
+            return existing.Partitions.Count;
+        }
+
+        // The client's native handle is internal to Confluent.Kafka; the mock cluster lives inside it.
+        var handle = _host.Handle.GetType().GetProperty("LibrdkafkaHandle", System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic)?
+            .GetValue(_host.Handle) as System.Runtime.InteropServices.SafeHandle
+            ?? throw new InvalidOperationException("this Confluent.Kafka version does not expose the client's native handle: the mock topic cannot be created with a partition count");
+        var mock = NativeMock.rd_kafka_handle_mock_cluster(handle.DangerousGetHandle());
+        var error = NativeMock.rd_kafka_mock_topic_create(mock, topic, partitions, 1);
+        if (error != 0)
+        {
+            throw new KafkaException((ErrorCode)error);
+        }
+
+        return EnsureTopic(topic);
+    }
+
     public void Dispose() => _host.Dispose();
+
+    /// <summary>
+    /// The mock cluster API of the librdkafka that Confluent.Kafka loaded (it picks one of several builds at run time, so
+    /// the one mapped into this process is looked up rather than named).
+    /// </summary>
+    private static unsafe class NativeMock
+    {
+        private static readonly Lazy<IntPtr> Library = new(() =>
+        {
+            var path = File.ReadLines("/proc/self/maps")
+                .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries).LastOrDefault())
+                .FirstOrDefault(p => p is not null && p.StartsWith('/') && Path.GetFileName(p).Contains("librdkafka", StringComparison.Ordinal))
+                ?? throw new InvalidOperationException("librdkafka is not loaded in this process: the mock topic cannot be created with a partition count");
+            return System.Runtime.InteropServices.NativeLibrary.Load(path);
+        });
+
+        internal static IntPtr rd_kafka_handle_mock_cluster(IntPtr rk) =>
+            ((delegate* unmanaged<IntPtr, IntPtr>)System.Runtime.InteropServices.NativeLibrary.GetExport(Library.Value, "rd_kafka_handle_mock_cluster"))(rk);
+
+        internal static int rd_kafka_mock_topic_create(IntPtr mcluster, string topic, int partitionCount, int replicationFactor)
+        {
+            var name = System.Text.Encoding.UTF8.GetBytes(topic + "\0");
+            fixed (byte* p = name)
+            {
+                return ((delegate* unmanaged<IntPtr, byte*, int, int, int>)System.Runtime.InteropServices.NativeLibrary.GetExport(Library.Value, "rd_kafka_mock_topic_create"))(mcluster, p, partitionCount, replicationFactor);
+            }
+        }
+    }
 }

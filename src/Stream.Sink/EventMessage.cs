@@ -77,6 +77,14 @@ public sealed class EventMessage
     [JsonPropertyName("reason")]
     public string? Reason { get; set; }
 
+    /// <summary>The worker that ran the camera (cluster mode only; docs/cluster.md).</summary>
+    [JsonPropertyName("worker")]
+    public string? Worker { get; set; }
+
+    /// <summary>The camera run (start time, Unix ms) the event belongs to: frame keys and track ids are unique across runs.</summary>
+    [JsonPropertyName("epoch")]
+    public long? Epoch { get; set; }
+
     [JsonPropertyName("counts")]
     public IReadOnlyDictionary<string, int>? Counts { get; set; }
 
@@ -112,11 +120,14 @@ public sealed class EventMessage
         _ => throw new ArgumentOutOfRangeException(nameof(state), state, "unknown camera state"),
     };
 
-    public static string FrameKeyFor(string prefix, string cameraId, long sequence) =>
-        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{prefix}:{cameraId}:{sequence}");
+    /// <summary>The Redis key of a frame: <c>{prefix}:{camera}:{epoch}:{seq}</c>, or <c>{prefix}:{camera}:{seq}</c> for a frame without an epoch.</summary>
+    public static string FrameKeyFor(string prefix, string cameraId, long sequence, long? epoch = null) =>
+        epoch is > 0
+            ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{prefix}:{cameraId}:{epoch}:{sequence}")
+            : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{prefix}:{cameraId}:{sequence}");
 
     /// <summary>Maps a pipeline event; <paramref name="framePrefix"/> names the Redis key of its frame when it has one.</summary>
-    public static EventMessage From(PipelineEvent e, string framePrefix)
+    public static EventMessage From(PipelineEvent e, string framePrefix, string? worker = null)
     {
         ArgumentNullException.ThrowIfNull(e);
         return new EventMessage
@@ -126,7 +137,7 @@ public sealed class EventMessage
             CameraId = e.CameraId,
             Time = e.Time,
             FrameSequence = e.FrameSequence,
-            FrameKey = e.FrameSequence is { } seq ? FrameKeyFor(framePrefix, e.CameraId, seq) : null,
+            FrameKey = e.FrameSequence is { } seq ? FrameKeyFor(framePrefix, e.CameraId, seq, e.Epoch) : null,
             TrackId = e.TrackId,
             ClassId = e.ClassId,
             Label = e.Label ?? (e.ClassId is { } c && c >= 0 && c < CocoClasses.Names.Count ? CocoClasses.Names[c] : null),
@@ -142,11 +153,13 @@ public sealed class EventMessage
             State = e.CameraState is { } s2 ? StateName(s2) : null,
             Reason = RedactedReason(e.Reason),
             Counts = e.Counts,
+            Worker = worker,
+            Epoch = e.Epoch,
         };
     }
 
     /// <summary>A camera status change as an event (its id was assigned once, with the change, and travels with it through retries).</summary>
-    public static EventMessage From(CameraStatusChange change)
+    public static EventMessage From(CameraStatusChange change, string? worker = null)
     {
         ArgumentNullException.ThrowIfNull(change);
         return new EventMessage
@@ -158,6 +171,7 @@ public sealed class EventMessage
             Status = StatusName(change.State),
             State = StateName(change.State),
             Reason = RedactedReason(change.Error),
+            Worker = worker,
         };
     }
 

@@ -111,7 +111,7 @@ public sealed class RedisFrameStore : IAsyncDisposable
 
     public bool IsConnected => Volatile.Read(ref _redis)?.IsConnected == true;
 
-    public string FrameKey(string cameraId, long sequence) => EventMessage.FrameKeyFor(_options.KeyPrefix, cameraId, sequence);
+    public string FrameKey(string cameraId, long sequence, long epoch = 0) => EventMessage.FrameKeyFor(_options.KeyPrefix, cameraId, sequence, epoch);
 
     /// <summary>
     /// Takes ownership of <paramref name="frame"/>: queues it for encoding, or disposes it and counts it skipped.
@@ -206,6 +206,7 @@ public sealed class RedisFrameStore : IAsyncDisposable
     {
         var camera = frame.CameraId;
         var sequence = frame.Sequence;
+        var epoch = frame.Epoch;
         (byte[] Buffer, int Length) jpeg;
         var started = Stopwatch.GetTimestamp();
         try
@@ -231,10 +232,10 @@ public sealed class RedisFrameStore : IAsyncDisposable
         }
 
         var encodeMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-        var key = FrameKey(camera, sequence);
+        var key = FrameKey(camera, sequence, epoch);
         var prefix = _options.KeyPrefix + ":" + camera;
         await _inFlight.WaitAsync().ConfigureAwait(false);
-        _ = WriteAsync(camera, sequence, key, prefix, jpeg, encodeMs);
+        _ = WriteAsync(camera, sequence, epoch, key, prefix, jpeg, encodeMs);
     }
 
     /// <summary>
@@ -242,14 +243,18 @@ public sealed class RedisFrameStore : IAsyncDisposable
     /// once Redis has answered; after a failure it is left to the GC instead, since a timed-out command may still sit in
     /// the multiplexer's backlog and be written later.
     /// </summary>
-    private async Task WriteAsync(string camera, long sequence, string key, string prefix, (byte[] Buffer, int Length) jpeg, double encodeMs)
+    private async Task WriteAsync(string camera, long sequence, long epoch, string key, string prefix, (byte[] Buffer, int Length) jpeg, double encodeMs)
     {
         try
         {
             var db = Volatile.Read(ref _redis)!.GetDatabase();
             var batch = db.CreateBatch();
             var set = batch.StringSetAsync(key, new ReadOnlyMemory<byte>(jpeg.Buffer, 0, jpeg.Length), _ttl);
-            var add = batch.SortedSetAddAsync(prefix + ":index", sequence.ToString(CultureInfo.InvariantCulture), sequence);
+            // Scored so that a later run of the camera sorts after an earlier one (epoch x 1000 + seq is exact in a double,
+            // and increasing across runs at any frame rate under 1000 fps).
+            var add = epoch > 0
+                ? batch.SortedSetAddAsync(prefix + ":index", string.Create(CultureInfo.InvariantCulture, $"{epoch}:{sequence}"), (epoch * 1000d) + sequence)
+                : batch.SortedSetAddAsync(prefix + ":index", sequence.ToString(CultureInfo.InvariantCulture), sequence);
             var trim = batch.SortedSetRemoveRangeByRankAsync(prefix + ":index", 0, -_options.IndexLength - 1);
             var expireIndex = batch.KeyExpireAsync(prefix + ":index", _ttl);
             var latest = batch.StringSetAsync(prefix + ":latest", key, _ttl);

@@ -23,11 +23,13 @@ public sealed class SinkService : PipelineStage
     private long _truncationLoggedAt = long.MinValue;
     private readonly Dictionary<string, long> _framesSeen = new(StringComparer.Ordinal);
     private readonly FrameLatency? _latency;
+    private readonly string? _worker;
     private readonly TaskCompletionSource<string> _bootstrap = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public SinkService(IOptions<SinkOptions> options, ChannelReader<TrackedFrame> frames, ChannelReader<CameraStatusChange> status,
-        SinkMetrics metrics, ILoggerFactory loggerFactory, FrameLatency? latency = null, TimeProvider? time = null)
+        SinkMetrics metrics, ILoggerFactory loggerFactory, FrameLatency? latency = null, TimeProvider? time = null, WorkerIdentity? worker = null)
     {
+        _worker = worker?.Id;
         _latency = latency;
         ArgumentNullException.ThrowIfNull(options);
         _options = options.Value;
@@ -125,7 +127,7 @@ public sealed class SinkService : PipelineStage
             var priority = tracked.KeepFrame;
             foreach (var e in tracked.Events)
             {
-                await publisher.PublishAsync(e.CameraId, Serialize(EventMessage.From(e, prefix)), e.Kind, frame.CapturedTimestamp, hardStop).ConfigureAwait(false);
+                await publisher.PublishAsync(e.CameraId, Serialize(EventMessage.From(e, prefix, _worker)), e.Kind, frame.CapturedTimestamp, hardStop).ConfigureAwait(false);
                 priority |= e.FrameSequence == frame.Sequence;
             }
 
@@ -155,7 +157,7 @@ public sealed class SinkService : PipelineStage
             {
                 while (_status.TryRead(out var change))
                 {
-                    await publisher.PublishAsync(change.CameraId, Serialize(EventMessage.From(change)), EventKind.CameraStatus, 0, hardStop).ConfigureAwait(false);
+                    await publisher.PublishAsync(change.CameraId, Serialize(EventMessage.From(change, _worker)), EventKind.CameraStatus, 0, hardStop).ConfigureAwait(false);
                 }
             }
         }

@@ -41,8 +41,10 @@ public sealed class ByteTracker
     private float[] _sortKeys = new float[64];
     private int[] _sortItems = new int[64];
 
-    public ByteTracker(string cameraId, TrackOptions options, CameraGeometryOptions? geometry = null)
+    /// <param name="firstTrackId">The id of the first track (ids then count up): Track starts each camera run at its epoch x 1000 + 1, so that ids never repeat across runs.</param>
+    public ByteTracker(string cameraId, TrackOptions options, CameraGeometryOptions? geometry = null, long firstTrackId = 1)
     {
+        _nextId = firstTrackId;
         ArgumentException.ThrowIfNullOrEmpty(cameraId);
         ArgumentNullException.ThrowIfNull(options);
         var errors = TrackOptions.Validator.Problems(options);
@@ -57,6 +59,9 @@ public sealed class ByteTracker
     }
 
     public string CameraId { get; }
+
+    /// <summary>The id the next new track gets.</summary>
+    public long NextTrackId => _nextId;
 
     /// <summary>Tracks now confirmed or lost (not tentative, not removed).</summary>
     public int ActiveCount

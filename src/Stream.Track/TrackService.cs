@@ -27,10 +27,12 @@ public sealed class TrackService : PipelineStage
     private readonly TrackMetrics _metrics;
     private readonly ConcurrentDictionary<string, CameraWorker> _workers = new(StringComparer.Ordinal);
     private readonly FrameBufferPool _pool;
+    private readonly CameraStopReasons? _stopReasons;
 
     public TrackService(ChannelReader<DetectedFrame> input, ChannelWriter<TrackedFrame> output, IOptions<TrackOptions> options,
-        ILogger<TrackService> logger, IMeterFactory? meterFactory = null, FrameBufferPool? pool = null)
+        ILogger<TrackService> logger, IMeterFactory? meterFactory = null, FrameBufferPool? pool = null, CameraStopReasons? stopReasons = null)
     {
+        _stopReasons = stopReasons;
         _pool = pool ?? FrameBufferPool.Shared;
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(output);
@@ -129,7 +131,7 @@ public sealed class TrackService : PipelineStage
                 }
                 catch (OperationCanceledException) when (idle.IsCancellationRequested)
                 {
-                    failed = !await EndTracksAsync(worker, "idle", lastSequence, lastTime + TimeSpan.FromSeconds(_options.IdleEndSeconds), hardStop).ConfigureAwait(false);
+                    failed = !await EndTracksAsync(worker, StopReason(worker, "idle"), lastSequence, lastTime + TimeSpan.FromSeconds(_options.IdleEndSeconds), hardStop).ConfigureAwait(false);
                     continue;
                 }
             }
@@ -154,6 +156,21 @@ public sealed class TrackService : PipelineStage
 
                 try
                 {
+                    if (frame.Epoch != worker.Epoch)
+                    {
+                        // A new run of the camera (restarted here, or back from another worker): its frame sequence starts
+                        // again, so the old run's tracks end and the new run's track ids start from its epoch.
+                        if (lastSequence >= 0)
+                        {
+                            failed = !await EndTracksAsync(worker, StopReason(worker, "restarted"), lastSequence, lastTime, hardStop).ConfigureAwait(false);
+                        }
+
+                        worker.Epoch = frame.Epoch;
+                        worker.Tracker = new ByteTracker(worker.CameraId, _options, firstTrackId: frame.Epoch > 0 ? (frame.Epoch * 1000) + 1 : tracker.NextTrackId);
+                        tracker = worker.Tracker;
+                        lastSequence = -1;
+                    }
+
                     var tracks = new List<TrackedObject>(detected.Detections.Count + 4);
                     List<PipelineEvent>? events = null;
                     var start = Stopwatch.GetTimestamp();
@@ -164,7 +181,7 @@ public sealed class TrackService : PipelineStage
                     worker.ActiveTracks = tracker.ActiveCount;
                     if (worker.Events.Count > 0)
                     {
-                        events = [.. worker.Events];
+                        events = Stamped(worker.Events, worker.Epoch);
                         foreach (var e in events)
                         {
                             _metrics.Event(worker.CameraId, e.Kind);
@@ -185,7 +202,7 @@ public sealed class TrackService : PipelineStage
                     // A bug or bad input must not stop the camera: drop this frame, start the camera's tracking afresh.
                     Log.WorkerFailed(_logger, worker.CameraId, ex);
                     frame.Dispose();
-                    worker.Tracker = new ByteTracker(worker.CameraId, _options);
+                    worker.Tracker = new ByteTracker(worker.CameraId, _options, firstTrackId: tracker.NextTrackId);
                     tracker = worker.Tracker;
                 }
             }
@@ -193,7 +210,7 @@ public sealed class TrackService : PipelineStage
 
         if (!failed && _options.EndTracksOnDrain && lastSequence >= 0)
         {
-            await EndTracksAsync(worker, "shutdown", lastSequence, lastTime, hardStop).ConfigureAwait(false);
+            await EndTracksAsync(worker, StopReason(worker, "shutdown"), lastSequence, lastTime, hardStop).ConfigureAwait(false);
         }
 
         Log.CameraDrained(_logger, worker.CameraId);
@@ -218,11 +235,12 @@ public sealed class TrackService : PipelineStage
         // The events refer to frames already sent (each track's best picture). They travel on a 1x1 black carrier
         // frame that is not a picture: no tracks, KeepFrame false, Sequence = the camera's last + 1.
         var carrier = Frame.Rent(worker.CameraId, lastSequence + 1, 1, 1, time, isLive: false, pool: _pool);
+        carrier.Epoch = worker.Epoch;
         carrier.Pixels.Clear();
         carrier.TrackedTimestamp = Stopwatch.GetTimestamp();
         try
         {
-            await WriteAsync(new TrackedFrame(carrier, [], [.. worker.Events], keepFrame: false), hardStop).ConfigureAwait(false);
+            await WriteAsync(new TrackedFrame(carrier, [], Stamped(worker.Events, worker.Epoch), keepFrame: false), hardStop).ConfigureAwait(false);
             return true;
         }
         catch (Exception ex) when (ex is ChannelClosedException or OperationCanceledException)
@@ -231,6 +249,13 @@ public sealed class TrackService : PipelineStage
             return false;
         }
     }
+
+    /// <summary>A copy of <paramref name="events"/>, each naming the camera run it belongs to.</summary>
+    private static List<PipelineEvent> Stamped(List<PipelineEvent> events, long epoch) =>
+        epoch > 0 ? [.. events.Select(e => e with { Epoch = epoch })] : [.. events];
+
+    /// <summary>Why the camera's tracks end: what the process noted (e.g. "moved" to another worker), else <paramref name="otherwise"/>.</summary>
+    private string StopReason(CameraWorker worker, string otherwise) => _stopReasons?.Take(worker.CameraId) ?? otherwise;
 
     private async ValueTask WriteAsync(TrackedFrame tracked, CancellationToken hardStop)
     {
@@ -262,6 +287,9 @@ public sealed class TrackService : PipelineStage
         public Channel<DetectedFrame> Queue { get; } = queue;
 
         public ByteTracker Tracker { get; set; } = tracker;
+
+        /// <summary>The camera run whose frames the tracker sees (0: frames without an epoch).</summary>
+        public long Epoch { get; set; }
 
         public List<PipelineEvent> Events { get; } = [];
 

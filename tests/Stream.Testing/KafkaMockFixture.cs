@@ -17,6 +17,9 @@ public sealed class KafkaMockFixture : IAsyncLifetime
     /// <summary>Number of mock brokers (set before <see cref="InitializeAsync"/>).</summary>
     public int Brokers { get; init; } = 1;
 
+    /// <summary>Topics to create (NAME, or NAME:PARTITIONS; set before <see cref="InitializeAsync"/>); default: dev-kafka's own.</summary>
+    public IReadOnlyList<string> Topics { get; init; } = [];
+
     public string BootstrapServers { get; private set; } = string.Empty;
 
     public int ProcessId => _process?.Id ?? throw new InvalidOperationException("The mock cluster is not running.");
@@ -51,6 +54,11 @@ public sealed class KafkaMockFixture : IAsyncLifetime
         psi.ArgumentList.Add("dev-kafka");
         psi.ArgumentList.Add("--brokers");
         psi.ArgumentList.Add(Brokers.ToString(CultureInfo.InvariantCulture));
+        foreach (var topic in Topics)
+        {
+            psi.ArgumentList.Add("--topic");
+            psi.ArgumentList.Add(topic);
+        }
         _process = Process.Start(psi) ?? throw new InvalidOperationException("dotnet stream.dll dev-kafka did not start.");
         _process.ErrorDataReceived += (_, e) =>
         {

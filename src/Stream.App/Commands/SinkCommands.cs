@@ -54,7 +54,7 @@ internal static class SinkCommands
     private static Command DevKafka()
     {
         var brokers = new Option<int>("--brokers") { Description = "Number of mock brokers.", DefaultValueFactory = _ => 3 };
-        var topics = new Option<string[]>("--topic") { Description = "Topics to create (repeatable; the mock cluster gives each 4 partitions).", DefaultValueFactory = _ => ["stream.events"], AllowMultipleArgumentsPerToken = true };
+        var topics = new Option<string[]>("--topic") { Description = "Topics to create (repeatable): NAME gets the mock's default of 4 partitions, NAME:N gets N (e.g. stream.cameras:12).", DefaultValueFactory = _ => ["stream.events"], AllowMultipleArgumentsPerToken = true };
         var command = new Command("dev-kafka", "Host librdkafka's mock Kafka cluster for development and tests; prints bootstrap=HOST:PORT,... first and runs until stopped.")
         {
             brokers, topics,

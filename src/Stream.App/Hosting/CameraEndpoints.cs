@@ -1,6 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Streaming.Core;
 using Streaming.Ingest;
@@ -20,10 +20,13 @@ internal static class CameraEndpoints
 {
     public static void Map(WebApplication app)
     {
-        app.MapGet("/api/cameras", (ICameraRegistry registry) => Results.Json(registry.Snapshot().Select(CameraView.From)));
+        // In a cluster (Cluster:Enabled) the list is this worker's cameras, each naming the worker; adding and removing
+        // write the camera registry, and the group decides which worker runs the camera.
+        var worker = app.Services.GetService<WorkerIdentity>()?.Id;
+        app.MapGet("/api/cameras", (ICameraRegistry registry) => Results.Json(registry.Snapshot().Select(s => CameraView.From(s, worker))));
         app.MapGet("/api/cameras/{id}", (string id, ICameraRegistry registry) =>
             id.Length > MaxIdLength ? IdTooLong()
-            : registry.Get(id) is { } status ? Results.Json(CameraView.From(status)) : Results.NotFound(new { error = $"no camera '{id}'" }));
+            : registry.Get(id) is { } status ? Results.Json(CameraView.From(status, worker)) : Results.NotFound(new { error = $"no camera '{id}'" }));
 
         app.MapPost("/api/cameras", async (HttpContext http, ICameraRegistry registry, IOptions<HttpOptions> options) =>
         {
@@ -39,10 +42,16 @@ internal static class CameraEndpoints
                 return Results.BadRequest(new { error = problem });
             }
 
+            // Resolved per request: building it reads the validated options, which start-up reports on its own.
+            if (http.RequestServices.GetService<Cluster.CameraRegistryTopic>() is { } clusterRegistry)
+            {
+                return await PutToRegistryAsync(clusterRegistry, camera, http.RequestAborted).ConfigureAwait(false);
+            }
+
             try
             {
                 await registry.AddAsync(camera, http.RequestAborted).ConfigureAwait(false);
-                return Results.Created($"/api/cameras/{camera.Id}", registry.Get(camera.Id) is { } s ? CameraView.From(s) : null);
+                return Results.Created($"/api/cameras/{camera.Id}", registry.Get(camera.Id) is { } s ? CameraView.From(s, worker) : null);
             }
             catch (ArgumentException ex)
             {
@@ -71,6 +80,11 @@ internal static class CameraEndpoints
                 return IdTooLong();
             }
 
+            if (http.RequestServices.GetService<Cluster.CameraRegistryTopic>() is { } clusterRegistry)
+            {
+                return await RemoveFromRegistryAsync(clusterRegistry, id, http.RequestAborted).ConfigureAwait(false);
+            }
+
             return await registry.RemoveAsync(id, http.RequestAborted).ConfigureAwait(false)
                 ? Results.NoContent()
                 : Results.NotFound(new { error = $"no camera '{id}'" });
@@ -90,10 +104,17 @@ internal static class CameraEndpoints
             return IdTooLong();
         }
 
+        if (http.RequestServices.GetService<Cluster.CameraRegistryTopic>() is { } clusterRegistry)
+        {
+            // The registry record is the camera's truth in a cluster: a local switch would be lost on the next move.
+            return Results.Json(new { error = $"in a cluster a camera is enabled or disabled in the registry topic '{clusterRegistry.Topic}': send the camera again (POST /api/cameras or stream cameras put) with \"Enabled\": {(enabled ? "true" : "false")}" },
+                statusCode: StatusCodes.Status409Conflict);
+        }
+
         try
         {
             return await registry.SetEnabledAsync(id, enabled, http.RequestAborted).ConfigureAwait(false) && registry.Get(id) is { } status
-                ? Results.Json(CameraView.From(status))
+                ? Results.Json(CameraView.From(status, http.RequestServices.GetService<WorkerIdentity>()?.Id))
                 : Results.NotFound(new { error = $"no camera '{id}'" });
         }
         catch (InvalidOperationException ex)
@@ -104,6 +125,36 @@ internal static class CameraEndpoints
 
     private static IResult Unauthorized() =>
         Results.Json(new { error = "camera control needs Authorization: Bearer <Http:ControlToken>" }, statusCode: StatusCodes.Status401Unauthorized);
+
+    private static async Task<IResult> PutToRegistryAsync(Cluster.CameraRegistryTopic registry, CameraOptions camera, CancellationToken ct)
+    {
+        try
+        {
+            var partition = await Task.Run(() => registry.PutAsync(camera, ct), ct).ConfigureAwait(false);
+            return Results.Json(new { id = camera.Id, registry = registry.Topic, partition, state = "registered" }, statusCode: StatusCodes.Status202Accepted);
+        }
+        catch (Exception ex) when (ex is Confluent.Kafka.KafkaException or InvalidOperationException or TimeoutException)
+        {
+            return RegistryUnavailable(registry, ex);
+        }
+    }
+
+    private static async Task<IResult> RemoveFromRegistryAsync(Cluster.CameraRegistryTopic registry, string id, CancellationToken ct)
+    {
+        try
+        {
+            return await Task.Run(() => registry.RemoveAsync(id, ct), ct).ConfigureAwait(false)
+                ? Results.NoContent()
+                : Results.NotFound(new { error = $"no camera '{id}' in the registry" });
+        }
+        catch (Exception ex) when (ex is Confluent.Kafka.KafkaException or InvalidOperationException or TimeoutException)
+        {
+            return RegistryUnavailable(registry, ex);
+        }
+    }
+
+    private static IResult RegistryUnavailable(Cluster.CameraRegistryTopic registry, Exception ex) =>
+        Results.Json(new { error = $"camera registry topic '{registry.Topic}' unavailable ({UrlRedactor.Redact(ex.Message)}): check Kafka and retry" }, statusCode: StatusCodes.Status503ServiceUnavailable);
 
     /// <summary>The largest body <c>POST /api/cameras</c> reads: a camera is a few hundred bytes, its Url at most <see cref="CameraOptions.MaxUrlLength"/> characters.</summary>
     public const int MaxBodyBytes = 16 * 1024;
@@ -146,31 +197,14 @@ internal static class CameraEndpoints
             return (null, $"the body is empty: {Example}");
         }
 
-        IConfigurationRoot json;
-        try
+        body.Position = 0;
+        var (camera, problems) = CameraJson.Parse(body, c => ApiSourceProblem(c, options));
+        if (camera is null && problems.Count == 1 && problems[0].StartsWith("not a camera as in config", StringComparison.Ordinal))
         {
-            body.Position = 0;
-            json = new ConfigurationBuilder().AddJsonStream(body).Build();
-        }
-        catch (Exception ex) when (ex is FormatException or System.Text.Json.JsonException or InvalidDataException)
-        {
-            return (null, $"the body is not a camera as in config ({ex.Message.Split('\n')[0]}): {Example}");
+            return (null, $"the body is {problems[0]}: {Example}");
         }
 
-        var problems = ConfigurationChecks.Problems(json, typeof(CameraOptions)).ToList();
-        var camera = new CameraOptions();
-        ConfigurationChecks.Bind(json, camera);
-        if (problems.Count == 0 && ApiSourceProblem(camera, options) is { } notAllowed)
-        {
-            problems.Add(notAllowed);
-        }
-
-        if (problems.Count == 0)
-        {
-            problems.AddRange(CameraChecks.Problems(camera));
-        }
-
-        return problems.Count == 0 ? (camera, string.Empty) : (null, UrlRedactor.Redact(string.Join("; ", problems)));
+        return camera is not null ? (camera, string.Empty) : (null, UrlRedactor.Redact(string.Join("; ", problems)));
     }
 
     /// <summary>
@@ -216,9 +250,10 @@ internal static class CameraEndpoints
 
     /// <summary>What the API shows of a camera (the URL redacted, as everywhere).</summary>
     private sealed record CameraView(string Id, string Url, string Kind, string State, DateTimeOffset Since, long FramesDecoded,
-        long FramesDropped, long Reconnects, string? LastError, double Fps, int Width, int Height, bool Enabled)
+        long FramesDropped, long Reconnects, string? LastError, double Fps, int Width, int Height, bool Enabled,
+        [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] string? Worker)
     {
-        public static CameraView From(CameraStatus s) => new(s.Id, UrlRedactor.Redact(s.Url), s.Kind.ToString(), s.State.ToString(), s.Since,
-            s.FramesDecoded, s.FramesDropped, s.Reconnects, s.LastError, s.Fps, s.Width, s.Height, s.Enabled);
+        public static CameraView From(CameraStatus s, string? worker) => new(s.Id, UrlRedactor.Redact(s.Url), s.Kind.ToString(), s.State.ToString(), s.Since,
+            s.FramesDecoded, s.FramesDropped, s.Reconnects, s.LastError, s.Fps, s.Width, s.Height, s.Enabled, worker);
     }
 }

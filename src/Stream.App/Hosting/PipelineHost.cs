@@ -111,6 +111,7 @@ internal static class PipelineHost
         services.AddStreamHealthChecks(builder.Logging);
         services.AddHostedService<StatusReporter>();
         services.AddHostedService<CameraConfigWatcher>();
+        Cluster.ClusterHosting.Add(services, configuration);
         services.AddHostedService<NativeMemoryTrimmer>();
 
         services.AddOpenTelemetry().WithMetrics(metrics =>

@@ -19,10 +19,15 @@ internal sealed class EventFeed
     private readonly EventMessage[] _ring = new EventMessage[Capacity];
     private readonly List<Channel<EventMessage>> _subscribers = [];
     private readonly string _framePrefix;
+    private readonly string? _worker;
     private int _next;
     private int _count;
 
-    public EventFeed(string framePrefix) => _framePrefix = framePrefix;
+    public EventFeed(string framePrefix, string? worker = null)
+    {
+        _framePrefix = framePrefix;
+        _worker = worker;
+    }
 
     /// <summary>Called on the tap's thread with each tracked frame's events (usually none).</summary>
     public void Publish(IReadOnlyList<PipelineEvent> events)
@@ -36,14 +41,15 @@ internal sealed class EventFeed
         {
             foreach (var e in events)
             {
-                Keep(EventMessage.From(e, _framePrefix));
+                Keep(EventMessage.From(e, _framePrefix, _worker));
             }
         }
     }
 
-    /// <summary>Called by the status tap with each camera_status event (the same message, id included, as Kafka gets).</summary>
-    public void Publish(EventMessage message)
+    /// <summary>Called by the status tap with each camera status change, as the camera_status event Kafka gets (same id, same worker).</summary>
+    public void Publish(CameraStatusChange change)
     {
+        var message = EventMessage.From(change, _worker);
         lock (_gate)
         {
             Keep(message);

@@ -70,7 +70,7 @@ internal sealed class StatusTap(ChannelReader<CameraStatusChange> input, Channel
             {
                 while (input.TryRead(out var change))
                 {
-                    events.Publish(EventMessage.From(change));
+                    events.Publish(change);
                     await output.WriteAsync(change, hardStop).ConfigureAwait(false);
                 }
             }
@@ -106,7 +106,7 @@ internal static class WebServiceCollectionExtensions
         services.AddSingleton(toTap.Writer);
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<LivePictures>();
-        services.AddSingleton(sp => new EventFeed(sp.GetRequiredService<IOptions<SinkOptions>>().Value.Redis.KeyPrefix));
+        services.AddSingleton(sp => new EventFeed(sp.GetRequiredService<IOptions<SinkOptions>>().Value.Redis.KeyPrefix, sp.GetService<WorkerIdentity>()?.Id));
         services.AddSingleton<FrameSnapshots>();
         services.AddSingleton<WebEndpoints.OutRates>();
         services.AddHostedService(sp => new WebTap(toTap.Reader, sp.GetRequiredService<PipelineChannels>().Tracked.Writer,

@@ -1,0 +1,65 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Streaming.Core;
+using Streaming.Track;
+
+namespace Streaming.Track.Tests;
+
+/// <summary>Issue 11: track ids never repeat for a camera across its runs (restarts, moves), and a moved camera's tracks end "moved".</summary>
+public class CameraRunTests
+{
+    [Fact]
+    public async Task A_new_run_of_a_camera_ends_the_old_runs_tracks_with_the_noted_reason_and_starts_its_track_ids_from_its_epoch()
+    {
+        var input = Channel.CreateBounded<DetectedFrame>(new BoundedChannelOptions(8) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = true });
+        var output = Channel.CreateBounded<TrackedFrame>(new BoundedChannelOptions(8) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = false });
+        var reasons = new CameraStopReasons();
+        using var service = new TrackService(input.Reader, output.Writer, Options.Create(new TrackOptions { QueuePerCamera = 4 }),
+            NullLogger<TrackService>.Instance, stopReasons: reasons);
+        await service.StartAsync(CancellationToken.None);
+
+        const long firstRun = 1_790_000_000_000;
+        const long secondRun = firstRun + 60_000;
+        var t0 = DateTimeOffset.FromUnixTimeMilliseconds(firstRun);
+        var producer = Task.Run(async () =>
+        {
+            // The same person in both runs; each run's frame sequence starts at 0 again.
+            foreach (var (epoch, start) in new[] { (firstRun, t0), (secondRun, t0.AddMinutes(1)) })
+            {
+                if (epoch == secondRun)
+                {
+                    reasons.Set("cam", "moved");
+                }
+
+                for (var f = 0; f < 30; f++)
+                {
+                    var frame = Frame.Rent("cam", f, 8, 8, start + TimeSpan.FromSeconds(f / 25.0), isLive: false);
+                    frame.Epoch = epoch;
+                    await input.Writer.WriteAsync(new DetectedFrame(frame, [new Detection(BoxF.FromXywh(100 + f, 100, 40, 100), 0.9f, 0)]));
+                }
+            }
+
+            input.Writer.Complete();
+        });
+
+        var events = new List<PipelineEvent>();
+        await foreach (var tracked in output.Reader.ReadAllAsync())
+        {
+            events.AddRange(tracked.Events);
+            tracked.Dispose();
+        }
+
+        await producer;
+        await service.StopAsync(CancellationToken.None);
+
+        var started = events.Where(e => e.Kind == EventKind.TrackStarted).ToList();
+        Assert.Equal(2, started.Count);
+        Assert.Equal([(firstRun * 1000) + 1, (secondRun * 1000) + 1], started.Select(e => e.TrackId!.Value));
+        Assert.Equal([firstRun, secondRun], started.Select(e => e.Epoch!.Value));
+
+        var ended = events.Where(e => e.Kind == EventKind.TrackEnded).ToList();
+        Assert.Equal([("moved", firstRun), ("shutdown", secondRun)], ended.Select(e => (e.Reason!, e.Epoch!.Value)));
+        Assert.Equal(started.Select(e => e.TrackId), ended.Select(e => e.TrackId));
+    }
+}
