@@ -15,6 +15,7 @@ public sealed class DetectMetrics
     private readonly Counter<long> _detections;
     private readonly Counter<long> _stale;
     private readonly Counter<long> _failed;
+    private readonly Counter<long> _gated;
 
     public DetectMetrics(IMeterFactory meterFactory)
     {
@@ -29,6 +30,7 @@ public sealed class DetectMetrics
         _detections = meter.CreateCounter<long>("stream.detect.detections", "{detection}", "Detections produced");
         _stale = meter.CreateCounter<long>("stream.detect.stale_dropped", "{frame}", "Live frames dropped as too old before inference");
         _failed = meter.CreateCounter<long>("stream.detect.failed", "{frame}", "Frames dropped because their batch failed");
+        _gated = meter.CreateCounter<long>("stream.detect.gated_frames", "{frame}", "Frames the motion gate passed to Track without inference");
     }
 
     public void Batch(int size, int maxBatch, in DetectTimings timings)
@@ -48,6 +50,8 @@ public sealed class DetectMetrics
     }
 
     public void Stale(string camera) => _stale.Add(1, new KeyValuePair<string, object?>(Telemetry.CameraTag, camera));
+
+    public void Gated(string camera) => _gated.Add(1, new KeyValuePair<string, object?>(Telemetry.CameraTag, camera));
 
     public void Failed(string camera) => _failed.Add(1, new KeyValuePair<string, object?>(Telemetry.CameraTag, camera));
 }

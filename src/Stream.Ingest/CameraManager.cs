@@ -24,11 +24,14 @@ public sealed class CameraManager : ICameraRegistry, IAsyncDisposable
     private readonly List<CameraWorker> _workers = [];
     private readonly ITimer _watchdog;
     private readonly Meter? _meter;
+    private readonly IGateSettings? _gateSettings;
     private bool _closed;
 
     public CameraManager(FrameBus bus, ChannelWriter<CameraStatusChange>? status, IOptions<IngestOptions> options,
-        ILoggerFactory? loggerFactory = null, IMeterFactory? meterFactory = null, TimeProvider? time = null, FrameBufferPool? pool = null)
+        ILoggerFactory? loggerFactory = null, IMeterFactory? meterFactory = null, TimeProvider? time = null, FrameBufferPool? pool = null,
+        IGateSettings? gate = null)
     {
+        _gateSettings = gate;
         ArgumentNullException.ThrowIfNull(bus);
         ArgumentNullException.ThrowIfNull(options);
         _bus = bus;
@@ -48,6 +51,8 @@ public sealed class CameraManager : ICameraRegistry, IAsyncDisposable
             _meter.CreateObservableCounter("stream.ingest.reconnects", () => Measure(w => w.Reconnects), "{reconnect}", "Reconnect attempts per camera");
             _meter.CreateObservableGauge("stream.ingest.camera_state", () => Measure(w => (int)w.State), "{state}",
                 "Camera state: 0 connecting, 1 streaming, 2 backoff, 3 stopped, 4 failed");
+            _meter.CreateObservableCounter("stream.ingest.motion_frames", () => MeasureMotion(m => m.Moving), "{frame}", "Frames with motion per camera (cameras whose gate is motion)");
+            _meter.CreateObservableGauge("stream.ingest.motion_ratio", () => MeasureMotion(m => m.Ratio), "1", "Share of a camera's recent frames (about the last 50) with motion (cameras whose gate is motion)");
         }
     }
 
@@ -59,6 +64,21 @@ public sealed class CameraManager : ICameraRegistry, IAsyncDisposable
         foreach (var w in workers)
         {
             list.Add(new Measurement<T>(value(w), new KeyValuePair<string, object?>(Telemetry.CameraTag, w.Id)));
+        }
+
+        return list;
+    }
+
+    private List<Measurement<T>> MeasureMotion<T>(Func<Motion.CameraMotion, T> value)
+        where T : struct
+    {
+        var list = new List<Measurement<T>>();
+        foreach (var w in Workers())
+        {
+            if (w.Motion is { } motion)
+            {
+                list.Add(new Measurement<T>(value(motion), new KeyValuePair<string, object?>(Telemetry.CameraTag, w.Id)));
+            }
         }
 
         return list;
@@ -110,7 +130,7 @@ public sealed class CameraManager : ICameraRegistry, IAsyncDisposable
 
             var logger = _loggerFactory.CreateLogger("Streaming.Ingest.Camera");
             worker = new CameraWorker(Clone(camera), _options, feed, _status, logger, _time,
-                (c, o) => FrameSources.Create(c, o, _pool, _time, logger));
+                (c, o) => FrameSources.Create(c, o, _pool, _time, logger), _gateSettings);
             _workers.Add(worker);
         }
 
@@ -173,6 +193,8 @@ public sealed class CameraManager : ICameraRegistry, IAsyncDisposable
         Pacing = c.Pacing,
         HwAccel = c.HwAccel,
         Enabled = c.Enabled,
+        Gate = c.Gate,
+        MotionMasks = [.. c.MotionMasks],
     };
 
     public async ValueTask DisposeAsync()
