@@ -10,7 +10,7 @@ using Streaming.Testing;
 
 namespace Streaming.Detect.Tests;
 
-public class DetectServiceTests
+public partial class DetectServiceTests
 {
     [Theory]
     [InlineData("yolox_nano_dynamic.onnx")]
