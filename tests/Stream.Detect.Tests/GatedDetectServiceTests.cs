@@ -14,12 +14,7 @@ public partial class DetectServiceTests
     public async Task Still_frames_of_a_gated_camera_skip_the_model_but_reach_Track_in_order_marked_not_inferred()
     {
         var bus = new FrameBus(8);
-        var output = Channel.CreateBounded<DetectedFrame>(new BoundedChannelOptions(4)
-        {
-            FullMode = BoundedChannelFullMode.Wait,
-            SingleReader = true,
-            SingleWriter = true,
-        });
+        var output = DetectedOutput();
         using var meters = new StandaloneMeterFactory();
         using var listener = new MetricsRecorder();
         var options = new DetectOptions
@@ -72,4 +67,12 @@ public partial class DetectServiceTests
         Assert.Equal(0, listener.Sum("stream.detect.gated_frames", "plain"));
         Assert.Equal(2, listener.Sum("stream.detect.frames", "gated"));
     }
+
+    /// <summary>The stage's output queue as the host makes it: bounded, waiting when full, one reader and one writer.</summary>
+    private static Channel<DetectedFrame> DetectedOutput() => Channel.CreateBounded<DetectedFrame>(new BoundedChannelOptions(4)
+    {
+        FullMode = BoundedChannelFullMode.Wait,
+        SingleReader = true,
+        SingleWriter = true,
+    });
 }
