@@ -71,4 +71,9 @@ public sealed class CameraOptions
 
     /// <summary>Frames the decoder skips: <c>none</c> (default), <c>nonref</c> or <c>nonkey</c> (see docs/ingest.md).</summary>
     public SkipFrames SkipFrames { get; set; }
+    /// <summary>This camera's detection gate (none | motion); unset: the global <c>Detect:Gate</c>.</summary>
+    public GateMode? Gate { get; set; }
+
+    /// <summary>Regions ignored by the motion detector, each "x1,y1,x2,y2,x3,y3,..." (fractions 0-1, or pixels); see <see cref="MotionMask"/>.</summary>
+    public List<string> MotionMasks { get; set; } = [];
 }

@@ -102,6 +102,12 @@ public sealed class Frame : IDisposable
         }
     }
 
+    /// <summary>
+    /// Motion ingest measured on this frame; null when the camera's gate is <see cref="GateMode.None"/> (nothing was
+    /// measured, and Detect infers every frame).
+    /// </summary>
+    public FrameMotion? Motion { get; set; }
+
     // Latency stamps (Stopwatch ticks), written by the stage that reaches each point.
     public long CapturedTimestamp { get; set; }
 

@@ -4,11 +4,16 @@ namespace Streaming.Core;
 public readonly record struct Detection(BoxF Box, float Score, int ClassId);
 
 /// <summary>Detect's output contract: a frame and what was found in it. Owns the frame.</summary>
-public sealed class DetectedFrame(Frame frame, Detection[] detections) : IDisposable
+/// <param name="inferred">False for a frame the motion gate let pass without running the model: it has no detections,
+/// and Track coasts its tracks on their prediction instead of counting them as missed.</param>
+public sealed class DetectedFrame(Frame frame, Detection[] detections, bool inferred = true) : IDisposable
 {
     public Frame Frame { get; } = frame;
 
     public IReadOnlyList<Detection> Detections { get; } = detections;
+
+    /// <summary>True when the model ran on this frame; false when the motion gate skipped it (no detections, not a miss).</summary>
+    public bool Inferred { get; } = inferred;
 
     public void Dispose() => Frame.Dispose();
 }

@@ -17,6 +17,7 @@ public sealed class DetectMetrics
     private readonly Counter<long> _stale;
     private readonly Counter<long> _failed;
     private readonly ConcurrentDictionary<string, bool> _cameras = new(StringComparer.Ordinal);
+    private readonly Counter<long> _gated;
 
     public DetectMetrics(IMeterFactory meterFactory)
     {
@@ -31,6 +32,7 @@ public sealed class DetectMetrics
         _detections = meter.CreateCounter<long>("stream.detect.detections", "{detection}", "Detections produced");
         _stale = meter.CreateCounter<long>("stream.detect.stale_dropped", "{frame}", "Live frames dropped as too old before inference");
         _failed = meter.CreateCounter<long>("stream.detect.failed", "{frame}", "Frames dropped because their batch failed");
+        _gated = meter.CreateCounter<long>("stream.detect.gated_frames", "{frame}", "Frames the motion gate passed to Track without inference");
     }
 
     public void Batch(int size, int maxBatch, in DetectTimings timings)
@@ -51,6 +53,7 @@ public sealed class DetectMetrics
             // instead of a missing series.
             _stale.Add(0, tag);
             _failed.Add(0, tag);
+            _gated.Add(0, tag);
         }
 
         _frames.Add(1, tag);
@@ -58,6 +61,8 @@ public sealed class DetectMetrics
     }
 
     public void Stale(string camera) => _stale.Add(1, new KeyValuePair<string, object?>(Telemetry.CameraTag, camera));
+
+    public void Gated(string camera) => _gated.Add(1, new KeyValuePair<string, object?>(Telemetry.CameraTag, camera));
 
     public void Failed(string camera) => _failed.Add(1, new KeyValuePair<string, object?>(Telemetry.CameraTag, camera));
 }

@@ -31,7 +31,7 @@ public enum HeadKind
 }
 
 /// <summary>Options of the Detect stage (config section <c>Detect</c>).</summary>
-public sealed class DetectOptions
+public sealed class DetectOptions : IGateSettings
 {
     public const string Section = "Detect";
 
@@ -119,6 +119,17 @@ public sealed class DetectOptions
     /// <summary>Most detections kept per frame after NMS.</summary>
     [Range(1, 100_000)]
     public int MaxDetections { get; set; } = 300;
+
+    /// <summary>
+    /// Motion gate for every camera that does not set its own <c>Gate</c>: <see cref="GateMode.None"/> infers every frame,
+    /// <see cref="GateMode.Motion"/> only frames with motion, recent motion or moving detections, and otherwise one per
+    /// <see cref="MotionOptions.RefreshSeconds"/> (docs/detect.md).
+    /// </summary>
+    public GateMode Gate { get; set; } = GateMode.None;
+
+    /// <summary>The motion detector's thresholds and the gate's timing.</summary>
+    [ValidateObjectMembers]
+    public MotionOptions Motion { get; set; } = new();
 
     /// <summary>The model path as an absolute path.</summary>
     public string ResolvedModelPath => Path.GetFullPath(ModelPath, Directory.GetCurrentDirectory());

@@ -24,6 +24,7 @@ public sealed class DetectService : PipelineStage
     private readonly ILoggerFactory _loggers;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
+    private readonly MotionGate _gate;
     private long _detected;
 
     public DetectService(IOptions<DetectOptions> options, FrameBus bus, ChannelWriter<DetectedFrame> output,
@@ -38,6 +39,7 @@ public sealed class DetectService : PipelineStage
         _loggers = loggers;
         _logger = loggers.CreateLogger<DetectService>();
         _time = time ?? TimeProvider.System;
+        _gate = new MotionGate(_options.Motion, _time);
     }
 
     protected override async Task RunAsync(CancellationToken hardStop)
@@ -134,21 +136,35 @@ public sealed class DetectService : PipelineStage
         producerError?.Throw();
     }
 
-    /// <summary>Letterboxes the lane's frames into its tensor; false (frames disposed and counted) when that fails.</summary>
+    /// <summary>
+    /// Asks the motion gate which of the lane's frames the model looks at and letterboxes those into its tensor; false
+    /// (frames disposed and counted) when that fails. Gated frames stay in the lane, in order, and go to Track uninferred.
+    /// </summary>
     private bool Prepare(Lane lane)
     {
         var start = _time.GetTimestamp();
         var images = lane.Images;
         images.Clear();
+        lane.Inferred.Clear();
         foreach (var frame in lane.Frames)
         {
             frame.BatchStartTimestamp = start;
-            images.Add(frame.Image);
+            var infer = _gate.ShouldInfer(frame.CameraId, frame.Motion);
+            lane.Inferred.Add(infer);
+            if (infer)
+            {
+                images.Add(frame.Image);
+            }
         }
 
+        lane.InferCount = images.Count;
         try
         {
-            lane.Tensors.Preprocess(images, 0, images.Count);
+            if (images.Count > 0)
+            {
+                lane.Tensors.Preprocess(images, 0, images.Count);
+            }
+
             lane.PreprocessMs = _time.GetElapsedTime(start).TotalMilliseconds;
             return true;
         }
@@ -187,33 +203,49 @@ public sealed class DetectService : PipelineStage
     {
         var frames = lane.Frames;
         var results = lane.Results;
-        var count = frames.Count;
+        var count = lane.InferCount;
         var t0 = _time.GetTimestamp();
-        double inferMs, postMs;
-        try
+        double inferMs = 0, postMs = 0;
+        if (count > 0)
         {
-            lane.Tensors.Infer(count);
-            var t1 = _time.GetTimestamp();
-            lane.Tensors.Postprocess(count, results);
-            inferMs = _time.GetElapsedTime(t0, t1).TotalMilliseconds;
-            postMs = _time.GetElapsedTime(t1).TotalMilliseconds;
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            Fail(lane, ex);
-            return;
+            try
+            {
+                lane.Tensors.Infer(count);
+                var t1 = _time.GetTimestamp();
+                lane.Tensors.Postprocess(count, results);
+                inferMs = _time.GetElapsedTime(t0, t1).TotalMilliseconds;
+                postMs = _time.GetElapsedTime(t1).TotalMilliseconds;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                Fail(lane, ex);
+                return;
+            }
+
+            _metrics.Batch(count, _options.MaxBatch, new DetectTimings(lane.PreprocessMs, inferMs, postMs, count));
         }
 
         var end = _time.GetTimestamp();
-        _metrics.Batch(count, _options.MaxBatch, new DetectTimings(lane.PreprocessMs, inferMs, postMs, count));
-        for (var i = 0; i < count; i++)
+        var next = 0;
+        for (var i = 0; i < frames.Count; i++)
         {
             var frame = frames[i];
-            frame.InferenceEndTimestamp = end;
-            var detected = new DetectedFrame(frame, results[i]);
-            results[i] = null!;
+            DetectedFrame detected;
+            if (lane.Inferred[i])
+            {
+                frame.InferenceEndTimestamp = end;
+                detected = new DetectedFrame(frame, results[next]);
+                results[next++] = null!;
+                _metrics.Frame(frame.CameraId, detected.Detections.Count);
+                _gate.Observe(frame.CameraId, detected.Detections);
+            }
+            else
+            {
+                detected = new DetectedFrame(frame, [], inferred: false);
+                _metrics.Gated(frame.CameraId);
+            }
+
             frames[i] = null!; // ownership moves to the output channel
-            _metrics.Frame(frame.CameraId, detected.Detections.Count);
             try
             {
                 await _output.WriteAsync(detected, cancellationToken).ConfigureAwait(false);
@@ -249,6 +281,12 @@ public sealed class DetectService : PipelineStage
         public List<Frame> Frames { get; } = new(maxBatch);
 
         public List<Mat> Images { get; } = new(maxBatch);
+
+        /// <summary>Per frame of <see cref="Frames"/>: whether the model looks at it (the motion gate's answer).</summary>
+        public List<bool> Inferred { get; } = new(maxBatch);
+
+        /// <summary>Frames of the lane the model looks at, in the tensor's order.</summary>
+        public int InferCount { get; set; }
 
         public Detection[][] Results { get; } = new Detection[maxBatch][];
 

@@ -19,6 +19,7 @@ public static class DetectServiceCollectionExtensions
             .ValidateWith(DetectOptions.Validator)
             .ValidateOnStart();
         services.TryAddSingleton<DetectMetrics>();
+        services.TryAddSingleton<IGateSettings>(sp => sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<DetectOptions>>().Value);
         services.TryAddSingleton(TimeProvider.System);
         services.AddHostedService<DetectService>();
         return services;

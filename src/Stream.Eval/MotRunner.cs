@@ -23,19 +23,42 @@ public static class MotRunner
     /// <summary>COCO class id of person (MOT detections carry no class; they are all persons).</summary>
     public const int PersonClass = 0;
 
-    /// <summary>Runs on given detections (det.txt rows). Frame k is captured at (k - 1) / frameRate seconds.</summary>
-    public static List<MotRow> RunOnDetections(SeqInfo sequence, IReadOnlyList<MotRow> detections, TrackOptions options, TrackerKind kind = TrackerKind.ByteTrack)
+    /// <summary>
+    /// Runs on given detections (det.txt rows). Frame k is captured at (k - 1) / frameRate seconds. With a
+    /// <paramref name="gate"/>, a frame the motion gate skips is not given its detections: the tracker coasts, as Track
+    /// does on a gated frame of the pipeline.
+    /// </summary>
+    public static List<MotRow> RunOnDetections(SeqInfo sequence, IReadOnlyList<MotRow> detections, TrackOptions options, TrackerKind kind = TrackerKind.ByteTrack,
+        MotGate? gate = null)
     {
         ArgumentNullException.ThrowIfNull(sequence);
         ArgumentNullException.ThrowIfNull(detections);
         ArgumentNullException.ThrowIfNull(options);
         var byFrame = detections.GroupBy(d => d.Frame).ToDictionary(g => g.Key, g => g.Select(d => new Detection(d.Box, d.Confidence, PersonClass)).ToArray());
         var last = Math.Max(sequence.Length, byFrame.Count == 0 ? 0 : byFrame.Keys.Max());
-        var runner = Create(kind, options);
+        if (gate is not null && kind == TrackerKind.Iou)
+        {
+            throw new ArgumentException("the motion gate needs a tracker that can coast: use --tracker bytetrack or sort", nameof(kind));
+        }
+
+        var tracker = kind == TrackerKind.Iou ? null : new ByteTracker("eval", kind == TrackerKind.Sort ? SortOptions(options) : options);
+        var runner = Create(kind, options, tracker);
         var output = new List<MotRow>();
+        var tracks = new List<TrackedObject>();
         for (var frame = 1; frame <= last; frame++)
         {
-            runner(frame, Time(sequence, frame), byFrame.GetValueOrDefault(frame) ?? [], output);
+            var dets = byFrame.GetValueOrDefault(frame) ?? [];
+            if (gate is null || gate.ShouldInfer(frame))
+            {
+                gate?.Observe(dets);
+                runner(frame, Time(sequence, frame), dets, output);
+            }
+            else
+            {
+                tracks.Clear();
+                tracker!.Coast(Time(sequence, frame), tracks, null);
+                Emit(frame, tracks, output);
+            }
         }
 
         return output;
@@ -71,7 +94,14 @@ public static class MotRunner
     private static DateTimeOffset Time(SeqInfo sequence, int frame) =>
         DateTimeOffset.UnixEpoch + TimeSpan.FromSeconds((frame - 1) / Math.Max(sequence.FrameRate, 1e-3));
 
-    private static Action<int, DateTimeOffset, Detection[], List<MotRow>> Create(TrackerKind kind, TrackOptions options)
+    private static TrackOptions SortOptions(TrackOptions options)
+    {
+        var o = Clone(options);
+        o.LowThreshold = o.HighThreshold;
+        return o;
+    }
+
+    private static Action<int, DateTimeOffset, Detection[], List<MotRow>> Create(TrackerKind kind, TrackOptions options, ByteTracker? byteTracker = null)
     {
         switch (kind)
         {
@@ -89,14 +119,7 @@ public static class MotRunner
 
             default:
             {
-                var o = options;
-                if (kind == TrackerKind.Sort)
-                {
-                    o = Clone(options);
-                    o.LowThreshold = o.HighThreshold;
-                }
-
-                var tracker = new ByteTracker("eval", o);
+                var tracker = byteTracker ?? new ByteTracker("eval", kind == TrackerKind.Sort ? SortOptions(options) : options);
                 var tracks = new List<TrackedObject>();
                 return (frame, time, dets, output) =>
                 {

@@ -27,11 +27,14 @@ public sealed class CameraManager : ICameraRegistry, IAsyncDisposable
     private readonly List<(CameraOptions Camera, CameraStatus Last)> _disabled = [];
     private readonly ITimer _watchdog;
     private readonly Meter? _meter;
+    private readonly IGateSettings? _gateSettings;
     private bool _closed;
 
     public CameraManager(FrameBus bus, ChannelWriter<CameraStatusChange>? status, IOptions<IngestOptions> options,
-        ILoggerFactory? loggerFactory = null, IMeterFactory? meterFactory = null, TimeProvider? time = null, FrameBufferPool? pool = null)
+        ILoggerFactory? loggerFactory = null, IMeterFactory? meterFactory = null, TimeProvider? time = null, FrameBufferPool? pool = null,
+        IGateSettings? gate = null)
     {
+        _gateSettings = gate;
         ArgumentNullException.ThrowIfNull(bus);
         ArgumentNullException.ThrowIfNull(options);
         _bus = bus;
@@ -51,6 +54,8 @@ public sealed class CameraManager : ICameraRegistry, IAsyncDisposable
             _meter.CreateObservableCounter("stream.ingest.reconnects", () => Measure(w => w.Reconnects), "{reconnect}", "Reconnect attempts per camera");
             _meter.CreateObservableGauge("stream.ingest.camera_state", MeasureStates, "{state}",
                 "Camera state: 0 connecting, 1 streaming, 2 backoff, 3 stopped (a disabled camera too), 4 failed");
+            _meter.CreateObservableCounter("stream.ingest.motion_frames", () => MeasureMotion(m => m.Moving), "{frame}", "Frames with motion per camera (cameras whose gate is motion)");
+            _meter.CreateObservableGauge("stream.ingest.motion_ratio", () => MeasureMotion(m => m.Ratio), "1", "Share of a camera's recent frames (about the last 50) with motion (cameras whose gate is motion)");
         }
     }
 
@@ -73,6 +78,21 @@ public sealed class CameraManager : ICameraRegistry, IAsyncDisposable
         foreach (var (_, last) in Disabled())
         {
             list.Add(new Measurement<int>((int)CameraState.Stopped, new KeyValuePair<string, object?>(Telemetry.CameraTag, last.Id)));
+        }
+
+        return list;
+    }
+
+    private List<Measurement<T>> MeasureMotion<T>(Func<Motion.CameraMotion, T> value)
+        where T : struct
+    {
+        var list = new List<Measurement<T>>();
+        foreach (var w in Workers())
+        {
+            if (w.Motion is { } motion)
+            {
+                list.Add(new Measurement<T>(value(motion), new KeyValuePair<string, object?>(Telemetry.CameraTag, w.Id)));
+            }
         }
 
         return list;
@@ -207,7 +227,7 @@ public sealed class CameraManager : ICameraRegistry, IAsyncDisposable
 
             var logger = _loggerFactory.CreateLogger("Streaming.Ingest.Camera");
             worker = new CameraWorker(Clone(camera), _options, feed, _status, logger, _time,
-                (c, o) => FrameSources.Create(c, o, _pool, _time, logger));
+                (c, o) => FrameSources.Create(c, o, _pool, _time, logger), _gateSettings);
             _workers.Add(worker);
         }
 
@@ -270,6 +290,9 @@ public sealed class CameraManager : ICameraRegistry, IAsyncDisposable
         Pacing = c.Pacing,
         HwAccel = c.HwAccel,
         Enabled = c.Enabled,
+        SkipFrames = c.SkipFrames,
+        Gate = c.Gate,
+        MotionMasks = [.. c.MotionMasks],
     };
 
     public async ValueTask DisposeAsync()

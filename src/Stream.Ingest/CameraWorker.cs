@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Streaming.Core;
+using Streaming.Ingest.Motion;
 
 namespace Streaming.Ingest;
 
@@ -44,7 +45,7 @@ internal sealed class CameraWorker
     internal const int SameFileFailuresToFail = 3;
 
     public CameraWorker(CameraOptions camera, IngestOptions options, CameraFeed feed, ChannelWriter<CameraStatusChange>? status,
-        ILogger logger, TimeProvider time, Func<CameraOptions, IngestOptions, IFrameSource>? sourceFactory = null)
+        ILogger logger, TimeProvider time, Func<CameraOptions, IngestOptions, IFrameSource>? sourceFactory = null, IGateSettings? gate = null)
     {
         Camera = camera;
         _options = options;
@@ -56,7 +57,11 @@ internal sealed class CameraWorker
         RedactedUrl = UrlRedactor.Redact(camera.Url);
         _sourceFactory = sourceFactory ?? ((c, o) => FrameSources.Create(c, o, time: time, logger: logger));
         _since = time.GetUtcNow();
+        Motion = CameraMotion.For(camera, gate);
     }
+
+    /// <summary>The camera's motion measurement when its detection gate is motion; null otherwise.</summary>
+    public CameraMotion? Motion { get; }
 
     public CameraOptions Camera { get; }
 
@@ -204,6 +209,7 @@ internal sealed class CameraWorker
                         }
 
                         source.Open(ct);
+                        Motion?.Reset();
                         _width = source.Width;
                         _height = source.Height;
                         while (true)
@@ -228,6 +234,7 @@ internal sealed class CameraWorker
                                 Log.Streaming(_logger, Id, source.Width, source.Height, source.NominalFps);
                             }
 
+                            Motion?.Measure(frame);
                             Write(frame, ct);
                         }
                     }
@@ -304,6 +311,7 @@ internal sealed class CameraWorker
 
             // No more frames from this camera: Detect drains what is queued and then drops the feed.
             _feed.Complete();
+            Motion?.Dispose();
             Log.Stopped(_logger, Id, reason, Decoded);
             _done.TrySetResult();
         }

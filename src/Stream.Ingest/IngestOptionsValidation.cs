@@ -64,6 +64,14 @@ public static class CameraChecks
             errors.Add($"{prefix}: Height is set without Width; set Width too (or only Width, and Height follows the aspect).");
         }
 
+        for (var i = 0; i < camera.MotionMasks.Count; i++)
+        {
+            if (MotionMask.TryParse(camera.MotionMasks[i], out var maskError) is null)
+            {
+                errors.Add($"{prefix}: MotionMasks[{i}] {maskError}.");
+            }
+        }
+
         if (string.IsNullOrWhiteSpace(camera.Url) || camera.Url.Length > CameraOptions.MaxUrlLength)
         {
             return errors;

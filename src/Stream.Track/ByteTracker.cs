@@ -128,6 +128,32 @@ public sealed class ByteTracker
         return keep;
     }
 
+    /// <summary>
+    /// A frame the model did not look at (the motion gate let it pass): every track coasts on its Kalman prediction.
+    /// Nothing is matched, so nothing is missed: no track turns lost or is dropped, and the time coasted does not count
+    /// towards <see cref="TrackOptions.LostBufferSeconds"/> (a lost track ages only on frames the model saw).
+    /// <paramref name="tracksOut"/> receives the confirmed tracks (predicted box) and the lost ones, as
+    /// <see cref="Update"/> reports them; line counts are emitted on their interval.
+    /// </summary>
+    public void Coast(DateTimeOffset time, List<TrackedObject>? tracksOut, List<PipelineEvent>? eventsOut)
+    {
+        var previous = _lastTime;
+        var steps = StepsSince(time);
+        var firstFrame = _frames++ == 0;
+        var coasted = firstFrame || time <= previous ? TimeSpan.Zero : time - previous;
+        foreach (var track in _tracks)
+        {
+            track.Predict(steps);
+            track.CoastedTime += coasted;
+            if (tracksOut is not null && track.State is TrackState.Confirmed or TrackState.Lost)
+            {
+                tracksOut.Add(new TrackedObject(track.Id, track.ClassId, track.LastScore, track.Box, track.State));
+            }
+        }
+
+        _monitor.EmitCounts(time, eventsOut);
+    }
+
     /// <summary>Ends every open track (at final drain): TrackEnded for confirmed ones, and zone exits.</summary>
     public void EndAll(DateTimeOffset time, string reason, List<PipelineEvent>? eventsOut)
     {
@@ -375,7 +401,7 @@ public sealed class ByteTracker
         for (var t = 0; t < _tracks.Count; t++)
         {
             var track = _tracks[t];
-            if (track.State == TrackState.Lost && (time - track.LastSeen).TotalSeconds > _options.LostBufferSeconds)
+            if (track.State == TrackState.Lost && (time - track.LastSeen - track.CoastedTime).TotalSeconds > _options.LostBufferSeconds)
             {
                 End(track, time, "lost", eventsOut);
             }

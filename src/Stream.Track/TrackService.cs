@@ -175,7 +175,16 @@ public sealed class TrackService : PipelineStage
                     List<PipelineEvent>? events = null;
                     var start = Stopwatch.GetTimestamp();
                     worker.Events.Clear();
-                    var keep = tracker.Update(detected.Detections, frame.CaptureTime, frame.Sequence, tracks, worker.Events);
+                    var keep = false;
+                    if (detected.Inferred)
+                    {
+                        keep = tracker.Update(detected.Detections, frame.CaptureTime, frame.Sequence, tracks, worker.Events);
+                    }
+                    else
+                    {
+                        tracker.Coast(frame.CaptureTime, tracks, worker.Events);
+                    }
+
                     frame.TrackedTimestamp = Stopwatch.GetTimestamp();
                     _metrics.Frame(worker.CameraId, Stopwatch.GetElapsedTime(start, frame.TrackedTimestamp).TotalMicroseconds);
                     worker.ActiveTracks = tracker.ActiveCount;

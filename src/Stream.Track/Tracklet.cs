@@ -40,6 +40,9 @@ internal sealed class Tracklet
 
     public DateTimeOffset LastSeen { get; set; }
 
+    /// <summary>Time since <see cref="LastSeen"/> spent on frames the model did not look at (gated): it does not age the track.</summary>
+    public TimeSpan CoastedTime { get; set; }
+
     public DateTimeOffset LastUpdateEvent { get; set; }
 
     public float LastScore { get; set; }
@@ -73,6 +76,7 @@ internal sealed class Tracklet
         Matched = true;
         Hits = 1;
         FirstSeen = LastSeen = time;
+        CoastedTime = TimeSpan.Zero;
         LastUpdateEvent = BestTime = default;
         LastScore = detection.Score;
         BestScore = 0;
@@ -126,6 +130,7 @@ internal sealed class Tracklet
         Observed(box);
         Hits++;
         LastSeen = time;
+        CoastedTime = TimeSpan.Zero;
         LastScore = detection.Score;
         Matched = true;
     }

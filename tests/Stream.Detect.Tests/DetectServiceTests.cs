@@ -10,7 +10,7 @@ using Streaming.Testing;
 
 namespace Streaming.Detect.Tests;
 
-public class DetectServiceTests
+public partial class DetectServiceTests
 {
     [Theory]
     [InlineData("yolox_nano_dynamic.onnx")]
@@ -18,12 +18,7 @@ public class DetectServiceTests
     public async Task The_stage_detects_frames_of_every_camera_in_order_drops_stale_ones_and_completes_its_output(string model)
     {
         var bus = new FrameBus(8);
-        var output = Channel.CreateBounded<DetectedFrame>(new BoundedChannelOptions(4)
-        {
-            FullMode = BoundedChannelFullMode.Wait,
-            SingleReader = true,
-            SingleWriter = true,
-        });
+        var output = DetectedOutput();
         using var meters = new StandaloneMeterFactory();
         using var listener = new MetricsRecorder();
         var options = new DetectOptions
@@ -86,12 +81,7 @@ public class DetectServiceTests
     public async Task A_stage_whose_model_cannot_load_fails_with_the_one_line_error_and_still_completes_its_output()
     {
         var bus = new FrameBus(4);
-        var output = Channel.CreateBounded<DetectedFrame>(new BoundedChannelOptions(4)
-        {
-            FullMode = BoundedChannelFullMode.Wait,
-            SingleReader = true,
-            SingleWriter = true,
-        });
+        var output = DetectedOutput();
         using var meters = new StandaloneMeterFactory();
         var options = new DetectOptions { ModelPath = "/no/such/model.onnx" };
         using var service = new DetectService(Options.Create(options), bus, output.Writer, new DetectMetrics(meters), NullLoggerFactory.Instance);

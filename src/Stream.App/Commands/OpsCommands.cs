@@ -14,6 +14,7 @@ internal static class OpsCommands
         bench.Subcommands.Add(Tune());
         bench.Subcommands.Add(Soak());
         bench.Subcommands.Add(Capacity());
+        bench.Subcommands.Add(Motion());
     }
 
     private static Option<string[]> SetOption() => new("--set")
@@ -158,6 +159,35 @@ internal static class OpsCommands
             };
             var result = await CapacityBenchmark.RunAsync(options, Console.Out, Console.Error, ct).ConfigureAwait(false);
             CapacityBenchmark.Print(Console.Out, result);
+        }).ConfigureAwait(false));
+        return command;
+    }
+
+    private static Command Motion()
+    {
+        var source = new Option<string>("--source") { Description = "Video file whose frames are scaled to --width x --height and measured.", DefaultValueFactory = _ => "samples/dog_pan_960p.mp4" };
+        var width = new Option<int>("--width") { Description = "Frame width the detector sees.", DefaultValueFactory = _ => 1280 };
+        var height = new Option<int>("--height") { Description = "Frame height the detector sees.", DefaultValueFactory = _ => 720 };
+        var passes = new Option<int>("--passes") { Description = "Times the clip is played.", DefaultValueFactory = _ => 2 };
+        var masks = new Option<string[]>("--mask") { Description = "A motion mask \"x1,y1,x2,y2,x3,y3,...\" (repeatable).", AllowMultipleArgumentsPerToken = false };
+        var set = SetOption();
+        var command = new Command("motion", "Cost of the per-camera motion detector (Detect:Motion) per frame, and which seconds of the clip have motion; last line: motion: X ms CPU per WxH frame.")
+        {
+            source, width, height, passes, masks, set,
+        };
+        command.SetAction(async (parse, ct) => await Guard(() =>
+        {
+            var options = new Core.MotionOptions();
+            var overrides = Overrides(parse.GetValue(set));
+            if (overrides.Count > 0)
+            {
+                var config = Microsoft.Extensions.Configuration.MemoryConfigurationBuilderExtensions.AddInMemoryCollection(new Microsoft.Extensions.Configuration.ConfigurationBuilder(), overrides).Build();
+                Core.ConfigurationChecks.Bind(config.GetSection("Detect:Motion"), options);
+            }
+
+            var result = MotionBenchmark.Run(parse.GetValue(source)!, parse.GetValue(width), parse.GetValue(height), parse.GetValue(passes), options, parse.GetValue(masks) ?? []);
+            MotionBenchmark.Print(Console.Out, result);
+            return Task.CompletedTask;
         }).ConfigureAwait(false));
         return command;
     }

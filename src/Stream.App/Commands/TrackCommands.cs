@@ -61,9 +61,10 @@ internal static class TrackCommands
         var reupdate = new Option<bool>("--oru") { Description = "Track:ObservationCentricReupdate (true/false).", DefaultValueFactory = _ => defaults.ObservationCentricReupdate };
         var model = new Option<string>("--model") { Description = "ONNX detector for the img1/ path (persons only are tracked).", DefaultValueFactory = _ => new DetectOptions().ModelPath };
         var score = new Option<float>("--score") { Description = "Detector score threshold for the img1/ path (low so ByteTrack sees low-score boxes).", DefaultValueFactory = _ => 0.1f };
+        var gate = new Option<GateMode>("--gate") { Description = "With --detections: none, or motion (the pipeline's motion gate on img1/ with default Detect:Motion; gated frames coast). Prints frames inferred and gated.", DefaultValueFactory = _ => GateMode.None };
         var command = new Command("mot", "Track a MOTChallenge sequence: from --detections, or detect + track over img1/*.jpg.")
         {
-            seq, detections, outFile, tracker, high, low, newTrack, match, buffer, minHits, reupdate, model, score,
+            seq, detections, outFile, tracker, high, low, newTrack, match, buffer, minHits, reupdate, model, score, gate,
         };
         command.SetAction((parse, ct) => Guarded("mot", () =>
         {
@@ -94,7 +95,12 @@ internal static class TrackCommands
             List<MotRow> rows;
             if (detFile is not null)
             {
-                rows = MotRunner.RunOnDetections(info, MotFile.Read(detFile.FullName), options, parse.GetValue(tracker));
+                using var motGate = parse.GetValue(gate) == GateMode.Motion ? new MotGate(dir, info, new MotionOptions()) : null;
+                rows = MotRunner.RunOnDetections(info, MotFile.Read(detFile.FullName), options, parse.GetValue(tracker), motGate);
+                if (motGate is not null)
+                {
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{info.Name}: motion gate: {motGate.Inferred} frames inferred, {motGate.Gated} gated ({100.0 * motGate.Gated / Math.Max(1, motGate.Inferred + motGate.Gated):0.#} %)"));
+                }
             }
             else
             {

@@ -1,0 +1,70 @@
+using Microsoft.Extensions.Time.Testing;
+using Streaming.Core;
+
+namespace Streaming.Detect.Tests;
+
+public class MotionGateTests
+{
+    private static readonly FrameMotion Still = new(0, false);
+    private static readonly FrameMotion Moving = new(0.1f, true);
+    private readonly FakeTimeProvider _time = new();
+
+    /// <summary>Frames at 5 fps for <paramref name="seconds"/>: which of them the gate lets the model see.</summary>
+    private List<bool> Run(MotionGate gate, double seconds, FrameMotion motion)
+    {
+        var decisions = new List<bool>();
+        for (var t = 0; t < seconds * 5; t++)
+        {
+            decisions.Add(gate.ShouldInfer("cam", motion));
+            _time.Advance(TimeSpan.FromMilliseconds(200));
+        }
+
+        return decisions;
+    }
+
+    [Fact]
+    public void Without_motion_a_camera_is_inferred_once_per_refresh_interval()
+    {
+        var gate = new MotionGate(new MotionOptions { RefreshSeconds = 1, HoldSeconds = 1 }, _time);
+        var decisions = Run(gate, 3, Still);
+        Assert.Equal([true, false, false, false, false, true, false, false, false, false, true, false, false, false, false], decisions);
+    }
+
+    [Fact]
+    public void Motion_is_inferred_and_the_gate_holds_open_for_the_hold_time_after_it()
+    {
+        var gate = new MotionGate(new MotionOptions { RefreshSeconds = 2, HoldSeconds = 0.5 }, _time);
+        var moving = Run(gate, 1, Moving);
+        var after = Run(gate, 2, Still);
+        Assert.All(moving, Assert.True);
+        // 0.5 s of hold after the last moving frame (0.8 s): frames at 1.0 and 1.2 s; then nothing until 2 s after the last inferred one.
+        Assert.Equal([true, true, false, false, false, false, false, false, false, false], after);
+    }
+
+    [Fact]
+    public void A_camera_without_a_motion_measurement_is_always_inferred()
+    {
+        var gate = new MotionGate(new MotionOptions(), _time);
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.True(gate.ShouldInfer("ungated", null));
+            _time.Advance(TimeSpan.FromMilliseconds(100));
+        }
+    }
+
+    [Fact]
+    public void Detections_that_move_keep_the_gate_open_without_pixel_motion()
+    {
+        var gate = new MotionGate(new MotionOptions { RefreshSeconds = 5, HoldSeconds = 1 }, _time);
+        Assert.True(gate.ShouldInfer("cam", Still));
+        gate.Observe("cam", [new Detection(new BoxF(100, 100, 150, 200), 0.9f, 0)]);
+        _time.Advance(TimeSpan.FromMilliseconds(200));
+        Assert.False(gate.ShouldInfer("cam", Still)); // one observation: nothing moved yet
+        gate.Observe("cam", [new Detection(new BoxF(110, 100, 160, 200), 0.9f, 0)]); // 10 px of 100: moved
+        _time.Advance(TimeSpan.FromMilliseconds(200));
+        Assert.True(gate.ShouldInfer("cam", Still));
+        gate.Observe("cam", [new Detection(new BoxF(110, 100, 160, 200), 0.9f, 0)]); // stopped
+        _time.Advance(TimeSpan.FromMilliseconds(1200));
+        Assert.False(gate.ShouldInfer("cam", Still));
+    }
+}

@@ -1,0 +1,124 @@
+using OpenCvSharp;
+using Streaming.Core;
+using Streaming.Ingest.Motion;
+using Streaming.Testing;
+
+namespace Streaming.Ingest.Tests;
+
+/// <summary>The motion detector on real frames of the shared parking-lot clip (768x432, 12.5 fps; a white car crosses from 4.5 to 8 s).</summary>
+public class MotionDetectorTests
+{
+    private static string Clip()
+    {
+        var sample = Path.Combine(RepoPaths.Samples, "parking_lot_cars_sparse.mp4");
+        var shared = Path.GetFullPath(Path.Combine(RepoPaths.Root, "..", "shared", "media", "parking_lot_cars_sparse.mp4"));
+        return File.Exists(sample) ? sample
+            : File.Exists(shared) ? shared
+            : throw new FileNotFoundException($"{sample} is missing (and so is {shared}): run scripts/setup.sh, which copies it from ../shared/media.");
+    }
+
+    /// <summary>Frames [from, to) of the clip, by index.</summary>
+    private static List<Mat> Frames(int from, int to)
+    {
+        using var capture = new VideoCapture(Clip());
+        Assert.True(capture.IsOpened());
+        var frames = new List<Mat>();
+        for (var i = 0; i < to; i++)
+        {
+            var frame = new Mat();
+            Assert.True(capture.Read(frame) && !frame.Empty(), $"frame {i} of the clip could not be read");
+            if (i >= from)
+            {
+                frames.Add(frame);
+            }
+            else
+            {
+                frame.Dispose();
+            }
+        }
+
+        return frames;
+    }
+
+    private static void DisposeAll(List<Mat> frames) => frames.ForEach(f => f.Dispose());
+
+    [Fact]
+    public void A_still_part_of_the_clip_gives_no_motion()
+    {
+        var frames = Frames(0, 45); // 0-3.6 s: the empty lot
+        using var detector = new MotionDetector(new MotionOptions());
+        var moving = frames.Select(f => detector.Detect(f)).Count(m => m.HasMotion);
+        DisposeAll(frames);
+        Assert.Equal(0, moving);
+    }
+
+    [Fact]
+    public void A_moving_car_gives_motion_where_the_car_is()
+    {
+        var frames = Frames(0, 90); // up to 7.2 s: the white car drives up the middle of the lot
+        using var detector = new MotionDetector(new MotionOptions());
+        var car = new Rect(260, 40, 230, 380); // where the car is at 6-7 s (x 266-490)
+        var hits = 0;
+        for (var i = 0; i < frames.Count; i++)
+        {
+            var motion = detector.Detect(frames[i]);
+            if (i >= 75 && motion.HasMotion && detector.Regions.Any(r => (r & car).Width * (r & car).Height > 0.5 * r.Width * r.Height && r.Width * r.Height > 5000))
+            {
+                hits++;
+            }
+        }
+
+        DisposeAll(frames);
+        Assert.True(hits >= 12, $"a large motion region on the car in {hits} of the last 15 frames");
+    }
+
+    [Fact]
+    public void A_masked_region_gives_no_motion()
+    {
+        var frames = Frames(0, 90);
+        var camera = new CameraOptions { Id = "lot", Url = "x.mp4", MotionMasks = ["0.3,0,0.7,0,0.7,1,0.3,1"] }; // the car's lane
+        using var detector = MotionDetector.ForCamera(camera, new MotionOptions());
+        var masked = new Rect((int)(0.3 * 768), 0, (int)(0.4 * 768), 432);
+        var inMask = 0;
+        foreach (var frame in frames)
+        {
+            detector.Detect(frame);
+            inMask += detector.Regions.Count(r => (r & masked).Width * (r & masked).Height > 0.5 * r.Width * r.Height);
+        }
+
+        DisposeAll(frames);
+        Assert.Equal(0, inMask);
+    }
+
+    [Fact]
+    public void A_global_brightness_step_gives_no_motion()
+    {
+        var frames = Frames(0, 45);
+        using var detector = new MotionDetector(new MotionOptions());
+        var moving = 0;
+        using var darker = new Mat();
+        for (var i = 0; i < frames.Count; i++)
+        {
+            if (i < 20)
+            {
+                moving += detector.Detect(frames[i]).HasMotion ? 1 : 0;
+                continue;
+            }
+
+            // From frame 20 on the whole picture is darker, as when the camera's auto-exposure reacts (mean luma 121 -> 62).
+            frames[i].ConvertTo(darker, MatType.CV_8UC3, 0.52, 0);
+            moving += detector.Detect(darker).HasMotion ? 1 : 0;
+        }
+
+        DisposeAll(frames);
+        Assert.Equal(0, moving);
+    }
+
+    [Fact]
+    public void A_mask_that_is_not_a_polygon_is_named_with_the_fix()
+    {
+        var camera = new CameraOptions { Id = "lot", Url = "rtsp://cam/1", MotionMasks = ["0.1,0.2,0.3"] };
+        var problems = CameraChecks.Problems(camera);
+        Assert.Contains(problems, p => p.Contains("MotionMasks[0]", StringComparison.Ordinal) && p.Contains("at least 3 x,y pairs", StringComparison.Ordinal));
+    }
+}
