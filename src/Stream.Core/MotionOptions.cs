@@ -47,9 +47,13 @@ public sealed class MotionOptions
     [Range(1.0, 100.0)]
     public double SceneChangePercent { get; set; } = 60;
 
-    /// <summary>Without motion, a camera's frame is still inferred this often (seconds), so stationary objects stay tracked.</summary>
+    /// <summary>
+    /// Without motion, a camera's frame is still inferred this often (seconds), so stationary objects stay tracked and
+    /// still ones are confirmed. 5 s: Frigate re-detects stationary objects every 50 frames (10 s at its 5 fps); tracks
+    /// coast between looks without ageing (docs/detect.md, "Why these defaults").
+    /// </summary>
     [Range(0.0, 3600.0)]
-    public double RefreshSeconds { get; set; } = 1;
+    public double RefreshSeconds { get; set; } = 5;
 
     /// <summary>After motion, or after the camera's detections last moved, frames are inferred for this long (seconds).</summary>
     [Range(0.0, 3600.0)]
