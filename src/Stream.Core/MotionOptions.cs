@@ -36,7 +36,11 @@ public sealed class MotionOptions
     [Range(0.0, 100.0)]
     public double MinAreaPercent { get; set; } = 0.03;
 
-    /// <summary>How fast the background average follows the picture, per frame (0-1; accumulateWeighted's alpha).</summary>
+    /// <summary>
+    /// How fast the background average follows the picture: the weight of one frame at 10 frames/s (0-1; accumulateWeighted's
+    /// alpha). Frames further apart weigh more (1 - (1 - alpha)^(seconds x 10)), so the background forgets at the same speed
+    /// in seconds whatever the camera's MaxFps.
+    /// </summary>
     [Range(0.001, 1.0)]
     public double BackgroundAlpha { get; set; } = 0.05;
 

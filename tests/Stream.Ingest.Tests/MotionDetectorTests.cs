@@ -121,4 +121,37 @@ public class MotionDetectorTests
         var problems = CameraChecks.Problems(camera);
         Assert.Contains(problems, p => p.Contains("MotionMasks[0]", StringComparison.Ordinal) && p.Contains("at least 3 x,y pairs", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void The_background_forgets_at_the_same_speed_in_seconds_whether_a_camera_passes_12_frames_a_second_or_2()
+    {
+        // The whole clip (30 s, 12.5 fps), measured on every frame and on every 6th (2.1 fps, as MaxFps 2 would pass them).
+        var every = MotionShare(step: 1, timeAware: true);
+        var sixth = MotionShare(step: 6, timeAware: true);
+        var sixthPerFrame = MotionShare(step: 6, timeAware: false);
+        Assert.True(Math.Abs(sixth - every) <= 0.08,
+            $"share of frames with motion: {every:P0} at 12.5 fps, {sixth:P0} at 2.1 fps (per-frame weights would give {sixthPerFrame:P0})");
+    }
+
+    /// <summary>Share of the measured frames with motion when every <paramref name="step"/>th frame of the clip is measured.</summary>
+    private static double MotionShare(int step, bool timeAware)
+    {
+        using var capture = new VideoCapture(Clip());
+        var interval = TimeSpan.FromSeconds(step / capture.Fps);
+        using var detector = new MotionDetector(new MotionOptions());
+        using var frame = new Mat();
+        int measured = 0, moving = 0;
+        for (var i = 0; capture.Read(frame) && !frame.Empty(); i++)
+        {
+            if (i % step == 0)
+            {
+                var motion = timeAware ? detector.Detect(frame, interval) : detector.Detect(frame);
+                measured++;
+                moving += motion.HasMotion ? 1 : 0;
+            }
+        }
+
+        Assert.True(measured > 50, $"only {measured} frames measured");
+        return (double)moving / measured;
+    }
 }

@@ -14,6 +14,7 @@ internal sealed class CameraMotion : IDisposable
     private long _measured;
     private long _moving;
     private double _ratio;
+    private TimeSpan? _last;
 
     private CameraMotion(MotionDetector detector) => _detector = detector;
 
@@ -39,7 +40,11 @@ internal sealed class CameraMotion : IDisposable
         FrameMotion motion;
         try
         {
-            motion = _detector.Detect(frame.Image);
+            // Media time where the source has it (files, played at any pace), else the capture clock.
+            var at = frame.Pts ?? TimeSpan.FromTicks(frame.CaptureTime.UtcTicks);
+            var sinceLast = _last is { } last && at > last ? at - last : TimeSpan.Zero;
+            _last = at;
+            motion = _detector.Detect(frame.Image, sinceLast);
         }
         catch (OpenCvSharp.OpenCVException)
         {
@@ -58,7 +63,11 @@ internal sealed class CameraMotion : IDisposable
     }
 
     /// <summary>A new connection: the background starts again from its first frame.</summary>
-    public void Reset() => _detector.Reset();
+    public void Reset()
+    {
+        _detector.Reset();
+        _last = null;
+    }
 
     public void Dispose() => _detector.Dispose();
 }

@@ -63,8 +63,21 @@ public sealed class MotionDetector : IDisposable
     /// <summary>Forgets the background: the next frame starts it afresh (e.g. after a reconnect).</summary>
     public void Reset() => _hasBackground = false;
 
-    /// <summary>Measures motion in a BGR frame (any size; a size change restarts the background).</summary>
-    public FrameMotion Detect(Mat bgr)
+    /// <summary>
+    /// The frame rate at which <see cref="MotionOptions.BackgroundAlpha"/> is the weight of one frame: frames further apart
+    /// weigh more, so that the background follows the scene at the same speed in seconds whatever MaxFps lets through.
+    /// </summary>
+    public const double ReferenceFps = 10;
+
+    /// <summary>Measures motion in a BGR frame (any size; a size change restarts the background), each frame weighing <see cref="MotionOptions.BackgroundAlpha"/>.</summary>
+    public FrameMotion Detect(Mat bgr) => Detect(bgr, TimeSpan.Zero);
+
+    /// <summary>
+    /// Measures motion in a BGR frame that came <paramref name="sinceLast"/> after the previous one: the background takes
+    /// it in with weight 1 - (1 - alpha)^(sinceLast x <see cref="ReferenceFps"/>), so a camera capped at 2 frames/s
+    /// forgets a passed car as fast as one at 10. <see cref="TimeSpan.Zero"/>: alpha as it is, per frame.
+    /// </summary>
+    public FrameMotion Detect(Mat bgr, TimeSpan sinceLast)
     {
         ArgumentNullException.ThrowIfNull(bgr);
         if (bgr.Width != _frameWidth || bgr.Height != _frameHeight)
@@ -109,7 +122,10 @@ public sealed class MotionDetector : IDisposable
             return new FrameMotion(1, true, SceneChange: true);
         }
 
-        Cv2.AccumulateWeighted(_grey, _background, _options.BackgroundAlpha, _noMask);
+        var alpha = sinceLast > TimeSpan.Zero
+            ? 1 - Math.Pow(1 - _options.BackgroundAlpha, Math.Min(sinceLast.TotalSeconds, 10) * ReferenceFps)
+            : _options.BackgroundAlpha;
+        Cv2.AccumulateWeighted(_grey, _background, alpha, _noMask);
         if (changed == 0)
         {
             return new FrameMotion(0, false);
