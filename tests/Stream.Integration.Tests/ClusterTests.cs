@@ -192,6 +192,43 @@ public sealed class ClusterTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.False(frozen.HasExited);
     }
 
+    [Fact]
+    public async Task A_fourth_worker_joining_restarts_only_the_cameras_that_move_to_it_and_the_spread_is_balanced_again()
+    {
+        var put = await CliAsync(["cameras", "put", "-", "--bootstrap", _kafka.BootstrapServers],
+            "[" + string.Join(',', Enumerable.Range(0, Cameras).Select(i => CameraJson($"cam-{i:00}"))) + "]");
+        Assert.True(put.ExitCode == 0, put.Stderr);
+        for (var i = 1; i <= 3; i++)
+        {
+            _workers.Add(StartWorker($"w{i}"));
+        }
+
+        foreach (var w in _workers)
+        {
+            await w.WaitReadyAsync(TimeSpan.FromSeconds(120));
+        }
+
+        var before = (await WaitForSpreadAsync(_workers, Cameras, TimeSpan.FromSeconds(120))).Values.SelectMany(c => c).ToDictionary(c => c.Id, c => c.Since);
+
+        // The fourth worker joins: cooperative-sticky moves a quarter of the partitions to it, and nothing else.
+        var joiner = StartWorker("w4");
+        _workers.Add(joiner);
+        await joiner.WaitReadyAsync(TimeSpan.FromSeconds(120));
+        Dictionary<StreamProcess, List<WorkerCamera>> after = [];
+        await joiner.WaitUntilAsync(async () =>
+        {
+            after = await WaitForSpreadAsync(_workers, Cameras, TimeSpan.FromSeconds(60));
+            return after.Values.Max(c => c.Count) - after.Values.Min(c => c.Count) <= 1;
+        }, TimeSpan.FromSeconds(120), "the spread balanced over four workers");
+        output.WriteLine("spread after the join: " + Describe(after));
+
+        var moved = after[joiner].Select(c => c.Id).Order(StringComparer.Ordinal).ToList();
+        var restarted = after.Values.SelectMany(c => c).Where(c => c.Since != before[c.Id]).Select(c => c.Id).Order(StringComparer.Ordinal).ToList();
+        output.WriteLine($"moved to w4: {string.Join(",", moved)}; restarted: {string.Join(",", restarted)}");
+        Assert.Equal(Cameras / 4, moved.Count);
+        Assert.Equal(moved, restarted);
+    }
+
     /// <summary>The camera as a registry value: a looping sample at 2 fps, scaled down, paced like a live camera.</summary>
     private static string CameraJson(string id, string sample = "test_360p.mp4") =>
         $$"""{"Id":"{{id}}","Url":"{{RepoPaths.Sample(sample)}}","Loop":true,"Pacing":"Native","MaxFps":2,"Width":320}""";

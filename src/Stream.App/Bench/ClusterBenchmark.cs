@@ -112,6 +112,11 @@ internal static class ClusterBenchmark
                 var recovered = await WaitForSpreadAsync(survivors, settings.Cameras, balanced: false, TimeSpan.FromSeconds(120), ct).ConfigureAwait(false);
                 var streaming = clock.Elapsed.TotalSeconds;
                 var assigned = survivors.Select(s => s.FirstAssignedSeconds).Where(s => s is not null).DefaultIfEmpty(null).Min() ?? double.NaN;
+                foreach (var line in survivors.SelectMany(w => w.Watched()))
+                {
+                    progress.WriteLine("  " + line);
+                }
+
                 var others = recovered.Values.SelectMany(c => c).Count(c => before.TryGetValue(c.Id, out var since) && since != c.Since);
                 await victim.DisposeAsync().ConfigureAwait(false);
 
@@ -249,6 +254,7 @@ internal static class ClusterBenchmark
         private readonly HttpClient _http;
         private readonly string _dir;
         private readonly ConcurrentQueue<string> _tail = new();
+        private readonly ConcurrentQueue<string> _watched = new();
         private Stopwatch? _clock;
         private long _assignedTicks = -1;
 
@@ -308,8 +314,12 @@ internal static class ClusterBenchmark
         public void WatchAssignments(Stopwatch clock)
         {
             Interlocked.Exchange(ref _assignedTicks, -1);
+            _watched.Clear();
             _clock = clock;
         }
+
+        /// <summary>This worker's cluster log lines since <see cref="WatchAssignments"/>, each with its arrival time on the watch clock.</summary>
+        public IEnumerable<string> Watched() => _watched.Select(l => $"[{Id}] {l}");
 
         public async Task<List<WorkerCamera>?> CamerasAsync(CancellationToken ct)
         {
@@ -342,6 +352,11 @@ internal static class ClusterBenchmark
             _tail.Enqueue(line);
             while (_tail.Count > 200 && _tail.TryDequeue(out _))
             {
+            }
+
+            if (_clock is { } watch && line.Contains("cluster:", StringComparison.Ordinal))
+            {
+                _watched.Enqueue(string.Create(CultureInfo.InvariantCulture, $"+{watch.Elapsed.TotalSeconds:F1} s {line.Trim()}"));
             }
 
             if (_clock is { } clock && line.Contains("cluster: partitions assigned: ", StringComparison.Ordinal)
