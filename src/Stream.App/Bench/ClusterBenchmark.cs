@@ -147,11 +147,14 @@ internal static class ClusterBenchmark
     {
         ArgumentNullException.ThrowIfNull(writer);
         ArgumentNullException.ThrowIfNull(r);
-        var inv = CultureInfo.InvariantCulture;
-        var s = r.Settings;
-        writer.WriteLine($"machine: {r.LoadBefore} before, {r.LoadAfter} after (all processes on this machine)");
-        writer.WriteLine(string.Create(inv, $"fleet: {s.Workers} workers, {s.Cameras} cameras ({Path.GetFileName(s.Source)} at {s.Fps} fps, 320 px wide), one registry partition per camera; session timeout {s.SessionTimeoutMs / 1000.0:F1} s, heartbeat {s.HeartbeatIntervalMs / 1000.0:F1} s; broker: stream dev-kafka (librdkafka mock)"));
-        writer.WriteLine($"initial spread: {r.InitialSpread}");
+        var (inv, s) = (CultureInfo.InvariantCulture, r.Settings);
+        string[] header =
+        [
+            $"machine: {r.LoadBefore} before, {r.LoadAfter} after (all processes on this machine)",
+            string.Create(inv, $"fleet: {s.Workers} workers, {s.Cameras} cameras ({Path.GetFileName(s.Source)} at {s.Fps} fps, 320 px wide), one registry partition per camera; session timeout {s.SessionTimeoutMs / 1000.0:F1} s, heartbeat {s.HeartbeatIntervalMs / 1000.0:F1} s; broker: stream dev-kafka (librdkafka mock)"),
+            $"initial spread: {r.InitialSpread}",
+        ];
+        writer.WriteLine(string.Join(Environment.NewLine, header));
         foreach (var (k, i) in r.Kills.Select((k, i) => (k, i + 1)))
         {
             writer.WriteLine(string.Create(inv,
