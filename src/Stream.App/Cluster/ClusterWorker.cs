@@ -71,6 +71,11 @@ internal sealed class ClusterWorker(
             EnableAutoOffsetStore = false,
             AutoOffsetReset = AutoOffsetReset.Earliest,
             EnablePartitionEof = true,
+
+            // A partition's cameras start once it is read to its end, and the end is known only from a fetch that finds
+            // nothing new, which the broker holds up to fetch.wait.max.ms (500 ms by default) before it answers: every
+            // assignment, a failover included, waited for it. The registry is tiny, so idle fetches every 100 ms cost nothing.
+            FetchWaitMaxMs = 100,
         };
 
         await Task.Factory.StartNew(() => Run(config, cluster.RegistryTopic, stoppingToken), stoppingToken,

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Confluent.Kafka;
+using Streaming.App.Bench;
 using Streaming.App.Cluster;
 using Streaming.App.Hosting;
 using Streaming.Core;
@@ -25,6 +26,54 @@ internal static class ClusterCommands
         var cluster = new Command("cluster", "The worker group of a cluster.");
         cluster.Subcommands.Add(Status());
         root.Subcommands.Add(cluster);
+        bench.Subcommands.Add(Bench());
+    }
+
+    /// <summary><c>stream bench cluster</c>: recovery after a worker's SIGKILL and restarts per join (docs/bench.md).</summary>
+    private static Command Bench()
+    {
+        var workers = new Option<int>("--workers") { Description = "Worker processes (the fleet is kept at this size).", DefaultValueFactory = _ => 3 };
+        var cameras = new Option<int>("--cameras") { Description = "File cameras in the registry (one partition each).", DefaultValueFactory = _ => 12 };
+        var kills = new Option<int>("--kills") { Description = "Workers SIGKILLed one after another (each replaced once its cameras run again).", DefaultValueFactory = _ => 5 };
+        var session = new Option<int>("--session-timeout") { Description = "Cluster:SessionTimeoutMs of the workers.", DefaultValueFactory = _ => 6000 };
+        var heartbeat = new Option<int>("--heartbeat") { Description = "Cluster:HeartbeatIntervalMs of the workers.", DefaultValueFactory = _ => 1000 };
+        var fps = new Option<double>("--fps") { Description = "Each camera's MaxFps (paced like a live camera, looping).", DefaultValueFactory = _ => 2 };
+        var source = new Option<string>("--source") { Description = "Video file every camera plays.", DefaultValueFactory = _ => "samples/test_360p.mp4" };
+        var model = new Option<string>("--model") { Description = "ONNX model of the workers.", DefaultValueFactory = _ => "models/yolox_nano.onnx" };
+        var command = new Command("cluster", "A stream dev-kafka process and N workers on this machine: SIGKILL a worker K times (replacing it each time), time until its cameras stream again on the others (p50, max; last line) and count the cameras restarted per join.")
+        {
+            workers, cameras, kills, session, heartbeat, fps, source, model,
+        };
+        command.SetAction(async (parse, ct) =>
+        {
+            var settings = new ClusterBenchSettings
+            {
+                Workers = parse.GetValue(workers),
+                Cameras = parse.GetValue(cameras),
+                Kills = parse.GetValue(kills),
+                SessionTimeoutMs = parse.GetValue(session),
+                HeartbeatIntervalMs = parse.GetValue(heartbeat),
+                Fps = parse.GetValue(fps),
+                Source = parse.GetValue(source)!,
+                Model = parse.GetValue(model)!,
+            };
+            if (settings.Workers < 2 || settings.Cameras < settings.Workers || settings.Kills < 1)
+            {
+                return Fail("bench cluster needs --workers >= 2, --cameras >= --workers and --kills >= 1");
+            }
+
+            try
+            {
+                var result = await ClusterBenchmark.RunAsync(settings, Console.Error, ct).ConfigureAwait(false);
+                ClusterBenchmark.Print(Console.Out, result);
+                return 0;
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or FileNotFoundException or TimeoutException or KafkaException)
+            {
+                return Fail(UrlRedactor.Redact(ex.Message));
+            }
+        });
+        return command;
     }
 
     /// <summary>--bootstrap, --config and --topic, shared by every registry command.</summary>
