@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text;
 using Confluent.Kafka;
@@ -290,35 +289,12 @@ public sealed class ClusterTests(ITestOutputHelper output) : IAsyncLifetime
     private static string Describe(Dictionary<StreamProcess, List<WorkerCamera>> spread) =>
         string.Join("; ", spread.Select(kv => $"{kv.Value.FirstOrDefault()?.Worker ?? "?"}: {string.Join(",", kv.Value.Select(v => v.Id))}"));
 
-    /// <summary>Runs the stream CLI to its end with <paramref name="stdin"/> as its input.</summary>
+    /// <summary>Runs the stream CLI to its end with <paramref name="stdin"/> as its input, and shows what it printed.</summary>
     private async Task<(int ExitCode, string Stdout, string Stderr)> CliAsync(IEnumerable<string> args, string? stdin = null)
     {
-        var psi = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-            WorkingDirectory = RepoPaths.Root,
-        };
-        psi.ArgumentList.Add(KafkaMockFixture.StreamDll);
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var process = Process.Start(psi)!;
-        if (stdin is not null)
-        {
-            await process.StandardInput.WriteAsync(stdin);
-        }
-
-        process.StandardInput.Close();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(120));
-        output.WriteLine($"stream {string.Join(' ', args)} -> {process.ExitCode}\n{await stdout}{await stderr}");
-        return (process.ExitCode, await stdout, await stderr);
+        var result = await StreamProcess.CommandAsync(args, stdin);
+        output.WriteLine($"stream {string.Join(' ', args)} -> {result.ExitCode}\n{result.Stdout}{result.Stderr}");
+        return result;
     }
 
     /// <summary>Writes a record to the registry as any Kafka client could (to partition 0).</summary>

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using OpenCvSharp;
 using Streaming.App.Web;
@@ -14,19 +13,11 @@ public sealed class DetectSaveTests
     public async Task Detect_save_writes_the_image_with_a_box_on_each_detection()
     {
         var output = Path.Combine(Path.GetTempPath(), "stream-detect-" + Guid.NewGuid().ToString("N")[..8] + ".png");
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = RepoPaths.Root };
-        foreach (var a in new[] { KafkaMockFixture.StreamDll, "detect", "--image", RepoPaths.Sample("dog.jpg"), "--provider", "cpu", "--json", "--save", output })
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var process = Process.Start(psi)!;
-        var stdout = await process.StandardOutput.ReadToEndAsync();
-        var stderr = await process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(120));
+        var (exitCode, stdout, stderr) = await StreamProcess.CommandAsync(
+            ["detect", "--image", RepoPaths.Sample("dog.jpg"), "--provider", "cpu", "--json", "--save", output]);
         try
         {
-            Assert.True(process.ExitCode == 0, stderr);
+            Assert.True(exitCode == 0, stderr);
             using var rows = JsonDocument.Parse(stdout);
             Assert.NotEmpty(rows.RootElement.EnumerateArray());
             using var original = Cv2.ImRead(RepoPaths.Sample("dog.jpg"), ImreadModes.Color);

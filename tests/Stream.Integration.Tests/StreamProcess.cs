@@ -140,6 +140,36 @@ internal sealed class StreamProcess : IAsyncDisposable
         return sp;
     }
 
+    /// <summary>Runs a one-shot <c>stream</c> command (not <c>run</c>) to its end, with <paramref name="stdin"/> as its input: exit code, stdout and stderr.</summary>
+    public static async Task<(int ExitCode, string Stdout, string Stderr)> CommandAsync(IEnumerable<string> args, string? stdin = null, TimeSpan? timeout = null)
+    {
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+            WorkingDirectory = RepoPaths.Root,
+        };
+        psi.ArgumentList.Add(KafkaMockFixture.StreamDll);
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using var process = Process.Start(psi)!;
+        if (stdin is not null)
+        {
+            await process.StandardInput.WriteAsync(stdin);
+        }
+
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(timeout ?? TimeSpan.FromSeconds(120));
+        return (process.ExitCode, await stdout, await stderr);
+    }
+
     /// <summary>Runs <c>stream run</c> to its end (bad input): exit code, stdout and stderr.</summary>
     public static async Task<(int ExitCode, IReadOnlyList<string> Stderr, string Stdout)> RunToExitAsync(object config, IEnumerable<string>? sets = null,
         ITestOutputHelper? output = null, TimeSpan? timeout = null)
