@@ -34,8 +34,6 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
 
     private readonly KafkaSinkOptions _options;
     private readonly IProducer<string, byte[]> _producer;
-    private IAdminClient? _admin; // on the producer's handle, for ClusterMetadata; made on first use
-    private readonly Lock _adminGate = new();
     private readonly EventSpool _spool;
     private readonly SinkMetrics _metrics;
     private readonly ILogger _logger;
@@ -240,23 +238,6 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
         }
     }
 
-    /// <summary>
-    /// The cluster's metadata for <see cref="KafkaSinkOptions.Topic"/>, asked over the producer's own connections (an admin
-    /// client on its handle, made on first use): a health probe sees what the producer sees, with no client of its own.
-    /// Blocks up to <paramref name="timeout"/>; throws <see cref="KafkaException"/> when no broker answers, and
-    /// <see cref="ObjectDisposedException"/> once the publisher is disposed.
-    /// </summary>
-    public Metadata ClusterMetadata(TimeSpan timeout)
-    {
-        // Under the gate: DisposeAsync waits for a probe in flight before it disposes the handle the probe uses.
-        lock (_adminGate)
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            _admin ??= new DependentAdminClientBuilder(_producer.Handle).Build();
-            return _admin.GetMetadata(_options.Topic, timeout);
-        }
-    }
-
     public async ValueTask DisposeAsync()
     {
         if (_disposed)
@@ -269,11 +250,6 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
         _disposed = true;
         await _fsyncTimer.DisposeAsync().ConfigureAwait(false);
         await _retryTimer.DisposeAsync().ConfigureAwait(false);
-        lock (_adminGate)
-        {
-            _admin?.Dispose(); // before the producer whose handle it uses
-        }
-
         _producer.Dispose();
         _spool.Dispose();
     }

@@ -139,33 +139,6 @@ public sealed class RedisFrameStore : IAsyncDisposable
     /// Encodes and stores what is queued (frames queued while the first connection is being made wait for it), then
     /// closes the connection; one still being made with nothing queued is closed when it is made.
     /// </summary>
-    /// <summary>
-    /// PING over the store's own connection (the one per process): how long Redis took to answer. Throws
-    /// <see cref="RedisConnectionException"/> while it is down (or refused the credentials: <see cref="AuthenticationFailed"/>),
-    /// <see cref="TimeoutException"/> after <paramref name="wait"/>.
-    /// </summary>
-    public Task<TimeSpan> PingAsync(TimeSpan wait, CancellationToken cancellationToken) =>
-        Connected().GetDatabase().PingAsync().WaitAsync(wait, cancellationToken);
-
-    /// <summary>A stored frame's JPEG by its key (see <see cref="FrameKey"/>), or null when it expired or was never stored.</summary>
-    public async Task<byte[]?> ReadFrameAsync(string key, TimeSpan wait, CancellationToken cancellationToken)
-    {
-        var value = await Connected().GetDatabase().StringGetAsync(key).WaitAsync(wait, cancellationToken).ConfigureAwait(false);
-        return value.IsNull ? null : (byte[])value!;
-    }
-
-    /// <summary>Whether the server refused the configured credentials (frames are skipped as auth_failed).</summary>
-    public bool AuthenticationFailed => _authFailed;
-
-    private ConnectionMultiplexer Connected()
-    {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        return Volatile.Read(ref _redis) is { IsConnected: true } redis
-            ? redis
-            : throw new RedisConnectionException(ConnectionFailureType.UnableToConnect,
-                _authFailed ? "Redis refused the credentials (Sink:Redis)" : "not connected to Redis");
-    }
-
     public async ValueTask DisposeAsync()
     {
         _queue.Writer.TryComplete();

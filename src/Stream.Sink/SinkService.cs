@@ -25,7 +25,6 @@ public sealed class SinkService : PipelineStage
     private readonly FrameLatency? _latency;
     private readonly string? _worker;
     private readonly TaskCompletionSource<string> _bootstrap = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly TaskCompletionSource<SinkConnections> _connections = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public SinkService(IOptions<SinkOptions> options, ChannelReader<TrackedFrame> frames, ChannelReader<CameraStatusChange> status,
         SinkMetrics metrics, ILoggerFactory loggerFactory, FrameLatency? latency = null, TimeProvider? time = null, WorkerIdentity? worker = null)
@@ -47,13 +46,6 @@ public sealed class SinkService : PipelineStage
 
     public SinkMetrics Metrics => _metrics;
 
-    /// <summary>
-    /// Completes with the sink's Kafka publisher and Redis frame store once they are up: the process's one producer and one
-    /// Redis connection, which the health probe and the web view read through instead of opening their own. Both are
-    /// disposed when the sink stops (their reads then throw <see cref="ObjectDisposedException"/>).
-    /// </summary>
-    public Task<SinkConnections> Connections => _connections.Task;
-
     protected override async Task RunAsync(CancellationToken hardStop)
     {
         EmbeddedKafkaCluster? devCluster = null;
@@ -72,7 +64,6 @@ public sealed class SinkService : PipelineStage
             publisher = new KafkaEventPublisher(_options.Kafka, _options.Spool, bootstrap, _metrics, _loggerFactory, _time);
             store = RedisFrameStore.Start(_options.Redis, _metrics, _loggerFactory.CreateLogger<RedisFrameStore>(), _time);
             _bootstrap.TrySetResult(bootstrap);
-            _connections.TrySetResult(new SinkConnections(publisher, store));
             await Task.WhenAll(
                 ConsumeFramesAsync(publisher, store, hardStop),
                 ConsumeStatusAsync(publisher, hardStop)).ConfigureAwait(false);
@@ -80,7 +71,6 @@ public sealed class SinkService : PipelineStage
         catch (Exception ex)
         {
             _bootstrap.TrySetException(ex);
-            _connections.TrySetException(ex);
             throw;
         }
         finally
@@ -195,6 +185,3 @@ public sealed class SinkService : PipelineStage
         return bytes;
     }
 }
-
-/// <summary>The sink's Kafka publisher and Redis frame store, for reads that must not open connections of their own.</summary>
-public sealed record SinkConnections(KafkaEventPublisher Kafka, RedisFrameStore Redis);

@@ -236,9 +236,9 @@ internal sealed class ModelLoadedSignal : ILoggerProvider, IDisposable
 }
 
 /// <summary>
-/// Probes Kafka (cluster metadata over the sink's own producer connections) and Redis (PING over the sink's own
-/// connection) every few seconds, off the request path, and publishes <c>stream.sink.kafka_reachable</c> (1/0): it tells
-/// what the sink itself sees, and the process keeps one producer and one Redis connection.
+/// Probes Kafka (cluster metadata through an admin client, with the sink's own client settings and bootstrap servers)
+/// and Redis (PING) every few seconds, off the request path, and publishes <c>stream.sink.kafka_reachable</c> (1/0).
+/// A probe's own connections are the only cost; the sink's producer and Redis connection are untouched.
 /// </summary>
 internal sealed class DependencyProbe : BackgroundService
 {
@@ -247,6 +247,9 @@ internal sealed class DependencyProbe : BackgroundService
     private readonly SinkService _sink;
     private readonly SinkOptions _options;
     private readonly TimeProvider _time;
+    private IAdminClient? _admin;
+    private ConnectionMultiplexer? _redis;
+    private int _disposed;
 
     public DependencyProbe(SinkService sink, IOptions<SinkOptions> options, IMeterFactory meters, TimeProvider time)
     {
@@ -288,11 +291,9 @@ internal sealed class DependencyProbe : BackgroundService
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         string bootstrap;
-        SinkConnections connections;
         try
         {
             bootstrap = await _sink.BootstrapServers.WaitAsync(stoppingToken).ConfigureAwait(false);
-            connections = await _sink.Connections.WaitAsync(stoppingToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -300,20 +301,25 @@ internal sealed class DependencyProbe : BackgroundService
             return;
         }
 
+        var config = new AdminClientConfig(KafkaEventPublisher.BuildConfig(_options.Kafka, bootstrap)) { ClientId = "stream-health" };
+        _admin = new AdminClientBuilder(config).SetLogHandler((_, _) => { }).SetErrorHandler((_, _) => { }).Build();
+        var redisConfig = _options.Redis.ToConfigurationOptions();
+        redisConfig.ClientName = "stream-health";
+        redisConfig.ConnectTimeout = (int)ProbeTimeout.TotalMilliseconds;
         using var timer = new PeriodicTimer(Interval, _time);
         do
         {
-            await Task.WhenAll(ProbeKafkaAsync(connections.Kafka, bootstrap, stoppingToken), ProbeRedisAsync(connections.Redis, stoppingToken)).ConfigureAwait(false);
+            await Task.WhenAll(ProbeKafkaAsync(bootstrap, stoppingToken), ProbeRedisAsync(redisConfig, stoppingToken)).ConfigureAwait(false);
         }
         while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
     }
 
-    private async Task ProbeKafkaAsync(KafkaEventPublisher kafka, string bootstrap, CancellationToken cancellationToken)
+    private async Task ProbeKafkaAsync(string bootstrap, CancellationToken cancellationToken)
     {
         try
         {
-            // Over the producer's own connections; GetMetadata blocks: on the thread pool, bounded by its own timeout (and again here).
-            var metadata = await Task.Run(() => kafka.ClusterMetadata(ProbeTimeout), cancellationToken)
+            // GetMetadata blocks: on the thread pool, bounded by its own timeout (and again here).
+            var metadata = await Task.Run(() => _admin!.GetMetadata(_options.Kafka.Topic, ProbeTimeout), cancellationToken)
                 .WaitAsync(ProbeTimeout + ProbeTimeout, cancellationToken).ConfigureAwait(false);
             Kafka = metadata.Brokers.Count > 0
                 ? new(true, $"Kafka reachable: {metadata.Brokers.Count} broker(s) at {UrlRedactor.Redact(bootstrap)}")
@@ -323,28 +329,32 @@ internal sealed class DependencyProbe : BackgroundService
         {
             Kafka = new(false, $"no answer from {UrlRedactor.Redact(bootstrap)} within {ProbeTimeout.TotalSeconds:0} s");
         }
-        catch (ObjectDisposedException)
-        {
-            Kafka = new(false, "the sink has stopped");
-        }
     }
 
-    private async Task ProbeRedisAsync(RedisFrameStore redis, CancellationToken cancellationToken)
+    private async Task ProbeRedisAsync(ConfigurationOptions config, CancellationToken cancellationToken)
     {
         try
         {
-            var rtt = await redis.PingAsync(ProbeTimeout, cancellationToken).ConfigureAwait(false);
+            _redis ??= await ConnectionMultiplexer.ConnectAsync(config).WaitAsync(ProbeTimeout + ProbeTimeout, cancellationToken).ConfigureAwait(false);
+            var rtt = await _redis.GetDatabase().PingAsync().WaitAsync(ProbeTimeout, cancellationToken).ConfigureAwait(false);
             Redis = new(true, $"Redis reachable (ping {rtt.TotalMilliseconds:0.0} ms)");
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
-            Redis = new(false, redis.AuthenticationFailed
-                ? $"{_options.Redis.DescribeEndpoints()} refused the credentials (Sink:Redis)"
-                : $"no answer from {_options.Redis.DescribeEndpoints()} within {ProbeTimeout.TotalSeconds:0} s");
+            Redis = new(false, $"no answer from {string.Join(",", config.EndPoints)} within {ProbeTimeout.TotalSeconds:0} s");
         }
-        catch (ObjectDisposedException)
+    }
+
+    /// <summary>Called twice (the container tracks the singleton and the hosted-service registration): once is enough.</summary>
+    public override void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
-            Redis = new(false, "the sink has stopped");
+            return;
         }
+
+        _admin?.Dispose();
+        _redis?.Dispose();
+        base.Dispose();
     }
 }

@@ -7,13 +7,17 @@ using Streaming.Sink;
 namespace Streaming.App.Web;
 
 /// <summary>
-/// The picture of an event, read back from the Redis frame cache the sink fills (<c>frame_key</c> of the event) over
-/// the sink's own Redis connection (one per process), and drawn with the event's box. Every Redis wait is bounded.
+/// The picture of an event, read back from the Redis frame cache the sink fills (<c>frame_key</c> of the event) and
+/// drawn with the event's box. The sink's connection is its own (Stream.Sink knows nothing of the web), so this
+/// opens a second one, and only when the first snapshot is asked for: a run nobody looks at has one. Every Redis
+/// wait is bounded.
 /// </summary>
-internal sealed class FrameSnapshots(IOptions<SinkOptions> sink, SinkService sinkService)
+internal sealed class FrameSnapshots(IOptions<SinkOptions> sink) : IAsyncDisposable
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(3);
     private readonly RedisSinkOptions _options = sink.Value.Redis;
+    private readonly SemaphoreSlim _connectGate = new(1, 1);
+    private ConnectionMultiplexer? _redis;
 
     /// <summary>The event's JPEG with its box drawn; or the HTTP status and one-line reason why there is none.</summary>
     public async Task<(byte[]? Jpeg, int Status, string? Reason)> GetAsync(EventMessage e, CancellationToken cancellationToken)
@@ -23,24 +27,24 @@ internal sealed class FrameSnapshots(IOptions<SinkOptions> sink, SinkService sin
             return (null, 404, $"event {e.Id} ({e.Kind}) refers to no frame");
         }
 
-        byte[]? jpeg;
+        RedisValue value;
         try
         {
-            var connections = await sinkService.Connections.WaitAsync(Wait, cancellationToken).ConfigureAwait(false);
-            jpeg = await connections.Redis.ReadFrameAsync(key, Wait, cancellationToken).ConfigureAwait(false);
+            var redis = await ConnectAsync(cancellationToken).ConfigureAwait(false);
+            value = await redis.GetDatabase().StringGetAsync(key).WaitAsync(Wait, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
             return (null, 503, $"the frame cache (Redis) is not reachable: {ex.GetType().Name}");
         }
 
-        if (jpeg is null)
+        if (value.IsNull)
         {
             return (null, 404, string.Create(CultureInfo.InvariantCulture,
                 $"frame {key} of event {e.Id} has expired from Redis (kept {_options.FrameTtlSeconds} s, Sink:Redis:FrameTtlSeconds) or was skipped by the sink"));
         }
 
-        using var image = Cv2.ImDecode(jpeg, ImreadModes.Color);
+        using var image = Cv2.ImDecode((byte[])value!, ImreadModes.Color);
         if (image.Empty())
         {
             return (null, 500, $"frame {key} in Redis is not a JPEG");
@@ -53,5 +57,40 @@ internal sealed class FrameSnapshots(IOptions<SinkOptions> sink, SinkService sin
         }
 
         return (image.ImEncode(".jpg", new ImageEncodingParam(ImwriteFlags.JpegQuality, 85)), 200, null);
+    }
+
+    private async Task<ConnectionMultiplexer> ConnectAsync(CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _redis) is { } connected)
+        {
+            return connected;
+        }
+
+        await _connectGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_redis is null)
+            {
+                var configuration = _options.ToConfigurationOptions();
+                configuration.ClientName = "stream-web";
+                Volatile.Write(ref _redis, await ConnectionMultiplexer.ConnectAsync(configuration).WaitAsync(Wait + Wait, cancellationToken).ConfigureAwait(false));
+            }
+
+            return _redis!;
+        }
+        finally
+        {
+            _connectGate.Release();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _redis, null) is { } redis)
+        {
+            await redis.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _connectGate.Dispose();
     }
 }
