@@ -37,6 +37,8 @@ public sealed class FrameBufferPool
     }
 
     /// <summary>The process-wide pool used by default.</summary>
+    private long _bgrConversions;
+
     public static FrameBufferPool Shared { get; } = new();
 
     public int MaxRetainedPerSize { get; }
@@ -56,6 +58,15 @@ public sealed class FrameBufferPool
     /// at shutdown and the test hosts assert it.
     /// </summary>
     public long OutstandingCount => Interlocked.Read(ref _outstanding);
+
+    /// <summary>
+    /// I420 frames of this pool converted to full-resolution BGR (their <see cref="Frame.Image"/> asked for). Ingest hands
+    /// out I420 where its decoder can; only the frames the sink stores or the live view shows should ever be converted,
+    /// which benchmarks and tests check here.
+    /// </summary>
+    public long BgrConversions => Interlocked.Read(ref _bgrConversions);
+
+    internal void CountBgrConversion() => Interlocked.Increment(ref _bgrConversions);
 
     /// <summary>Idle buffers held right now, all sizes.</summary>
     public int IdleCount => _buckets.Values.Sum(b => b.Idle.Count);
