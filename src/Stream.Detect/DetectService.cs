@@ -143,7 +143,7 @@ public sealed class DetectService : PipelineStage
     private bool Prepare(Lane lane)
     {
         var start = _time.GetTimestamp();
-        var images = lane.Images;
+        var images = lane.Inputs;
         images.Clear();
         lane.Inferred.Clear();
         foreach (var frame in lane.Frames)
@@ -153,7 +153,7 @@ public sealed class DetectService : PipelineStage
             lane.Inferred.Add(infer);
             if (infer)
             {
-                images.Add(frame.Image);
+                images.Add(frame);
             }
         }
 
@@ -280,7 +280,8 @@ public sealed class DetectService : PipelineStage
 
         public List<Frame> Frames { get; } = new(maxBatch);
 
-        public List<Mat> Images { get; } = new(maxBatch);
+        /// <summary>The frames the model looks at, in lane order (the gated ones left out).</summary>
+        public List<Frame> Inputs { get; } = new(maxBatch);
 
         /// <summary>Per frame of <see cref="Frames"/>: whether the model looks at it (the motion gate's answer).</summary>
         public List<bool> Inferred { get; } = new(maxBatch);

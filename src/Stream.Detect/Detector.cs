@@ -162,6 +162,21 @@ public sealed class Detector : IDisposable
         return results[0];
     }
 
+    /// <summary>
+    /// Detects objects in one frame, in whatever layout it holds its pixels (an I420 frame is letterboxed from its planes,
+    /// as Detect's stage does); boxes are in the frame's pixels.
+    /// </summary>
+    public Detection[] Detect(Frame frame)
+    {
+        ArgumentNullException.ThrowIfNull(frame);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var results = new Detection[1][];
+        _lane.Preprocess([frame], 0, 1);
+        _lane.Infer(1);
+        _lane.Postprocess(1, results);
+        return results[0];
+    }
+
     /// <summary>Detects objects in each BGR picture; result i belongs to picture i.</summary>
     public Detection[][] Detect(IReadOnlyList<Mat> images)
     {

@@ -19,6 +19,7 @@ public sealed class DetectorLane : IDisposable
     private readonly int _slotFloats;
     private readonly int _outputFloats;
     private readonly Mat[] _scratch;
+    private readonly FrameScaler[] _scalers;
     private readonly LetterboxTransform[] _transforms;
     private readonly List<Detection>[] _candidates;
     private readonly List<Detection>[] _kept;
@@ -29,6 +30,7 @@ public sealed class DetectorLane : IDisposable
     private readonly OrtIoBinding[] _bindings;
     private readonly Action<int> _prepareSlot;
     private IReadOnlyList<Mat>? _pending;
+    private IReadOnlyList<Frame>? _pendingFrames;
     private int _pendingStart;
     private bool _disposed;
 
@@ -42,12 +44,14 @@ public sealed class DetectorLane : IDisposable
         _slotFloats = 3 * model.InputWidth * model.InputHeight;
         _outputFloats = model.OutputDim1 * model.OutputDim2;
         _scratch = new Mat[capacity];
+        _scalers = new FrameScaler[capacity];
         _transforms = new LetterboxTransform[capacity];
         _candidates = new List<Detection>[capacity];
         _kept = new List<Detection>[capacity];
         for (var i = 0; i < capacity; i++)
         {
             _scratch[i] = new Mat();
+            _scalers[i] = new FrameScaler();
             _candidates[i] = new List<Detection>(256);
             _kept[i] = new List<Detection>(64);
         }
@@ -67,7 +71,17 @@ public sealed class DetectorLane : IDisposable
             _bindings[v].BindOutput(model.OutputName, _outputs[v]);
         }
 
-        _prepareSlot = i => Prepare(i, _pending![_pendingStart + i]);
+        _prepareSlot = i =>
+        {
+            if (_pendingFrames is { } frames)
+            {
+                Prepare(i, frames[_pendingStart + i]);
+            }
+            else
+            {
+                Prepare(i, _pending![_pendingStart + i]);
+            }
+        };
     }
 
     /// <summary>Where the input tensor lives: GC-pinned managed memory, or page-locked memory of the CUDA provider (one DMA copy per batch).</summary>
@@ -93,6 +107,33 @@ public sealed class DetectorLane : IDisposable
         finally
         {
             _pending = null;
+        }
+    }
+
+    /// <summary>
+    /// Letterboxes frames[start..start+count) into this lane's batch tensor, in parallel, each from its own pixels: an
+    /// I420 frame is scaled plane by plane to the letterbox size and converted there (<see cref="FrameScaler"/>), never
+    /// at full resolution.
+    /// </summary>
+    public void Preprocess(IReadOnlyList<Frame> frames, int start, int count)
+    {
+        ArgumentNullException.ThrowIfNull(frames);
+        Check(count);
+        if (count == 1)
+        {
+            Prepare(0, frames[start]);
+            return;
+        }
+
+        _pendingFrames = frames;
+        _pendingStart = start;
+        try
+        {
+            Parallel.For(0, count, _prepareSlot);
+        }
+        finally
+        {
+            _pendingFrames = null;
         }
     }
 
@@ -160,6 +201,25 @@ public sealed class DetectorLane : IDisposable
         ArgumentOutOfRangeException.ThrowIfGreaterThan(count, _detector.Capacity);
     }
 
+    private void Prepare(int slot, Frame frame)
+    {
+        if (frame.Format == PixelFormat.Bgr24)
+        {
+            Prepare(slot, frame.Image);
+            return;
+        }
+
+        var model = _detector.Model;
+        var head = model.Head;
+        var transform = LetterboxTransform.For(frame.Width, frame.Height, model.InputWidth, model.InputHeight, head.Centered,
+            out var rw, out var rh);
+        _transforms[slot] = transform;
+        _scalers[slot].Scale(frame, _scratch[slot], rw, rh);
+        var tensor = _input.Span().Slice(slot * _slotFloats, _slotFloats);
+        Letterbox.WritePlanar(_scratch[slot], tensor, model.InputWidth, model.InputHeight, (int)transform.PadX, (int)transform.PadY,
+            head.Rgb, head.Scale, head.PadValue);
+    }
+
     private void Prepare(int slot, Mat image)
     {
         if (image.Type() != MatType.CV_8UC3 || image.Empty())
@@ -201,6 +261,11 @@ public sealed class DetectorLane : IDisposable
         foreach (var value in _inputs.Concat(_outputs))
         {
             value.Dispose();
+        }
+
+        foreach (var scaler in _scalers)
+        {
+            scaler.Dispose();
         }
 
         foreach (var mat in _scratch)

@@ -68,6 +68,38 @@ public class DetectorTests(DetectorFixture fixture) : IClassFixture<DetectorFixt
     }
 
     [Fact]
+    public void An_I420_frame_is_letterboxed_from_its_planes_and_gives_the_same_detections_as_its_BGR_picture_without_a_full_size_conversion()
+    {
+        var pool = new FrameBufferPool();
+        using var yuv = new Mat();
+        Cv2.CvtColor(fixture.Dog, yuv, ColorConversionCodes.BGR2YUV_I420);
+        using var frame = Frame.Rent(PixelFormat.I420, "cam", 1, fixture.Dog.Width, fixture.Dog.Height, DateTimeOffset.UtcNow, pool: pool);
+        using (var target = Mat.FromPixelData(yuv.Rows, yuv.Cols, MatType.CV_8UC1, frame.PixelPointer))
+        {
+            yuv.CopyTo(target);
+        }
+
+        var fromPlanes = fixture.Static.Detect(frame);
+        Assert.Equal(0, pool.BgrConversions);
+        Assert.False(frame.HasBgr);
+
+        using var roundTrip = new Mat();
+        Cv2.CvtColor(yuv, roundTrip, ColorConversionCodes.YUV2BGR_I420);
+        var fromBgr = fixture.Static.Detect(roundTrip);
+        // Both paths resample differently (planes first, then colour), so a detection at the score threshold may be on
+        // one side of it in one and not in the other; every confident one is found by both, in the same place.
+        const float Confident = 0.4f;
+        Assert.Equal(fromBgr.Count(d => d.Score >= Confident), fromPlanes.Count(d => d.Score >= Confident));
+        Assert.Equal(3, fromPlanes.Count(d => d.Score >= Confident)); // dog, bicycle, car
+        foreach (var d in fromBgr.Where(d => d.Score >= Confident))
+        {
+            var same = Assert.Single(fromPlanes, p => p.ClassId == d.ClassId && p.Box.IoU(d.Box) > 0.5f);
+            Assert.InRange(same.Score, d.Score - 0.03f, d.Score + 0.03f);
+            Assert.True(same.Box.IoU(d.Box) > 0.95f, $"{fixture.Static.Labels[d.ClassId]}: IoU {same.Box.IoU(d.Box):F3}");
+        }
+    }
+
+    [Fact]
     public void A_batch_of_four_different_frames_equals_the_four_single_frame_results_in_order()
     {
         var frames = fixture.FourFrames();
