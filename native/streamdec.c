@@ -2,7 +2,8 @@
  * streamdec: a thin in-process video decoder over the system's FFmpeg libraries (libavformat, libavcodec,
  * libswscale), for Stream's ingest of files and network cameras (rtsp, rtsps, http, https). OpenCvSharp's bundled FFmpeg is built without SIMD, and an ffmpeg child
  * process pays a copy through a pipe per frame; this decodes in the calling process with the system FFmpeg's
- * optimised decoders and converts each picture the caller keeps to BGR24 (swscale) straight into the caller's buffer.
+ * optimised decoders and writes each picture the caller keeps into the caller's buffer: as I420 (the decoder's own
+ * planes copied, or converted by swscale when the stream has another format or the caller another size), or as BGR24.
  *
  * Decoding runs ahead on a thread of the decoder's own (demux, send, receive), which queues up to SD_QUEUE decoded
  * pictures (references, no copies); the caller's thread takes them with sd_grab and converts the ones it keeps while
@@ -51,6 +52,9 @@ typedef struct sd_decoder {
     char transport[8];            /* the RTSP transport in use ("tcp", "udp"; empty for other protocols) */
     atomic_llong decoded_count;   /* pictures out of the decoder */
     long long converted_count;    /* pictures converted by sd_retrieve_bgr */
+    long long copied_count;       /* pictures written as I420 by sd_retrieve_i420 */
+    struct SwsContext *sws_i420;  /* to yuv420p when the picture is another format or size; NULL: plane copy */
+    int i420_src_w, i420_src_h, i420_src_fmt, i420_dst_w, i420_dst_h;
 
     /* Decoded pictures waiting for sd_grab: a ring of preallocated frames, guarded by lock. */
     pthread_t thread;
@@ -108,7 +112,7 @@ static int fail_decoding(sd_decoder *d, int code, const char *what) { return fai
 
 static int start_thread(sd_decoder *d);
 
-SD_API int sd_version(void) { return 2; }
+SD_API int sd_version(void) { return 3; }
 
 /* Decoders allocated and not yet closed in this process (diagnostics, tests). */
 SD_API int sd_live_count(void) { return atomic_load(&live_decoders); }
@@ -146,6 +150,7 @@ SD_API void sd_close(sd_decoder *d) {
     pthread_mutex_destroy(&d->lock);
     for (int i = 0; i < SD_QUEUE; i++) av_frame_free(&d->queue[i]);
     sws_freeContext(d->sws);
+    sws_freeContext(d->sws_i420);
     av_frame_free(&d->current);
     av_frame_free(&d->decoded);
     av_packet_free(&d->packet);
@@ -274,10 +279,10 @@ SD_API const char *sd_transport(const sd_decoder *d) { return d->transport; }
 
 SD_API int sd_fell_back(const sd_decoder *d) { return d->fell_back; }
 
-/* Pictures the decoder produced and pictures converted so far. */
+/* Pictures the decoder produced and pictures written out so far (sd_retrieve_bgr and sd_retrieve_i420 together). */
 SD_API void sd_stats(const sd_decoder *d, int64_t *decoded, int64_t *converted) {
     *decoded = atomic_load(&((sd_decoder *)d)->decoded_count);
-    *converted = d->converted_count;
+    *converted = d->converted_count + d->copied_count;
 }
 
 SD_API int sd_width(const sd_decoder *d) { return d->codec->width; }
@@ -419,6 +424,37 @@ SD_API int sd_retrieve_bgr(sd_decoder *d, uint8_t *dst, int64_t stride, int w, i
     int rc = sws_scale(d->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, planes, strides);
     if (rc <= 0) return fail(d, AVERROR(EINVAL), "conversion failed");
     d->converted_count++;
+    return 0;
+}
+
+/* Writes the grabbed picture as I420 (yuv420p, BT.601 limited range) of w x h (both even) into dst: the Y plane, then
+ * the U and V planes, each tightly packed. A yuv420p picture of that size is copied plane by plane (no conversion);
+ * any other format (yuvj420p's full range, nv12, 4:2:2) or size goes through swscale. */
+SD_API int sd_retrieve_i420(sd_decoder *d, uint8_t *dst, int w, int h) {
+    if (!d->has_frame) return fail(d, AVERROR(EINVAL), "no grabbed picture");
+    if (w <= 0 || h <= 0 || (w & 1) || (h & 1)) return fail(d, AVERROR(EINVAL), "bad target size (I420 needs even sides)");
+    AVFrame *f = d->current;
+    uint8_t *planes[4] = {dst, dst + (size_t)w * h, dst + (size_t)w * h * 5 / 4, NULL};
+    int strides[4] = {w, w / 2, w / 2, 0};
+    if (f->format == AV_PIX_FMT_YUV420P && f->width == w && f->height == h) {
+        av_image_copy(planes, strides, (const uint8_t **)f->data, f->linesize, AV_PIX_FMT_YUV420P, w, h);
+        d->copied_count++;
+        return 0;
+    }
+    if (!d->sws_i420 || d->i420_src_w != f->width || d->i420_src_h != f->height || d->i420_src_fmt != f->format ||
+        d->i420_dst_w != w || d->i420_dst_h != h) {
+        sws_freeContext(d->sws_i420);
+        d->sws_i420 = sws_getContext(f->width, f->height, f->format, w, h, AV_PIX_FMT_YUV420P, SWS_BILINEAR, NULL, NULL, NULL);
+        if (!d->sws_i420) return fail(d, AVERROR(EINVAL), "cannot convert this pixel format");
+        d->i420_src_w = f->width;
+        d->i420_src_h = f->height;
+        d->i420_src_fmt = f->format;
+        d->i420_dst_w = w;
+        d->i420_dst_h = h;
+    }
+    int rc = sws_scale(d->sws_i420, (const uint8_t *const *)f->data, f->linesize, 0, f->height, planes, strides);
+    if (rc <= 0) return fail(d, AVERROR(EINVAL), "conversion failed");
+    d->copied_count++;
     return 0;
 }
 

@@ -231,10 +231,21 @@ internal sealed class CaptureFrameSource : IFrameSource
 
         // Network cameras: the pipeline's time is the capture time (the stream's own clock is the camera's, not ours).
         var framePts = _kind == SourceKind.Network ? (TimeSpan?)null : pts;
-        var frame = Frame.Rent(cameraId, sequence, Width, Height, _time.GetUtcNow(), framePts, live, _pool);
+        // I420 where the decoder hands out its planes (the system FFmpeg): half the bytes of BGR and no colour conversion;
+        // the full-resolution BGR is made only if the sink or the live view asks for it.
+        var i420 = capture.CanRetrieveI420 && Frame.CanHoldI420(Width, Height);
+        var frame = Frame.Rent(i420 ? PixelFormat.I420 : PixelFormat.Bgr24, cameraId, sequence, Width, Height, _time.GetUtcNow(), framePts, live, _pool);
         try
         {
-            capture.Retrieve(frame.Image);
+            if (i420)
+            {
+                capture.RetrieveI420(frame);
+            }
+            else
+            {
+                capture.Retrieve(frame.Image);
+            }
+
             return frame;
         }
         catch

@@ -419,10 +419,13 @@ internal sealed partial class FfmpegFrameSource : IFrameSource
 
         // Files: media time from the frame index and the stream's rate (raw frames carry no timestamps).
         TimeSpan? pts = _isFile && NominalFps > 0 ? TimeSpan.FromSeconds(_framesRead / NominalFps) : null;
-        var frame = Frame.Rent(cameraId, sequence, Width, Height, _time.GetUtcNow(), pts, live, _pool);
+        // The I420 wire of an even-sized picture is exactly an I420 frame's layout: read straight into it, no conversion
+        // (the full-resolution BGR is made only if the sink or the live view asks for it).
+        var direct = _format == PipeFormat.I420 && Frame.CanHoldI420(Width, Height);
+        var frame = Frame.Rent(direct ? PixelFormat.I420 : PixelFormat.Bgr24, cameraId, sequence, Width, Height, _time.GetUtcNow(), pts, live, _pool);
         try
         {
-            if (_format == PipeFormat.Bgr24)
+            if (_format == PipeFormat.Bgr24 || direct)
             {
                 var pixels = frame.Pixels;
                 pixels[0] = _one[0];

@@ -31,8 +31,9 @@ internal sealed record LibavSettings(string Url, int Threads, string Transport, 
 /// Decodes a file or a network camera (rtsp, http) in-process with the system's FFmpeg libraries
 /// (libavformat/libavcodec/libswscale, SIMD-optimised, unlike the FFmpeg inside OpenCvSharp's runtime) through
 /// <c>libstreamdec.so</c>, a thin C shim in <c>native/</c> that scripts/setup.sh builds. The shim decodes ahead on a
-/// thread of its own; each picture kept is converted to BGR24 by swscale (scaled to the output size when one is
-/// configured) straight into the pooled frame: no copy, no per-frame allocation; pictures not kept are never converted.
+/// thread of its own; each picture kept is written straight into the pooled frame, as I420 (the decoder's planes copied,
+/// no colour conversion; swscale only for another pixel format or output size) or as BGR24 (swscale): no per-frame
+/// allocation; pictures not kept are never written out.
 /// Network I/O is bounded by the open and read timeouts and ends at once on <see cref="Abort"/> (libavformat's
 /// interrupt callback), so neither the watchdog nor shutdown ever waits on a socket.
 /// Owns the native decoder (a <see cref="SafeHandle"/>); one thread uses it, <see cref="Abort"/> may come from another.
@@ -40,7 +41,7 @@ internal sealed record LibavSettings(string Url, int Threads, string Transport, 
 internal sealed partial class LibavDecoder : IPictureDecoder
 {
     private const string Library = "streamdec";
-    private const int ExpectedVersion = 2;
+    private const int ExpectedVersion = 3;
     private const int ETimedOut = 110;
     private const int EProtoNoSupport = 93;
     private static readonly Lazy<string?> Unavailable = new(Probe);
@@ -72,7 +73,7 @@ internal sealed partial class LibavDecoder : IPictureDecoder
     /// <summary>RTSP: the transport in use ("tcp" or "udp"); empty for other sources.</summary>
     public string Transport { get; private set; } = string.Empty;
 
-    /// <summary>Pictures decoded and pictures converted to BGR so far (the difference: grabbed and skipped).</summary>
+    /// <summary>Pictures decoded and pictures written out (I420 or BGR) so far (the difference: grabbed and skipped).</summary>
     public (long Decoded, long Converted) Counts
     {
         get
@@ -191,6 +192,23 @@ internal sealed partial class LibavDecoder : IPictureDecoder
         }
     }
 
+    /// <summary>The planes are copied from the decoder's picture (converted by swscale only for another format or size).</summary>
+    public bool CanRetrieveI420 => true;
+
+    public void RetrieveI420(Frame target)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        if (target.Format != PixelFormat.I420)
+        {
+            throw new ArgumentException("the target must be an I420 frame", nameof(target));
+        }
+
+        if (NativeMethods.RetrieveI420(_handle, target.PixelPointer, target.Width, target.Height) < 0)
+        {
+            throw new SourceException($"a decoded picture could not be copied ({NativeMethods.Error(_handle)})", recoverable: true);
+        }
+    }
+
     public void Restart()
     {
         if (NativeMethods.Rewind(_handle) < 0)
@@ -279,6 +297,9 @@ internal sealed partial class LibavDecoder : IPictureDecoder
 
         [LibraryImport(Library, EntryPoint = "sd_retrieve_bgr")]
         public static partial int RetrieveBgr(DecoderHandle decoder, IntPtr destination, long stride, int width, int height);
+
+        [LibraryImport(Library, EntryPoint = "sd_retrieve_i420")]
+        public static partial int RetrieveI420(DecoderHandle decoder, IntPtr destination, int width, int height);
 
         [LibraryImport(Library, EntryPoint = "sd_rewind")]
         public static partial int Rewind(DecoderHandle decoder);

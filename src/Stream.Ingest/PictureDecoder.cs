@@ -1,4 +1,5 @@
 using OpenCvSharp;
+using Streaming.Core;
 
 namespace Streaming.Ingest;
 
@@ -23,8 +24,14 @@ internal interface IPictureDecoder : IDisposable
     /// <summary>Decodes the next picture; false at the end of the stream. <paramref name="pts"/>: its media time from the start, null when unknown.</summary>
     bool Grab(out TimeSpan? pts);
 
+    /// <summary>True when <see cref="RetrieveI420"/> works: the decoder hands out its YUV planes without a BGR conversion.</summary>
+    bool CanRetrieveI420 { get; }
+
     /// <summary>Writes the grabbed picture as BGR24 into <paramref name="target"/> (preallocated at the output size).</summary>
     void Retrieve(Mat target);
+
+    /// <summary>Writes the grabbed picture as I420 into <paramref name="target"/> (an I420 frame at the output size).</summary>
+    void RetrieveI420(Frame target);
 
     /// <summary>Goes back to the first picture (a file that loops).</summary>
     void Restart();
@@ -115,6 +122,11 @@ internal sealed class OpenCvDecoder : IPictureDecoder
         pts = ms > 0 || _grabbed == 1 ? TimeSpan.FromMilliseconds(ms) : null;
         return true;
     }
+
+    /// <summary>VideoCapture converts to BGR itself.</summary>
+    public bool CanRetrieveI420 => false;
+
+    public void RetrieveI420(Frame target) => throw new NotSupportedException("OpenCV's VideoCapture delivers BGR only");
 
     public void Retrieve(Mat target)
     {

@@ -133,6 +133,34 @@ public class MotionDetectorTests
             $"share of frames with motion: {every:P0} at 12.5 fps, {sixth:P0} at 2.1 fps (per-frame weights would give {sixthPerFrame:P0})");
     }
 
+    [Fact]
+    public void Measured_on_the_decoders_Y_plane_the_clip_has_motion_in_the_same_frames_as_on_its_BGR_picture()
+    {
+        // What an I420 frame gives the detector: the Y plane (limited range), no colour conversion.
+        using var capture = new VideoCapture(Clip());
+        var interval = TimeSpan.FromSeconds(1 / capture.Fps);
+        using var fromBgr = new MotionDetector(new MotionOptions());
+        using var fromLuma = new MotionDetector(new MotionOptions());
+        using var frame = new Mat();
+        using var yuv = new Mat();
+        int measured = 0, agree = 0, movingBgr = 0, movingLuma = 0;
+        while (capture.Read(frame) && !frame.Empty())
+        {
+            Cv2.CvtColor(frame, yuv, ColorConversionCodes.BGR2YUV_I420);
+            using var luma = yuv.RowRange(0, frame.Height);
+            var a = fromBgr.Detect(frame, interval).HasMotion;
+            var b = fromLuma.DetectLuma(luma, interval).HasMotion;
+            measured++;
+            agree += a == b ? 1 : 0;
+            movingBgr += a ? 1 : 0;
+            movingLuma += b ? 1 : 0;
+        }
+
+        Assert.True(measured > 300, $"only {measured} frames");
+        Assert.True(agree >= 0.97 * measured, $"the two paths agree on {agree} of {measured} frames (motion in {movingBgr} from BGR, {movingLuma} from Y)");
+        Assert.InRange(movingLuma, movingBgr - (measured / 50), movingBgr + (measured / 50));
+    }
+
     /// <summary>Share of the measured frames with motion when every <paramref name="step"/>th frame of the clip is measured.</summary>
     private static double MotionShare(int step, bool timeAware)
     {

@@ -44,7 +44,8 @@ internal sealed class CameraMotion : IDisposable
             var at = frame.Pts ?? TimeSpan.FromTicks(frame.CaptureTime.UtcTicks);
             var sinceLast = _last is { } last && at > last ? at - last : TimeSpan.Zero;
             _last = at;
-            motion = _detector.Detect(frame.Image, sinceLast);
+            // An I420 frame is measured on its Y plane: no colour conversion at all.
+            motion = frame.Format == PixelFormat.I420 ? _detector.DetectLuma(frame.Luma, sinceLast) : _detector.Detect(frame.Image, sinceLast);
         }
         catch (OpenCvSharp.OpenCVException)
         {

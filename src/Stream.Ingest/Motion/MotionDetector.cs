@@ -21,6 +21,7 @@ public sealed class MotionDetector : IDisposable
     private readonly MotionOptions _options;
     private readonly IReadOnlyList<MotionMask> _masks;
     private readonly Mat _small = new();
+    private readonly Mat _lumaSmall = new();
     private readonly Mat _grey = new();
     private readonly Mat _background = new();
     private readonly Mat _backgroundGrey = new();
@@ -80,15 +81,49 @@ public sealed class MotionDetector : IDisposable
     public FrameMotion Detect(Mat bgr, TimeSpan sinceLast)
     {
         ArgumentNullException.ThrowIfNull(bgr);
+        if (bgr.Type() != MatType.CV_8UC3)
+        {
+            throw new ArgumentException($"Detect needs a BGR picture, got {bgr.Type()}; use DetectLuma for a Y plane", nameof(bgr));
+        }
+
         if (bgr.Width != _frameWidth || bgr.Height != _frameHeight)
         {
             Prepare(bgr.Width, bgr.Height);
         }
 
         // Shrink first, then convert: the colour conversion touches the small picture only. Bilinear (INTER_AREA costs
-        // about 8x more on 720p), then a 3x3 blur against the noise that sampling keeps.
+        // about 8x more on 720p).
         Cv2.Resize(bgr, _small, _grey.Size(), 0, 0, InterpolationFlags.Linear);
         Cv2.CvtColor(_small, _grey, ColorConversionCodes.BGR2GRAY);
+        return Measure(sinceLast);
+    }
+
+    /// <summary>
+    /// Measures motion in a decoder's Y plane (limited-range luma, 16-235, as in an I420 frame), so that no colour
+    /// conversion is made at all: the plane is shrunk and its levels stretched to 0-255, which is the grey a BGR
+    /// conversion of the same picture would give (BT.601 luma), so thresholds mean the same on either path.
+    /// </summary>
+    public FrameMotion DetectLuma(Mat luma, TimeSpan sinceLast)
+    {
+        ArgumentNullException.ThrowIfNull(luma);
+        if (luma.Type() != MatType.CV_8UC1)
+        {
+            throw new ArgumentException($"DetectLuma needs a one-byte-per-pixel Y plane, got {luma.Type()}", nameof(luma));
+        }
+
+        if (luma.Width != _frameWidth || luma.Height != _frameHeight)
+        {
+            Prepare(luma.Width, luma.Height);
+        }
+
+        Cv2.Resize(luma, _lumaSmall, _grey.Size(), 0, 0, InterpolationFlags.Linear);
+        _lumaSmall.ConvertTo(_grey, MatType.CV_8UC1, 255.0 / 219, -16 * 255.0 / 219);
+        return Measure(sinceLast);
+    }
+
+    private FrameMotion Measure(TimeSpan sinceLast)
+    {
+        // A 3x3 blur against the noise that sampling keeps.
         Cv2.GaussianBlur(_grey, _grey, new Size(3, 3), 0);
         _regions.Clear();
         if (!_hasBackground)
@@ -229,6 +264,7 @@ public sealed class MotionDetector : IDisposable
     public void Dispose()
     {
         _small.Dispose();
+        _lumaSmall.Dispose();
         _grey.Dispose();
         _background.Dispose();
         _backgroundGrey.Dispose();
