@@ -19,6 +19,8 @@ public sealed class MotionGateTests(ITestOutputHelper output)
     {
         await using var kafka = new KafkaMockFixture();
         await kafka.InitializeAsync();
+        await using var redis = new RedisServerFixture();
+        await redis.InitializeAsync();
         var topic = "gate-" + Guid.NewGuid().ToString("N")[..8];
 
         // The parking lot: parked cars throughout, cars driving through at 4-9 s and 14-20 s of its 30 s (docs/detect.md).
@@ -29,7 +31,7 @@ public sealed class MotionGateTests(ITestOutputHelper output)
         plain["Url"] = ClipPath();
         plain["Gate"] = "none";
         await using var run = StreamProcess.Start(StreamProcess.Config(gated, plain),
-            ["Sink:Kafka:BootstrapServers=" + kafka.BootstrapServers, "Sink:Kafka:Topic=" + topic], output: output);
+            ["Sink:Kafka:BootstrapServers=" + kafka.BootstrapServers, "Sink:Kafka:Topic=" + topic, "Sink:Redis:Configuration=" + redis.Configuration], output: output);
         await run.WaitReadyAsync();
 
         // About 20 s of the clip at 5 frames/s: both bursts of motion and the still stretches around them.
@@ -51,6 +53,18 @@ public sealed class MotionGateTests(ITestOutputHelper output)
         Assert.Equal(0, Gated("plain"));
         Assert.True(Gated("gated") >= 0.2 * Seen(m, "gated"), $"only {Gated("gated")} of {Seen(m, "gated")} frames of the gated camera were gated");
         Assert.True(Inferred("gated") <= 0.85 * Inferred("plain"), $"the gated camera inferred {Inferred("gated")} frames, the ungated one {Inferred("plain")}");
+
+        // Frames reach the stages as the decoder's I420 planes: only those the sink stored in Redis (every 25th and the
+        // ones events refer to) were converted to full-resolution BGR; inferred, gated and dropped frames never were.
+        var decoded = m.Sum("stream_ingest_frames_total");
+        var converted = m.Sum("stream_ingest_bgr_conversions_total");
+        var stored = m.Sum("stream_sink_redis_frames_stored_total");
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"RESULT conversions: {converted} full-size BGR conversions for {decoded} frames decoded, {stored} frames stored in Redis"));
+        Assert.True(decoded > 150, $"only {decoded} frames decoded");
+        Assert.True(stored > 0 && converted > 0, "no frame was stored in Redis");
+        // (the sink counts a frame once Redis answered: up to 64 writes may be in flight when the metrics are read)
+        Assert.True(converted <= stored + 65, $"{converted} frames converted to BGR, but only {stored} went to Redis");
+        Assert.True(converted < 0.25 * decoded, $"{converted} of {decoded} frames converted to BGR");
 
         // What it tracked still reached Kafka: the parked cars (seen on refresh frames) and the ones driving through.
         Assert.NotEmpty(gatedTracks);
