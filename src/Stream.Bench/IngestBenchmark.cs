@@ -60,11 +60,11 @@ public sealed record IngestBenchmarkResult(string Source, int Width, int Height,
 
 /// <summary>
 /// <c>stream bench ingest</c>: decodes a file at full speed through the real file-source paths, each straight into
-/// pooled BGR24 frames: the system FFmpeg libraries in-process (libstreamdec.so, converted by swscale), the ffmpeg
-/// pipe (I420 converted by OpenCV) and OpenCV VideoCapture; and, in the same run, times
+/// pooled frames as the pipeline gets them: the system FFmpeg libraries in-process (libstreamdec.so, I420 planes
+/// copied), the ffmpeg pipe (its I420 wire read into I420 frames) and OpenCV VideoCapture (BGR24); and, in the same run, times
 /// <c>ffmpeg -threads T -i FILE -map 0:v:0 -f null -</c> decoding the same frames with the same decoder thread budget.
-/// ffmpeg's figure is decode only; the ingest figure also pays the YUV to BGR conversion and the copy into the frame,
-/// which a pipeline needs. For reference the pipe asking ffmpeg for BGR24 is timed too. The contenders alternate in
+/// ffmpeg's figure is decode only; the ingest figure also pays the copy into the frame, which a pipeline needs (the
+/// full-size BGR conversion is paid later, and only for the frames the sink stores or the live view shows). For reference the pipe asking ffmpeg for BGR24 is timed too. The contenders alternate in
 /// rounds, each keeping its best; the ratio line is the selected decoder's (Ingest:FileDecoder's default unless
 /// --decoder says otherwise). CPU-seconds (this process and its reaped children) are printed too.
 /// For rtsp/http sources (a live stream) the in-process decoder Ingest uses, the old ffmpeg pipe and
@@ -201,7 +201,7 @@ public static partial class IngestBenchmark
             ct).ConfigureAwait(false);
         var passesDone = frames <= 0 ? done : passes;
         var name = decoder == FileDecoder.Libav
-            ? "ingest, FileDecoder=Libav (system FFmpeg libraries in-process, decoding ahead -> swscale -> pooled BGR24 frames)"
+            ? "ingest, FileDecoder=Libav (system FFmpeg libraries in-process, decoding ahead -> pooled I420 frames, planes copied)"
             : "ingest, FileDecoder=OpenCv (VideoCapture -> pooled BGR24 frames)";
         var run = new DecodeRun(name, read, clock.Elapsed, CpuClock.Self() + CpuClock.Children() - cpu);
         return (run, passesDone, width, height);
@@ -231,7 +231,7 @@ public static partial class IngestBenchmark
             ct).ConfigureAwait(false);
         var elapsed = clock.Elapsed;
         var name = format == PipeFormat.I420
-            ? "ingest, FileDecoder=Ffmpeg (ffmpeg pipe I420 -> OpenCV cvtColor -> pooled BGR24 frames)"
+            ? "ingest, FileDecoder=Ffmpeg (ffmpeg pipe I420 read straight into pooled I420 frames)"
             : "ffmpeg pipe asked for bgr24 (swscale in ffmpeg -> pooled BGR24 frames)";
         var childCpu = CpuClock.Children() - children;
         return new DecodeRun(name, piped, elapsed, CpuClock.Self() - self + childCpu) { ChildCpu = childCpu };
@@ -239,7 +239,7 @@ public static partial class IngestBenchmark
 
     /// <summary>
     /// A live network stream (e.g. GStreamer's RTSP test server, docs/ingest.md): for <paramref name="seconds"/> per
-    /// round, the in-process decoder Ingest uses (libav, BGR24 frames), the old ffmpeg pipe (I420 -> OpenCV), and
+    /// round, the in-process decoder Ingest uses (libav, I420 frames), the old ffmpeg pipe (I420 frames), and
     /// <c>ffmpeg -rtsp_transport tcp -i URL -f null -</c>, alternating; each keeps its least CPU per frame. The stream
     /// sets the frame rate, so CPU per frame is the figure; the ratio line is the in-process decoder's over ffmpeg's.
     /// </summary>
@@ -279,11 +279,11 @@ public static partial class IngestBenchmark
                 "ffmpeg start-up", ct).ConfigureAwait(false);
             startup = idle.Cpu < startup ? idle.Cpu : startup;
             var live = await MeasureLiveAsync(() => FrameSources.Create(camera, options), camera, seconds,
-                "ingest, in-process (libav in-process, decoding ahead -> swscale -> pooled BGR24 frames)", ct).ConfigureAwait(false);
+                "ingest, in-process (libav in-process, decoding ahead -> pooled I420 frames, planes copied, no conversion)", ct).ConfigureAwait(false);
             (width, height) = (live.Width, live.Height);
             inProcess = Best(inProcess, live.Run);
             pipe = Best(pipe, (await MeasureLiveAsync(() => FrameSources.CreateFfmpegPipe(camera, options, PipeFormat.I420), camera, seconds,
-                "old ffmpeg pipe (ffmpeg child -> I420 pipe -> OpenCV cvtColor -> pooled BGR24 frames)", ct).ConfigureAwait(false)).Run);
+                "old ffmpeg pipe (ffmpeg child -> I420 pipe read straight into pooled I420 frames)", ct).ConfigureAwait(false)).Run);
             ffmpeg = Best(ffmpeg, await RunFfmpegAsync(ffmpegPath, args,
                 $"{(rtsp ? "ffmpeg -rtsp_transport tcp" : "ffmpeg")} -i URL -f null - (decode only)", ct).ConfigureAwait(false));
         }

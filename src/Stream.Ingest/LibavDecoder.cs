@@ -44,6 +44,11 @@ internal sealed partial class LibavDecoder : IPictureDecoder
     private const int ExpectedVersion = 3;
     private const int ETimedOut = 110;
     private const int EProtoNoSupport = 93;
+
+    // libavutil's AVERROR_HTTP_* codes, FFERRTAG(0xF8, '4', '0', 'x'): what the RTSP and HTTP clients return for those replies.
+    private const int HttpUnauthorized = -(0xF8 | ('4' << 8) | ('0' << 16) | ('1' << 24));
+    private const int HttpForbidden = -(0xF8 | ('4' << 8) | ('0' << 16) | ('3' << 24));
+    private const int HttpNotFound = -(0xF8 | ('4' << 8) | ('0' << 16) | ('4' << 24));
     private static readonly Lazy<string?> Unavailable = new(Probe);
 
     private readonly DecoderHandle _handle;
@@ -148,6 +153,18 @@ internal sealed partial class LibavDecoder : IPictureDecoder
         {
             var what = rc == -ETimedOut ? string.Create(c, $"no video arrived within {settings.OpenTimeout.TotalSeconds:0.#} s") : error;
             return $"the camera refused RTSP over TCP (461 Unsupported transport) and RTSP over UDP failed ({what}); let the camera's RTP packets (UDP) through the firewall, or turn on RTP over TCP in the camera";
+        }
+
+        switch (rc)
+        {
+            case HttpUnauthorized:
+                return settings.Url.Contains('@', StringComparison.Ordinal)
+                    ? "the camera refused the user name or password in the URL (401 Unauthorized); correct them in the camera's URL"
+                    : "the camera asks for a user name and password (401 Unauthorized); put them in the camera's URL before the host, as USER:PASSWORD followed by @";
+            case HttpForbidden:
+                return "the camera refused this user access to the stream (403 Forbidden); give the user the right to view it in the camera, or use another account";
+            case HttpNotFound:
+                return "the camera has no stream at this path (404 Not Found); check the URL's path against the camera's documentation";
         }
 
         if (rc == -ETimedOut)

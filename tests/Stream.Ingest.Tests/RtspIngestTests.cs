@@ -115,6 +115,28 @@ public class RtspIngestTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_camera_given_wrong_credentials_says_so_in_one_redacted_line_and_keeps_retrying_and_the_right_ones_stream()
+    {
+        await using var server = new RtspServerFixture(mounts: 1) { Credentials = "admin:s3cret" };
+        await server.StartAsync();
+        await using var ingest = new IngestHarness(capacityPerCamera: 8);
+        await ingest.Manager.AddAsync(new CameraOptions { Id = "wrong", Url = server.Url(1, "admin:hunter2") });
+        await ingest.Manager.AddAsync(new CameraOptions { Id = "none", Url = server.Url(1) });
+        await ingest.Manager.AddAsync(new CameraOptions { Id = "right", Url = server.Url(1, "admin:s3cret") });
+        await ingest.WaitUntilAsync(() => ingest.Camera("wrong").Reconnects >= 2 && ingest.Camera("none").Reconnects >= 1, TimeSpan.FromSeconds(10), "reconnect attempts");
+        await ingest.WaitUntilAsync(() => ingest.Camera("right").State == CameraState.Streaming, TimeSpan.FromSeconds(10), "the camera with the right credentials streaming");
+
+        var wrong = ingest.Camera("wrong");
+        output.WriteLine(wrong.LastError);
+        Assert.Contains(wrong.State, new[] { CameraState.Backoff, CameraState.Connecting });
+        Assert.Equal($"camera 'wrong' ({$"rtsp://***@127.0.0.1:{server.Port}/cam1"}): the camera refused the user name or password in the URL (401 Unauthorized); correct them in the camera's URL", wrong.LastError);
+        Assert.Contains("asks for a user name and password (401 Unauthorized)", ingest.Camera("none").LastError, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2", wrong.LastError, StringComparison.Ordinal);
+        Assert.DoesNotContain("s3cret", ingest.Camera("right").Url, StringComparison.Ordinal);
+        Assert.True(ingest.Camera("right").FramesDecoded > 0);
+    }
+
+    [Fact]
     public async Task An_unreachable_camera_gives_a_clear_redacted_error_and_keeps_retrying_with_backoff()
     {
         var closedPort = FreePort.Next();

@@ -40,12 +40,15 @@ public sealed class RtspServerFixture : IAsyncDisposable
 
     public RtspProtocols Protocols { get; }
 
+    /// <summary>"user:password" the mounts require (basic authentication; others get 401 Unauthorized); null: none. Set before starting.</summary>
+    public string? Credentials { get; init; }
+
     /// <summary>Frame size of the served clip.</summary>
     public static (int Width, int Height) ClipSize => (640, 360);
 
     public bool IsRunning => _process is { HasExited: false };
 
-    /// <summary>The URL of mount <paramref name="index"/> (1-based); optional credentials are put in the URL (the server ignores them).</summary>
+    /// <summary>The URL of mount <paramref name="index"/> (1-based); optional credentials are put in the URL (checked only when <see cref="Credentials"/> is set).</summary>
     public string Url(int index, string? userInfo = null) =>
         $"rtsp://{(userInfo is null ? string.Empty : userInfo + "@")}127.0.0.1:{Port}/cam{index}";
 
@@ -76,6 +79,7 @@ public sealed class RtspServerFixture : IAsyncDisposable
         info.ArgumentList.Add(clip);
         info.ArgumentList.Add(Mounts.ToString(System.Globalization.CultureInfo.InvariantCulture));
         info.ArgumentList.Add(Protocols.ToString().ToLowerInvariant());
+        info.ArgumentList.Add(Credentials ?? "-");
         var process = Process.Start(info) ?? throw new InvalidOperationException("python3 did not start");
         _process = process;
         var stderr = process.StandardError.ReadToEndAsync();
