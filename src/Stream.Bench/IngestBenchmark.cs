@@ -324,45 +324,11 @@ public static partial class IngestBenchmark
 
     private static async Task<DecodeRun> RunFfmpegAsync(string ffmpegPath, IReadOnlyList<string> args, string name, CancellationToken ct)
     {
-        var info = new ProcessStartInfo(ffmpegPath)
-        {
-            RedirectStandardError = true,
-            RedirectStandardOutput = true,
-            UseShellExecute = false,
-        };
-        foreach (var a in args)
-        {
-            info.ArgumentList.Add(a);
-        }
-
         var cpu = CpuClock.Children();
-        var clock = Stopwatch.StartNew();
-        using var process = Process.Start(info) ?? throw new InvalidOperationException($"cannot start {ffmpegPath}; install ffmpeg.");
-        var stderrTask = process.StandardError.ReadToEndAsync(ct);
-        var stdoutTask = process.StandardOutput.ReadToEndAsync(ct);
-        try
-        {
-            await process.WaitForExitAsync(ct).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-
-        var wall = clock.Elapsed;
-        var stderr = await stderrTask.ConfigureAwait(false);
-        await stdoutTask.ConfigureAwait(false);
-        if (process.ExitCode != 0)
-        {
-            var last = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault();
-            throw new InvalidOperationException($"ffmpeg failed (exit {process.ExitCode}): {UrlRedactor.Redact(last)}");
-        }
-
-        var frames = FrameCount().Matches(stderr).LastOrDefault() is { } m ? long.Parse(m.Groups["n"].Value, CultureInfo.InvariantCulture) : 0;
+        var run = await ToolProcess.RunAsync(ffmpegPath, args, ct).ConfigureAwait(false);
+        var frames = FrameCount().Matches(run.Stderr).LastOrDefault() is { } m ? long.Parse(m.Groups["n"].Value, CultureInfo.InvariantCulture) : 0;
         // Wall time from process start, like the ingest side (whose time includes opening the file), so both pay their start-up.
-        process.WaitForExit(); // reaped: its CPU time is in the children's figure now
-        return new DecodeRun(name, frames, wall, CpuClock.Children() - cpu);
+        return new DecodeRun(name, frames, run.Wall, CpuClock.Children() - cpu);
     }
 
     /// <summary>Writes the report; the ratio is the last line.</summary>

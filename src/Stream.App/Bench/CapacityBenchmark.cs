@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Streaming.Bench;
 using Streaming.App.Hosting;
 using Streaming.Core;
 
@@ -193,7 +194,7 @@ internal static class CapacityBenchmark
 
     private static async Task<double> ProbeDurationAsync(string path, CancellationToken ct)
     {
-        var text = await RunAsync("ffprobe", ["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", path], ct).ConfigureAwait(false);
+        var text = (await ToolProcess.RunAsync("ffprobe", ["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", path], ct).ConfigureAwait(false)).Stdout;
         return double.TryParse(text.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) && seconds > 0
             ? seconds
             : throw new InvalidOperationException($"ffprobe could not read the duration of {path}: pass a video file ffmpeg can read.");
@@ -220,32 +221,12 @@ internal static class CapacityBenchmark
                 var quoted = full.Replace("'", "'\\''", StringComparison.Ordinal);
                 await File.WriteAllTextAsync(list, string.Create(CultureInfo.InvariantCulture,
                     $"file '{quoted}'\ninpoint {offset:F3}\nfile '{quoted}'\noutpoint {offset:F3}\n"), ct).ConfigureAwait(false);
-                await RunAsync("ffmpeg", ["-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", list, "-c", "copy", "-an", name], ct).ConfigureAwait(false);
+                await ToolProcess.RunAsync("ffmpeg", ["-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", list, "-c", "copy", "-an", name], ct).ConfigureAwait(false);
             }
 
             copies.Add(name);
         }
 
         return copies;
-    }
-
-    private static async Task<string> RunAsync(string program, IEnumerable<string> args, CancellationToken ct)
-    {
-        var info = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args)
-        {
-            info.ArgumentList.Add(a);
-        }
-
-        using var process = Process.Start(info) ?? throw new InvalidOperationException($"cannot start {program}; install ffmpeg.");
-        var stdout = process.StandardOutput.ReadToEndAsync(ct);
-        var stderr = process.StandardError.ReadToEndAsync(ct);
-        await process.WaitForExitAsync(ct).ConfigureAwait(false);
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{program} failed (exit {process.ExitCode}): {(await stderr.ConfigureAwait(false)).Trim()}");
-        }
-
-        return await stdout.ConfigureAwait(false);
     }
 }
