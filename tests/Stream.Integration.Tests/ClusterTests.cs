@@ -235,6 +235,34 @@ public sealed class ClusterTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Cameras_imported_from_a_config_file_take_their_zones_and_lines_from_its_Track_Cameras_into_their_records()
+    {
+        var dir = Directory.CreateTempSubdirectory("stream-import-");
+        try
+        {
+            var config = Path.Combine(dir.FullName, "site.json");
+            await File.WriteAllTextAsync(config, $$"""
+                {
+                  "Cameras": [ {{CameraJson("dock-1")}}, {{CameraJson("yard-2")}} ],
+                  "Track": { "Cameras": { "dock-1": {
+                    "Zones": [ { "Name": "door", "Points": [ {"X":0,"Y":0}, {"X":100,"Y":0}, {"X":100,"Y":100} ] } ],
+                    "Lines": [ { "Name": "gate", "From": {"X":0,"Y":50}, "To": {"X":320,"Y":50} } ] } } }
+                }
+                """);
+            var import = await CliAsync(["cameras", "import", config, "--bootstrap", _kafka.BootstrapServers]);
+            Assert.True(import.ExitCode == 0, import.Stderr);
+
+            var ls = (await CliAsync(["cameras", "ls", "--bootstrap", _kafka.BootstrapServers])).Stdout.Split('\n');
+            Assert.Contains(ls, l => l.StartsWith("dock-1\t", StringComparison.Ordinal) && l.EndsWith("with 1 zone(s) and 1 line(s)", StringComparison.Ordinal));
+            Assert.Contains(ls, l => l.StartsWith("yard-2\t", StringComparison.Ordinal) && l.EndsWith("test_360p.mp4", StringComparison.Ordinal));
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task A_worker_frozen_past_the_session_timeout_stops_the_cameras_it_lost_as_soon_as_it_runs_again()
     {
         var put = await CliAsync(["cameras", "put", "-", "--bootstrap", _kafka.BootstrapServers],
