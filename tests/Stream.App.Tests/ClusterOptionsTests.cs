@@ -57,6 +57,7 @@ public class ClusterOptionsTests
         Assert.Contains(both, p => p.Contains("Url is empty", StringComparison.Ordinal));
         Assert.Contains(both, p => p.Contains("needs distinct From and To", StringComparison.Ordinal));
         Assert.Contains(RegistryCamera.Parse("not json"u8).Problems, p => p.StartsWith("not a camera as in config", StringComparison.Ordinal));
+        Assert.NotEmpty(RegistryCamera.Parse("""{"Id":"cam-1","Url":"rtsp://h/p","Zones":[],"zones":[]}"""u8).Problems);
     }
 
     [Fact]

@@ -29,13 +29,23 @@ internal sealed record RegistryCamera(CameraOptions Camera, CameraGeometryOption
     public static (RegistryCamera? Camera, IReadOnlyList<string> Problems) Parse(ReadOnlySpan<byte> json, Func<CameraOptions, string?>? extraCheck = null)
     {
         JsonObject? root;
+        var geometry = new JsonObject();
         try
         {
             root = JsonNode.Parse(json, new JsonNodeOptions { PropertyNameCaseInsensitive = true },
                 new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true }) as JsonObject;
+
+            // Zones and Lines (any case, as config keys) are Track's; the rest is the camera.
+            foreach (var property in root?.Select(p => p.Key).Where(k => GeometryKeys.Contains(k, StringComparer.OrdinalIgnoreCase)).ToList() ?? [])
+            {
+                var value = root![property];
+                root.Remove(property);
+                geometry[property] = value;
+            }
         }
-        catch (JsonException)
+        catch (Exception ex) when (ex is JsonException or ArgumentException or InvalidOperationException)
         {
+            // Not JSON, or a key twice (in any case): the camera parser says what is wrong, as for the config file.
             root = null;
         }
 
@@ -45,15 +55,6 @@ internal sealed record RegistryCamera(CameraOptions Camera, CameraGeometryOption
             using var raw = new MemoryStream(json.ToArray(), writable: false);
             var (camera, problems) = CameraJson.Parse(raw, extraCheck);
             return camera is null ? (null, problems) : (new RegistryCamera(camera, null), []);
-        }
-
-        // Zones and Lines (any case, as config keys) are Track's; the rest is the camera.
-        var geometry = new JsonObject();
-        foreach (var property in root.Select(p => p.Key).Where(k => GeometryKeys.Contains(k, StringComparer.OrdinalIgnoreCase)).ToList())
-        {
-            var value = root[property];
-            root.Remove(property);
-            geometry[property] = value;
         }
 
         using var cameraJson = new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(root), writable: false);
