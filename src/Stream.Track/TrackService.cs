@@ -28,11 +28,14 @@ public sealed class TrackService : PipelineStage
     private readonly ConcurrentDictionary<string, CameraWorker> _workers = new(StringComparer.Ordinal);
     private readonly FrameBufferPool _pool;
     private readonly CameraStopReasons? _stopReasons;
+    private readonly CameraGeometryOverrides? _geometry;
 
     public TrackService(ChannelReader<DetectedFrame> input, ChannelWriter<TrackedFrame> output, IOptions<TrackOptions> options,
-        ILogger<TrackService> logger, IMeterFactory? meterFactory = null, FrameBufferPool? pool = null, CameraStopReasons? stopReasons = null)
+        ILogger<TrackService> logger, IMeterFactory? meterFactory = null, FrameBufferPool? pool = null, CameraStopReasons? stopReasons = null,
+        CameraGeometryOverrides? geometry = null)
     {
         _stopReasons = stopReasons;
+        _geometry = geometry;
         _pool = pool ?? FrameBufferPool.Shared;
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(output);
@@ -105,7 +108,7 @@ public sealed class TrackService : PipelineStage
             SingleReader = true,
             SingleWriter = true,
         });
-        var worker = new CameraWorker(cameraId, queue, new ByteTracker(cameraId, _options));
+        var worker = new CameraWorker(cameraId, queue, new ByteTracker(cameraId, _options, Geometry(cameraId)));
         worker.Completion = Task.Run(() => RunWorkerAsync(worker, hardStop), CancellationToken.None);
         Log.CameraStarted(_logger, cameraId);
         return worker;
@@ -166,7 +169,7 @@ public sealed class TrackService : PipelineStage
                         }
 
                         worker.Epoch = frame.Epoch;
-                        worker.Tracker = new ByteTracker(worker.CameraId, _options, firstTrackId: frame.Epoch > 0 ? (frame.Epoch * 1000) + 1 : tracker.NextTrackId);
+                        worker.Tracker = new ByteTracker(worker.CameraId, _options, Geometry(worker.CameraId), firstTrackId: frame.Epoch > 0 ? (frame.Epoch * 1000) + 1 : tracker.NextTrackId);
                         tracker = worker.Tracker;
                         lastSequence = -1;
                     }
@@ -211,7 +214,7 @@ public sealed class TrackService : PipelineStage
                     // A bug or bad input must not stop the camera: drop this frame, start the camera's tracking afresh.
                     Log.WorkerFailed(_logger, worker.CameraId, ex);
                     frame.Dispose();
-                    worker.Tracker = new ByteTracker(worker.CameraId, _options, firstTrackId: tracker.NextTrackId);
+                    worker.Tracker = new ByteTracker(worker.CameraId, _options, Geometry(worker.CameraId), firstTrackId: tracker.NextTrackId);
                     tracker = worker.Tracker;
                 }
             }
@@ -262,6 +265,9 @@ public sealed class TrackService : PipelineStage
     /// <summary>A copy of <paramref name="events"/>, each naming the camera run it belongs to.</summary>
     private static List<PipelineEvent> Stamped(List<PipelineEvent> events, long epoch) =>
         epoch > 0 ? [.. events.Select(e => e with { Epoch = epoch })] : [.. events];
+
+    /// <summary>The camera's zones and lines: those given at run time (<see cref="CameraGeometryOverrides"/>), else <c>Track:Cameras</c>.</summary>
+    private CameraGeometryOptions? Geometry(string cameraId) => _geometry?.Get(cameraId) ?? _options.Cameras.GetValueOrDefault(cameraId);
 
     /// <summary>Why the camera's tracks end: what the process noted (e.g. "moved" to another worker), else <paramref name="otherwise"/>.</summary>
     private string StopReason(CameraWorker worker, string otherwise) => _stopReasons?.Take(worker.CameraId) ?? otherwise;

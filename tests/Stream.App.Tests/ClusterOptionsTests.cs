@@ -31,6 +31,36 @@ public class ClusterOptionsTests
     }
 
     [Fact]
+    public void A_registry_record_carries_its_cameras_zones_and_lines_as_in_Track_Cameras_and_bad_ones_are_named()
+    {
+        var json = """{"Id":"cam-1","Url":"rtsp://h/p","zones":[{"Name":"door","Points":[{"X":0,"Y":0},{"X":10,"Y":0},{"X":10,"Y":10}],"ClassIds":[0]}],"Lines":[{"Name":"gate","From":{"X":0,"Y":5},"To":{"X":10,"Y":5}}]}"""u8;
+        var (record, problems) = RegistryCamera.Parse(json);
+        Assert.Empty(problems);
+        Assert.Equal(("cam-1", "rtsp://h/p"), (record!.Camera.Id, record.Camera.Url));
+        Assert.Equal(("door", 3, 0), (record.Geometry!.Zones.Single().Name, record.Geometry.Zones[0].Points.Count, record.Geometry.Zones[0].ClassIds.Single()));
+        Assert.Equal(("gate", 5f, 10f), (record.Geometry.Lines.Single().Name, record.Geometry.Lines[0].From.Y, record.Geometry.Lines[0].To.X));
+
+        // Written back as it was read; a record without zones is the camera alone, and zones are part of what it runs with.
+        var back = RegistryCamera.Parse(record.Serialize());
+        Assert.Equal(record.Fingerprint(), back.Camera!.Fingerprint());
+        var plain = RegistryCamera.Parse("""{"Id":"cam-1","Url":"rtsp://h/p"}"""u8).Camera!;
+        Assert.False(plain.HasGeometry);
+        Assert.Equal(CameraJson.Serialize(plain.Camera), plain.Serialize());
+        Assert.NotEqual(plain.Fingerprint(), record.Fingerprint());
+
+        // A zone or line Track could not use, or a key it does not know, is named; so is a camera problem beside it.
+        Assert.Contains(RegistryCamera.Parse("""{"Id":"cam-1","Url":"rtsp://h/p","Zones":[{"Name":"z","Points":[{"X":0,"Y":0}]}]}"""u8).Problems,
+            p => p.StartsWith("cam-1:Zones:z has 1 points", StringComparison.Ordinal));
+        Assert.Contains(RegistryCamera.Parse("""{"Id":"cam-1","Url":"rtsp://h/p","Lines":[{"Name":"l","From":{"X":1,"Y":1},"To":{"X":1,"Y":1},"Width":3}]}"""u8).Problems,
+            p => p.Contains("Width", StringComparison.Ordinal));
+        var both = RegistryCamera.Parse("""{"Id":"cam-1","Url":"","Lines":[{"Name":"l","From":{"X":1,"Y":1},"To":{"X":1,"Y":1}}]}"""u8).Problems;
+        Assert.Contains(both, p => p.Contains("Url is empty", StringComparison.Ordinal));
+        Assert.Contains(both, p => p.Contains("needs distinct From and To", StringComparison.Ordinal));
+        Assert.Contains(RegistryCamera.Parse("not json"u8).Problems, p => p.StartsWith("not a camera as in config", StringComparison.Ordinal));
+        Assert.NotEmpty(RegistryCamera.Parse("""{"Id":"cam-1","Url":"rtsp://h/p","Zones":[],"zones":[]}"""u8).Problems);
+    }
+
+    [Fact]
     public void A_members_assignment_in_the_consumer_protocol_decodes_to_its_partitions()
     {
         // version 1, one topic "stream.cameras" with partitions 3 and 9, empty user data.

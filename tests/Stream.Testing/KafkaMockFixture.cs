@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using System.Globalization;
+using Streaming.App.Bench;
 using Xunit;
 
 namespace Streaming.Testing;
@@ -7,12 +7,11 @@ namespace Streaming.Testing;
 /// <summary>
 /// librdkafka's mock Kafka cluster in its OWN process (<c>dotnet stream.dll dev-kafka</c>), so that a test can pause the
 /// broker with SIGSTOP, resume it with SIGCONT, or kill it. The test project must reference src/Stream.App so that the
-/// <c>stream</c> CLI is built.
+/// <c>stream</c> CLI is built. The process is <see cref="DevKafkaProcess"/>, as the cluster benchmark starts it.
 /// </summary>
 public sealed class KafkaMockFixture : IAsyncLifetime
 {
-    private readonly Queue<string> _stderr = new();
-    private Process? _process;
+    private DevKafkaProcess? _process;
 
     /// <summary>Number of mock brokers (set before <see cref="InitializeAsync"/>).</summary>
     public int Brokers { get; init; } = 1;
@@ -22,7 +21,7 @@ public sealed class KafkaMockFixture : IAsyncLifetime
 
     public string BootstrapServers { get; private set; } = string.Empty;
 
-    public int ProcessId => _process?.Id ?? throw new InvalidOperationException("The mock cluster is not running.");
+    public int ProcessId => _process?.ProcessId ?? throw new InvalidOperationException("The mock cluster is not running.");
 
     /// <summary>Where the built CLI is: next to the tests, or in src/Stream.App's output of the same configuration.</summary>
     public static string StreamDll
@@ -43,56 +42,15 @@ public sealed class KafkaMockFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var psi = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        psi.ArgumentList.Add(StreamDll);
-        psi.ArgumentList.Add("dev-kafka");
-        psi.ArgumentList.Add("--brokers");
-        psi.ArgumentList.Add(Brokers.ToString(CultureInfo.InvariantCulture));
-        foreach (var topic in Topics)
-        {
-            psi.ArgumentList.Add("--topic");
-            psi.ArgumentList.Add(topic);
-        }
-        _process = Process.Start(psi) ?? throw new InvalidOperationException("dotnet stream.dll dev-kafka did not start.");
-        _process.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is { } line)
-            {
-                lock (_stderr)
-                {
-                    _stderr.Enqueue(line);
-                    while (_stderr.Count > 20)
-                    {
-                        _stderr.Dequeue();
-                    }
-                }
-            }
-        };
-        _process.BeginErrorReadLine();
-        var first = await _process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60)).ConfigureAwait(false);
-        if (first is null || !first.StartsWith("bootstrap=", StringComparison.Ordinal))
-        {
-            throw new InvalidOperationException($"stream dev-kafka printed '{first}' instead of bootstrap=...");
-        }
-
-        BootstrapServers = first["bootstrap=".Length..].Trim();
-        _ = _process.StandardOutput.ReadToEndAsync();
+        _process = await DevKafkaProcess.StartAsync(StreamDll, Brokers, Topics).ConfigureAwait(false);
+        BootstrapServers = _process.BootstrapServers;
     }
 
     /// <summary>What the broker process is doing, for a failing test's message: alive or its exit code, and its last stderr lines.</summary>
     public string Describe()
     {
         var state = _process is null ? "not started" : _process.HasExited ? $"exited with {_process.ExitCode}" : "running";
-        lock (_stderr)
-        {
-            return $"mock cluster process {state}, {Sockets()}; its last stderr lines:\n{string.Join('\n', _stderr)}";
-        }
+        return $"mock cluster process {state}, {Sockets()}; its last stderr lines:\n{string.Join('\n', _process?.StderrTail ?? [])}";
     }
 
     /// <summary>The broker ports' TCP sockets by state, from ss (LISTEN with its accept queue, ESTAB, SYN-RECV, ...).</summary>
@@ -116,19 +74,13 @@ public sealed class KafkaMockFixture : IAsyncLifetime
     }
 
     /// <summary>Freezes the broker process (SIGSTOP): connections stay open but nothing answers.</summary>
-    public Task PauseAsync() => SignalAsync("STOP");
+    public Task PauseAsync() => Broker.SignalAsync("STOP");
 
     /// <summary>Resumes a paused broker process (SIGCONT).</summary>
-    public Task ResumeAsync() => SignalAsync("CONT");
+    public Task ResumeAsync() => Broker.SignalAsync("CONT");
 
     /// <summary>Stops the cluster the polite way (SIGTERM) and returns the process's exit code.</summary>
-    public async Task<int> TerminateAsync(TimeSpan timeout)
-    {
-        var process = _process ?? throw new InvalidOperationException("The mock cluster is not running.");
-        await SignalAsync("TERM").ConfigureAwait(false);
-        await process.WaitForExitAsync().WaitAsync(timeout).ConfigureAwait(false);
-        return process.ExitCode;
-    }
+    public Task<int> TerminateAsync(TimeSpan timeout) => Broker.TerminateAsync(timeout);
 
     public async Task DisposeAsync()
     {
@@ -137,24 +89,10 @@ public sealed class KafkaMockFixture : IAsyncLifetime
             return;
         }
 
-        if (!_process.HasExited)
-        {
-            await SignalAsync("CONT").ConfigureAwait(false);
-            _process.Kill(entireProcessTree: true);
-            await _process.WaitForExitAsync().ConfigureAwait(false);
-        }
-
-        _process.Dispose();
+        // Resumed (were it paused) and killed.
+        await _process.DisposeAsync().ConfigureAwait(false);
         _process = null;
     }
 
-    private async Task SignalAsync(string signal)
-    {
-        using var kill = Process.Start("kill", ["-" + signal, ProcessId.ToString(CultureInfo.InvariantCulture)]);
-        await kill.WaitForExitAsync().ConfigureAwait(false);
-        if (kill.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"kill -{signal} {ProcessId} failed with {kill.ExitCode}.");
-        }
-    }
+    private DevKafkaProcess Broker => _process ?? throw new InvalidOperationException("The mock cluster is not running.");
 }

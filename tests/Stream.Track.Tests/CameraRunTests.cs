@@ -62,4 +62,62 @@ public class CameraRunTests
         Assert.Equal([("moved", firstRun), ("shutdown", secondRun)], ended.Select(e => (e.Reason!, e.Epoch!.Value)));
         Assert.Equal(started.Select(e => e.TrackId), ended.Select(e => e.TrackId));
     }
+
+    [Fact]
+    public async Task Zones_given_at_run_time_apply_from_the_cameras_next_run_in_place_of_its_Track_Cameras_entry_until_cleared()
+    {
+        static CameraGeometryOptions Everywhere(string name) => new()
+        {
+            Zones = [new ZoneOptions { Name = name, Points = [new(0, 0), new(10_000, 0), new(10_000, 10_000), new(0, 10_000)] }],
+        };
+
+        var input = Channel.CreateBounded<DetectedFrame>(new BoundedChannelOptions(8) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = true });
+        var output = Channel.CreateBounded<TrackedFrame>(new BoundedChannelOptions(8) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = false });
+        var geometry = new CameraGeometryOverrides();
+        var options = new TrackOptions { QueuePerCamera = 4, Cameras = { ["cam"] = Everywhere("from-config") } };
+        using var service = new TrackService(input.Reader, output.Writer, Options.Create(options), NullLogger<TrackService>.Instance, geometry: geometry);
+        await service.StartAsync(CancellationToken.None);
+
+        const long firstRun = 1_790_000_000_000;
+        const long secondRun = firstRun + 60_000;
+        const long thirdRun = secondRun + 60_000;
+        var t0 = DateTimeOffset.FromUnixTimeMilliseconds(firstRun);
+        var producer = Task.Run(async () =>
+        {
+            foreach (var (epoch, start) in new[] { (firstRun, t0), (secondRun, t0.AddMinutes(1)), (thirdRun, t0.AddMinutes(2)) })
+            {
+                // Set (and cleared) while the previous run still goes: its tracker was built on its first frame.
+                if (epoch == secondRun)
+                {
+                    geometry.Set("cam", Everywhere("from-registry"));
+                }
+                else if (epoch == thirdRun)
+                {
+                    geometry.Set("cam", null);
+                }
+
+                for (var f = 0; f < 30; f++)
+                {
+                    var frame = Frame.Rent("cam", f, 8, 8, start + TimeSpan.FromSeconds(f / 25.0), isLive: false);
+                    frame.Epoch = epoch;
+                    await input.Writer.WriteAsync(new DetectedFrame(frame, [new Detection(BoxF.FromXywh(100 + f, 100, 40, 100), 0.9f, 0)]));
+                }
+            }
+
+            input.Writer.Complete();
+        });
+
+        var events = new List<PipelineEvent>();
+        await foreach (var tracked in output.Reader.ReadAllAsync())
+        {
+            events.AddRange(tracked.Events);
+            tracked.Dispose();
+        }
+
+        await producer;
+        await service.StopAsync(CancellationToken.None);
+
+        Assert.Equal([("from-config", firstRun), ("from-registry", secondRun), ("from-config", thirdRun)],
+            events.Where(e => e.Kind == EventKind.ZoneEntered).Select(e => (e.Zone!, e.Epoch!.Value)));
+    }
 }

@@ -71,7 +71,8 @@ internal static class ClusterBenchmark
         }
 
         var loadBefore = MachineLoad.Describe();
-        await using var broker = await BrokerProcess.StartAsync(settings.Cameras, ct).ConfigureAwait(false);
+        // The registry with one partition per camera, and the events topic.
+        await using var broker = await DevKafkaProcess.StartAsync(StreamDll, 1, ["stream.events", $"{RegistryTopic}:{settings.Cameras}"], stopGrace: TimeSpan.FromSeconds(10), ct).ConfigureAwait(false);
         progress.WriteLine($"dev-kafka at {broker.BootstrapServers}; registry {RegistryTopic} with {settings.Cameras} partitions");
         using (var registry = new CameraRegistryTopic(CameraRegistryTopic.ClientSettings(new KafkaSinkOptions { BootstrapServers = broker.BootstrapServers }), RegistryTopic))
         {
@@ -220,35 +221,6 @@ internal static class ClusterBenchmark
     }
 
     private sealed record WorkerCamera(string Id, string State, DateTimeOffset Since, string? Worker);
-
-    /// <summary><c>stream dev-kafka</c> in its own process: registry topic with one partition per camera, events topic.</summary>
-    private sealed class BrokerProcess(Process process, string bootstrapServers) : IAsyncDisposable
-    {
-        public string BootstrapServers { get; } = bootstrapServers;
-
-        public static async Task<BrokerProcess> StartAsync(int partitions, CancellationToken ct)
-        {
-            var process = Process.Start(Dotnet("dev-kafka", "--brokers", "1", "--topic", "stream.events", $"{RegistryTopic}:{partitions}"))
-                ?? throw new InvalidOperationException("dotnet stream.dll dev-kafka did not start");
-            process.ErrorDataReceived += (_, _) => { };
-            process.BeginErrorReadLine();
-            var first = await process.StandardOutput.ReadLineAsync(ct).AsTask().WaitAsync(TimeSpan.FromSeconds(60), ct).ConfigureAwait(false);
-            if (first is null || !first.StartsWith("bootstrap=", StringComparison.Ordinal))
-            {
-                process.Kill();
-                process.Dispose();
-                throw new InvalidOperationException($"stream dev-kafka printed '{first}' instead of bootstrap=...");
-            }
-
-            _ = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
-            return new BrokerProcess(process, first["bootstrap=".Length..].Trim());
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await Stop(process, TimeSpan.FromSeconds(10)).ConfigureAwait(false);
-        }
-    }
 
     /// <summary>One <c>stream run</c> worker with a Cluster section; its output is kept (last lines) and watched for assignments.</summary>
     private sealed class WorkerProcess : IAsyncDisposable

@@ -1,6 +1,5 @@
 using Confluent.Kafka;
 using Confluent.Kafka.Admin;
-using Streaming.App.Hosting;
 using Streaming.Core;
 using Streaming.Sink;
 
@@ -11,7 +10,7 @@ internal sealed record RegistryRecord(string Key, int Partition, byte[]? Value);
 
 /// <summary>
 /// The camera registry: a compacted Kafka topic, key = camera id, value = the camera as JSON in the shape of a config
-/// file's <c>Cameras</c> entry (<see cref="CameraJson"/>), a tombstone (null value) removes the camera. A camera keeps
+/// file's <c>Cameras</c> entry with its zones and lines (<see cref="RegistryCamera"/>), a tombstone (null value) removes the camera. A camera keeps
 /// the partition its first record went to; a new camera goes to the partition with the fewest cameras, so that cameras
 /// spread evenly over partitions (and so over workers) whatever their ids hash to. Written by <c>stream cameras</c> and
 /// by the camera API of any worker; read by every worker for the partitions the group assigned it.
@@ -198,10 +197,14 @@ internal sealed class CameraRegistryTopic : IDisposable
     }
 
     /// <summary>Puts <paramref name="camera"/>: to the partition it already has, or the one with the fewest cameras.</summary>
-    public async Task<int> PutAsync(CameraOptions camera, CancellationToken ct) => (await PutAsync([camera], ct).ConfigureAwait(false))[0];
+    public async Task<int> PutAsync(RegistryCamera camera, CancellationToken ct) => (await PutAsync([camera], ct).ConfigureAwait(false))[0];
 
-    /// <summary>Puts each camera (reading the registry once); returns the partition of each, in order.</summary>
-    public async Task<IReadOnlyList<int>> PutAsync(IReadOnlyList<CameraOptions> cameras, CancellationToken ct)
+    /// <summary>Puts each camera without zones or lines (reading the registry once); returns the partition of each, in order.</summary>
+    public Task<IReadOnlyList<int>> PutAsync(IReadOnlyList<CameraOptions> cameras, CancellationToken ct) =>
+        PutAsync([.. cameras.Select(c => new RegistryCamera(c, null))], ct);
+
+    /// <summary>Puts each camera with its zones and lines (reading the registry once); returns the partition of each, in order.</summary>
+    public async Task<IReadOnlyList<int>> PutAsync(IReadOnlyList<RegistryCamera> cameras, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(cameras);
         var current = ReadAll(ct);
@@ -232,7 +235,7 @@ internal sealed class CameraRegistryTopic : IDisposable
                 load[partition]++;
             }
 
-            await ProduceAsync(camera.Id, partition, CameraJson.Serialize(camera), ct).ConfigureAwait(false);
+            await ProduceAsync(camera.Id, partition, camera.Serialize(), ct).ConfigureAwait(false);
             partitions.Add(partition);
         }
 

@@ -6,6 +6,7 @@ using Streaming.App.Hosting;
 using Streaming.Core;
 using Streaming.Ingest;
 using Streaming.Sink;
+using Streaming.Track;
 
 namespace Streaming.App.Cluster;
 
@@ -14,9 +15,9 @@ namespace Streaming.App.Cluster;
 /// the camera registry topic (cooperative-sticky assignor). For the partitions the group assigns it, it reads the
 /// registry from the beginning (nothing is ever committed; last value per key wins, a tombstone deletes), keeps following
 /// it, and runs exactly those cameras through the app's camera management (<see cref="ICameraRegistry"/>, the path of the
-/// camera API). Partitions revoked in a rebalance have their cameras stopped before the handler returns, so the next
-/// owner starts them only after this one stopped; partitions lost (this worker was silent past the session timeout) have
-/// theirs stopped at once.
+/// camera API), each with the zones and lines of its record (<see cref="CameraGeometryOverrides"/>). Partitions revoked
+/// in a rebalance have their cameras stopped before the handler returns, so the next owner starts them only after this
+/// one stopped; partitions lost (this worker was silent past the session timeout) have theirs stopped at once.
 /// <para>One owner: the consumer's thread. The rebalance handlers run on it (inside Consume), records are applied on it,
 /// and the cameras are started and stopped from it; nothing else touches the state below.</para>
 /// </summary>
@@ -26,6 +27,7 @@ internal sealed class ClusterWorker(
     IOptions<CameraListOptions> configCameras,
     ICameraRegistry cameras,
     CameraStopReasons stopReasons,
+    CameraGeometryOverrides geometry,
     ILogger<ClusterWorker> logger) : BackgroundService
 {
     private static readonly TimeSpan RetryEvery = TimeSpan.FromSeconds(1);
@@ -185,7 +187,7 @@ internal sealed class ClusterWorker(
             return;
         }
 
-        var (camera, problems) = CameraJson.Parse(result.Message.Value);
+        var (camera, problems) = RegistryCamera.Parse(result.Message.Value);
         if (camera is not null && camera.Id != key)
         {
             problems = [$"the key is '{key}' but the camera's Id is '{camera.Id}': the key must be the camera id"];
@@ -217,7 +219,7 @@ internal sealed class ClusterWorker(
     private void Reconcile(string reason, bool moved = false)
     {
         _dirty = false;
-        var wanted = new Dictionary<string, (CameraOptions Camera, int Partition)>(StringComparer.Ordinal);
+        var wanted = new Dictionary<string, (RegistryCamera Camera, int Partition)>(StringComparer.Ordinal);
         foreach (var (partition, state) in _partitions.Where(p => p.Value.Ready))
         {
             foreach (var (id, camera) in state.Cameras)
@@ -229,7 +231,7 @@ internal sealed class ClusterWorker(
         var stops = new List<(string Id, Task<bool> Stopped)>();
         foreach (var (id, running) in _running.ToList())
         {
-            if (!wanted.TryGetValue(id, out var want) || CameraJson.Fingerprint(want.Camera) != running.Fingerprint)
+            if (!wanted.TryGetValue(id, out var want) || want.Camera.Fingerprint() != running.Fingerprint)
             {
                 // Every camera stops in parallel; each completes its feed, so its queued frames still go through.
                 if (moved)
@@ -257,8 +259,10 @@ internal sealed class ClusterWorker(
         {
             try
             {
-                cameras.AddAsync(camera).GetAwaiter().GetResult();
-                _running[id] = new Running(CameraJson.Fingerprint(camera), partition);
+                // The record's zones and lines (or none: Track:Cameras, if any) for the run that starts now.
+                geometry.Set(id, camera.HasGeometry ? camera.Geometry : null);
+                cameras.AddAsync(camera.Camera).GetAwaiter().GetResult();
+                _running[id] = new Running(camera.Fingerprint(), partition);
                 _startFailures.Remove(id);
                 AppLog.ClusterCameraStarted(logger, id, Worker, partition);
             }
@@ -279,7 +283,7 @@ internal sealed class ClusterWorker(
 
     private sealed class PartitionState
     {
-        public Dictionary<string, CameraOptions> Cameras { get; } = new(StringComparer.Ordinal);
+        public Dictionary<string, RegistryCamera> Cameras { get; } = new(StringComparer.Ordinal);
 
         /// <summary>Read to its end once: its cameras may start (earlier values of a key never run).</summary>
         public bool Ready { get; set; }

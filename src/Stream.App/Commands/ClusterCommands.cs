@@ -6,6 +6,7 @@ using Streaming.App.Hosting;
 using Streaming.Core;
 using Streaming.Ingest;
 using Streaming.Sink;
+using Streaming.Track;
 
 namespace Streaming.App.Commands;
 
@@ -195,6 +196,13 @@ internal static class ClusterCommands
             var list = new CameraListOptions();
             ConfigurationChecks.Bind(section, list.Cameras);
             var problems = ConfigurationChecks.Problems(section, list.Cameras.GetType()).Concat(CameraListOptions.Validator.Problems(list)).ToList();
+
+            // Each camera takes its zones and lines from the config's Track:Cameras into its record.
+            var track = configuration.GetSection(TrackOptions.Section);
+            var geometries = new TrackOptions();
+            ConfigurationChecks.Bind(track, geometries);
+            problems.AddRange(ConfigurationChecks.Problems(track, typeof(TrackOptions)).Concat(TrackOptions.Validator.Problems(geometries)));
+            var records = list.Cameras.Select(c => new RegistryCamera(c, geometries.Cameras.GetValueOrDefault(c.Id))).ToList();
             if (problems.Count > 0)
             {
                 foreach (var problem in problems)
@@ -208,15 +216,15 @@ internal static class ClusterCommands
             if (parse.GetValue(target.Config) is null && parse.GetValue(target.Bootstrap) is null)
             {
                 // The imported file names the Kafka cluster unless told otherwise.
-                return await WriteAsync(target, parse, list.Cameras, ct, parse.GetValue(file)).ConfigureAwait(false);
+                return await WriteAsync(target, parse, records, ct, parse.GetValue(file)).ConfigureAwait(false);
             }
 
-            return await WriteAsync(target, parse, list.Cameras, ct).ConfigureAwait(false);
+            return await WriteAsync(target, parse, records, ct).ConfigureAwait(false);
         });
         return command;
     }
 
-    private static async Task<int> WriteAsync(Target target, ParseResult parse, IReadOnlyList<CameraOptions> cameras, CancellationToken ct, FileInfo? configFallback = null)
+    private static async Task<int> WriteAsync(Target target, ParseResult parse, IReadOnlyList<RegistryCamera> cameras, CancellationToken ct, FileInfo? configFallback = null)
     {
         var (registry, cluster, problem) = configFallback is null ? target.Open(parse) : OpenFromConfig(configFallback, parse.GetValue(target.Topic));
 
@@ -233,7 +241,7 @@ internal static class ClusterCommands
                 var partitions = await registry.PutAsync(cameras, ct).ConfigureAwait(false);
                 for (var i = 0; i < cameras.Count; i++)
                 {
-                    Console.WriteLine($"put {cameras[i].Id} (partition {partitions[i]} of {registry.Topic})");
+                    Console.WriteLine($"put {cameras[i].Id} (partition {partitions[i]} of {registry.Topic}){Geometry(cameras[i])}");
                 }
 
                 return 0;
@@ -290,9 +298,9 @@ internal static class ClusterCommands
         {
             foreach (var record in registry.ReadAll(ct).Values.Where(r => r.Value is not null).OrderBy(r => r.Key, StringComparer.Ordinal))
             {
-                var (camera, problems) = CameraJson.Parse(record.Value);
+                var (camera, problems) = RegistryCamera.Parse(record.Value);
                 Console.WriteLine(camera is not null
-                    ? $"{record.Key}\tpartition {record.Partition}\t{UrlRedactor.Redact(camera.Url)}"
+                    ? $"{record.Key}\tpartition {record.Partition}\t{UrlRedactor.Redact(camera.Camera.Url)}{Geometry(camera)}"
                     : $"{record.Key}\tpartition {record.Partition}\tINVALID: {UrlRedactor.Redact(string.Join("; ", problems))}");
             }
 
@@ -321,10 +329,14 @@ internal static class ClusterCommands
         return command;
     }
 
-    /// <summary>One camera object, or a JSON array of them; each checked like a config file's camera.</summary>
-    private static (List<CameraOptions> Cameras, List<string> Problems) ParseCameras(byte[] json)
+    /// <summary>", with 2 zones and 1 line" when the record has any, else nothing.</summary>
+    private static string Geometry(RegistryCamera camera) =>
+        camera.HasGeometry ? $", with {camera.Geometry!.Zones.Count} zone(s) and {camera.Geometry.Lines.Count} line(s)" : string.Empty;
+
+    /// <summary>One camera object, or a JSON array of them; each checked like a config file's camera (with optional Zones and Lines as in Track:Cameras).</summary>
+    private static (List<RegistryCamera> Cameras, List<string> Problems) ParseCameras(byte[] json)
     {
-        var cameras = new List<CameraOptions>();
+        var cameras = new List<RegistryCamera>();
         var problems = new List<string>();
         System.Text.Json.JsonDocument doc;
         try
@@ -341,7 +353,7 @@ internal static class ClusterCommands
             var items = doc.RootElement.ValueKind == System.Text.Json.JsonValueKind.Array ? [.. doc.RootElement.EnumerateArray()] : new[] { doc.RootElement };
             foreach (var (item, i) in items.Select((e, i) => (e, i)))
             {
-                var (camera, errors) = CameraJson.Parse(System.Text.Encoding.UTF8.GetBytes(item.GetRawText()));
+                var (camera, errors) = RegistryCamera.Parse(System.Text.Encoding.UTF8.GetBytes(item.GetRawText()));
                 if (camera is null)
                 {
                     problems.AddRange(errors.Select(e => items.Length > 1 ? $"camera {i}: {e}" : e));

@@ -36,16 +36,21 @@ internal static class CameraEndpoints
                 return Unauthorized();
             }
 
+            // Resolved per request: building it reads the validated options, which start-up reports on its own.
+            if (http.RequestServices.GetService<Cluster.CameraRegistryTopic>() is { } clusterRegistry)
+            {
+                // A registry record may carry the camera's Zones and Lines (as in Track:Cameras): they go with the camera.
+                var (record, recordProblem) = await ReadBodyAsync(http.Request,
+                    body => Cluster.RegistryCamera.Parse(body.ToArray(), c => ApiSourceProblem(c, options.Value))).ConfigureAwait(false);
+                return record is null
+                    ? Results.BadRequest(new { error = recordProblem })
+                    : await PutToRegistryAsync(clusterRegistry, record, http.RequestAborted).ConfigureAwait(false);
+            }
+
             var (camera, problem) = await ReadCameraAsync(http.Request, options.Value).ConfigureAwait(false);
             if (camera is null)
             {
                 return Results.BadRequest(new { error = problem });
-            }
-
-            // Resolved per request: building it reads the validated options, which start-up reports on its own.
-            if (http.RequestServices.GetService<Cluster.CameraRegistryTopic>() is { } clusterRegistry)
-            {
-                return await PutToRegistryAsync(clusterRegistry, camera, http.RequestAborted).ConfigureAwait(false);
             }
 
             try
@@ -126,7 +131,7 @@ internal static class CameraEndpoints
     private static IResult Unauthorized() =>
         Results.Json(new { error = "camera control needs Authorization: Bearer <Http:ControlToken>" }, statusCode: StatusCodes.Status401Unauthorized);
 
-    private static async Task<IResult> PutToRegistryAsync(Cluster.CameraRegistryTopic registry, CameraOptions camera, CancellationToken ct)
+    private static async Task<IResult> PutToRegistryAsync(Cluster.CameraRegistryTopic registry, Cluster.RegistryCamera camera, CancellationToken ct)
     {
         try
         {
@@ -172,7 +177,12 @@ internal static class CameraEndpoints
     /// case, enums by name, unknown keys and values that do not convert rejected), then applies what only the API asks:
     /// network URLs, or files under <see cref="HttpOptions.CameraMediaRoot"/>. Returns the camera, or one line saying what is wrong.
     /// </summary>
-    internal static async Task<(CameraOptions? Camera, string Problem)> ReadCameraAsync(HttpRequest request, HttpOptions options)
+    internal static Task<(CameraOptions? Camera, string Problem)> ReadCameraAsync(HttpRequest request, HttpOptions options) =>
+        ReadBodyAsync(request, body => CameraJson.Parse(body, c => ApiSourceProblem(c, options)));
+
+    /// <summary>Reads the body (at most <see cref="MaxBodyBytes"/>) and parses it with <paramref name="parse"/>; returns what it made, or one line saying what is wrong.</summary>
+    private static async Task<(T? Value, string Problem)> ReadBodyAsync<T>(HttpRequest request, Func<MemoryStream, (T? Value, IReadOnlyList<string> Problems)> parse)
+        where T : class
     {
         if (request.ContentLength > MaxBodyBytes)
         {
@@ -198,7 +208,7 @@ internal static class CameraEndpoints
         }
 
         body.Position = 0;
-        var (camera, problems) = CameraJson.Parse(body, c => ApiSourceProblem(c, options));
+        var (camera, problems) = parse(body);
         if (camera is null && problems.Count == 1 && problems[0].StartsWith("not a camera as in config", StringComparison.Ordinal))
         {
             return (null, $"the body is {problems[0]}: {Example}");
