@@ -58,6 +58,9 @@ public sealed record CameraStatusChange(string CameraId, CameraState State, Date
 {
     /// <summary>The camera_status event's id, assigned once when the change happens: Kafka and the web feed show the same event.</summary>
     public Guid Id { get; init; } = Guid.CreateVersion7();
+
+    /// <summary>The camera run the change belongs to (its start time, Unix ms; the <c>Epoch</c> of its frames); null before the camera first ran.</summary>
+    public long? Epoch { get; init; }
 }
 
 public enum EventKind

@@ -20,7 +20,8 @@ public sealed record CameraStatus(
     double Fps,
     int Width,
     int Height,
-    bool Enabled = true);
+    bool Enabled = true,
+    long? Epoch = null);
 
 /// <summary>The cameras ingest runs: their status, and adding/removing them while the pipeline runs.</summary>
 public interface ICameraRegistry

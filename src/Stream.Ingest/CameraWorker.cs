@@ -28,6 +28,7 @@ internal sealed class CameraWorker
 
     private CameraState _state = CameraState.Stopped;
     private DateTimeOffset _since;
+    private long _epoch; // the run going on (Unix ms; 0: none yet), under _gate
     private string? _lastError;
     private long _decoded;
     private long _reconnects;
@@ -103,7 +104,8 @@ internal sealed class CameraWorker
                 fps = 0;
             }
 
-            return new CameraStatus(Id, RedactedUrl, Kind, _state, _since, Decoded, Dropped, Reconnects, _lastError, fps, _width, _height);
+            return new CameraStatus(Id, RedactedUrl, Kind, _state, _since, Decoded, Dropped, Reconnects, _lastError, fps, _width, _height,
+                Epoch: _epoch > 0 ? _epoch : null);
         }
     }
 
@@ -168,7 +170,7 @@ internal sealed class CameraWorker
                 _lastError = error;
             }
 
-            change = new CameraStatusChange(Id, state, _since, error);
+            change = new CameraStatusChange(Id, state, _since, error) { Epoch = _epoch > 0 ? _epoch : null };
         }
 
         _status?.TryWrite(change);
@@ -182,6 +184,12 @@ internal sealed class CameraWorker
         long sequence = 0;
         // This run of the camera: frame keys and track ids downstream are unique per (camera, epoch).
         var epoch = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        lock (_gate)
+        {
+            // Every status change of this run (and the API's view of it) names the run, as its frames do.
+            _epoch = epoch;
+        }
+
         var finalState = CameraState.Stopped;
         var reason = "stopped";
         // A file is the same bytes on every pass: when it breaks the same way, after the same frames, it is damaged and

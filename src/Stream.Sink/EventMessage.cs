@@ -172,6 +172,7 @@ public sealed class EventMessage
             State = StateName(change.State),
             Reason = RedactedReason(change.Error),
             Worker = worker,
+            Epoch = change.Epoch,
         };
     }
 

@@ -203,6 +203,10 @@ public sealed class ClusterTests(ITestOutputHelper output) : IAsyncLifetime
             return secondRunKeys.Count >= 3;
         }, TimeSpan.FromSeconds(90), "cam-01's new run storing pictures");
         output.WriteLine($"cam-01's new run stored {secondRunKeys.Count} pictures, e.g. {secondRunKeys[0]}");
+
+        // /api/cameras names each camera's run: cam-01's is the epoch its new frames are stored under.
+        Assert.All(restarted.Values.SelectMany(c => c), c => Assert.True(c.Epoch > 0, $"{c.Id} has no epoch in /api/cameras"));
+        Assert.Equal(Run(secondRunKeys[0]), restarted.Values.SelectMany(c => c).Single(c => c.Id == "cam-01").Epoch?.ToString(System.Globalization.CultureInfo.InvariantCulture));
         Assert.All(secondRunKeys, k => Assert.DoesNotContain(k, pictures.Keys));
         foreach (var (key, jpeg) in pictures)
         {
@@ -225,6 +229,11 @@ public sealed class ClusterTests(ITestOutputHelper output) : IAsyncLifetime
         var status = events.Where(e => e.Event.Kind == "camera_status").ToList();
         Assert.NotEmpty(status);
         Assert.All(status, e => Assert.Matches("^w[1-6]$", e.Event.Worker ?? ""));
+
+        // Every camera_status names the camera run it is about, as that run's other events do.
+        Assert.All(status, e => Assert.True(e.Event.Epoch > 0, $"camera_status {e.Event.State} of {e.Event.CameraId} without epoch"));
+        Assert.Subset(status.Where(e => e.Event is { CameraId: "cam-01", State: "streaming" }).Select(e => e.Event.Epoch).ToHashSet(),
+            events.Where(e => e.Event.CameraId == "cam-01" && e.Event.TrackId is not null).Select(e => e.Event.Epoch).ToHashSet());
         Assert.Equal(events.Count, events.Select(e => e.Event.Id).Distinct().Count());
         var runs = events.Where(e => e.Event.Epoch is not null).GroupBy(e => e.Event.CameraId).ToDictionary(g => g.Key, g => g.Select(e => e.Event.Epoch).Distinct().Count());
         output.WriteLine($"{events.Count} events; camera runs seen: {string.Join(", ", runs.Select(kv => $"{kv.Key}={kv.Value}"))}");
@@ -417,5 +426,5 @@ public sealed class ClusterTests(ITestOutputHelper output) : IAsyncLifetime
         await producer.ProduceAsync(new TopicPartition("stream.cameras", 0), new Message<string, string> { Key = key, Value = value });
     }
 
-    private sealed record WorkerCamera(string Id, string Kind, string State, DateTimeOffset Since, string? Worker);
+    private sealed record WorkerCamera(string Id, string Kind, string State, DateTimeOffset Since, string? Worker, long? Epoch);
 }
