@@ -56,7 +56,17 @@ public sealed class KafkaDeliveryTests(ITestOutputHelper output)
 
         var duringPause = await run.MetricsAsync();
         await kafka.ResumeAsync();
-        var drained = await run.WaitUntilAsync(async () => (await run.MetricsAsync()).Sum("stream_sink_spool_depth") == 0, TimeSpan.FromSeconds(60), "the spool drained after the resume");
+        TimeSpan drained;
+        try
+        {
+            drained = await run.WaitUntilAsync(async () => (await run.MetricsAsync()).Sum("stream_sink_spool_depth") == 0, TimeSpan.FromSeconds(60), "the spool drained after the resume");
+        }
+        catch (TimeoutException ex)
+        {
+            // Once in a few dozen runs librdkafka's mock broker refuses connections after SIGCONT (its listener, backlog 5,
+            // is gone); say what the broker process and its sockets were doing, so that the cause can be told apart.
+            throw new TimeoutException(ex.Message + "\n" + kafka.Describe(), ex);
+        }
         await Task.Delay(4000);
         var last = await run.MetricsAsync();
         await run.SignalAsync("TERM");
