@@ -91,23 +91,7 @@ public sealed class DetectorLane : IDisposable
     public void Preprocess(IReadOnlyList<Mat> images, int start, int count)
     {
         ArgumentNullException.ThrowIfNull(images);
-        Check(count);
-        if (count == 1)
-        {
-            Prepare(0, images[start]);
-            return;
-        }
-
-        _pending = images;
-        _pendingStart = start;
-        try
-        {
-            Parallel.For(0, count, _prepareSlot);
-        }
-        finally
-        {
-            _pending = null;
-        }
+        PrepareSlots(images, null, start, count);
     }
 
     /// <summary>
@@ -118,22 +102,28 @@ public sealed class DetectorLane : IDisposable
     public void Preprocess(IReadOnlyList<Frame> frames, int start, int count)
     {
         ArgumentNullException.ThrowIfNull(frames);
-        Check(count);
-        if (count == 1)
-        {
-            Prepare(0, frames[start]);
-            return;
-        }
+        PrepareSlots(null, frames, start, count);
+    }
 
-        _pendingFrames = frames;
-        _pendingStart = start;
+    /// <summary>Fills slots 0..count-1 from one of the two lists (the other null): inline for one picture, else in parallel.</summary>
+    private void PrepareSlots(IReadOnlyList<Mat>? images, IReadOnlyList<Frame>? frames, int start, int count)
+    {
+        Check(count);
+        (_pending, _pendingFrames, _pendingStart) = (images, frames, start);
         try
         {
-            Parallel.For(0, count, _prepareSlot);
+            if (count == 1)
+            {
+                _prepareSlot(0);
+            }
+            else
+            {
+                Parallel.For(0, count, _prepareSlot);
+            }
         }
         finally
         {
-            _pendingFrames = null;
+            (_pending, _pendingFrames) = (null, null);
         }
     }
 
