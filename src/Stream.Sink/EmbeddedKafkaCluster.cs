@@ -26,14 +26,30 @@ public sealed class EmbeddedKafkaCluster : IDisposable
     public string BootstrapServers { get; }
 
     /// <summary>Starts a mock cluster of <paramref name="brokers"/> brokers and creates <paramref name="topics"/>.</summary>
-    public static async Task<EmbeddedKafkaCluster> StartAsync(int brokers = 3, IEnumerable<string>? topics = null, CancellationToken cancellationToken = default)
+    /// <param name="problem">
+    /// Receives the mock's error and critical log lines (such as its cluster thread failing); its notices, starting with
+    /// "mock cluster enabled", are dropped because the caller reports the cluster itself. Called on a librdkafka thread.
+    /// </param>
+    public static async Task<EmbeddedKafkaCluster> StartAsync(int brokers = 3, IEnumerable<string>? topics = null,
+        CancellationToken cancellationToken = default, Action<string>? problem = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(brokers, 1);
         var config = new AdminClientConfig();
         config.Set("test.mock.num.brokers", brokers.ToString(CultureInfo.InvariantCulture));
-        var host = new AdminClientBuilder(config)
-            .SetLogHandler((_, _) => { }) // its only notice is "mock cluster enabled"; the caller reports the cluster itself
-            .Build();
+        IAdminClient host;
+        using (new AsyncSignalsBlocked()) // the mock cluster thread is created here, and must inherit the mask
+        {
+            host = new AdminClientBuilder(config)
+                .SetLogHandler((_, message) =>
+                {
+                    if (message.Level <= SyslogLevel.Error)
+                    {
+                        problem?.Invoke($"{message.Facility}: {message.Message}");
+                    }
+                })
+                .Build();
+        }
+
         try
         {
             Metadata metadata;

@@ -84,6 +84,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 5300, Level = LogLevel.Warning, Message = "No Sink:Kafka:BootstrapServers configured: started librdkafka's in-process mock Kafka cluster at {Bootstrap} (development only; events are not persisted). Consume with: stream alerts --bootstrap {Bootstrap}")]
     public static partial void DevCluster(this ILogger logger, string bootstrap);
 
+    [LoggerMessage(EventId = 5303, Level = LogLevel.Error, Message = "In-process Kafka mock cluster: {Message}")]
+    public static partial void DevClusterProblem(this ILogger logger, string message);
+
     [LoggerMessage(EventId = 5301, Level = LogLevel.Information, Message = "Sink finished: {Delivered} events acknowledged by Kafka, {Failed} refused, {Left} left in the spool for the next start")]
     public static partial void SinkClosed(this ILogger logger, long delivered, long failed, long left);
 

@@ -56,7 +56,7 @@ public sealed class SinkService : PipelineStage
             var bootstrap = _options.Kafka.BootstrapServers;
             if (string.IsNullOrWhiteSpace(bootstrap))
             {
-                devCluster = await EmbeddedKafkaCluster.StartAsync(1, [_options.Kafka.Topic], hardStop).ConfigureAwait(false);
+                devCluster = await EmbeddedKafkaCluster.StartAsync(1, [_options.Kafka.Topic], hardStop, _logger.DevClusterProblem).ConfigureAwait(false);
                 bootstrap = devCluster.BootstrapServers;
                 _logger.DevCluster(bootstrap);
             }

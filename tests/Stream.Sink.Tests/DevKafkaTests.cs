@@ -30,6 +30,41 @@ public sealed class DevKafkaTests
     }
 
     [Fact]
+    public async Task Dev_kafka_paused_and_resumed_a_hundred_times_still_takes_events()
+    {
+        // The mock's thread used to end the whole cluster (listener closed, process alive) when a SIGCONT handler
+        // interrupted its poll(): about once in twenty pauses. Each resume here is a chance for that.
+        var kafka = new KafkaMockFixture { Brokers = 1 };
+        await kafka.InitializeAsync();
+        try
+        {
+            for (var i = 0; i < 100; i++)
+            {
+                await kafka.PauseAsync();
+                await Task.Delay(20);
+                await kafka.ResumeAsync();
+                await Task.Delay(20); // back in poll() before the next pause
+            }
+
+            using var producer = new ProducerBuilder<string, string>(new ProducerConfig
+            {
+                BootstrapServers = kafka.BootstrapServers,
+                MessageTimeoutMs = 10_000,
+            }).Build();
+            var result = await producer.ProduceAsync("stream.events", new Message<string, string> { Key = "cam", Value = "{}" });
+            Assert.True(result.Status == PersistenceStatus.Persisted, kafka.Describe());
+        }
+        catch (ProduceException<string, string> ex)
+        {
+            Assert.Fail($"the resumed broker took no event ({ex.Error.Reason}): {kafka.Describe()}");
+        }
+        finally
+        {
+            await kafka.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task In_process_dev_cluster_takes_events_and_creates_topics()
     {
         using var cluster = await EmbeddedKafkaCluster.StartAsync(1, ["alpha"]);

@@ -68,7 +68,7 @@ internal static class SinkCommands
                 return 2;
             }
 
-            using var cluster = await EmbeddedKafkaCluster.StartAsync(n, parse.GetValue(topics), ct).ConfigureAwait(false);
+            using var cluster = await EmbeddedKafkaCluster.StartAsync(n, parse.GetValue(topics), ct, Console.Error.WriteLine).ConfigureAwait(false);
             await Console.Out.WriteLineAsync($"bootstrap={cluster.BootstrapServers}").ConfigureAwait(false);
             await Console.Out.FlushAsync(ct).ConfigureAwait(false);
             await Console.Error.WriteLineAsync($"Mock Kafka cluster with {n} broker(s) up at {cluster.BootstrapServers}; Ctrl+C or SIGTERM stops it.").ConfigureAwait(false);
