@@ -83,6 +83,15 @@ public sealed class DetectOptions : IGateSettings
     [Range(1, 256)]
     public int MaxBatch { get; set; } = 4;
 
+    /// <summary>
+    /// Batches the model runs at the same time, each in its own set of tensors, while one more batch is gathered and
+    /// letterboxed. 1: one run at a time (a GPU keeps itself busy that way). On a CPU, where one run of a small model
+    /// does not keep every core busy, 2 runs with <see cref="IntraOpThreads"/> = cores / 2 each take more frames a
+    /// second (docs/bench.md, "Concurrent runs"). Frames still leave Detect in order per camera.
+    /// </summary>
+    [Range(1, 16)]
+    public int ConcurrentRuns { get; set; } = 1;
+
     /// <summary>A batch is flushed this long after its first frame arrived even when not full.</summary>
     [Range(0, 10_000)]
     public int MaxWaitMs { get; set; } = 10;

@@ -9,14 +9,14 @@ namespace Streaming.Detect;
 
 /// <summary>
 /// The Detect stage: micro-batches frames across every camera of the <see cref="FrameBus"/>, runs the detector and
-/// writes one <see cref="DetectedFrame"/> per frame, each camera's in order. Two lanes overlap the work: while the
-/// model runs on one batch, the next batch is gathered and letterboxed into the other lane's tensor. Lanes travel
-/// between the two loops through the <c>free</c> and <c>prepared</c> channels; whoever holds a lane owns its frames.
+/// writes one <see cref="DetectedFrame"/> per frame, each camera's in order. Lanes overlap the work: while the model
+/// runs on one batch (or <see cref="DetectOptions.ConcurrentRuns"/> batches), the next batch is gathered and letterboxed
+/// into another lane's tensor. Lanes travel between the loops through the <c>free</c>, <c>prepared</c> and
+/// <c>inferred</c> channels; whoever holds a lane owns its frames.
 /// Completes its output when the bus is complete and drained.
 /// </summary>
 public sealed class DetectService : PipelineStage
 {
-    private const int LaneCount = 2;
     private readonly DetectOptions _options;
     private readonly FrameBus _bus;
     private readonly ChannelWriter<DetectedFrame> _output;
@@ -47,11 +47,12 @@ public sealed class DetectService : PipelineStage
         await Task.Yield(); // loading the model must not hold up the host's start
         MicroBatcher? batcher = null;
         Detector? detector = null;
-        var lanes = new List<Lane>(LaneCount);
+        var laneCount = _options.ConcurrentRuns + 1; // one more than runs in flight: it is gathered and letterboxed meanwhile
+        var lanes = new List<Lane>(laneCount);
         try
         {
             detector = Detector.Load(_options, _loggers.CreateLogger<Detector>(), _time);
-            for (var i = 0; i < LaneCount; i++)
+            for (var i = 0; i < laneCount; i++)
             {
                 lanes.Add(new Lane(detector.CreateLane(), _options.MaxBatch));
             }
@@ -76,19 +77,31 @@ public sealed class DetectService : PipelineStage
         }
     }
 
+    /// <summary>
+    /// This loop gathers and prepares batches into free lanes and numbers them; <see cref="DetectOptions.ConcurrentRuns"/>
+    /// infer loops run the model on prepared lanes; one write loop puts the lanes' frames out in their numbers' order
+    /// (so each camera's frames stay in order whichever run ends first) and frees the lanes.
+    /// </summary>
     private async Task PipelineAsync(List<Lane> lanes, MicroBatcher batcher, CancellationToken hardStop)
     {
-        var free = Channel.CreateBounded<Lane>(new BoundedChannelOptions(LaneCount)
+        var runs = _options.ConcurrentRuns;
+        var free = Channel.CreateBounded<Lane>(new BoundedChannelOptions(lanes.Count)
         {
             FullMode = BoundedChannelFullMode.Wait,
             SingleReader = true,
-            SingleWriter = false,
+            SingleWriter = false, // the write loop, and this loop for a lane whose preparation failed
         });
-        var prepared = Channel.CreateBounded<Lane>(new BoundedChannelOptions(LaneCount)
+        var prepared = Channel.CreateBounded<Lane>(new BoundedChannelOptions(lanes.Count)
+        {
+            FullMode = BoundedChannelFullMode.Wait,
+            SingleReader = runs == 1,
+            SingleWriter = true,
+        });
+        var inferred = Channel.CreateBounded<Lane>(new BoundedChannelOptions(lanes.Count)
         {
             FullMode = BoundedChannelFullMode.Wait,
             SingleReader = true,
-            SingleWriter = true,
+            SingleWriter = runs == 1,
         });
         foreach (var lane in lanes)
         {
@@ -96,10 +109,20 @@ public sealed class DetectService : PipelineStage
         }
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(hardStop);
-        var consumer = Task.Run(() => InferLoopAsync(prepared.Reader, free.Writer, stop), CancellationToken.None);
+        var inferLoops = new Task[runs];
+        for (var i = 0; i < runs; i++)
+        {
+            inferLoops[i] = Task.Run(() => InferLoopAsync(prepared.Reader, inferred.Writer, stop), CancellationToken.None);
+        }
+
+        // Once every run has ended the write loop drains what they left and ends; their errors come out below.
+        _ = Task.WhenAll(inferLoops).ContinueWith(
+            _ => inferred.Writer.TryComplete(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        var writer = Task.Run(() => WriteLoopAsync(inferred.Reader, free.Writer, stop), CancellationToken.None);
         ExceptionDispatchInfo? producerError = null;
         try
         {
+            long sequence = 0;
             while (true)
             {
                 var lane = await free.Reader.ReadAsync(stop.Token).ConfigureAwait(false);
@@ -110,6 +133,7 @@ public sealed class DetectService : PipelineStage
 
                 if (Prepare(lane))
                 {
+                    lane.Sequence = sequence++;
                     await prepared.Writer.WriteAsync(lane, stop.Token).ConfigureAwait(false);
                 }
                 else
@@ -132,7 +156,24 @@ public sealed class DetectService : PipelineStage
             await stop.CancelAsync().ConfigureAwait(false);
         }
 
-        await consumer.ConfigureAwait(false);
+        var loops = Task.WhenAll([.. inferLoops, writer]);
+        try
+        {
+            await loops.ConfigureAwait(false);
+        }
+        catch (Exception) when (loops.Exception is { } failed)
+        {
+            // A run's or the writer's own failure says more than the cancellation it caused in the other loops.
+            var cause = failed.InnerExceptions.FirstOrDefault(e => e is not OperationCanceledException);
+            if (cause is not null || producerError is null)
+            {
+                ExceptionDispatchInfo.Throw(cause ?? failed.InnerExceptions[0]);
+            }
+        }
+        catch (OperationCanceledException) when (producerError is not null)
+        {
+        }
+
         producerError?.Throw();
     }
 
@@ -179,7 +220,7 @@ public sealed class DetectService : PipelineStage
         }
     }
 
-    private async Task InferLoopAsync(ChannelReader<Lane> prepared, ChannelWriter<Lane> free, CancellationTokenSource stop)
+    private async Task InferLoopAsync(ChannelReader<Lane> prepared, ChannelWriter<Lane> inferred, CancellationTokenSource stop)
     {
         try
         {
@@ -187,8 +228,61 @@ public sealed class DetectService : PipelineStage
             {
                 while (prepared.TryRead(out var lane))
                 {
-                    await InferAndWriteAsync(lane, stop.Token).ConfigureAwait(false);
-                    free.TryWrite(lane);
+                    Infer(lane);
+                    await inferred.WriteAsync(lane, stop.Token).ConfigureAwait(false); // a failed lane too: its number must pass
+                }
+            }
+        }
+        catch
+        {
+            await stop.CancelAsync().ConfigureAwait(false); // the others must not wait for a lane that will not come
+            throw;
+        }
+    }
+
+    /// <summary>Runs the model on the lane's inferred frames and decodes their boxes into its results; on failure its frames are disposed and counted.</summary>
+    private void Infer(Lane lane)
+    {
+        var count = lane.InferCount;
+        var t0 = _time.GetTimestamp();
+        if (count > 0)
+        {
+            try
+            {
+                lane.Tensors.Infer(count);
+                var t1 = _time.GetTimestamp();
+                lane.Tensors.Postprocess(count, lane.Results);
+                var inferMs = _time.GetElapsedTime(t0, t1).TotalMilliseconds;
+                var postMs = _time.GetElapsedTime(t1).TotalMilliseconds;
+                _metrics.Batch(count, _options.MaxBatch, new DetectTimings(lane.PreprocessMs, inferMs, postMs, count));
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                Fail(lane, ex);
+            }
+        }
+
+        lane.InferredTimestamp = _time.GetTimestamp();
+    }
+
+    /// <summary>Writes each inferred lane's frames out in the order the lanes were numbered, and frees the lanes.</summary>
+    private async Task WriteLoopAsync(ChannelReader<Lane> inferred, ChannelWriter<Lane> free, CancellationTokenSource stop)
+    {
+        var waiting = new Dictionary<long, Lane>();
+        long next = 0;
+        try
+        {
+            while (await inferred.WaitToReadAsync(stop.Token).ConfigureAwait(false))
+            {
+                while (inferred.TryRead(out var lane))
+                {
+                    waiting.Add(lane.Sequence, lane);
+                    while (waiting.Remove(next, out var ready))
+                    {
+                        await WriteAsync(ready, stop.Token).ConfigureAwait(false);
+                        free.TryWrite(ready);
+                        next++;
+                    }
                 }
             }
         }
@@ -199,33 +293,11 @@ public sealed class DetectService : PipelineStage
         }
     }
 
-    private async Task InferAndWriteAsync(Lane lane, CancellationToken cancellationToken)
+    private async Task WriteAsync(Lane lane, CancellationToken cancellationToken)
     {
         var frames = lane.Frames;
         var results = lane.Results;
-        var count = lane.InferCount;
-        var t0 = _time.GetTimestamp();
-        double inferMs = 0, postMs = 0;
-        if (count > 0)
-        {
-            try
-            {
-                lane.Tensors.Infer(count);
-                var t1 = _time.GetTimestamp();
-                lane.Tensors.Postprocess(count, results);
-                inferMs = _time.GetElapsedTime(t0, t1).TotalMilliseconds;
-                postMs = _time.GetElapsedTime(t1).TotalMilliseconds;
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                Fail(lane, ex);
-                return;
-            }
-
-            _metrics.Batch(count, _options.MaxBatch, new DetectTimings(lane.PreprocessMs, inferMs, postMs, count));
-        }
-
-        var end = _time.GetTimestamp();
+        var end = lane.InferredTimestamp;
         var next = 0;
         for (var i = 0; i < frames.Count; i++)
         {
@@ -292,6 +364,12 @@ public sealed class DetectService : PipelineStage
         public Detection[][] Results { get; } = new Detection[maxBatch][];
 
         public double PreprocessMs { get; set; }
+
+        /// <summary>The lane's place in the order batches were gathered (frames leave in this order).</summary>
+        public long Sequence { get; set; }
+
+        /// <summary>When its run ended (timestamp of the stage's TimeProvider).</summary>
+        public long InferredTimestamp { get; set; }
 
         public void DisposeFrames()
         {

@@ -78,6 +78,75 @@ public partial class DetectServiceTests
     }
 
     [Fact]
+    public async Task With_three_runs_at_once_every_frame_is_detected_and_each_cameras_frames_still_leave_in_order()
+    {
+        // Batches of one to eight frames, three in the model at a time: a small batch started after a big one ends
+        // first, and the frames of both must still leave in order.
+        var bus = new FrameBus(8);
+        var output = DetectedOutput();
+        using var meters = new StandaloneMeterFactory();
+        var options = new DetectOptions
+        {
+            ModelPath = RepoPaths.Model("yolox_nano_dynamic.onnx"),
+            Provider = ExecutionProviderKind.Cpu,
+            MaxBatch = 8,
+            MaxPerCamera = 8,
+            MaxWaitMs = 0,
+            ConcurrentRuns = 3,
+            IntraOpThreads = 1,
+        };
+        using var service = new DetectService(Options.Create(options), bus, output.Writer, new DetectMetrics(meters), NullLoggerFactory.Instance);
+        await service.StartAsync(CancellationToken.None);
+
+        using var dog = Cv2.ImRead(RepoPaths.Sample("dog.jpg"), ImreadModes.Color);
+        using var blank = new Mat(dog.Size(), MatType.CV_8UC3, Scalar.All(0));
+        string[] cameras = ["cam-a", "cam-b"];
+        const int perCamera = 40;
+        var writers = cameras.Select(id => bus.Open(id, live: false)).ToArray();
+        var feed = Task.Run(async () =>
+        {
+            for (var i = 0; i < perCamera; i++)
+            {
+                if (i % 7 == 0)
+                {
+                    await Task.Delay(5); // now and then a lull, so that batch sizes vary
+                }
+
+                for (var c = 0; c < cameras.Length; c++)
+                {
+                    // Every other frame blank, so that a frame delivered with another frame's result shows.
+                    var picture = (i + c) % 2 == 0 ? dog : blank;
+                    await writers[c].WriteAsync(Frame.CopyOf(picture, cameras[c], i, DateTimeOffset.UtcNow), CancellationToken.None);
+                }
+            }
+
+            foreach (var w in writers)
+            {
+                w.Complete();
+            }
+
+            bus.CompleteAdding();
+        });
+
+        var seen = cameras.ToDictionary(id => id, _ => new List<long>());
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+        await foreach (var detected in output.Reader.ReadAllAsync(timeout.Token))
+        {
+            using (detected)
+            {
+                var camera = Array.IndexOf(cameras, detected.Frame.CameraId);
+                seen[detected.Frame.CameraId].Add(detected.Frame.Sequence);
+                var dogShown = (detected.Frame.Sequence + camera) % 2 == 0;
+                Assert.Equal(dogShown, detected.Detections.Any(d => d.ClassId == 16 && d.Score > 0.8f));
+            }
+        }
+
+        await feed;
+        await service.StopAsync(CancellationToken.None);
+        Assert.All(cameras, id => Assert.Equal(Enumerable.Range(0, perCamera).Select(i => (long)i), seen[id]));
+    }
+
+    [Fact]
     public async Task A_stage_whose_model_cannot_load_fails_with_the_one_line_error_and_still_completes_its_output()
     {
         var bus = new FrameBus(4);
