@@ -14,8 +14,8 @@ internal static partial class DetectLog
     [LoggerMessage(EventId = 3002, Level = LogLevel.Debug, Message = "Detect: execution provider {Provider} not used: {Reason}")]
     public static partial void ProviderUnavailable(ILogger logger, string provider, string reason);
 
-    [LoggerMessage(EventId = 3003, Level = LogLevel.Information, Message = "Detect: warmed up in {Milliseconds:F0} ms (batch {Batch})")]
-    public static partial void WarmedUp(ILogger logger, double milliseconds, int batch);
+    [LoggerMessage(EventId = 3003, Level = LogLevel.Information, Message = "Detect: warmed up in {Milliseconds:F0} ms (batch {Batch}, {Runs} run(s) at once)")]
+    public static partial void WarmedUp(ILogger logger, double milliseconds, int batch, int runs);
 
     [LoggerMessage(EventId = 3004, Level = LogLevel.Error, Message = "Detect: a batch of {Count} frames failed and was dropped")]
     public static partial void BatchFailed(ILogger logger, Exception exception, int count);

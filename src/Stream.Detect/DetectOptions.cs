@@ -85,12 +85,27 @@ public sealed class DetectOptions : IGateSettings
 
     /// <summary>
     /// Batches the model runs at the same time, each in its own set of tensors, while one more batch is gathered and
-    /// letterboxed. 1: one run at a time (a GPU keeps itself busy that way). On a CPU, where one run of a small model
-    /// does not keep every core busy, 2 runs with <see cref="IntraOpThreads"/> = cores / 2 each take more frames a
-    /// second (docs/bench.md, "Concurrent runs"). Frames still leave Detect in order per camera.
+    /// letterboxed; frames still leave Detect in order per camera. 0 (auto): 1 on a GPU, which keeps itself busy that
+    /// way; on the CPU 2 (on two cores or more), each with <see cref="IntraOpThreads"/> = cores / 2 unless that is set,
+    /// because one run of a small model does not keep every core busy (docs/bench.md, "Concurrent runs": 1.48x the
+    /// cameras on 2 cores).
     /// </summary>
-    [Range(1, 16)]
-    public int ConcurrentRuns { get; set; } = 1;
+    [Range(0, 16)]
+    public int ConcurrentRuns { get; set; }
+
+    /// <summary>What <see cref="ConcurrentRuns"/> comes to on <paramref name="provider"/> (CPU or a GPU provider).</summary>
+    public int ConcurrentRunsOn(ExecutionProviderKind provider) => ConcurrentRuns > 0
+        ? ConcurrentRuns
+        : provider == ExecutionProviderKind.Cpu ? Math.Min(2, Environment.ProcessorCount) : 1;
+
+    /// <summary>ONNX Runtime's intra-op threads per run on <paramref name="provider"/>: <see cref="IntraOpThreads"/>, or for concurrent CPU runs the cores shared out between them (0: ONNX Runtime's default).</summary>
+    public int IntraOpThreadsOn(ExecutionProviderKind provider)
+    {
+        var runs = ConcurrentRunsOn(provider);
+        return IntraOpThreads > 0 || provider != ExecutionProviderKind.Cpu || runs == 1
+            ? IntraOpThreads
+            : Math.Max(1, Environment.ProcessorCount / runs);
+    }
 
     /// <summary>A batch is flushed this long after its first frame arrived even when not full.</summary>
     [Range(0, 10_000)]

@@ -47,20 +47,20 @@ public sealed class DetectService : PipelineStage
         await Task.Yield(); // loading the model must not hold up the host's start
         MicroBatcher? batcher = null;
         Detector? detector = null;
-        var laneCount = _options.ConcurrentRuns + 1; // one more than runs in flight: it is gathered and letterboxed meanwhile
-        var lanes = new List<Lane>(laneCount);
+        var lanes = new List<Lane>();
         try
         {
             detector = Detector.Load(_options, _loggers.CreateLogger<Detector>(), _time);
+            var laneCount = detector.ConcurrentRuns + 1; // one more than runs in flight: it is gathered and letterboxed meanwhile
             for (var i = 0; i < laneCount; i++)
             {
                 lanes.Add(new Lane(detector.CreateLane(), _options.MaxBatch));
             }
 
             var warm = detector.WarmUp([.. lanes.Select(l => l.Tensors)]);
-            DetectLog.WarmedUp(_logger, warm.TotalMilliseconds, detector.Capacity);
+            DetectLog.WarmedUp(_logger, warm.TotalMilliseconds, detector.Capacity, detector.ConcurrentRuns);
             batcher = new MicroBatcher(_bus, MicroBatchLimits.From(_options), f => _metrics.Stale(f.CameraId), _time);
-            await PipelineAsync(lanes, batcher, hardStop).ConfigureAwait(false);
+            await PipelineAsync(lanes, detector.ConcurrentRuns, batcher, hardStop).ConfigureAwait(false);
         }
         finally
         {
@@ -82,9 +82,8 @@ public sealed class DetectService : PipelineStage
     /// infer loops run the model on prepared lanes; one write loop puts the lanes' frames out in their numbers' order
     /// (so each camera's frames stay in order whichever run ends first) and frees the lanes.
     /// </summary>
-    private async Task PipelineAsync(List<Lane> lanes, MicroBatcher batcher, CancellationToken hardStop)
+    private async Task PipelineAsync(List<Lane> lanes, int runs, MicroBatcher batcher, CancellationToken hardStop)
     {
-        var runs = _options.ConcurrentRuns;
         var free = Channel.CreateBounded<Lane>(new BoundedChannelOptions(lanes.Count)
         {
             FullMode = BoundedChannelFullMode.Wait,

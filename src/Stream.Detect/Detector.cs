@@ -41,6 +41,7 @@ public sealed class Detector : IDisposable
         Model = model;
         _classMask = DetectorModel.ClassMask(options.Classes, model.Labels);
         RunBatch = model.FixedBatch ?? options.MaxBatch;
+        ConcurrentRuns = options.ConcurrentRunsOn(model.Provider == "CPU" ? ExecutionProviderKind.Cpu : ExecutionProviderKind.Cuda);
         Capacity = model.FixedBatch is { } fixedBatch
             ? (options.MaxBatch + fixedBatch - 1) / fixedBatch * fixedBatch
             : options.MaxBatch;
@@ -99,6 +100,9 @@ public sealed class Detector : IDisposable
 #endif
 
     public ModelDescription Model { get; }
+
+    /// <summary>Batches the Detect stage keeps in the model at once (<see cref="DetectOptions.ConcurrentRuns"/> on the provider it got).</summary>
+    public int ConcurrentRuns { get; }
 
     /// <summary>Most pictures handled by one internal pass (larger lists are split).</summary>
     public int Capacity { get; }

@@ -130,7 +130,7 @@ internal static partial class DetectorModel
         {
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-            IntraOpNumThreads = options.IntraOpThreads,
+            IntraOpNumThreads = options.IntraOpThreadsOn(provider),
             InterOpNumThreads = options.InterOpThreads,
         };
         if (!options.AllowSpinning)
