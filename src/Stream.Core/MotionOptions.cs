@@ -45,6 +45,14 @@ public sealed class MotionOptions
     public double BackgroundAlpha { get; set; } = 0.05;
 
     /// <summary>
+    /// A change that stays in motion this long without a break (seconds) is taken into the background at once (a car that
+    /// parked, a chair moved, the picture shifted). Until then the background does not learn the pixels in motion, so a
+    /// passing car leaves no ghost that reads as motion after it has gone.
+    /// </summary>
+    [Range(0.1, 3600.0)]
+    public double StillAfterSeconds { get; set; } = 2;
+
+    /// <summary>
     /// A change over more than this percentage of the (unmasked) frame, left after brightness compensation, is taken
     /// as the whole scene changing (lighting switched, camera moved): the background restarts from the current picture.
     /// </summary>

@@ -115,6 +115,54 @@ public class MotionDetectorTests
     }
 
     [Fact]
+    public void A_car_that_has_left_the_picture_leaves_no_motion_behind()
+    {
+        // The third car leaves the picture at the bottom edge at about 27.8 s. A background that also learned the car
+        // while it crossed kept its ghost as motion until 29.1 s.
+        using var capture = new VideoCapture(Clip());
+        var interval = TimeSpan.FromSeconds(1 / capture.Fps);
+        using var detector = new MotionDetector(new MotionOptions());
+        using var frame = new Mat();
+        double lastMotion = 0, firstMotionAfter25 = double.NaN;
+        for (var i = 0; capture.Read(frame) && !frame.Empty(); i++)
+        {
+            var seconds = i * interval.TotalSeconds;
+            if (detector.Detect(frame, interval).HasMotion && seconds >= 25)
+            {
+                lastMotion = seconds;
+                firstMotionAfter25 = double.IsNaN(firstMotionAfter25) ? seconds : firstMotionAfter25;
+            }
+        }
+
+        Assert.InRange(firstMotionAfter25, 25, 26); // the car was seen coming in
+        Assert.True(lastMotion <= 28.2, $"motion went on until {lastMotion:F2} s, after the car left at about 27.8 s");
+    }
+
+    [Fact]
+    public void Something_that_stops_in_the_picture_is_motion_until_it_has_been_still_for_StillAfterSeconds()
+    {
+        var frames = Frames(0, 48); // 0-3.8 s: the empty lot
+        var interval = TimeSpan.FromSeconds(0.08); // the clip's 12.5 fps
+        using var detector = new MotionDetector(new MotionOptions { StillAfterSeconds = 2 });
+        var motion = new List<bool>();
+        for (var i = 0; i < frames.Count; i++)
+        {
+            if (i >= 5)
+            {
+                // From frame 5 (0.4 s) on, a bright box stands in the lot, as a parked car would.
+                Cv2.Rectangle(frames[i], new Rect(300, 150, 120, 80), Scalar.All(230), -1);
+            }
+
+            motion.Add(detector.Detect(frames[i], interval).HasMotion);
+        }
+
+        DisposeAll(frames);
+        Assert.All(motion.Take(5), m => Assert.False(m));
+        Assert.All(motion.Skip(5).Take(24), m => Assert.True(m)); // 0.4-2.3 s: still new
+        Assert.All(motion.Skip(33), m => Assert.False(m)); // from 2.6 s: part of the background
+    }
+
+    [Fact]
     public void A_mask_that_is_not_a_polygon_is_named_with_the_fix()
     {
         var camera = new CameraOptions { Id = "lot", Url = "rtsp://cam/1", MotionMasks = ["0.1,0.2,0.3"] };

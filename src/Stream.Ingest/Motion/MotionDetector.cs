@@ -29,6 +29,11 @@ public sealed class MotionDetector : IDisposable
     private readonly Mat _diff = new();
     private readonly Mat _binary = new();
     private readonly Mat _dilated = new();
+    private readonly Mat _still = new(); // 255 outside motion regions
+    private readonly Mat _motionAge = new(); // seconds each pixel has been in motion without a break (float)
+    private readonly Mat _aged = new();
+    private readonly Mat _agedMask = new();
+    private bool _motionAged; // some pixel of _motionAge may be non-zero
     private readonly Mat _kernel = Cv2.GetStructuringElement(MorphShapes.Rect, new Size(3, 3));
     private readonly List<Rect> _regions = [];
     private readonly Mat _noMask = new(); // an empty mask: every pixel counts
@@ -62,7 +67,11 @@ public sealed class MotionDetector : IDisposable
     public IReadOnlyList<Rect> Regions => _regions;
 
     /// <summary>Forgets the background: the next frame starts it afresh (e.g. after a reconnect).</summary>
-    public void Reset() => _hasBackground = false;
+    public void Reset()
+    {
+        _hasBackground = false;
+        ClearMotionAge();
+    }
 
     /// <summary>
     /// The frame rate at which <see cref="MotionOptions.BackgroundAlpha"/> is the weight of one frame: frames further apart
@@ -154,15 +163,15 @@ public sealed class MotionDetector : IDisposable
         {
             // Not explained by brightness: the scene changed as a whole. Start the background again from here.
             _grey.ConvertTo(_background, MatType.CV_32FC1);
+            ClearMotionAge();
             return new FrameMotion(1, true, SceneChange: true);
         }
 
-        var alpha = sinceLast > TimeSpan.Zero
-            ? 1 - Math.Pow(1 - _options.BackgroundAlpha, Math.Min(sinceLast.TotalSeconds, 10) * ReferenceFps)
-            : _options.BackgroundAlpha;
-        Cv2.AccumulateWeighted(_grey, _background, alpha, _noMask);
+        var alpha = Weight(_options.BackgroundAlpha, sinceLast);
         if (changed == 0)
         {
+            Cv2.AccumulateWeighted(_grey, _background, alpha, _noMask);
+            ClearMotionAge();
             return new FrameMotion(0, false);
         }
 
@@ -190,13 +199,43 @@ public sealed class MotionDetector : IDisposable
             _regions.Add(new Rect((int)(r.X * sx), (int)(r.Y * sy), (int)Math.Ceiling(r.Width * sx), (int)Math.Ceiling(r.Height * sy)));
         }
 
+        // Selective update: the background learns only the still pixels. Learning everything, as a plain running
+        // average does, soaks a passing car into the background while it crosses, and the ghost it leaves reads as
+        // motion for a second or two after it has gone (1.0-1.6 s after each car on the parking-lot clip). Pixels in
+        // motion for StillAfterSeconds without a break (a car that parked, a chair moved) are taken into the
+        // background at once, as they are now.
+        Cv2.BitwiseNot(_dilated, _still);
+        Cv2.AccumulateWeighted(_grey, _background, alpha, _still);
+        Cv2.Add(_motionAge, Scalar.All(Seconds(sinceLast)), _motionAge, _dilated);
+        _motionAge.SetTo(Scalar.All(0), _still);
+        Cv2.Threshold(_motionAge, _aged, _options.StillAfterSeconds, 255, ThresholdTypes.Binary);
+        _aged.ConvertTo(_agedMask, MatType.CV_8UC1);
+        Cv2.AccumulateWeighted(_grey, _background, 1, _agedMask);
+        _motionAged = true;
         return new FrameMotion(Math.Min(1f, (float)moving / Math.Max(1, _counted)), moving > 0);
     }
+
+    /// <summary>Seconds a frame stands for: the time since the previous one, or one frame at <see cref="ReferenceFps"/> when unknown.</summary>
+    private static double Seconds(TimeSpan sinceLast) => sinceLast > TimeSpan.Zero ? Math.Min(sinceLast.TotalSeconds, 10) : 1 / ReferenceFps;
+
+    /// <summary>A weight per frame at <see cref="ReferenceFps"/> turned into the weight of a frame <paramref name="sinceLast"/> after the previous one.</summary>
+    private static double Weight(double alphaAtReference, TimeSpan sinceLast) =>
+        sinceLast > TimeSpan.Zero ? 1 - Math.Pow(1 - alphaAtReference, Seconds(sinceLast) * ReferenceFps) : alphaAtReference;
+
 
     /// <summary>
     /// The median grey level over the unmasked pixels, from a histogram of every other pixel of every other row
     /// (a quarter of the small picture is plenty for a median, and costs a quarter).
     /// </summary>
+    private void ClearMotionAge()
+    {
+        if (_motionAged)
+        {
+            _motionAge.SetTo(Scalar.All(0));
+            _motionAged = false;
+        }
+    }
+
     private unsafe int Median(Mat grey)
     {
         Span<int> histogram = stackalloc int[256];
@@ -243,6 +282,9 @@ public sealed class MotionDetector : IDisposable
         var h = Math.Min(_options.FrameHeight, height);
         var w = Math.Max(1, (int)Math.Round((double)width * h / height));
         _grey.Create(h, w, MatType.CV_8UC1);
+        _motionAge.Create(h, w, MatType.CV_32FC1);
+        _motionAge.SetTo(Scalar.All(0));
+        _motionAged = false;
         _hasBackground = false;
         _keep?.Dispose();
         _keep = null;
@@ -272,6 +314,10 @@ public sealed class MotionDetector : IDisposable
         _diff.Dispose();
         _binary.Dispose();
         _dilated.Dispose();
+        _still.Dispose();
+        _motionAge.Dispose();
+        _aged.Dispose();
+        _agedMask.Dispose();
         _kernel.Dispose();
         _noMask.Dispose();
         _keep?.Dispose();
