@@ -30,7 +30,7 @@ internal sealed record CapacityOptions
 
 /// <summary>One camera count tried.</summary>
 internal sealed record CapacityRow(int Cameras, double OfferedFps, double AchievedFps, long Decoded, long Dropped, long StaleDropped,
-    double? AckP50, double? AckP99, double CpuPercent, double InferenceCallsPerSecond)
+    double? AckP50, double? AckP99, double CpuPercent, double InferenceCallsPerSecond, double InferredFps)
 {
     public double DropFraction => Decoded > 0 ? (double)Dropped / Decoded : 0;
 
@@ -77,7 +77,7 @@ internal static class CapacityBenchmark
         {
             var duration = await ProbeDurationAsync(options.Source, cancellationToken).ConfigureAwait(false);
             var tried = new SortedDictionary<int, CapacityRow>();
-            rows.WriteLine("cameras  offered fps  achieved fps  drops   p50 ms  p99 ms  CPU %  inference calls/s  holds");
+            rows.WriteLine("cameras  offered fps  achieved fps  drops   p50 ms  p99 ms  CPU %  inference calls/s  inferred fps  holds");
             async Task<bool> Holds(int n)
             {
                 if (!tried.TryGetValue(n, out var row))
@@ -87,7 +87,7 @@ internal static class CapacityBenchmark
                     tried[n] = row;
                     var failure = row.Failure(options);
                     rows.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"{row.Cameras,7}  {row.OfferedFps,11:F1}  {row.AchievedFps,12:F1}  {row.DropFraction,5:P1}  {Percentiles.Format(row.AckP50),6}  {Percentiles.Format(row.AckP99),6}  {row.CpuPercent,5:F0}  {row.InferenceCallsPerSecond,17:F1}  {(failure is null ? "yes" : "no: " + failure)}"));
+                        $"{row.Cameras,7}  {row.OfferedFps,11:F1}  {row.AchievedFps,12:F1}  {row.DropFraction,5:P1}  {Percentiles.Format(row.AckP50),6}  {Percentiles.Format(row.AckP99),6}  {row.CpuPercent,5:F0}  {row.InferenceCallsPerSecond,17:F1}  {row.InferredFps,12:F1}  {(failure is null ? "yes" : "no: " + failure)}"));
                 }
 
                 return row.Failure(options) is null;
@@ -168,10 +168,12 @@ internal static class CapacityBenchmark
         harness.Metrics.ResetHistograms();
         var start = harness.Counts();
         var batchesBefore = BatchCount(harness);
+        var inferredBefore = harness.Metrics.Total(InstrumentNames.DetectFrames);
         var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         await harness.RunForAsync(options.Hold, ct).ConfigureAwait(false);
         var end = harness.Counts();
         var batches = BatchCount(harness) - batchesBefore;
+        var inferred = harness.Metrics.Total(InstrumentNames.DetectFrames) - inferredBefore;
         var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
         var ack = harness.Metrics.AllValues(InstrumentNames.SinkAckLatency);
         await harness.StopAsync().ConfigureAwait(false);
@@ -186,7 +188,8 @@ internal static class CapacityBenchmark
             Percentiles.Of(ack, 0.5),
             Percentiles.Of(ack, 0.99),
             100 * cpu.TotalSeconds / seconds / Environment.ProcessorCount,
-            batches / seconds);
+            batches / seconds,
+            inferred / seconds);
     }
 
     /// <summary>Inference calls so far: a histogram's total is its number of observations, one per batch Detect ran.</summary>

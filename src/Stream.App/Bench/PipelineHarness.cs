@@ -98,6 +98,9 @@ internal sealed class PipelineHarness : IAsyncDisposable
     /// <summary>Time since the pipeline finished starting (all stages up, model loaded).</summary>
     public TimeSpan Elapsed => _clock.Elapsed;
 
+    /// <summary>An override key starting with this applies to every camera of the run (e.g. <c>Cameras:*:SkipFrames=nonref</c>).</summary>
+    public const string EveryCamera = "Cameras:*:";
+
     /// <summary>The in-memory configuration of a benchmark run: every key the stages read, as <c>stream run</c> would get them from a file.</summary>
     public static Dictionary<string, string?> BuildConfiguration(BenchSettings settings, string redisConfiguration, string spoolDirectory)
     {
@@ -130,7 +133,17 @@ internal sealed class PipelineHarness : IAsyncDisposable
 
         foreach (var (key, value) in settings.Overrides)
         {
-            config[key] = value;
+            if (key.StartsWith(EveryCamera, StringComparison.OrdinalIgnoreCase))
+            {
+                for (var i = 0; i < settings.Cameras; i++)
+                {
+                    config[string.Create(inv, $"Cameras:{i}:{key[EveryCamera.Length..]}")] = value;
+                }
+            }
+            else
+            {
+                config[key] = value;
+            }
         }
 
         return config;

@@ -19,7 +19,7 @@ internal static class OpsCommands
 
     private static Option<string[]> SetOption() => new("--set")
     {
-        Description = "Further pipeline configuration, e.g. --set Detect:IntraOpThreads=1 (repeatable).",
+        Description = "Further pipeline configuration, e.g. --set Detect:IntraOpThreads=1 (repeatable); Cameras:*:KEY=V sets KEY on every camera of the run.",
         AllowMultipleArgumentsPerToken = false,
     };
 
