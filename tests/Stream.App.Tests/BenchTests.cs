@@ -22,6 +22,24 @@ public sealed class BenchTests
     public BenchTests(ITestOutputHelper output) => _output = output;
 
     [Fact]
+    public void A_set_for_Cameras_star_applies_the_key_to_every_camera_of_the_run_and_other_keys_as_they_are()
+    {
+        var settings = new BenchSettings
+        {
+            Source = "clip.mp4",
+            Cameras = 3,
+            Overrides = new Dictionary<string, string?> { ["Cameras:*:SkipFrames"] = "nonref", ["Detect:Gate"] = "motion" },
+        };
+
+        var config = PipelineHarness.BuildConfiguration(settings, "127.0.0.1:6379", "/tmp/spool");
+
+        Assert.Equal(["nonref", "nonref", "nonref"], Enumerable.Range(0, 3).Select(i => config[$"Cameras:{i}:SkipFrames"]));
+        Assert.False(config.ContainsKey("Cameras:3:SkipFrames"));
+        Assert.False(config.ContainsKey("Cameras:*:SkipFrames"));
+        Assert.Equal("motion", config["Detect:Gate"]);
+    }
+
+    [Fact]
     public async Task Bench_e2e_brings_every_ingested_frame_to_the_sink_and_reports_throughput_ceiling_and_their_ratio()
     {
         var clip = RepoPaths.Sample("test_360p.mp4");
