@@ -67,9 +67,13 @@ public sealed class MotionOptions
     [Range(0.0, 3600.0)]
     public double RefreshSeconds { get; set; } = 5;
 
-    /// <summary>After motion, or after the camera's detections last moved, frames are inferred for this long (seconds).</summary>
+    /// <summary>
+    /// After motion, or after the camera's detections last moved, frames are inferred for this long (seconds). 0.5: an
+    /// object that stops is still motion for <see cref="StillAfterSeconds"/> (the background does not learn it before),
+    /// so the hold only has to bridge the frames after the last motion (docs/detect.md, "Why these defaults").
+    /// </summary>
     [Range(0.0, 3600.0)]
-    public double HoldSeconds { get; set; } = 1;
+    public double HoldSeconds { get; set; } = 0.5;
 }
 
 /// <summary>What ingest measured on one frame of a camera whose gate is <see cref="GateMode.Motion"/>.</summary>
