@@ -40,6 +40,39 @@ public sealed class BenchTests
     }
 
     [Fact]
+    public async Task Bench_capacity_judges_a_scene_that_sends_no_event_on_the_capture_to_sink_latency_of_its_frames()
+    {
+        // An empty grey scene: nothing to detect, so no event reaches Kafka in the window.
+        var dir = Directory.CreateTempSubdirectory("stream-capacity-test-");
+        try
+        {
+            var clip = Path.Combine(dir.FullName, "empty.mp4");
+            await Streaming.Bench.ToolProcess.RunAsync("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", "color=c=gray:s=320x240:r=10:d=4", "-pix_fmt", "yuv420p", clip], CancellationToken.None);
+            var options = new CapacityOptions
+            {
+                Source = clip,
+                Fps = 5,
+                Hold = TimeSpan.FromSeconds(3),
+                Warmup = TimeSpan.FromSeconds(1),
+                MaxCameras = 1,
+                Overrides = new Dictionary<string, string?> { ["Detect:ModelPath"] = RepoPaths.Model("yolox_nano.onnx") },
+            };
+
+            var result = await CapacityBenchmark.RunAsync(options, TextWriter.Null, progress: null, CancellationToken.None);
+
+            var row = Assert.Single(result.Rows);
+            Assert.True(row.LatencyAtSink, "an event was acknowledged from an empty grey scene");
+            Assert.NotNull(row.AckP99);
+            Assert.Null(row.Failure(options));
+            Assert.Equal(1, result.Capacity);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Bench_e2e_brings_every_ingested_frame_to_the_sink_and_reports_throughput_ceiling_and_their_ratio()
     {
         var clip = RepoPaths.Sample("test_360p.mp4");

@@ -30,7 +30,7 @@ internal sealed record CapacityOptions
 
 /// <summary>One camera count tried.</summary>
 internal sealed record CapacityRow(int Cameras, double OfferedFps, double AchievedFps, long Decoded, long Dropped, long StaleDropped,
-    double? AckP50, double? AckP99, double CpuPercent, double InferenceCallsPerSecond, double InferredFps)
+    double? AckP50, double? AckP99, double CpuPercent, double InferenceCallsPerSecond, double InferredFps, bool LatencyAtSink = false)
 {
     public double DropFraction => Decoded > 0 ? (double)Dropped / Decoded : 0;
 
@@ -38,8 +38,8 @@ internal sealed record CapacityRow(int Cameras, double OfferedFps, double Achiev
     public string? Failure(CapacityOptions o) =>
         Decoded == 0 ? "no frame decoded"
         : DropFraction > o.MaxDropFraction ? string.Create(CultureInfo.InvariantCulture, $"drops {DropFraction:P1} > {o.MaxDropFraction:P0}")
-        : AckP99 is null ? "no event acknowledged"
-        : AckP99 > o.MaxAckP99.TotalMilliseconds ? string.Create(CultureInfo.InvariantCulture, $"p99 capture->ack {AckP99:F0} ms > {o.MaxAckP99.TotalMilliseconds:F0} ms")
+        : AckP99 is null ? "no event acknowledged and no frame reached the sink"
+        : AckP99 > o.MaxAckP99.TotalMilliseconds ? string.Create(CultureInfo.InvariantCulture, $"p99 capture->{(LatencyAtSink ? "sink" : "ack")} {AckP99:F0} ms > {o.MaxAckP99.TotalMilliseconds:F0} ms")
         : StaleDropped > 0 ? string.Create(CultureInfo.InvariantCulture, $"{StaleDropped} frames waited longer than Detect:StalenessMs")
         : null;
 }
@@ -87,11 +87,13 @@ internal static class CapacityBenchmark
                     tried[n] = row;
                     var failure = row.Failure(options);
                     rows.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"{row.Cameras,7}  {row.OfferedFps,11:F1}  {row.AchievedFps,12:F1}  {row.DropFraction,5:P1}  {Percentiles.Format(row.AckP50),6}  {Percentiles.Format(row.AckP99),6}  {row.CpuPercent,5:F0}  {row.InferenceCallsPerSecond,17:F1}  {row.InferredFps,12:F1}  {(failure is null ? "yes" : "no: " + failure)}"));
+                        $"{row.Cameras,7}  {row.OfferedFps,11:F1}  {row.AchievedFps,12:F1}  {row.DropFraction,5:P1}  {Percentiles.Format(row.AckP50),6}  {Percentiles.Format(row.AckP99) + (row.LatencyAtSink ? "*" : string.Empty),6}  {row.CpuPercent,5:F0}  {row.InferenceCallsPerSecond,17:F1}  {row.InferredFps,12:F1}  {(failure is null ? "yes" : "no: " + failure)}"));
                 }
 
                 return row.Failure(options) is null;
             }
+
+            rows.WriteLine("(p50/p99: capture to Kafka ack of the events; * where no event was acknowledged in the window: capture to sink of every frame)");
 
             // Double until a count fails, then bisect between the last that held and the first that failed.
             var good = 0;
@@ -175,7 +177,14 @@ internal static class CapacityBenchmark
         var batches = BatchCount(harness) - batchesBefore;
         var inferred = harness.Metrics.Total(InstrumentNames.DetectFrames) - inferredBefore;
         var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
+        // A scene where nothing is tracked in the window (small people the model misses, an empty room) sends no
+        // event: its latency is then the frames' capture to sink, which the ack of an event would only add to.
         var ack = harness.Metrics.AllValues(InstrumentNames.SinkAckLatency);
+        var atSink = ack.Count == 0;
+        if (atSink)
+        {
+            ack = harness.Metrics.AllValues(PipelineHarness.SinkLatency);
+        }
         await harness.StopAsync().ConfigureAwait(false);
         var seconds = (end.At - start.At).TotalSeconds;
         return new CapacityRow(
@@ -189,7 +198,8 @@ internal static class CapacityBenchmark
             Percentiles.Of(ack, 0.99),
             100 * cpu.TotalSeconds / seconds / Environment.ProcessorCount,
             batches / seconds,
-            inferred / seconds);
+            inferred / seconds,
+            atSink);
     }
 
     /// <summary>Inference calls so far: a histogram's total is its number of observations, one per batch Detect ran.</summary>
