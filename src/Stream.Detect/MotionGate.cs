@@ -63,7 +63,11 @@ public sealed class MotionGate
         }
     }
 
-    /// <summary>The detections of an inferred frame: when one of them moved since the camera's previous inferred frame, the gate holds open.</summary>
+    /// <summary>
+    /// The detections of an inferred frame: when one of them moved since the camera's previous inferred frame, or is new
+    /// (no confident detection of its class overlapped it there), the gate holds open, so that a moving object stays
+    /// looked at and a new one is seen again on the next frames, which the tracker needs to confirm it.
+    /// </summary>
     public void Observe(string cameraId, IReadOnlyList<Detection> detections)
     {
         ArgumentNullException.ThrowIfNull(detections);
@@ -71,7 +75,7 @@ public sealed class MotionGate
         lock (_lock)
         {
             var camera = Camera(cameraId);
-            if (Moved(camera.Previous, detections))
+            if (MovedOrNew(camera.Previous, detections))
             {
                 camera.HoldUntil = Math.Max(camera.HoldUntil, now + _hold);
             }
@@ -96,8 +100,11 @@ public sealed class MotionGate
         }
     }
 
-    /// <summary>True when a confident detection matches a previous one of its class (IoU >= 0.3) whose centre is 10 % of its size away.</summary>
-    internal static bool Moved(List<Detection> previous, IReadOnlyList<Detection> detections)
+    /// <summary>
+    /// True when a confident detection matches a previous one of its class (IoU >= 0.3) whose centre is 10 % of its size
+    /// away, or matches none (it is new: a pedestrian too small for the motion detector, first seen on a refresh look).
+    /// </summary>
+    internal static bool MovedOrNew(List<Detection> previous, IReadOnlyList<Detection> detections)
     {
         foreach (var d in detections)
         {
@@ -119,7 +126,7 @@ public sealed class MotionGate
                 }
             }
 
-            if (best >= SameObjectIoU && shift >= MovedShare)
+            if (best < SameObjectIoU || shift >= MovedShare)
             {
                 return true;
             }

@@ -56,15 +56,46 @@ public class MotionGateTests
     public void Detections_that_move_keep_the_gate_open_without_pixel_motion()
     {
         var gate = new MotionGate(new MotionOptions { RefreshSeconds = 5, HoldSeconds = 1 }, _time);
-        Assert.True(gate.ShouldInfer("cam", Still));
-        gate.Observe("cam", [new Detection(new BoxF(100, 100, 150, 200), 0.9f, 0)]);
+        var there = new Detection(new BoxF(100, 100, 150, 200), 0.9f, 0);
+        Assert.True(gate.ShouldInfer("cam", Still)); // 0 s: the first look
+        gate.Observe("cam", [there]);
         _time.Advance(TimeSpan.FromMilliseconds(200));
-        Assert.False(gate.ShouldInfer("cam", Still)); // one observation: nothing moved yet
+        Assert.True(gate.ShouldInfer("cam", Still)); // 0.2 s: held open for an object seen for the first time
+        gate.Observe("cam", [there]); // in the same place: neither new nor moved
+        _time.Advance(TimeSpan.FromMilliseconds(1000));
+        Assert.False(gate.ShouldInfer("cam", Still)); // 1.2 s: the hold is over, nothing moved
+
+        _time.Advance(TimeSpan.FromMilliseconds(4000));
+        Assert.True(gate.ShouldInfer("cam", Still)); // 5.2 s: refresh look
         gate.Observe("cam", [new Detection(new BoxF(110, 100, 160, 200), 0.9f, 0)]); // 10 px of 100: moved
         _time.Advance(TimeSpan.FromMilliseconds(200));
         Assert.True(gate.ShouldInfer("cam", Still));
         gate.Observe("cam", [new Detection(new BoxF(110, 100, 160, 200), 0.9f, 0)]); // stopped
         _time.Advance(TimeSpan.FromMilliseconds(1200));
+        Assert.False(gate.ShouldInfer("cam", Still));
+    }
+
+    [Fact]
+    public void A_new_object_first_seen_on_a_refresh_look_keeps_the_gate_open_so_that_the_tracker_sees_it_again()
+    {
+        // A pedestrian 20-40 px tall, too small for the motion detector, walks into an empty scene.
+        var gate = new MotionGate(new MotionOptions { RefreshSeconds = 5, HoldSeconds = 0.5 }, _time);
+        Assert.True(gate.ShouldInfer("cam", Still));
+        gate.Observe("cam", []); // the empty scene
+        _time.Advance(TimeSpan.FromMilliseconds(200));
+        var between = Run(gate, 4.8, Still); // 0.2-4.8 s
+        Assert.All(between, Assert.False);
+
+        Assert.True(gate.ShouldInfer("cam", Still)); // 5 s: refresh look, the pedestrian is there
+        gate.Observe("cam", [new Detection(new BoxF(40, 300, 52, 336), 0.66f, 0)]);
+        _time.Advance(TimeSpan.FromMilliseconds(200));
+        Assert.Equal([true, true, false], Run(gate, 0.6, Still)); // 0.5 s held open, then closed again
+
+        // A detection too unsure to count (score under 0.5) does not open it.
+        _time.Advance(TimeSpan.FromSeconds(5));
+        Assert.True(gate.ShouldInfer("cam", Still));
+        gate.Observe("cam", [new Detection(new BoxF(400, 300, 412, 336), 0.3f, 0)]);
+        _time.Advance(TimeSpan.FromMilliseconds(200));
         Assert.False(gate.ShouldInfer("cam", Still));
     }
 }
