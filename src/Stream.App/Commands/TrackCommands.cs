@@ -62,9 +62,10 @@ internal static class TrackCommands
         var model = new Option<string>("--model") { Description = "ONNX detector for the img1/ path (persons only are tracked).", DefaultValueFactory = _ => new DetectOptions().ModelPath };
         var score = new Option<float>("--score") { Description = "Detector score threshold for the img1/ path (low so ByteTrack sees low-score boxes).", DefaultValueFactory = _ => 0.1f };
         var gate = new Option<GateMode>("--gate") { Description = "With --detections: none, or motion (the pipeline's motion gate on img1/ with default Detect:Motion; gated frames coast). Prints frames inferred and gated.", DefaultValueFactory = _ => GateMode.None };
+        var saveDetections = new Option<FileInfo?>("--save-detections") { Description = "Without --detections: also write the detector's boxes of every frame as a MOTChallenge det.txt (for --detections runs, e.g. gated against ungated on your own footage)." };
         var command = new Command("mot", "Track a MOTChallenge sequence: from --detections, or detect + track over img1/*.jpg.")
         {
-            seq, detections, outFile, tracker, high, low, newTrack, match, buffer, minHits, reupdate, model, score, gate,
+            seq, detections, outFile, tracker, high, low, newTrack, match, buffer, minHits, reupdate, model, score, gate, saveDetections,
         };
         command.SetAction((parse, ct) => Guarded("mot", () =>
         {
@@ -117,9 +118,23 @@ internal static class TrackCommands
                     return 2;
                 }
 
+                var seen = parse.GetValue(saveDetections) is null ? null : new List<MotRow>();
+                var frame = 0;
                 using (detector)
                 {
-                    rows = MotRunner.RunOnImages(dir, info, image => detector.Detect(image), options, parse.GetValue(tracker));
+                    rows = MotRunner.RunOnImages(dir, info, image =>
+                    {
+                        frame++;
+                        var found = detector.Detect(image);
+                        seen?.AddRange(found.Select(d => new MotRow(frame, -1, d.Box.X1, d.Box.Y1, d.Box.Width, d.Box.Height, d.Score, -1, -1)));
+                        return found;
+                    }, options, parse.GetValue(tracker));
+                }
+
+                if (seen is not null)
+                {
+                    MotFile.WriteTracks(parse.GetValue(saveDetections)!.FullName, seen);
+                    Console.WriteLine($"{info.Name}: {seen.Count} detections -> {parse.GetValue(saveDetections)!.FullName}");
                 }
             }
 
