@@ -7,7 +7,9 @@ namespace Streaming.Ingest.Motion;
 /// One camera's motion detector, as Frigate's: the frame is shrunk to a small grey picture (<see cref="MotionOptions.FrameHeight"/>
 /// rows), compared with a running average of the past pictures (the background), and the pixels that differ by more than
 /// <see cref="MotionOptions.Threshold"/> are dilated and grouped into regions; regions of at least
-/// <see cref="MotionOptions.MinAreaPercent"/> are motion. Masked polygons never count.
+/// <see cref="MotionOptions.MinAreaPercent"/> are motion. Masked polygons never count. The background learns only the
+/// pixels outside motion regions (and those in motion for <see cref="MotionOptions.StillAfterSeconds"/>), so a passing
+/// object leaves no ghost behind.
 /// <para>A change of the whole picture's brightness (auto-exposure darkening the frame while a white car passes, clouds,
 /// lights switched) is not motion: before differencing, the picture's grey levels are mapped linearly so that their mean
 /// and spread over the unmasked area match the background's. A change over most of the picture that this does not
@@ -222,11 +224,7 @@ public sealed class MotionDetector : IDisposable
     private static double Weight(double alphaAtReference, TimeSpan sinceLast) =>
         sinceLast > TimeSpan.Zero ? 1 - Math.Pow(1 - alphaAtReference, Seconds(sinceLast) * ReferenceFps) : alphaAtReference;
 
-
-    /// <summary>
-    /// The median grey level over the unmasked pixels, from a histogram of every other pixel of every other row
-    /// (a quarter of the small picture is plenty for a median, and costs a quarter).
-    /// </summary>
+    /// <summary>No pixel has been in motion: after a still frame, a scene change or a reset.</summary>
     private void ClearMotionAge()
     {
         if (_motionAged)
@@ -236,6 +234,10 @@ public sealed class MotionDetector : IDisposable
         }
     }
 
+    /// <summary>
+    /// The median grey level over the unmasked pixels, from a histogram of every other pixel of every other row
+    /// (a quarter of the small picture is plenty for a median, and costs a quarter).
+    /// </summary>
     private unsafe int Median(Mat grey)
     {
         Span<int> histogram = stackalloc int[256];
