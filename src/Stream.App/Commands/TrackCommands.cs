@@ -93,6 +93,12 @@ internal static class TrackCommands
             var dir = parse.GetValue(seq)!.FullName;
             var info = SeqInfo.Read(dir);
             var detFile = parse.GetValue(detections);
+            if (detFile is not null && parse.GetValue(saveDetections) is not null)
+            {
+                Console.Error.WriteLine("eval mot: --save-detections writes the model's boxes, which a --detections run does not compute: drop --detections (the model then runs on img1/).");
+                return 2;
+            }
+
             List<MotRow> rows;
             if (detFile is not null)
             {
