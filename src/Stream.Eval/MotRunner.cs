@@ -66,10 +66,12 @@ public static class MotRunner
 
     /// <summary>
     /// Runs detection and tracking over the sequence's images (<c>img1/000001.jpg</c> ...), with the detector given
-    /// by the caller (the Detect stage's detector, returning boxes in the image's pixels).
+    /// by the caller (the Detect stage's detector, returning boxes in the image's pixels). When <paramref name="detections"/>
+    /// is given, every frame's boxes are added to it as det.txt rows (frame, -1, x, y, w, h, score), for later
+    /// <see cref="RunOnDetections"/> runs on the same boxes.
     /// </summary>
     public static List<MotRow> RunOnImages(string sequenceDirectory, SeqInfo sequence, Func<Mat, IReadOnlyList<Detection>> detector,
-        TrackOptions options, TrackerKind kind = TrackerKind.ByteTrack)
+        TrackOptions options, TrackerKind kind = TrackerKind.ByteTrack, List<MotRow>? detections = null)
     {
         ArgumentNullException.ThrowIfNull(sequence);
         ArgumentNullException.ThrowIfNull(detector);
@@ -84,8 +86,16 @@ public static class MotRunner
                 throw new FileNotFoundException($"{path} is missing or not an image; a MOTChallenge sequence has {sequence.Length} frames in {sequence.ImageDirectory}/.", path);
             }
 
-            var detections = detector(image);
-            runner(frame, Time(sequence, frame), [.. detections], output);
+            var found = detector(image);
+            if (detections is not null)
+            {
+                foreach (var d in found)
+                {
+                    detections.Add(new MotRow(frame, -1, d.Box.X1, d.Box.Y1, d.Box.Width, d.Box.Height, d.Score, -1, -1));
+                }
+            }
+
+            runner(frame, Time(sequence, frame), [.. found], output);
         }
 
         return output;

@@ -53,14 +53,7 @@ public class GatedFootageTests(ITestOutputHelper output)
             var detections = new List<MotRow>();
             using (var detector = Detector.Load(options))
             {
-                var frame = 0;
-                MotRunner.RunOnImages(dir.FullName, info, image =>
-                {
-                    frame++;
-                    var found = detector.Detect(image);
-                    detections.AddRange(found.Select(d => new MotRow(frame, -1, d.Box.X1, d.Box.Y1, d.Box.Width, d.Box.Height, d.Score, -1, -1)));
-                    return found;
-                }, new TrackOptions());
+                MotRunner.RunOnImages(dir.FullName, info, image => detector.Detect(image), new TrackOptions(), TrackerKind.ByteTrack, detections);
             }
 
             var ungated = MotRunner.RunOnDetections(info, detections, new TrackOptions());

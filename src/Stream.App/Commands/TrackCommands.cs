@@ -124,23 +124,17 @@ internal static class TrackCommands
                     return 2;
                 }
 
-                var seen = parse.GetValue(saveDetections) is null ? null : new List<MotRow>();
-                var frame = 0;
+                var saveTo = parse.GetValue(saveDetections);
+                var seen = saveTo is null ? null : new List<MotRow>();
                 using (detector)
                 {
-                    rows = MotRunner.RunOnImages(dir, info, image =>
-                    {
-                        frame++;
-                        var found = detector.Detect(image);
-                        seen?.AddRange(found.Select(d => new MotRow(frame, -1, d.Box.X1, d.Box.Y1, d.Box.Width, d.Box.Height, d.Score, -1, -1)));
-                        return found;
-                    }, options, parse.GetValue(tracker));
+                    rows = MotRunner.RunOnImages(dir, info, image => detector.Detect(image), options, parse.GetValue(tracker), seen);
                 }
 
-                if (seen is not null)
+                if (saveTo is not null)
                 {
-                    MotFile.WriteTracks(parse.GetValue(saveDetections)!.FullName, seen);
-                    Console.WriteLine($"{info.Name}: {seen.Count} detections -> {parse.GetValue(saveDetections)!.FullName}");
+                    MotFile.WriteTracks(saveTo.FullName, seen!);
+                    Console.WriteLine($"{info.Name}: {seen!.Count} detections -> {saveTo.FullName}");
                 }
             }
 
