@@ -41,11 +41,11 @@ public sealed class Detector : IDisposable
         Model = model;
         _classMask = DetectorModel.ClassMask(options.Classes, model.Labels);
         RunBatch = model.FixedBatch ?? options.MaxBatch;
-        ConcurrentRuns = options.ConcurrentRunsOn(model.Provider == "CPU" ? ExecutionProviderKind.Cpu : ExecutionProviderKind.Cuda);
+        ConcurrentRuns = options.ConcurrentRunsOn(model.ProviderKind);
         Capacity = model.FixedBatch is { } fixedBatch
             ? (options.MaxBatch + fixedBatch - 1) / fixedBatch * fixedBatch
             : options.MaxBatch;
-        if (model.Provider != "CPU")
+        if (model.ProviderKind != ExecutionProviderKind.Cpu)
         {
             // The GPU providers copy page-locked host memory to the device in one DMA transfer per batch.
             try

@@ -26,6 +26,9 @@ public sealed record ModelDescription(
     public int ClassCount => Labels.Count;
 
     public bool DynamicBatch => FixedBatch is null;
+
+    /// <summary>The execution provider the session runs on (<see cref="Provider"/> is its name).</summary>
+    public ExecutionProviderKind ProviderKind => DetectorModel.KindOf(Provider);
 }
 
 /// <summary>Opens an ONNX model with the best execution provider available and reads its description.</summary>
@@ -480,6 +483,14 @@ internal static partial class DetectorModel
         ExecutionProviderKind.TensorRt => "TensorRT",
         ExecutionProviderKind.Cuda => "CUDA",
         _ => "CPU",
+    };
+
+    /// <summary>The provider a <see cref="Name"/> names.</summary>
+    internal static ExecutionProviderKind KindOf(string name) => name switch
+    {
+        "TensorRT" => ExecutionProviderKind.TensorRt,
+        "CUDA" => ExecutionProviderKind.Cuda,
+        _ => ExecutionProviderKind.Cpu,
     };
 
     private static string Dims(int[] dims) => string.Join(", ", dims.Select(d => d > 0 ? d.ToString(CultureInfo.InvariantCulture) : "?"));
