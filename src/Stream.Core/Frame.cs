@@ -108,6 +108,15 @@ public sealed class Frame : IDisposable
     /// <summary>Presentation time stamp from the stream, when the source provides one.</summary>
     public TimeSpan? Pts { get; }
 
+    /// <summary>
+    /// When the picture happened on the camera's own timeline, the clock tracking and events run on. A recording's frames
+    /// carry their media time (<see cref="Pts"/>, counted from the run's start, <see cref="Epoch"/>), whatever the pacing:
+    /// decoded ahead in bursts at full speed or played at its own rate, a frame is 1/fps after the one before it, so a
+    /// recording gives the same tracks and events analysed as fast as possible as played like a live camera. Frames
+    /// without a stream time (live network cameras and devices, whose clock is not ours) use <see cref="CaptureTime"/>.
+    /// </summary>
+    public DateTimeOffset MediaTime => Pts is { } pts ? DateTimeOffset.FromUnixTimeMilliseconds(Epoch) + pts : CaptureTime;
+
     /// <summary>True for live sources (RTSP, devices, paced files): stale frames may be dropped. False: nothing may be dropped.</summary>
     public bool IsLive { get; }
 

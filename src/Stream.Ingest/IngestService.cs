@@ -40,7 +40,8 @@ public sealed class IngestService(
                 Log.NoCameras(logger, cameras.Value.Cameras.Count);
             }
 
-            foreach (var camera in enabled)
+            // Disabled cameras are listed too (as Stopped), so that enabling one through the API starts it.
+            foreach (var camera in cameras.Value.Cameras)
             {
                 try
                 {

@@ -181,11 +181,11 @@ public sealed class TrackService : PipelineStage
                     var keep = false;
                     if (detected.Inferred)
                     {
-                        keep = tracker.Update(detected.Detections, frame.CaptureTime, frame.Sequence, tracks, worker.Events);
+                        keep = tracker.Update(detected.Detections, frame.MediaTime, frame.Sequence, tracks, worker.Events);
                     }
                     else
                     {
-                        tracker.Coast(frame.CaptureTime, tracks, worker.Events);
+                        tracker.Coast(frame.MediaTime, tracks, worker.Events);
                     }
 
                     frame.TrackedTimestamp = Stopwatch.GetTimestamp();
@@ -201,7 +201,7 @@ public sealed class TrackService : PipelineStage
                     }
 
                     lastSequence = frame.Sequence;
-                    lastTime = frame.CaptureTime;
+                    lastTime = frame.MediaTime;
                     await WriteAsync(new TrackedFrame(frame, tracks, (IReadOnlyList<PipelineEvent>?)events ?? NoEvents, keep), hardStop).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (ex is ChannelClosedException || (ex is OperationCanceledException && hardStop.IsCancellationRequested))
