@@ -13,6 +13,7 @@ internal static class Program
         var bench = new Command("bench", "Benchmarks that print their figures and a ratio as the last line.");
         var eval = new Command("eval", "Evaluation: tracking in MOTChallenge format (synth, mot, score, compare) and detector accuracy with speed (detect).");
         root.Subcommands.Add(RunCommand.Create());
+        root.Subcommands.Add(AnalyzeCommand.Create());
         root.Subcommands.Add(bench);
         root.Subcommands.Add(eval);
 
