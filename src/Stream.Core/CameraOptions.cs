@@ -76,4 +76,43 @@ public sealed class CameraOptions
 
     /// <summary>Regions ignored by the motion detector, each "x1,y1,x2,y2,x3,y3,..." (fractions 0-1, or pixels); see <see cref="MotionMask"/>.</summary>
     public List<string> MotionMasks { get; set; } = [];
+
+    /// <summary>The camera's zones (polygons in frame pixels): zone_entered / zone_exited events.</summary>
+    public List<ZoneOptions> Zones { get; set; } = [];
+
+    /// <summary>The camera's directed lines: line_crossed events.</summary>
+    public List<LineOptions> Lines { get; set; } = [];
+
+    /// <summary>What the camera tracks and alerts on: classes by label name, and per class score and size limits.</summary>
+    public ObjectsOptions Objects { get; set; } = new();
+
+    /// <summary>
+    /// A copy whose lists are the copy's own (their entries are shared: settings are not changed in place once read).
+    /// Every property is copied; a test checks none is forgotten.
+    /// </summary>
+    public CameraOptions Clone() => new()
+    {
+        Id = Id,
+        Url = Url,
+        MaxFps = MaxFps,
+        Width = Width,
+        Height = Height,
+        Loop = Loop,
+        Pacing = Pacing,
+        HwAccel = HwAccel,
+        Enabled = Enabled,
+        SkipFrames = SkipFrames,
+        Gate = Gate,
+        MotionMasks = [.. MotionMasks],
+        Zones = [.. Zones],
+        Lines = [.. Lines],
+        Objects = new ObjectsOptions
+        {
+            Track = [.. Objects.Track],
+            Filters = new Dictionary<string, ObjectFilterOptions>(Objects.Filters, StringComparer.OrdinalIgnoreCase),
+        },
+    };
+
+    /// <summary>The zones and lines as one object (the same lists, not a copy).</summary>
+    public CameraGeometryOptions Geometry() => new() { Zones = Zones, Lines = Lines };
 }

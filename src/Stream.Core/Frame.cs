@@ -102,6 +102,12 @@ public sealed class Frame : IDisposable
     /// </summary>
     public long Epoch { get; set; }
 
+    /// <summary>
+    /// The settings of the camera run this frame belongs to (its entry under <c>Cameras</c>, zones, lines and objects
+    /// included), set by ingest with <see cref="Epoch"/>; null for frames made elsewhere. Track reads it when a run starts.
+    /// </summary>
+    public CameraOptions? Camera { get; set; }
+
     /// <summary>Wall-clock time at which the frame was captured (decoded) by ingest.</summary>
     public DateTimeOffset CaptureTime { get; }
 

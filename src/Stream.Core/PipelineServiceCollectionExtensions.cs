@@ -19,6 +19,8 @@ public static class PipelineServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(configuration);
         // Where frames get their pixels; a test host registers a pool of its own first, to check it is empty at shutdown.
         services.TryAddSingleton(FrameBufferPool.Shared);
+        // The model's class names: Detect publishes them, every stage that names a class reads them.
+        services.TryAddSingleton<ModelLabels>();
         services.AddOptions<ChannelOptions>()
             .BindChecked(configuration.GetSection(ChannelOptions.Section))
             .ValidateWith(ChannelOptions.Validator)

@@ -141,3 +141,15 @@ public sealed class CameraStopReasons
     /// <summary>The reason noted for <paramref name="cameraId"/>, once; null when none was.</summary>
     public string? Take(string cameraId) => _reasons.TryRemove(cameraId, out var reason) ? reason : null;
 }
+
+/// <summary>How a track id is shown to a person.</summary>
+public static class TrackIds
+{
+    /// <summary>
+    /// The short form of a track id: its number within the camera run (Track numbers a run's tracks from its epoch x 1000
+    /// + 1), e.g. 3 for 1796492560122003; the id itself when it is not of that form. Events and the API keep the full id,
+    /// which is unique across runs; the overlay and the page show this one, with the full id on hover.
+    /// </summary>
+    public static long Short(long trackId, long? epoch) =>
+        epoch is > 0 and < long.MaxValue / 1000 && trackId > epoch.Value * 1000 ? trackId - (epoch.Value * 1000) : trackId;
+}

@@ -25,11 +25,13 @@ public sealed class DetectService : PipelineStage
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly MotionGate _gate;
+    private readonly ModelLabels _labels;
     private long _detected;
 
     public DetectService(IOptions<DetectOptions> options, FrameBus bus, ChannelWriter<DetectedFrame> output,
-        DetectMetrics metrics, ILoggerFactory loggers, TimeProvider? time = null)
+        DetectMetrics metrics, ILoggerFactory loggers, TimeProvider? time = null, ModelLabels? labels = null)
     {
+        _labels = labels ?? new ModelLabels();
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(loggers);
         _options = options.Value;
@@ -51,6 +53,7 @@ public sealed class DetectService : PipelineStage
         try
         {
             detector = Detector.Load(_options, _loggers.CreateLogger<Detector>(), _time);
+            _labels.Publish(detector.Labels);
             var laneCount = detector.ConcurrentRuns + 1; // one more than runs in flight: it is gathered and letterboxed meanwhile
             for (var i = 0; i < laneCount; i++)
             {

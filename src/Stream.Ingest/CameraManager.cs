@@ -281,21 +281,7 @@ public sealed class CameraManager : ICameraRegistry, IAsyncDisposable
         }
     }
 
-    private static CameraOptions Clone(CameraOptions c) => new()
-    {
-        Id = c.Id,
-        Url = c.Url,
-        MaxFps = c.MaxFps,
-        Width = c.Width,
-        Height = c.Height,
-        Loop = c.Loop,
-        Pacing = c.Pacing,
-        HwAccel = c.HwAccel,
-        Enabled = c.Enabled,
-        SkipFrames = c.SkipFrames,
-        Gate = c.Gate,
-        MotionMasks = [.. c.MotionMasks],
-    };
+    private static CameraOptions Clone(CameraOptions c) => c.Clone();
 
     public async ValueTask DisposeAsync()
     {

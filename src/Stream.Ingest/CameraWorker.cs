@@ -230,6 +230,7 @@ internal sealed class CameraWorker
                             }
 
                             frame.Epoch = epoch;
+                            frame.Camera = Camera;
                             sequence++;
                             passFrames++;
                             Interlocked.Increment(ref _decoded);

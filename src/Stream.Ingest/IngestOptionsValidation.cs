@@ -72,6 +72,11 @@ public static class CameraChecks
             }
         }
 
+        // Zones, lines and objects: named by the camera's place (Cameras[2], or the camera's id for the API and the registry).
+        var at = where ?? $"camera {name}";
+        errors.AddRange(CameraSceneRules.GeometryProblems(at, camera.Geometry()));
+        errors.AddRange(CameraSceneRules.ObjectProblems(at, camera.Objects ?? new ObjectsOptions()));
+
         if (string.IsNullOrWhiteSpace(camera.Url) || camera.Url.Length > CameraOptions.MaxUrlLength)
         {
             return errors;

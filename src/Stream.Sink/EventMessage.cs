@@ -140,7 +140,7 @@ public sealed class EventMessage
             FrameKey = e.FrameSequence is { } seq ? FrameKeyFor(framePrefix, e.CameraId, seq, e.Epoch) : null,
             TrackId = e.TrackId,
             ClassId = e.ClassId,
-            Label = e.Label ?? (e.ClassId is { } c && c >= 0 && c < CocoClasses.Names.Count ? CocoClasses.Names[c] : null),
+            Label = e.Label, // the model's name of the class, set by Track
             Score = e.Score,
             Box = e.Box is { } b ? new EventBox { X1 = b.X1, Y1 = b.Y1, X2 = b.X2, Y2 = b.Y2 } : null,
             FirstSeen = e.FirstSeen,

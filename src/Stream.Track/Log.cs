@@ -19,4 +19,10 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 4005, Level = LogLevel.Warning, Message = "Track: hard stop at the shutdown timeout; frames still queued are released")]
     public static partial void HardStop(ILogger logger);
+
+    [LoggerMessage(EventId = 4006, Level = LogLevel.Warning, Message = "Track:Cameras:{Camera} is the old place of a camera's zones and lines: move its Zones and Lines into the camera's own entry under Cameras (it still works for now)")]
+    public static partial void OldGeometryPlace(ILogger logger, string camera);
+
+    [LoggerMessage(EventId = 4007, Level = LogLevel.Error, Message = "Track: camera {Camera}: {Problem}")]
+    public static partial void ObjectsProblem(ILogger logger, string camera, string problem);
 }

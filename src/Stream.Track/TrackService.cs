@@ -28,14 +28,14 @@ public sealed class TrackService : PipelineStage
     private readonly ConcurrentDictionary<string, CameraWorker> _workers = new(StringComparer.Ordinal);
     private readonly FrameBufferPool _pool;
     private readonly CameraStopReasons? _stopReasons;
-    private readonly CameraGeometryOverrides? _geometry;
+    private readonly ModelLabels _labels;
 
     public TrackService(ChannelReader<DetectedFrame> input, ChannelWriter<TrackedFrame> output, IOptions<TrackOptions> options,
         ILogger<TrackService> logger, IMeterFactory? meterFactory = null, FrameBufferPool? pool = null, CameraStopReasons? stopReasons = null,
-        CameraGeometryOverrides? geometry = null)
+        ModelLabels? labels = null)
     {
         _stopReasons = stopReasons;
-        _geometry = geometry;
+        _labels = labels ?? new ModelLabels();
         _pool = pool ?? FrameBufferPool.Shared;
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(output);
@@ -46,6 +46,10 @@ public sealed class TrackService : PipelineStage
         _options = options.Value;
         _logger = logger;
         _metrics = new TrackMetrics(meterFactory, ObserveActiveTracks);
+        foreach (var camera in _options.Cameras.Keys)
+        {
+            Log.OldGeometryPlace(_logger, camera);
+        }
     }
 
     /// <summary>Cameras seen so far.</summary>
@@ -59,7 +63,7 @@ public sealed class TrackService : PipelineStage
             {
                 while (_input.TryRead(out var detected))
                 {
-                    var worker = _workers.GetOrAdd(detected.Frame.CameraId, static (id, state) => state.Self.StartWorker(id, state.HardStop), (Self: this, HardStop: hardStop));
+                    var worker = _workers.GetOrAdd(detected.Frame.CameraId, static (_, state) => state.Self.StartWorker(state.First, state.HardStop), (Self: this, First: detected.Frame, HardStop: hardStop));
                     try
                     {
                         await worker.Queue.Writer.WriteAsync(detected, hardStop).ConfigureAwait(false);
@@ -100,15 +104,18 @@ public sealed class TrackService : PipelineStage
         base.Dispose();
     }
 
-    private CameraWorker StartWorker(string cameraId, CancellationToken hardStop)
+    /// <summary>Starts the worker of the camera whose first frame is <paramref name="first"/>, with a tracker for that frame's run.</summary>
+    private CameraWorker StartWorker(Frame first, CancellationToken hardStop)
     {
+        var cameraId = first.CameraId;
         var queue = Channel.CreateBounded<DetectedFrame>(new BoundedChannelOptions(_options.QueuePerCamera)
         {
             FullMode = BoundedChannelFullMode.Wait,
             SingleReader = true,
             SingleWriter = true,
         });
-        var worker = new CameraWorker(cameraId, queue, new ByteTracker(cameraId, _options, Geometry(cameraId)));
+        var tracker = NewTracker(cameraId, first, first.Epoch > 0 ? (first.Epoch * 1000) + 1 : 1, out var rules);
+        var worker = new CameraWorker(cameraId, queue, tracker) { Rules = rules, Epoch = first.Epoch };
         worker.Completion = Task.Run(() => RunWorkerAsync(worker, hardStop), CancellationToken.None);
         Log.CameraStarted(_logger, cameraId);
         return worker;
@@ -169,7 +176,8 @@ public sealed class TrackService : PipelineStage
                         }
 
                         worker.Epoch = frame.Epoch;
-                        worker.Tracker = new ByteTracker(worker.CameraId, _options, Geometry(worker.CameraId), firstTrackId: frame.Epoch > 0 ? (frame.Epoch * 1000) + 1 : tracker.NextTrackId);
+                        worker.Tracker = NewTracker(worker.CameraId, frame, frame.Epoch > 0 ? (frame.Epoch * 1000) + 1 : tracker.NextTrackId, out var rules);
+                        worker.Rules = rules;
                         tracker = worker.Tracker;
                         lastSequence = -1;
                     }
@@ -181,7 +189,8 @@ public sealed class TrackService : PipelineStage
                     var keep = false;
                     if (detected.Inferred)
                     {
-                        keep = tracker.Update(detected.Detections, frame.MediaTime, frame.Sequence, tracks, worker.Events);
+                        var counted = worker.Rules.Filter(detected.Detections, worker.Counted);
+                        keep = tracker.Update(counted, frame.MediaTime, frame.Sequence, tracks, worker.Events);
                     }
                     else
                     {
@@ -193,7 +202,7 @@ public sealed class TrackService : PipelineStage
                     worker.ActiveTracks = tracker.ActiveCount;
                     if (worker.Events.Count > 0)
                     {
-                        events = Stamped(worker.Events, worker.Epoch);
+                        events = Stamped(worker.Events, worker.Epoch, _labels);
                         foreach (var e in events)
                         {
                             _metrics.Event(worker.CameraId, e.Kind);
@@ -214,7 +223,7 @@ public sealed class TrackService : PipelineStage
                     // A bug or bad input must not stop the camera: drop this frame, start the camera's tracking afresh.
                     Log.WorkerFailed(_logger, worker.CameraId, ex);
                     frame.Dispose();
-                    worker.Tracker = new ByteTracker(worker.CameraId, _options, Geometry(worker.CameraId), firstTrackId: tracker.NextTrackId);
+                    worker.Tracker = new ByteTracker(worker.CameraId, _options, worker.Rules.Geometry, firstTrackId: tracker.NextTrackId);
                     tracker = worker.Tracker;
                 }
             }
@@ -252,7 +261,7 @@ public sealed class TrackService : PipelineStage
         carrier.TrackedTimestamp = Stopwatch.GetTimestamp();
         try
         {
-            await WriteAsync(new TrackedFrame(carrier, [], Stamped(worker.Events, worker.Epoch), keepFrame: false), hardStop).ConfigureAwait(false);
+            await WriteAsync(new TrackedFrame(carrier, [], Stamped(worker.Events, worker.Epoch, _labels), keepFrame: false), hardStop).ConfigureAwait(false);
             return true;
         }
         catch (Exception ex) when (ex is ChannelClosedException or OperationCanceledException)
@@ -262,12 +271,31 @@ public sealed class TrackService : PipelineStage
         }
     }
 
-    /// <summary>A copy of <paramref name="events"/>, each naming the camera run it belongs to.</summary>
-    private static List<PipelineEvent> Stamped(List<PipelineEvent> events, long epoch) =>
-        epoch > 0 ? [.. events.Select(e => e with { Epoch = epoch })] : [.. events];
+    /// <summary>A copy of <paramref name="events"/>, each naming the camera run it belongs to and its class by the model's label.</summary>
+    private static List<PipelineEvent> Stamped(List<PipelineEvent> events, long epoch, ModelLabels labels) =>
+        [.. events.Select(e => e with
+        {
+            Epoch = epoch > 0 ? epoch : e.Epoch,
+            Label = e.ClassId is { } c ? labels.NameOf(c) : e.Label,
+        })];
 
-    /// <summary>The camera's zones and lines: those given at run time (<see cref="CameraGeometryOverrides"/>), else <c>Track:Cameras</c>.</summary>
-    private CameraGeometryOptions? Geometry(string cameraId) => _geometry?.Get(cameraId) ?? _options.Cameras.GetValueOrDefault(cameraId);
+    /// <summary>
+    /// A tracker for a new run of the camera, with its rules: the run's own settings (its entry under <c>Cameras</c>, which
+    /// the frame carries) when they hold zones, lines or objects, else the older <c>Track:Cameras:{id}</c> zones and lines.
+    /// Class names the model lacks are reported once per run, one line each.
+    /// </summary>
+    private ByteTracker NewTracker(string cameraId, Frame? frame, long firstTrackId, out CameraRules rules)
+    {
+        var camera = frame?.Camera;
+        var geometry = camera is not null && camera.Geometry().Any ? camera.Geometry() : _options.Cameras.GetValueOrDefault(cameraId);
+        rules = CameraRules.Resolve($"camera '{cameraId}'", camera?.Objects, geometry, _labels.Names, frame?.Width ?? 0, frame?.Height ?? 0, out var problems);
+        foreach (var problem in problems)
+        {
+            Log.ObjectsProblem(_logger, cameraId, problem);
+        }
+
+        return new ByteTracker(cameraId, _options, rules.Geometry, firstTrackId);
+    }
 
     /// <summary>Why the camera's tracks end: what the process noted (e.g. "moved" to another worker), else <paramref name="otherwise"/>.</summary>
     private string StopReason(CameraWorker worker, string otherwise) => _stopReasons?.Take(worker.CameraId) ?? otherwise;
@@ -307,6 +335,12 @@ public sealed class TrackService : PipelineStage
         public long Epoch { get; set; }
 
         public List<PipelineEvent> Events { get; } = [];
+
+        /// <summary>The run's objects and zones, resolved (<see cref="CameraRules"/>).</summary>
+        public CameraRules Rules { get; set; } = CameraRules.All(null);
+
+        /// <summary>Scratch: the detections of the current frame that the camera's rules count.</summary>
+        public List<Detection> Counted { get; } = new(64);
 
         public Task Completion { get; set; } = Task.CompletedTask;
 

@@ -31,13 +31,13 @@ public class ClusterOptionsTests
     }
 
     [Fact]
-    public void A_registry_record_carries_its_cameras_zones_and_lines_as_in_Track_Cameras_and_bad_ones_are_named()
+    public void A_registry_record_carries_its_cameras_zones_and_lines_in_its_camera_entry_and_bad_ones_are_named()
     {
         var json = """{"Id":"cam-1","Url":"rtsp://h/p","zones":[{"Name":"door","Points":[{"X":0,"Y":0},{"X":10,"Y":0},{"X":10,"Y":10}],"ClassIds":[0]}],"Lines":[{"Name":"gate","From":{"X":0,"Y":5},"To":{"X":10,"Y":5}}]}"""u8;
         var (record, problems) = RegistryCamera.Parse(json);
         Assert.Empty(problems);
         Assert.Equal(("cam-1", "rtsp://h/p"), (record!.Camera.Id, record.Camera.Url));
-        Assert.Equal(("door", 3, 0), (record.Geometry!.Zones.Single().Name, record.Geometry.Zones[0].Points.Count, record.Geometry.Zones[0].ClassIds.Single()));
+        Assert.Equal(("door", 3, 0), (record.Geometry.Zones.Single().Name, record.Geometry.Zones[0].Points.Count, record.Geometry.Zones[0].ClassIds.Single()));
         Assert.Equal(("gate", 5f, 10f), (record.Geometry.Lines.Single().Name, record.Geometry.Lines[0].From.Y, record.Geometry.Lines[0].To.X));
 
         // Written back as it was read; a record without zones is the camera alone, and zones are part of what it runs with.
@@ -48,16 +48,23 @@ public class ClusterOptionsTests
         Assert.Equal(CameraJson.Serialize(plain.Camera), plain.Serialize());
         Assert.NotEqual(plain.Fingerprint(), record.Fingerprint());
 
+        // So are its objects: what it tracks and each class's limits, checked where they are written.
+        var objects = RegistryCamera.Parse("""{"Id":"cam-1","Url":"rtsp://h/p","Objects":{"Track":["person"],"Filters":{"person":{"MinScore":0.5,"MaxArea":0.25}}}}"""u8).Camera!;
+        Assert.Equal(("person", 0.5, 0.25), (string.Join(",", objects.Camera.Objects.Track), objects.Camera.Objects.Filters["person"].MinScore, objects.Camera.Objects.Filters["person"].MaxArea));
+        Assert.Equal(objects.Fingerprint(), RegistryCamera.Parse(objects.Serialize()).Camera!.Fingerprint());
+        Assert.Contains(RegistryCamera.Parse("""{"Id":"cam-1","Url":"rtsp://h/p","Objects":{"Track":["person"],"Filters":{"person":{"MinScore":2}}}}"""u8).Problems,
+            p => p.Contains("camera 'cam-1':Objects:Filters:person:MinScore is 2: it must be between 0 and 1", StringComparison.Ordinal));
+
         // A zone or line Track could not use, or a key it does not know, is named; so is a camera problem beside it.
         Assert.Contains(RegistryCamera.Parse("""{"Id":"cam-1","Url":"rtsp://h/p","Zones":[{"Name":"z","Points":[{"X":0,"Y":0}]}]}"""u8).Problems,
-            p => p.StartsWith("cam-1:Zones:z has 1 points", StringComparison.Ordinal));
+            p => p.StartsWith("camera 'cam-1':Zones:z has 1 points", StringComparison.Ordinal));
         Assert.Contains(RegistryCamera.Parse("""{"Id":"cam-1","Url":"rtsp://h/p","Lines":[{"Name":"l","From":{"X":1,"Y":1},"To":{"X":1,"Y":1},"Width":3}]}"""u8).Problems,
             p => p.Contains("Width", StringComparison.Ordinal));
         var both = RegistryCamera.Parse("""{"Id":"cam-1","Url":"","Lines":[{"Name":"l","From":{"X":1,"Y":1},"To":{"X":1,"Y":1}}]}"""u8).Problems;
         Assert.Contains(both, p => p.Contains("Url is empty", StringComparison.Ordinal));
         Assert.Contains(both, p => p.Contains("needs distinct From and To", StringComparison.Ordinal));
         Assert.Contains(RegistryCamera.Parse("not json"u8).Problems, p => p.StartsWith("not a camera as in config", StringComparison.Ordinal));
-        Assert.NotEmpty(RegistryCamera.Parse("""{"Id":"cam-1","Url":"rtsp://h/p","Zones":[],"zones":[]}"""u8).Problems);
+        Assert.NotEmpty(RegistryCamera.Parse("""{"Id":"cam-1","Url":"rtsp://h/p","Zones":[{"Name":"a"}],"zones":[{"Name":"b"}]}"""u8).Problems);
     }
 
     [Fact]

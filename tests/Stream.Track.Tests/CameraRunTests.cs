@@ -64,7 +64,7 @@ public class CameraRunTests
     }
 
     [Fact]
-    public async Task Zones_given_at_run_time_apply_from_the_cameras_next_run_in_place_of_its_Track_Cameras_entry_until_cleared()
+    public async Task Zones_in_a_cameras_own_entry_apply_to_the_runs_that_carry_it_in_place_of_its_Track_Cameras_entry()
     {
         static CameraGeometryOptions Everywhere(string name) => new()
         {
@@ -73,9 +73,8 @@ public class CameraRunTests
 
         var input = Channel.CreateBounded<DetectedFrame>(new BoundedChannelOptions(8) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = true });
         var output = Channel.CreateBounded<TrackedFrame>(new BoundedChannelOptions(8) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = false });
-        var geometry = new CameraGeometryOverrides();
         var options = new TrackOptions { QueuePerCamera = 4, Cameras = { ["cam"] = Everywhere("from-config") } };
-        using var service = new TrackService(input.Reader, output.Writer, Options.Create(options), NullLogger<TrackService>.Instance, geometry: geometry);
+        using var service = new TrackService(input.Reader, output.Writer, Options.Create(options), NullLogger<TrackService>.Instance);
         await service.StartAsync(CancellationToken.None);
 
         const long firstRun = 1_790_000_000_000;
@@ -86,20 +85,18 @@ public class CameraRunTests
         {
             foreach (var (epoch, start) in new[] { (firstRun, t0), (secondRun, t0.AddMinutes(1)), (thirdRun, t0.AddMinutes(2)) })
             {
-                // Set (and cleared) while the previous run still goes: its tracker was built on its first frame.
+                // The second run's frames carry a camera entry with a zone of its own (as ingest stamps them); the third's an entry without.
+                var entry = new CameraOptions { Id = "cam", Url = "rtsp://h/p" };
                 if (epoch == secondRun)
                 {
-                    geometry.Set("cam", Everywhere("from-registry"));
-                }
-                else if (epoch == thirdRun)
-                {
-                    geometry.Set("cam", null);
+                    entry.Zones = Everywhere("from-entry").Zones;
                 }
 
                 for (var f = 0; f < 30; f++)
                 {
                     var frame = Frame.Rent("cam", f, 8, 8, start + TimeSpan.FromSeconds(f / 25.0), isLive: false);
                     frame.Epoch = epoch;
+                    frame.Camera = entry;
                     await input.Writer.WriteAsync(new DetectedFrame(frame, [new Detection(BoxF.FromXywh(100 + f, 100, 40, 100), 0.9f, 0)]));
                 }
             }
@@ -117,7 +114,7 @@ public class CameraRunTests
         await producer;
         await service.StopAsync(CancellationToken.None);
 
-        Assert.Equal([("from-config", firstRun), ("from-registry", secondRun), ("from-config", thirdRun)],
+        Assert.Equal([("from-config", firstRun), ("from-entry", secondRun), ("from-config", thirdRun)],
             events.Where(e => e.Kind == EventKind.ZoneEntered).Select(e => (e.Zone!, e.Epoch!.Value)));
     }
 }

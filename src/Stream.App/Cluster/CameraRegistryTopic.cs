@@ -201,7 +201,7 @@ internal sealed class CameraRegistryTopic : IDisposable
 
     /// <summary>Puts each camera without zones or lines (reading the registry once); returns the partition of each, in order.</summary>
     public Task<IReadOnlyList<int>> PutAsync(IReadOnlyList<CameraOptions> cameras, CancellationToken ct) =>
-        PutAsync([.. cameras.Select(c => new RegistryCamera(c, null))], ct);
+        PutAsync([.. cameras.Select(c => new RegistryCamera(c))], ct);
 
     /// <summary>Puts each camera with its zones and lines (reading the registry once); returns the partition of each, in order.</summary>
     public async Task<IReadOnlyList<int>> PutAsync(IReadOnlyList<RegistryCamera> cameras, CancellationToken ct)

@@ -24,7 +24,6 @@ internal static class ClusterHosting
         services.AddSingleton(new CameraStopReasons());
 
         // A registry record's zones and lines go to Track for the camera's runs on this worker.
-        services.AddSingleton(new Streaming.Track.CameraGeometryOverrides());
 
         // The camera API writes the registry instead of the local list: a camera added on any worker runs where the group puts it.
         services.AddSingleton(sp =>

@@ -15,7 +15,7 @@ namespace Streaming.App.Cluster;
 /// the camera registry topic (cooperative-sticky assignor). For the partitions the group assigns it, it reads the
 /// registry from the beginning (nothing is ever committed; last value per key wins, a tombstone deletes), keeps following
 /// it, and runs exactly those cameras through the app's camera management (<see cref="ICameraRegistry"/>, the path of the
-/// camera API), each with the zones and lines of its record (<see cref="CameraGeometryOverrides"/>). Partitions revoked
+/// camera API), each with the zones, lines and objects of its record (part of the camera entry). Partitions revoked
 /// in a rebalance have their cameras stopped before the handler returns, so the next owner starts them only after this
 /// one stopped; partitions lost (this worker was silent past the session timeout) have theirs stopped at once.
 /// <para>One owner: the consumer's thread. The rebalance handlers run on it (inside Consume), records are applied on it,
@@ -27,7 +27,6 @@ internal sealed class ClusterWorker(
     IOptions<CameraListOptions> configCameras,
     ICameraRegistry cameras,
     CameraStopReasons stopReasons,
-    CameraGeometryOverrides geometry,
     ILogger<ClusterWorker> logger) : BackgroundService
 {
     private static readonly TimeSpan RetryEvery = TimeSpan.FromSeconds(1);
@@ -259,8 +258,6 @@ internal sealed class ClusterWorker(
         {
             try
             {
-                // The record's zones and lines (or none: Track:Cameras, if any) for the run that starts now.
-                geometry.Set(id, camera.HasGeometry ? camera.Geometry : null);
                 cameras.AddAsync(camera.Camera).GetAwaiter().GetResult();
                 _running[id] = new Running(camera.Fingerprint(), partition);
                 _startFailures.Remove(id);

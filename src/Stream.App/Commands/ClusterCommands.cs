@@ -202,7 +202,7 @@ internal static class ClusterCommands
             var geometries = new TrackOptions();
             ConfigurationChecks.Bind(track, geometries);
             problems.AddRange(ConfigurationChecks.Problems(track, typeof(TrackOptions)).Concat(TrackOptions.Validator.Problems(geometries)));
-            var records = list.Cameras.Select(c => new RegistryCamera(c, geometries.Cameras.GetValueOrDefault(c.Id))).ToList();
+            var records = list.Cameras.Select(c => RegistryCamera.Of(c, geometries.Cameras.GetValueOrDefault(c.Id))).ToList();
             if (problems.Count > 0)
             {
                 foreach (var problem in problems)
@@ -331,7 +331,7 @@ internal static class ClusterCommands
 
     /// <summary>", with 2 zones and 1 line" when the record has any, else nothing.</summary>
     private static string Geometry(RegistryCamera camera) =>
-        camera.HasGeometry ? $", with {camera.Geometry!.Zones.Count} zone(s) and {camera.Geometry.Lines.Count} line(s)" : string.Empty;
+        camera.HasGeometry ? $", with {camera.Geometry.Zones.Count} zone(s) and {camera.Geometry.Lines.Count} line(s)" : string.Empty;
 
     /// <summary>One camera object, or a JSON array of them; each checked like a config file's camera (with optional Zones and Lines as in Track:Cameras).</summary>
     private static (List<RegistryCamera> Cameras, List<string> Problems) ParseCameras(byte[] json)

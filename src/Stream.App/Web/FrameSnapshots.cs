@@ -52,7 +52,7 @@ internal sealed class FrameSnapshots(IOptions<SinkOptions> sink) : IAsyncDisposa
 
         if (e.Box is { } b)
         {
-            var label = string.Create(CultureInfo.InvariantCulture, $"{e.Label ?? e.Kind} #{e.TrackId} {e.Kind}");
+            var label = string.Create(CultureInfo.InvariantCulture, $"{e.Label ?? e.Kind} #{Core.TrackIds.Short(e.TrackId ?? 0, e.Epoch)} {e.Kind}");
             Overlay.Box(image, new Core.BoxF(b.X1, b.Y1, b.X2, b.Y2), label, Overlay.ColourOf(e.TrackId ?? 0));
         }
 

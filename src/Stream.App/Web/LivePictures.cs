@@ -26,13 +26,15 @@ internal sealed class LivePictures : IDisposable
     private readonly ConcurrentDictionary<string, Slot> _slots = new(StringComparer.Ordinal);
     private readonly TimeProvider _time;
     private readonly IReadOnlyDictionary<string, CameraGeometryOptions> _geometry;
+    private readonly ModelLabels _labels;
     private readonly long _minInterval;
 
     private readonly Counter<long> _copies;
     private readonly Histogram<double> _renderMs;
 
-    public LivePictures(IOptions<TrackOptions> track, TimeProvider time, IMeterFactory meters)
+    public LivePictures(IOptions<TrackOptions> track, TimeProvider time, IMeterFactory meters, ModelLabels labels)
     {
+        _labels = labels ?? throw new ArgumentNullException(nameof(labels));
         ArgumentNullException.ThrowIfNull(track);
         ArgumentNullException.ThrowIfNull(meters);
         _time = time ?? throw new ArgumentNullException(nameof(time));
@@ -89,7 +91,7 @@ internal sealed class LivePictures : IDisposable
                 {
                     if (picture.Version > after)
                     {
-                        var jpeg = picture.Jpeg(boxes, boxes ? _geometry.GetValueOrDefault(cameraId) : null, _renderMs, cameraId);
+                        var jpeg = picture.Jpeg(boxes, boxes ? picture.Geometry ?? _geometry.GetValueOrDefault(cameraId) : null, _labels, _renderMs, cameraId);
                         return new Rendered(jpeg, picture.Sequence, picture.Version, picture.CaptureTime, picture.Tracks, picture.Width, picture.Height);
                     }
                 }
@@ -255,8 +257,16 @@ internal sealed class LivePictures : IDisposable
             Tracks = [.. tracked.Tracks];
             Sequence = tracked.Frame.Sequence;
             CaptureTime = tracked.Frame.CaptureTime;
+            Epoch = tracked.Frame.Epoch;
+            Geometry = tracked.Frame.Camera is { } camera && camera.Geometry().Any ? camera.Geometry() : null;
             Version = version;
         }
+
+        /// <summary>The camera run the picture belongs to (for the tracks' short ids).</summary>
+        public long Epoch { get; }
+
+        /// <summary>The zones and lines of the camera's own entry, when it has any (else <c>Track:Cameras</c>'s are drawn).</summary>
+        public CameraGeometryOptions? Geometry { get; }
 
         public TrackedObject[] Tracks { get; }
 
@@ -296,7 +306,7 @@ internal sealed class LivePictures : IDisposable
         }
 
         /// <summary>The picture as JPEG, plain or with tracks and geometry drawn; encoded once per flavour.</summary>
-        public byte[] Jpeg(bool boxes, CameraGeometryOptions? geometry, Histogram<double> renderMs, string cameraId)
+        public byte[] Jpeg(bool boxes, CameraGeometryOptions? geometry, ModelLabels labels, Histogram<double> renderMs, string cameraId)
         {
             lock (_encodeGate)
             {
@@ -308,7 +318,7 @@ internal sealed class LivePictures : IDisposable
                     {
                         using var canvas = _image.Clone();
                         Overlay.Geometry(canvas, geometry);
-                        Overlay.Tracks(canvas, Tracks);
+                        Overlay.Tracks(canvas, Tracks, labels, Epoch);
                         cached = JpegOf(canvas);
                     }
                     else

@@ -22,9 +22,6 @@ internal static class Overlay
     private static readonly Scalar ZoneColour = new(0, 200, 255);
     private static readonly Scalar LineColour = new(255, 0, 255);
 
-    public static string LabelOf(int classId) =>
-        (uint)classId < (uint)CocoClasses.Names.Count ? CocoClasses.Names[classId] : "class" + classId.ToString(CultureInfo.InvariantCulture);
-
     public static Scalar ColourOf(long key) => Palette[(int)((ulong)key % (ulong)Palette.Length)];
 
     /// <summary>The pixel rectangle a box is drawn as: its outline runs through (X, Y) and (Right - 1, Bottom - 1).</summary>
@@ -49,8 +46,11 @@ internal static class Overlay
         Cv2.PutText(image, label, new Point(rect.X + 2, top + size.Height + 2), HersheyFonts.HersheySimplex, scale, Scalar.White, 1, LineTypes.AntiAlias);
     }
 
-    /// <summary>Every track of a frame that is confirmed (or tentative, thinner label) with "label #id score".</summary>
-    public static void Tracks(Mat image, IReadOnlyList<TrackedObject> tracks)
+    /// <summary>
+    /// Every track of a frame that is confirmed (or tentative, thinner label) with "label #n score": the model's label and
+    /// the track's short id (its number in the camera run, <see cref="TrackIds.Short"/>).
+    /// </summary>
+    public static void Tracks(Mat image, IReadOnlyList<TrackedObject> tracks, ModelLabels labels, long epoch)
     {
         foreach (var t in tracks)
         {
@@ -59,7 +59,7 @@ internal static class Overlay
                 continue;
             }
 
-            var label = string.Create(CultureInfo.InvariantCulture, $"{LabelOf(t.ClassId)} #{t.TrackId} {t.Score:0.00}");
+            var label = string.Create(CultureInfo.InvariantCulture, $"{labels.NameOf(t.ClassId)} #{TrackIds.Short(t.TrackId, epoch)} {t.Score:0.00}");
             Box(image, t.Box, label, ColourOf(t.TrackId));
         }
     }

@@ -157,10 +157,18 @@ async function toggleCamera(id) {
 }
 
 // ---- events ----
+// A track's short id: its number in the camera run (ids are the run's epoch x 1000 + n, unique across runs); the full
+// id stays in the event and shows on hover.
+function shortTrackId(e) {
+  const id = BigInt(e.track_id);
+  const base = e.epoch ? BigInt(e.epoch) * 1000n : 0n;
+  return (base > 0n && id > base ? id - base : id).toString();
+}
+
 function describe(e) {
   const parts = [];
   if (e.label) parts.push(e.label);
-  if (e.track_id !== undefined && e.track_id !== null) parts.push(`track ${e.track_id}`);
+  if (e.track_id !== undefined && e.track_id !== null) parts.push(`#${shortTrackId(e)}`);
   if (e.zone) parts.push(`zone ${e.zone}`);
   if (e.line) parts.push(`line ${e.line}${e.direction ? ' ' + e.direction : ''}`);
   if (e.dwell_seconds) parts.push(`${e.dwell_seconds.toFixed(1)} s`);
@@ -192,7 +200,9 @@ function eventRow(e) {
     img.classList.add('missing');
   }
   const text = el('div');
-  text.append(el('div', 'kind', `${e.kind} · ${e.camera_id}`), el('div', 'what', describe(e)),
+  const what = el('div', 'what', describe(e));
+  if (e.track_id != null) what.title = `track ${e.track_id}`;
+  text.append(el('div', 'kind', `${e.kind} · ${e.camera_id}`), what,
     el('div', 'meta', new Date(e.time).toLocaleTimeString()));
   li.append(img, text);
   return li;
