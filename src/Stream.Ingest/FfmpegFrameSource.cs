@@ -14,7 +14,8 @@ public enum PipeFormat
 {
     /// <summary>
     /// Planar YUV 4:2:0 (I420, the H.264/HEVC decoders' native layout: no conversion in ffmpeg, half the bytes of
-    /// BGR24), converted to BGR in-process by OpenCV's SIMD <c>cvtColor</c> straight into the pooled frame. Default.
+    /// BGR24), read straight into an I420 frame (no conversion at all; the full-size BGR is made only for the frames the
+    /// sink stores or the live view shows). Default.
     /// </summary>
     I420,
 
@@ -25,9 +26,10 @@ public enum PipeFormat
 /// <summary>
 /// A camera decoded by an ffmpeg child process (network cameras with a hardware decoder or where libstreamdec.so is
 /// missing, and files with <c>Ingest:FileDecoder = Ffmpeg</c>) that writes raw frames to its stdout. By default
-/// ffmpeg emits I420 (<c>-pix_fmt yuv420p</c>: the decoder's own format, so ffmpeg converts only odd sources such as yuvj420p or 4:2:2); each frame is read with one
-/// <c>ReadExactly</c> into a native buffer owned by this source and converted to BGR with OpenCV (BT.601 limited
-/// range, the same matrix swscale and VideoCapture use) straight into a pooled frame: no per-frame allocation.
+/// ffmpeg emits I420 (<c>-pix_fmt yuv420p</c>: the decoder's own format, so ffmpeg converts only odd sources such as yuvj420p or 4:2:2); each frame of an even
+/// size is read with one <c>ReadExactly</c> straight into a pooled I420 frame, with no conversion (an odd-sized one
+/// into a native buffer owned by this source, then converted to BGR with OpenCV, BT.601 limited range): no per-frame
+/// allocation.
 /// The picture size is taken from ffmpeg's own description of its output (no second connection to probe).
 /// stderr is read continuously; its last meaningful line (redacted) explains a failure. The process is owned:
 /// disposing kills it (whole tree) and waits for it, so no zombie is left.

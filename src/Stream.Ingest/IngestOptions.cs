@@ -13,7 +13,7 @@ public enum FileDecoder
     OpenCv,
 
     /// <summary>
-    /// An ffmpeg child process piping I420 frames converted to BGR in-process, like network cameras (the system ffmpeg,
+    /// An ffmpeg child process piping I420 frames, as network cameras with HwAccel are read (the system ffmpeg,
     /// SIMD-optimised; PTS from frame index and nominal rate). Faster than VideoCapture, but every frame crosses a pipe.
     /// </summary>
     Ffmpeg,
