@@ -36,16 +36,22 @@ internal static partial class AnalyzeCommand
         };
         var set = new Option<string[]>("--set") { Description = "Override a configuration key, e.g. --set Detect:MaxBatch=8 (repeatable)." };
         var objects = new Option<string[]>("--objects") { Description = "Classes to track on every video, by the model's names (e.g. --objects person car); default: the camera entry's, else all.", AllowMultipleArgumentsPerToken = true };
+        var pacing = new Option<FilePacing>("--pacing")
+        {
+            Description = "Full (default): as fast as the machine allows, nothing dropped; Native: each video at its own frame rate, like a live camera (to compare the two).",
+            DefaultValueFactory = _ => FilePacing.Full,
+        };
         var command = new Command("analyze", "Analyse recordings with the whole pipeline at full speed: events.jsonl (the Kafka event schema), no Kafka or Redis needed.")
         {
-            videos, outDir, config, set, objects,
+            videos, outDir, config, set, objects, pacing,
         };
         command.SetAction((parse, ct) => RunAsync(parse.GetValue(videos)!, parse.GetValue(outDir)!, parse.GetValue(config), parse.GetValue(set) ?? [],
-            parse.GetValue(objects) ?? [], ct));
+            parse.GetValue(objects) ?? [], parse.GetValue(pacing), ct));
         return command;
     }
 
-    private static async Task<int> RunAsync(FileInfo[] videos, DirectoryInfo outDir, FileInfo? configFile, string[] overrides, string[] objects, CancellationToken ct)
+    private static async Task<int> RunAsync(FileInfo[] videos, DirectoryInfo outDir, FileInfo? configFile, string[] overrides, string[] objects,
+        FilePacing pacing, CancellationToken ct)
     {
         var missing = videos.Where(v => !v.Exists).Select(v => $"video '{v.FullName}' not found: check the path").ToList();
         var loaded = PipelineConfiguration.Load(configFile, overrides, out var loadErrors);
@@ -73,7 +79,7 @@ internal static partial class AnalyzeCommand
             return 2;
         }
 
-        var configuration = WithCameras(loaded, videos, ids, objects.SelectMany(o => o.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList());
+        var configuration = WithCameras(loaded, videos, ids, objects.SelectMany(o => o.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList(), pacing);
         var eventsPath = Path.Combine(outDir.FullName, "events.jsonl");
         await using var output = new FileStream(eventsPath, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16, useAsync: true);
         using var host = Build(configuration, output);
@@ -167,11 +173,11 @@ internal static partial class AnalyzeCommand
     }
 
     /// <summary>
-    /// The configuration with <c>Cameras</c> replaced by the videos: each at full speed, read once; a config entry whose
+    /// The configuration with <c>Cameras</c> replaced by the videos: each at <paramref name="pacing"/>, read once; a config entry whose
     /// Id is the video's file name, or that plays a file of the same name, lends it its id and other keys (zones, lines,
     /// objects, MaxFps, ...); <paramref name="objects"/>, when given, is what every video tracks.
     /// </summary>
-    private static IConfigurationRoot WithCameras(IConfigurationRoot loaded, FileInfo[] videos, List<string> ids, IReadOnlyList<string> objects)
+    private static IConfigurationRoot WithCameras(IConfigurationRoot loaded, FileInfo[] videos, List<string> ids, IReadOnlyList<string> objects, FilePacing pacing)
     {
         var entries = loaded.GetSection("Cameras").GetChildren().ToList();
         var keys = loaded.AsEnumerable().Where(kv => !kv.Key.StartsWith("Cameras:", StringComparison.OrdinalIgnoreCase) && !kv.Key.Equals("Cameras", StringComparison.OrdinalIgnoreCase))
@@ -193,7 +199,7 @@ internal static partial class AnalyzeCommand
 
             keys[$"{at}:Id"] = ids[i];
             keys[$"{at}:Url"] = videos[i].FullName;
-            keys[$"{at}:Pacing"] = nameof(FilePacing.Full);
+            keys[$"{at}:Pacing"] = pacing.ToString();
             keys[$"{at}:Loop"] = "false";
             keys[$"{at}:Enabled"] = "true";
             if (objects.Count > 0)
