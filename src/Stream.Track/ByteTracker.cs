@@ -360,8 +360,10 @@ public sealed class ByteTracker
             if (_options.UpdateIntervalSeconds > 0 && eventsOut is not null
                 && (time - track.LastUpdateEvent).TotalSeconds >= _options.UpdateIntervalSeconds)
             {
+                // The update names this frame (frame_seq and frame_key, docs/events.md), so the sink must keep it.
                 track.LastUpdateEvent = time;
-                eventsOut.Add(TrackEvents.Create(EventKind.TrackUpdated, CameraId, track, time, null, track.Box, det.Score));
+                eventsOut.Add(TrackEvents.Create(EventKind.TrackUpdated, CameraId, track, time, frameSequence, track.Box, det.Score));
+                keep = true;
             }
         }
 
