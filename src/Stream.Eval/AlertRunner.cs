@@ -38,18 +38,35 @@ public static class AlertRunner
         return frames;
     }
 
-    /// <summary>Runs on the detections <paramref name="detect"/> gives for each tracked frame; returns the events in order.</summary>
-    public static List<PipelineEvent> Run(SeqInfo sequence, Func<int, IReadOnlyList<Detection>> detect, TrackOptions options, AlertRunOptions run)
+    /// <summary>
+    /// Runs on the detections <paramref name="detect"/> gives for each tracked frame; returns the events in order. When
+    /// <paramref name="tracks"/> is given it receives the confirmed person tracks of every tracked frame as MOT rows (for
+    /// HOTA and IDF1 of the same run).
+    /// </summary>
+    public static List<PipelineEvent> Run(SeqInfo sequence, Func<int, IReadOnlyList<Detection>> detect, TrackOptions options, AlertRunOptions run,
+        List<MotRow>? tracks = null)
     {
         ArgumentNullException.ThrowIfNull(detect);
         ArgumentNullException.ThrowIfNull(options);
         var tracker = new ByteTracker(sequence.Name, options);
         var events = new List<PipelineEvent>();
         var time = DateTimeOffset.UnixEpoch;
+        var now = tracks is null ? null : new List<TrackedObject>();
         foreach (var frame in Frames(sequence, run))
         {
             time = DateTimeOffset.UnixEpoch + TimeSpan.FromSeconds((frame - 1) / Math.Max(sequence.FrameRate, 1e-3));
-            tracker.Update(detect(frame), time, frame - 1, null, events);
+            now?.Clear();
+            tracker.Update(detect(frame), time, frame - 1, now, events);
+            if (now is not null)
+            {
+                foreach (var t in now)
+                {
+                    if (t.State == TrackState.Confirmed && t.ClassId == MotRunner.PersonClass)
+                    {
+                        tracks!.Add(new MotRow(frame, checked((int)t.TrackId), t.Box.X1, t.Box.Y1, t.Box.Width, t.Box.Height, t.Score, -1, -1));
+                    }
+                }
+            }
         }
 
         tracker.EndAll(time, "shutdown", events);
@@ -57,12 +74,13 @@ public static class AlertRunner
     }
 
     /// <summary>Runs on det.txt rows (all persons).</summary>
-    public static List<PipelineEvent> RunOnDetections(SeqInfo sequence, IReadOnlyList<MotRow> detections, TrackOptions options, AlertRunOptions run)
+    public static List<PipelineEvent> RunOnDetections(SeqInfo sequence, IReadOnlyList<MotRow> detections, TrackOptions options, AlertRunOptions run,
+        List<MotRow>? tracks = null)
     {
         ArgumentNullException.ThrowIfNull(detections);
         var byFrame = detections.GroupBy(d => d.Frame)
             .ToDictionary(g => g.Key, g => (IReadOnlyList<Detection>)[.. g.Select(d => new Detection(d.Box, d.Confidence, MotRunner.PersonClass))]);
-        return Run(sequence, f => byFrame.GetValueOrDefault(f) ?? [], options, run);
+        return Run(sequence, f => byFrame.GetValueOrDefault(f) ?? [], options, run, tracks);
     }
 
     /// <summary>Scores a run's events against the sequence's ground truth (gt/gt.txt).</summary>

@@ -86,7 +86,7 @@ internal sealed class ZoneLineMonitor
         for (var z = 0; z < _zones.Length; z++)
         {
             ref var zs = ref state.Zones[z];
-            if (zs.Inside && track.WasConfirmed && eventsOut is not null)
+            if (zs.Inside && track.Started && eventsOut is not null)
             {
                 eventsOut.Add(TrackEvents.Create(EventKind.ZoneExited, _cameraId, track, time, track.BestFrame, track.BestBox, track.LastScore) with
                 {

@@ -214,9 +214,10 @@ internal static class TrackCommands
 
                 var run = new AlertRunOptions(Math.Max(1, parse.GetValue(every)), parse.GetValue(drop), parse.GetValue(seed));
                 List<PipelineEvent> events;
+                var tracked = new List<MotRow>();
                 if (parse.GetValue(detections) is { } df)
                 {
-                    events = AlertRunner.RunOnDetections(info, MotFile.Read(df.FullName), options, run);
+                    events = AlertRunner.RunOnDetections(info, MotFile.Read(df.FullName), options, run, tracked);
                 }
                 else
                 {
@@ -240,13 +241,20 @@ internal static class TrackCommands
                             var path = Path.Combine(dir, info.ImageDirectory, frame.ToString("D6", CultureInfo.InvariantCulture) + info.ImageExtension);
                             using var image = Cv2.ImRead(path, ImreadModes.Color);
                             return image.Empty() ? throw new FileNotFoundException($"{path} is missing or not an image", path) : detector.Detect(image);
-                        }, options, run);
+                        }, options, run, tracked);
                     }
                 }
 
                 if (parse.GetValue(save) is { } sf)
                 {
                     File.WriteAllLines(sf.FullName, events.Select(e => System.Text.Encoding.UTF8.GetString(Streaming.Sink.EventMessage.From(e, "frame").ToUtf8())));
+                }
+
+                if (run.Every == 1 && run.Drop == 0)
+                {
+                    // The same run's per-frame tracks, scored as 'eval mot' does (only meaningful when every frame was tracked).
+                    var mot = MotScorer.Score(MotFile.ReadGroundTruth(Path.Combine(dir, "gt", "gt.txt")), tracked);
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{info.Name}: tracking HOTA {100 * mot.Hota:0.00} IDF1 {100 * mot.Idf1:0.00} IDSW {mot.IdSwitches}"));
                 }
 
                 result = AlertRunner.Score(dir, info, events,
