@@ -29,6 +29,7 @@ public sealed record AlertScore(
     int People,
     int PeopleAlerted,
     double? MedianDelaySeconds,
+    double? MedianEnteringDelaySeconds,
     int OtherClassAlerts,
     IReadOnlyList<ScoredAlert> Scored,
     IReadOnlyDictionary<int, int> FirstFrameOfPerson)
@@ -47,7 +48,9 @@ public sealed record AlertScore(
 
     /// <summary>The one summary line <c>eval alerts</c> prints last.</summary>
     public string Summary() => string.Create(CultureInfo.InvariantCulture,
-        $"{Name}: alerts {Alerts} true {TrueAlerts} people {People} alerted {PeopleAlerted} precision {Precision:0.000} recall {Recall:0.000} repeats {Repeats:0.00} median_delay_s {(MedianDelaySeconds is { } d ? d.ToString("0.00", CultureInfo.InvariantCulture) : "-")} other_class_alerts {OtherClassAlerts}");
+        $"{Name}: alerts {Alerts} true {TrueAlerts} people {People} alerted {PeopleAlerted} precision {Precision:0.000} recall {Recall:0.000} repeats {Repeats:0.00} median_delay_s {Seconds(MedianDelaySeconds)} (entering {Seconds(MedianEnteringDelaySeconds)}) other_class_alerts {OtherClassAlerts}");
+
+    private static string Seconds(double? s) => s is { } d ? d.ToString("0.00", CultureInfo.InvariantCulture) : "-";
 }
 
 /// <summary>
@@ -56,7 +59,8 @@ public sealed record AlertScore(
 /// (IoU &gt;= 0.5) in at least half of the frames the events report a box for. A ground-truth person counts once visible
 /// for at least 1 s (that many frames at the sequence's rate). Precision = true alerts / alerts; recall = people with a
 /// true alert / people; repeats = true alerts about counted people / people alerted; delay = from a person's first
-/// ground-truth frame to the frame of their first true alert's <c>track_started</c> (median over people alerted).
+/// ground-truth frame to the frame of their first true alert's <c>track_started</c> (median over people alerted; and
+/// over those who enter after the sequence's first frame, whose delay the tracker's rules decide).
 /// Only boxes the events carry count, whether the events come from a file or from an in-process run, so both give the
 /// same figures for the same events. Only alerts of <see cref="ClassId"/> are scored; the others are counted apart.
 /// </summary>
@@ -134,10 +138,17 @@ public static class AlertScorer
 
         var firstAlert = scored.Where(a => a.IsTrue && people.ContainsKey(a.Identity)).GroupBy(a => a.Identity)
             .ToDictionary(g => g.Key, g => g.Min(a => a.StartFrame));
-        var delays = firstAlert.Select(p => (p.Value - people[p.Key]) / frameRate).OrderBy(d => d).ToList();
-        double? median = delays.Count == 0 ? null
-            : delays.Count % 2 == 1 ? delays[delays.Count / 2] : 0.5 * (delays[(delays.Count / 2) - 1] + delays[delays.Count / 2]);
-        return new AlertScore(name, scored.Count, scored.Count(a => a.IsTrue), people.Count, firstAlert.Count, median, other, scored, people);
+        var firstGtFrame = people.Count == 0 ? 0 : people.Values.Min();
+        var median = Median([.. firstAlert.Select(p => (p.Value - people[p.Key]) / frameRate)]);
+        var entering = Median([.. firstAlert.Where(p => people[p.Key] > firstGtFrame).Select(p => (p.Value - people[p.Key]) / frameRate)]);
+        return new AlertScore(name, scored.Count, scored.Count(a => a.IsTrue), people.Count, firstAlert.Count, median, entering, other, scored, people);
+    }
+
+    private static double? Median(List<double> values)
+    {
+        values.Sort();
+        var n = values.Count;
+        return n == 0 ? null : n % 2 == 1 ? values[n / 2] : 0.5 * (values[(n / 2) - 1] + values[n / 2]);
     }
 
     /// <summary>
