@@ -52,7 +52,7 @@ public class AlertScorerTests(ITestOutputHelper output)
     {
         var dir = SharedMot.Sequence("TUD-Campus");
         var info = SeqInfo.Read(dir);
-        var before = new TrackOptions { RelinkSeconds = 0, ConfirmThreshold = 0, UpdateIntervalSeconds = 0.5 };
+        var before = new TrackOptions { RelinkSeconds = 0, ConfirmThreshold = 0, UpdateIntervalSeconds = 0.2 };
         var events = AlertRunner.RunOnDetections(info, MotFile.Read(Path.Combine(dir, "det", "det.txt")), before, new AlertRunOptions());
         var score = AlertRunner.Score(dir, info, events);
         output.WriteLine(score.Summary());
@@ -67,7 +67,7 @@ public class AlertScorerTests(ITestOutputHelper output)
     {
         var dir = SharedMot.Sequence("TUD-Stadtmitte");
         var info = SeqInfo.Read(dir);
-        var events = AlertRunner.RunOnDetections(info, MotFile.Read(Path.Combine(dir, "det", "det.txt")), new TrackOptions { UpdateIntervalSeconds = 0.5 }, new AlertRunOptions());
+        var events = AlertRunner.RunOnDetections(info, MotFile.Read(Path.Combine(dir, "det", "det.txt")), new TrackOptions { UpdateIntervalSeconds = 0.2 }, new AlertRunOptions());
         var path = Path.GetTempFileName();
         try
         {
@@ -115,7 +115,7 @@ public class AlertScorerTests(ITestOutputHelper output)
         var dir = SharedMot.Sequence(sequence);
         var info = SeqInfo.Read(dir);
         var detections = MotFile.Read(Path.Combine(dir, "det", "det.txt"));
-        var options = new TrackOptions { UpdateIntervalSeconds = 0.5 };
+        var options = new TrackOptions { UpdateIntervalSeconds = 0.2 };
         var full = AlertRunner.Score(dir, info, AlertRunner.RunOnDetections(info, detections, options, new AlertRunOptions(Every: 4)));
         output.WriteLine(full.Summary());
         for (var seed = 1; seed <= 5; seed++)
@@ -124,6 +124,26 @@ public class AlertScorerTests(ITestOutputHelper output)
             output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"seed {seed}: {dropped.Summary()}"));
             Assert.True(dropped.Alerts <= 1.2 * full.Alerts, $"seed {seed}: {dropped.Alerts} alerts with 30 % dropped against {full.Alerts} without");
         }
+    }
+
+    [Theory]
+    [InlineData("TUD-Stadtmitte")]
+    [InlineData("TUD-Campus")]
+    public void At_7_fps_confirmation_before_alerting_gives_fewer_alerts_per_person_and_still_alerts_the_same_people(string sequence)
+    {
+        var dir = SharedMot.Sequence(sequence);
+        var info = SeqInfo.Read(dir);
+        var detections = MotFile.Read(Path.Combine(dir, "det", "det.txt"));
+        AlertScore Run(double threshold) => AlertRunner.Score(dir, info, AlertRunner.RunOnDetections(info, detections,
+            new TrackOptions { ConfirmThreshold = threshold, UpdateIntervalSeconds = 0.2 }, new AlertRunOptions(Every: 4)));
+        var without = Run(0);
+        var with = Run(new TrackOptions().ConfirmThreshold);
+        output.WriteLine($"without: {without.Summary()}");
+        output.WriteLine($"with:    {with.Summary()}");
+
+        Assert.True(with.Repeats < without.Repeats, $"repeats {with.Repeats:0.00} with confirmation, {without.Repeats:0.00} without");
+        Assert.Equal(without.PeopleAlerted, with.PeopleAlerted);
+        Assert.True(with.Precision >= without.Precision, $"precision {with.Precision:0.000} with confirmation, {without.Precision:0.000} without");
     }
 
     [Theory]

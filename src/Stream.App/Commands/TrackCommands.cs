@@ -162,7 +162,7 @@ internal static class TrackCommands
         var every = new Option<int>("--every") { Description = "With --seq: track every Nth frame only (e.g. 4: 25 fps -> 6.25 fps), at the frames' own times.", DefaultValueFactory = _ => 1 };
         var drop = new Option<double>("--drop") { Description = "With --seq: drop this share of the frames (0..1, random, --seed), as an overloaded live camera does.", DefaultValueFactory = _ => 0 };
         var seed = new Option<int>("--seed") { Description = "Random seed of --drop.", DefaultValueFactory = _ => 1 };
-        var updates = new Option<double>("--update-interval") { Description = "With --seq: Track:UpdateIntervalSeconds (track_updated events add reported boxes).", DefaultValueFactory = _ => 0.5 };
+        var updates = new Option<double>("--update-interval") { Description = "With --seq: Track:UpdateIntervalSeconds: track_updated events add reported boxes, 5 a second by default so that an alert's verdict does not hang on where 2-3 samples fall (docs/track.md).", DefaultValueFactory = _ => 0.2 };
         var set = new Option<string[]>("--track") { Description = "With --seq: a Track option, KEY=VALUE (e.g. --track RelinkSeconds=0). Repeatable.", AllowMultipleArgumentsPerToken = false };
         var save = new Option<FileInfo?>("--save-events") { Description = "With --seq: also write the events as JSON lines in the Kafka schema (readable by --events)." };
         var verbose = new Option<bool>("--verbose") { Description = "One line per alert before the summary." };
