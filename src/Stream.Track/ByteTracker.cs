@@ -421,7 +421,8 @@ public sealed partial class ByteTracker
             if ((firstFrame && _options.ConfirmOnFirstFrame) || _options.MinHits <= 1)
             {
                 track.State = TrackState.Confirmed;
-                keep |= Observed(track, _dets[d].Score, time, frameSequence, eventsOut);
+                var continued = firstFrame ? track : TryRelink(track, _dets[d], time) ?? track;
+                keep |= Observed(continued, _dets[d].Score, time, frameSequence, eventsOut);
             }
         }
 

@@ -55,11 +55,13 @@ public class AlertTests
         return s;
     }
 
-    [Fact]
-    public void A_track_lost_and_reappearing_ahead_along_its_path_within_a_few_seconds_keeps_its_id_and_alerts_once()
+    [Theory]
+    [InlineData(2)] // the default: a new track is confirmed on its second match, and re-linked then
+    [InlineData(1)] // tracks confirmed at birth are re-linked at birth
+    public void A_track_lost_and_reappearing_ahead_along_its_path_within_a_few_seconds_keeps_its_id_and_alerts_once(int minHits)
     {
         // Hidden for 2 s: longer than the lost buffer (1.5 s), so only re-linking can find it again.
-        var s = WalkHideAndReappear(new TrackOptions(), hiddenSeconds: 2);
+        var s = WalkHideAndReappear(new TrackOptions { MinHits = minHits }, hiddenSeconds: 2);
 
         var started = Assert.Single(s.Events, e => e.Kind == EventKind.TrackStarted);
         Assert.DoesNotContain(s.Events, e => e.Kind == EventKind.TrackEnded);
@@ -67,7 +69,7 @@ public class AlertTests
         Assert.Equal(started.TrackId, id);
 
         // The same walk without re-linking: a second alert for the same person.
-        var without = WalkHideAndReappear(new TrackOptions { RelinkSeconds = 0 }, hiddenSeconds: 2);
+        var without = WalkHideAndReappear(new TrackOptions { MinHits = minHits, RelinkSeconds = 0 }, hiddenSeconds: 2);
         Assert.Equal(2, without.Events.Count(e => e.Kind == EventKind.TrackStarted));
     }
 
