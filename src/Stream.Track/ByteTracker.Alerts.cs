@@ -36,11 +36,18 @@ public sealed partial class ByteTracker
         }
 
         var rule = ConfirmRuleFor(track.ClassId);
-        var area = track.Box.Area;
-        if ((rule.MinArea > 0 && area < rule.MinArea) || (rule.MaxArea > 0 && area > rule.MaxArea)
-            || (rule.Threshold > 0 && track.MedianScore(_options.ConfirmWindow) + 1e-6 < rule.Threshold))
+        if (rule.Threshold > 0 && track.MedianScore(_options.ConfirmWindow) + 1e-6 < rule.Threshold) // scores are floats: 0.7f is just under 0.7
         {
             return false;
+        }
+
+        if (rule.MinArea > 0 || rule.MaxArea > 0)
+        {
+            var area = track.Box.Area;
+            if ((rule.MinArea > 0 && area < rule.MinArea) || (rule.MaxArea > 0 && area > rule.MaxArea))
+            {
+                return false;
+            }
         }
 
         track.Started = true;
@@ -49,10 +56,9 @@ public sealed partial class ByteTracker
         if (eventsOut is not null)
         {
             eventsOut.Add(TrackEvents.Create(EventKind.TrackStarted, CameraId, track, time, frameSequence, track.Box, track.LastScore));
-            eventsOut.AddRange(track.Held);
         }
 
-        track.Held.Clear();
+        track.ReleaseHeld(eventsOut);
         return true;
     }
 

@@ -389,7 +389,7 @@ public sealed partial class ByteTracker
     /// </summary>
     private bool Observed(Tracklet track, float score, DateTimeOffset time, long frameSequence, List<PipelineEvent>? eventsOut)
     {
-        var keep = _monitor.Observe(track, time, frameSequence, track.Started || eventsOut is null ? eventsOut : track.Held);
+        var keep = _monitor.Observe(track, time, frameSequence, track.Started || eventsOut is null || _monitor.IsEmpty ? eventsOut : track.Held);
         keep |= TryStart(track, time, frameSequence, eventsOut);
         if (track.Started && _options.UpdateIntervalSeconds > 0 && eventsOut is not null
             && (time - track.LastUpdateEvent).TotalSeconds >= _options.UpdateIntervalSeconds)
@@ -466,7 +466,7 @@ public sealed partial class ByteTracker
     {
         track.State = TrackState.Removed;
         _monitor.TrackEnded(track, time, eventsOut);
-        track.Held.Clear(); // a track that never started never alerts: what it held back goes with it
+        track.ReleaseHeld(null); // a track that never started never alerts: what it held back goes with it
         if (track.Started)
         {
             eventsOut?.Add(TrackEvents.Create(EventKind.TrackEnded, CameraId, track, time, track.BestFrame, track.BestBox, track.BestScore) with { Reason = reason });

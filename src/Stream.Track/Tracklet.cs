@@ -42,8 +42,20 @@ internal sealed class Tracklet
     /// <summary>Lost for longer than the lost buffer: no longer associated by IoU, still re-linkable until the relink window ends.</summary>
     public bool Dormant { get; set; }
 
-    /// <summary>Events about this track before it started (zone, line): emitted right after its TrackStarted.</summary>
-    public List<PipelineEvent> Held { get; } = [];
+    private List<PipelineEvent>? _held;
+
+    /// <summary>Events about this track before it started (zone, line): emitted right after its TrackStarted. Made on first use (cameras with zones or lines only) and kept with the pooled track.</summary>
+    public List<PipelineEvent> Held => _held ??= [];
+
+    /// <summary>Moves the held-back events to <paramref name="eventsOut"/> (or drops them when it is null).</summary>
+    public void ReleaseHeld(List<PipelineEvent>? eventsOut)
+    {
+        if (_held is { Count: > 0 })
+        {
+            eventsOut?.AddRange(_held);
+            _held.Clear();
+        }
+    }
 
     /// <summary>Matched to a detection in the current update.</summary>
     public bool Matched { get; set; }
@@ -88,7 +100,7 @@ internal sealed class Tracklet
         State = TrackState.Tentative;
         Started = false;
         Dormant = false;
-        Held.Clear();
+        _held?.Clear();
         _scoreCount = _scoreNext = 0;
         Matched = true;
         Hits = 1;
@@ -110,8 +122,7 @@ internal sealed class Tracklet
     public float MedianScore(int window)
     {
         window = Math.Clamp(window, 1, MaxScoreHistory);
-        Span<float> last = stackalloc float[MaxScoreHistory];
-        last = last[..window];
+        Span<float> last = stackalloc float[window];
         last.Clear();
         var have = Math.Min(window, _scoreCount);
         for (var i = 0; i < have; i++)

@@ -26,7 +26,7 @@ internal sealed class ZoneLineMonitor
         _lines = geometry is null ? [] : [.. geometry.Lines.Select(l => new LineModel(l))];
     }
 
-    private bool IsEmpty => _zones.Length == 0 && _lines.Length == 0;
+    public bool IsEmpty => _zones.Length == 0 && _lines.Length == 0;
 
     /// <summary>In/out totals of each line since start, keyed "line:in" and "line:out".</summary>
     public IReadOnlyDictionary<string, int> Counts
