@@ -15,7 +15,7 @@ namespace Streaming.Track;
 /// <para>Association only pairs a track and a detection of the same class, so a person never becomes a car.</para>
 /// <para>Not thread-safe: one instance per camera, fed that camera's frames in order.</para>
 /// </summary>
-public sealed class ByteTracker
+public sealed partial class ByteTracker
 {
     private readonly TrackOptions _options;
     private readonly ZoneLineMonitor _monitor;
@@ -42,7 +42,11 @@ public sealed class ByteTracker
     private int[] _sortItems = new int[64];
 
     /// <param name="firstTrackId">The id of the first track (ids then count up): Track starts each camera run at its epoch x 1000 + 1, so that ids never repeat across runs.</param>
-    public ByteTracker(string cameraId, TrackOptions options, CameraGeometryOptions? geometry = null, long firstTrackId = 1)
+    /// <param name="confirmRules">Per-class confirmation rule (score threshold, area limits) of this camera; null: the
+    /// <see cref="TrackOptions"/> defaults (<see cref="TrackOptions.ConfirmThreshold"/>, <see cref="TrackOptions.MinArea"/>,
+    /// <see cref="TrackOptions.MaxArea"/>) for every class. Asked through <see cref="ConfirmRuleFor"/> only.</param>
+    public ByteTracker(string cameraId, TrackOptions options, CameraGeometryOptions? geometry = null, long firstTrackId = 1,
+        Func<int, ConfirmRule>? confirmRules = null)
     {
         _nextId = firstTrackId;
         ArgumentException.ThrowIfNullOrEmpty(cameraId);
@@ -55,6 +59,8 @@ public sealed class ByteTracker
 
         CameraId = cameraId;
         _options = options;
+        _confirmRules = confirmRules;
+        _defaultRule = new ConfirmRule(options.ConfirmThreshold, options.MinArea, options.MaxArea);
         _monitor = new ZoneLineMonitor(cameraId, options, geometry ?? options.Cameras.GetValueOrDefault(cameraId));
     }
 
@@ -117,7 +123,7 @@ public sealed class ByteTracker
         {
             foreach (var track in _tracks)
             {
-                if (track.State == TrackState.Lost || track.Matched)
+                if ((track.State == TrackState.Lost && !track.Dormant) || track.Matched)
                 {
                     tracksOut.Add(new TrackedObject(track.Id, track.ClassId, track.LastScore, track.Box, track.State));
                 }
@@ -145,7 +151,7 @@ public sealed class ByteTracker
         {
             track.Predict(steps);
             track.CoastedTime += coasted;
-            if (tracksOut is not null && track.State is TrackState.Confirmed or TrackState.Lost)
+            if (tracksOut is not null && track.State is TrackState.Confirmed or TrackState.Lost && !track.Dormant)
             {
                 tracksOut.Add(new TrackedObject(track.Id, track.ClassId, track.LastScore, track.Box, track.State));
             }
@@ -218,7 +224,7 @@ public sealed class ByteTracker
             {
                 _tentative[nU++] = t;
             }
-            else
+            else if (!track.Dormant)
             {
                 _confirmedOrLost[nA++] = t;
             }
@@ -314,15 +320,19 @@ public sealed class ByteTracker
         }
     }
 
-    /// <summary>Corrects matched tracks (confirming tentative ones after MinHits), and turns unmatched ones lost or removed.</summary>
+    /// <summary>
+    /// Turns unmatched tracks lost or removed, then corrects the matched ones: a tentative track that reaches MinHits is
+    /// confirmed, or continues a lost track it re-links to (<see cref="TryRelink"/>); a confirmed track that clears its
+    /// class's rule starts (<see cref="TryStart"/>).
+    /// </summary>
     private bool ApplyMatches(DateTimeOffset time, long frameSequence, List<PipelineEvent>? eventsOut)
     {
-        var keep = false;
-        for (var t = 0; t < _tracks.Count; t++)
+        // Misses first, so that a lost track re-linked below is not then counted as missed in this frame.
+        var count = _tracks.Count;
+        for (var t = 0; t < count; t++)
         {
             var track = _tracks[t];
-            var d = _trackMatch[t];
-            if (d < 0)
+            if (_trackMatch[t] < 0)
             {
                 track.Matched = false;
                 track.State = track.State switch
@@ -331,38 +341,63 @@ public sealed class ByteTracker
                     TrackState.Confirmed => TrackState.Lost,
                     var s => s,
                 };
+            }
+        }
+
+        var keep = false;
+        for (var t = 0; t < count; t++)
+        {
+            var d = _trackMatch[t];
+            if (d < 0)
+            {
                 continue;
             }
 
+            var track = _tracks[t];
             var det = _dets[d];
-            track.Correct(det, time, _options.ObservationCentricReupdate);
             if (track.State == TrackState.Tentative)
             {
+                track.Correct(det, time, _options.ObservationCentricReupdate);
                 if (track.Hits < _options.MinHits)
                 {
                     continue;
                 }
 
                 track.State = TrackState.Confirmed;
-                keep |= Confirm(track, time, frameSequence, eventsOut);
+                track = TryRelink(track, det, time) ?? track;
             }
             else
             {
+                track.Correct(det, time, _options.ObservationCentricReupdate);
                 track.State = TrackState.Confirmed;
-                if (det.Score > track.BestScore + _options.BestScoreImprovement)
+                if (track.Started && det.Score > track.BestScore + _options.BestScoreImprovement)
                 {
                     track.SetBest(det.Score, frameSequence, time);
                     keep = true;
                 }
             }
 
-            keep |= _monitor.Observe(track, time, frameSequence, eventsOut);
-            if (_options.UpdateIntervalSeconds > 0 && eventsOut is not null
-                && (time - track.LastUpdateEvent).TotalSeconds >= _options.UpdateIntervalSeconds)
-            {
-                track.LastUpdateEvent = time;
-                eventsOut.Add(TrackEvents.Create(EventKind.TrackUpdated, CameraId, track, time, null, track.Box, det.Score));
-            }
+            keep |= Observed(track, det.Score, time, frameSequence, eventsOut);
+        }
+
+        return keep;
+    }
+
+    /// <summary>
+    /// A confirmed track matched in this frame: zones and lines (their events held back until the track starts), the
+    /// start itself once the rule allows it, and the periodic TrackUpdated of a started track.
+    /// </summary>
+    private bool Observed(Tracklet track, float score, DateTimeOffset time, long frameSequence, List<PipelineEvent>? eventsOut)
+    {
+        var keep = _monitor.Observe(track, time, frameSequence, track.Started || eventsOut is null || _monitor.IsEmpty ? eventsOut : track.Held);
+        keep |= TryStart(track, time, frameSequence, eventsOut);
+        if (track.Started && _options.UpdateIntervalSeconds > 0 && eventsOut is not null
+            && (time - track.LastUpdateEvent).TotalSeconds >= _options.UpdateIntervalSeconds)
+        {
+            // The update names this frame (frame_seq and frame_key, docs/events.md), so the sink must keep it.
+            track.LastUpdateEvent = time;
+            eventsOut.Add(TrackEvents.Create(EventKind.TrackUpdated, CameraId, track, time, frameSequence, track.Box, score));
+            keep = true;
         }
 
         return keep;
@@ -386,8 +421,8 @@ public sealed class ByteTracker
             if ((firstFrame && _options.ConfirmOnFirstFrame) || _options.MinHits <= 1)
             {
                 track.State = TrackState.Confirmed;
-                keep |= Confirm(track, time, frameSequence, eventsOut);
-                keep |= _monitor.Observe(track, time, frameSequence, eventsOut);
+                var continued = firstFrame ? track : TryRelink(track, _dets[d], time) ?? track;
+                keep |= Observed(continued, _dets[d].Score, time, frameSequence, eventsOut);
             }
         }
 
@@ -401,9 +436,17 @@ public sealed class ByteTracker
         for (var t = 0; t < _tracks.Count; t++)
         {
             var track = _tracks[t];
-            if (track.State == TrackState.Lost && (time - track.LastSeen - track.CoastedTime).TotalSeconds > _options.LostBufferSeconds)
+            if (track.State == TrackState.Lost)
             {
-                End(track, time, "lost", eventsOut);
+                var unseen = (time - track.LastSeen - track.CoastedTime).TotalSeconds;
+                if (unseen > Math.Max(_options.LostBufferSeconds, _options.RelinkSeconds))
+                {
+                    End(track, time, "lost", eventsOut);
+                }
+                else if (unseen > _options.LostBufferSeconds)
+                {
+                    track.Dormant = true; // past the lost buffer: only re-linking can find it now
+                }
             }
 
             if (track.State != TrackState.Removed)
@@ -423,19 +466,11 @@ public sealed class ByteTracker
     {
         track.State = TrackState.Removed;
         _monitor.TrackEnded(track, time, eventsOut);
-        if (track.WasConfirmed)
+        track.ReleaseHeld(null); // a track that never started never alerts: what it held back goes with it
+        if (track.Started)
         {
             eventsOut?.Add(TrackEvents.Create(EventKind.TrackEnded, CameraId, track, time, track.BestFrame, track.BestBox, track.BestScore) with { Reason = reason });
         }
-    }
-
-    private bool Confirm(Tracklet track, DateTimeOffset time, long frameSequence, List<PipelineEvent>? eventsOut)
-    {
-        track.WasConfirmed = true;
-        track.SetBest(Math.Max(track.LastScore, 0f), frameSequence, time);
-        track.LastUpdateEvent = time;
-        eventsOut?.Add(TrackEvents.Create(EventKind.TrackStarted, CameraId, track, time, frameSequence, track.Box, track.LastScore));
-        return true;
     }
 
     private double StepsSince(DateTimeOffset time)

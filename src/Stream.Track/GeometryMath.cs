@@ -57,4 +57,14 @@ public static class GeometryMath
 
     private static bool OnSegment(float ax, float ay, float bx, float by, float x, float y) =>
         x >= Math.Min(ax, bx) && x <= Math.Max(ax, bx) && y >= Math.Min(ay, by) && y <= Math.Max(ay, by);
+
+    /// <summary>Distance of (x, y) from the segment A-B (from A when the segment is a point).</summary>
+    public static double DistanceToSegment(double x, double y, double ax, double ay, double bx, double by)
+    {
+        double dx = bx - ax, dy = by - ay;
+        var lengthSquared = (dx * dx) + (dy * dy);
+        var t = lengthSquared > 0 ? Math.Clamp((((x - ax) * dx) + ((y - ay) * dy)) / lengthSquared, 0, 1) : 0;
+        double px = ax + (t * dx) - x, py = ay + (t * dy) - y;
+        return Math.Sqrt((px * px) + (py * py));
+    }
 }

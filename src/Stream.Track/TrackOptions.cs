@@ -63,6 +63,45 @@ public sealed class TrackOptions
     /// <summary>ByteTrack's rule: tracks born on a camera's very first frame are confirmed at once.</summary>
     public bool ConfirmOnFirstFrame { get; set; } = true;
 
+    /// <summary>
+    /// Re-linking: a lost track stays re-linkable this long after its last detection (capture time; 0: off). A new track of
+    /// the same class, once it has <see cref="MinHits"/> matches, that is where the lost track was heading (within
+    /// <see cref="RelinkDistance"/> box heights of the path from its last observed box to its predicted one) and of a
+    /// similar height, continues the lost track: same id, no second TrackStarted. While longer than
+    /// <see cref="LostBufferSeconds"/>, it delays TrackEnded of a track that is not found again to this long.
+    /// </summary>
+    [Range(0.0, 3600.0)]
+    public double RelinkSeconds { get; set; } = 3;
+
+    /// <summary>Re-linking gate: the new track's centre must lie within this many (lost track) box heights of the lost track's path.</summary>
+    [Range(0.0, 100.0)]
+    public double RelinkDistance { get; set; } = 1;
+
+    /// <summary>Re-linking: the lost track's path is extrapolated along its velocity at most this many box heights per second (a walk is about 0.5-1).</summary>
+    [Range(0.0, 100.0)]
+    public double RelinkSpeed { get; set; } = 1;
+
+    /// <summary>
+    /// Confirmation before alerting (Frigate's "threshold"): a confirmed track emits TrackStarted only once the median of
+    /// its last <see cref="ConfirmWindow"/> detection scores (missing ones count as 0) reaches this, and its box area is
+    /// within [<see cref="MinArea"/>, <see cref="MaxArea"/>]. Its zone and line events before that are held back and
+    /// emitted right after TrackStarted; a track that never qualifies never alerts. 0: alert on confirmation.
+    /// </summary>
+    [Range(0.0, 1.0)]
+    public double ConfirmThreshold { get; set; } = 0.7;
+
+    /// <summary>Scores the confirmation median is taken over (with the default 3: two of the last three detections at or above the threshold).</summary>
+    [Range(1, Tracklet.MaxScoreHistory)]
+    public int ConfirmWindow { get; set; } = 3;
+
+    /// <summary>Smallest box area (pixels) of a track that may alert (0: no limit); per class and camera the lead's object rules override it.</summary>
+    [Range(0.0, double.MaxValue)]
+    public double MinArea { get; set; }
+
+    /// <summary>Largest box area (pixels) of a track that may alert (0: no limit).</summary>
+    [Range(0.0, double.MaxValue)]
+    public double MaxArea { get; set; }
+
     /// <summary>Emit TrackUpdated for each confirmed, visible track at most this often (0: off).</summary>
     [Range(0.0, 3600.0)]
     public double UpdateIntervalSeconds { get; set; }
@@ -100,5 +139,5 @@ public sealed class TrackOptions
     public static SectionValidator<TrackOptions> Validator { get; } = new(Section, new TrackOptionsValidator(), new TrackOptionsRules());
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"high={HighThreshold} low={LowThreshold} new={NewTrackThreshold} match={MatchThreshold} lowMatch={LowMatchThreshold} tentativeMatch={TentativeMatchThreshold} fuse={FuseScore} buffer={LostBufferSeconds}s minHits={MinHits} oru={ObservationCentricReupdate}");
+        $"high={HighThreshold} low={LowThreshold} new={NewTrackThreshold} match={MatchThreshold} lowMatch={LowMatchThreshold} tentativeMatch={TentativeMatchThreshold} fuse={FuseScore} buffer={LostBufferSeconds}s minHits={MinHits} oru={ObservationCentricReupdate} relink={RelinkSeconds}s/{RelinkDistance}h confirm={ConfirmThreshold}/{ConfirmWindow}");
 }

@@ -9,6 +9,13 @@ namespace Streaming.Track;
 /// </summary>
 internal sealed class Tracklet
 {
+    /// <summary>Most recent detection scores kept for the confirmation rule (<see cref="TrackOptions.ConfirmWindow"/> at most this).</summary>
+    public const int MaxScoreHistory = 16;
+
+    private readonly float[] _scores = new float[MaxScoreHistory];
+    private int _scoreCount;
+    private int _scoreNext;
+
     public long Id { get; private set; }
 
     public int ClassId { get; private set; }
@@ -29,7 +36,26 @@ internal sealed class Tracklet
 
     public TrackState State { get; set; }
 
-    public bool WasConfirmed { get; set; }
+    /// <summary>TrackStarted was emitted: the track is an alert (confirmed and its score and size cleared the rule).</summary>
+    public bool Started { get; set; }
+
+    /// <summary>Lost for longer than the lost buffer: no longer associated by IoU, still re-linkable until the relink window ends.</summary>
+    public bool Dormant { get; set; }
+
+    private List<PipelineEvent>? _held;
+
+    /// <summary>Events about this track before it started (zone, line): emitted right after its TrackStarted. Made on first use (cameras with zones or lines only) and kept with the pooled track.</summary>
+    public List<PipelineEvent> Held => _held ??= [];
+
+    /// <summary>Moves the held-back events to <paramref name="eventsOut"/> (or drops them when it is null).</summary>
+    public void ReleaseHeld(List<PipelineEvent>? eventsOut)
+    {
+        if (_held is { Count: > 0 })
+        {
+            eventsOut?.AddRange(_held);
+            _held.Clear();
+        }
+    }
 
     /// <summary>Matched to a detection in the current update.</summary>
     public bool Matched { get; set; }
@@ -72,7 +98,10 @@ internal sealed class Tracklet
         Id = id;
         ClassId = detection.ClassId;
         State = TrackState.Tentative;
-        WasConfirmed = false;
+        Started = false;
+        Dormant = false;
+        _held?.Clear();
+        _scoreCount = _scoreNext = 0;
         Matched = true;
         Hits = 1;
         FirstSeen = LastSeen = time;
@@ -86,6 +115,30 @@ internal sealed class Tracklet
         var h = Math.Max(box.Height, 1e-3f);
         KalmanFilterXyah.Initiate(box.CenterX, box.CenterY, box.Width / h, h, Mean, Covariance);
         Observed(box);
+        RecordScore(detection.Score);
+    }
+
+    /// <summary>The median of the last <paramref name="window"/> detection scores, those the track has not had yet counting as 0.</summary>
+    public float MedianScore(int window)
+    {
+        window = Math.Clamp(window, 1, MaxScoreHistory);
+        Span<float> last = stackalloc float[window];
+        last.Clear();
+        var have = Math.Min(window, _scoreCount);
+        for (var i = 0; i < have; i++)
+        {
+            last[i] = _scores[(_scoreNext - 1 - i + MaxScoreHistory) % MaxScoreHistory];
+        }
+
+        last.Sort();
+        return window % 2 == 1 ? last[window / 2] : 0.5f * (last[(window / 2) - 1] + last[window / 2]);
+    }
+
+    private void RecordScore(float score)
+    {
+        _scores[_scoreNext] = score;
+        _scoreNext = (_scoreNext + 1) % MaxScoreHistory;
+        _scoreCount = Math.Min(_scoreCount + 1, MaxScoreHistory);
     }
 
     /// <summary>Advances the filter by <paramref name="steps"/> frame intervals; a lost track keeps its size (ByteTrack zeroes vh).</summary>
@@ -133,6 +186,8 @@ internal sealed class Tracklet
         CoastedTime = TimeSpan.Zero;
         LastScore = detection.Score;
         Matched = true;
+        Dormant = false;
+        RecordScore(detection.Score);
     }
 
     private static float Lerp(float a, float b, float f) => a + ((b - a) * f);

@@ -26,7 +26,7 @@ internal sealed class ZoneLineMonitor
         _lines = geometry is null ? [] : [.. geometry.Lines.Select(l => new LineModel(l))];
     }
 
-    private bool IsEmpty => _zones.Length == 0 && _lines.Length == 0;
+    public bool IsEmpty => _zones.Length == 0 && _lines.Length == 0;
 
     /// <summary>In/out totals of each line since start, keyed "line:in" and "line:out".</summary>
     public IReadOnlyDictionary<string, int> Counts
@@ -86,7 +86,7 @@ internal sealed class ZoneLineMonitor
         for (var z = 0; z < _zones.Length; z++)
         {
             ref var zs = ref state.Zones[z];
-            if (zs.Inside && track.WasConfirmed && eventsOut is not null)
+            if (zs.Inside && track.Started && eventsOut is not null)
             {
                 eventsOut.Add(TrackEvents.Create(EventKind.ZoneExited, _cameraId, track, time, track.BestFrame, track.BestBox, track.LastScore) with
                 {

@@ -50,9 +50,9 @@ public class ZoneLineTests
             s.Step(Script.Person(500, 400));
         }
 
-        for (var f = 0; f < 60; f++)
+        for (var f = 0; f < 100; f++)
         {
-            s.Step();
+            s.Step(); // past the relink window (3 s), after which the lost track ends
         }
 
         var exited = Assert.Single(s.Events, e => e.Kind == EventKind.ZoneExited);

@@ -4,6 +4,7 @@ using OpenCvSharp;
 using Streaming.Core;
 using Streaming.Detect;
 using Streaming.Track;
+using Microsoft.Extensions.Configuration;
 using Streaming.Eval;
 
 namespace Streaming.App.Commands;
@@ -20,6 +21,7 @@ internal static class TrackCommands
         eval.Subcommands.Add(Mot());
         eval.Subcommands.Add(Score());
         eval.Subcommands.Add(Compare());
+        eval.Subcommands.Add(Alerts());
         bench.Subcommands.Add(Bench());
     }
 
@@ -141,6 +143,145 @@ internal static class TrackCommands
             var output = parse.GetValue(outFile)!.FullName;
             MotFile.WriteTracks(output, rows);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{info.Name}: {rows.Count} boxes, {rows.Select(r => r.Id).Distinct().Count()} tracks -> {output}"));
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command Alerts()
+    {
+        var seq = new Option<DirectoryInfo?>("--seq") { Description = "MOTChallenge sequence folder with gt/gt.txt: detect (or --detections) and track it in-process, then score the tracker's events." };
+        var gtFile = new Option<FileInfo?>("--gt") { Description = "Ground truth gt.txt, with --events (instead of --seq)." };
+        var eventsFile = new Option<FileInfo?>("--events") { Description = "Events in the Kafka event schema, one JSON object a line (docs/events.md), e.g. written by 'stream analyze'." };
+        var firstFrame = new Option<int>("--first-frame") { Description = "With --events: the gt frame number of frame_seq 0 (frame = frame_seq + this). A recording's first decoded frame is frame_seq 0 = MOT frame 1.", DefaultValueFactory = _ => 1 };
+        var fps = new Option<double>("--fps") { Description = "With --events: the frame rate of the gt's frame numbers (default: --seq's seqinfo.ini, else 25)." };
+        var camera = new Option<string?>("--camera") { Description = "With --events: only this camera's events." };
+        var detections = new Option<FileInfo?>("--detections") { Description = "With --seq: track these det.txt rows instead of running the model on img1/." };
+        var model = new Option<string>("--model") { Description = "ONNX detector for --seq (person class).", DefaultValueFactory = _ => new DetectOptions().ModelPath };
+        var score = new Option<float>("--score") { Description = "Detector score threshold for --seq.", DefaultValueFactory = _ => 0.1f };
+        var every = new Option<int>("--every") { Description = "With --seq: track every Nth frame only (e.g. 4: 25 fps -> 6.25 fps), at the frames' own times.", DefaultValueFactory = _ => 1 };
+        var drop = new Option<double>("--drop") { Description = "With --seq: drop this share of the frames (0..1, random, --seed), as an overloaded live camera does.", DefaultValueFactory = _ => 0 };
+        var seed = new Option<int>("--seed") { Description = "Random seed of --drop.", DefaultValueFactory = _ => 1 };
+        var updates = new Option<double>("--update-interval") { Description = "With --seq: Track:UpdateIntervalSeconds: track_updated events add reported boxes, 5 a second by default so that an alert's verdict does not hang on where 2-3 samples fall (docs/track.md).", DefaultValueFactory = _ => 0.2 };
+        var set = new Option<string[]>("--track") { Description = "With --seq: a Track option, KEY=VALUE (e.g. --track RelinkSeconds=0). Repeatable.", AllowMultipleArgumentsPerToken = false };
+        var save = new Option<FileInfo?>("--save-events") { Description = "With --seq: also write the events as JSON lines in the Kafka schema (readable by --events)." };
+        var verbose = new Option<bool>("--verbose") { Description = "One line per alert before the summary." };
+        var command = new Command("alerts", "Score the alerts (track_started) an operator gets against ground truth: precision, recall, repeats per person, median delay. Prints one summary line last.")
+        {
+            seq, gtFile, eventsFile, firstFrame, fps, camera, detections, model, score, every, drop, seed, updates, set, save, verbose,
+        };
+        command.SetAction((parse, ct) => Guarded("alerts", () =>
+        {
+            var dir = parse.GetValue(seq)?.FullName;
+            var info = dir is null ? null : SeqInfo.Read(dir);
+            AlertScore result;
+            if (parse.GetValue(eventsFile) is { } ef)
+            {
+                var gtPath = parse.GetValue(gtFile)?.FullName ?? (dir is null ? null : Path.Combine(dir, "gt", "gt.txt"));
+                if (gtPath is null)
+                {
+                    Console.Error.WriteLine("eval alerts: --events needs --gt gt.txt (or --seq DIR with gt/gt.txt)");
+                    return 2;
+                }
+
+                var rate = parse.GetValue(fps) is > 0 and var r ? r : info?.FrameRate ?? 25;
+                var events = AlertScorer.ReadEvents(ef.FullName, parse.GetValue(firstFrame), parse.GetValue(camera));
+                result = AlertScorer.Score(info?.Name ?? Path.GetFileNameWithoutExtension(ef.Name), MotFile.ReadGroundTruth(gtPath), rate, events);
+            }
+            else if (dir is not null && info is not null)
+            {
+                var options = new TrackOptions { UpdateIntervalSeconds = parse.GetValue(updates) };
+                var pairs = (parse.GetValue(set) ?? []).Select(kv => kv.Split('=', 2)).ToList();
+                if (pairs.Any(p => p.Length != 2))
+                {
+                    Console.Error.WriteLine("eval alerts: --track takes KEY=VALUE, e.g. --track RelinkSeconds=0");
+                    return 2;
+                }
+
+                new Microsoft.Extensions.Configuration.ConfigurationBuilder()
+                    .AddInMemoryCollection(pairs.Select(p => new KeyValuePair<string, string?>(p[0], p[1])))
+                    .Build().Bind(options, o => o.ErrorOnUnknownConfiguration = true);
+                var errors = TrackOptions.Validator.Problems(options);
+                if (errors.Count > 0)
+                {
+                    foreach (var error in errors)
+                    {
+                        Console.Error.WriteLine("stream: " + error);
+                    }
+
+                    return 2;
+                }
+
+                var run = new AlertRunOptions(Math.Max(1, parse.GetValue(every)), parse.GetValue(drop), parse.GetValue(seed));
+                List<PipelineEvent> events;
+                var tracked = new List<MotRow>();
+                if (parse.GetValue(detections) is { } df)
+                {
+                    events = AlertRunner.RunOnDetections(info, MotFile.Read(df.FullName), options, run, tracked);
+                }
+                else
+                {
+                    Detector detector;
+                    try
+                    {
+                        var detectOptions = new DetectOptions { ModelPath = parse.GetValue(model)!, ScoreThreshold = parse.GetValue(score) };
+                        detectOptions.Classes.Add("person");
+                        detector = Detector.Load(detectOptions);
+                    }
+                    catch (DetectModelException ex)
+                    {
+                        Console.Error.WriteLine($"eval alerts: {ex.Message}");
+                        return 2;
+                    }
+
+                    using (detector)
+                    {
+                        events = AlertRunner.Run(info, frame =>
+                        {
+                            var path = Path.Combine(dir, info.ImageDirectory, frame.ToString("D6", CultureInfo.InvariantCulture) + info.ImageExtension);
+                            using var image = Cv2.ImRead(path, ImreadModes.Color);
+                            return image.Empty() ? throw new FileNotFoundException($"{path} is missing or not an image", path) : detector.Detect(image);
+                        }, options, run, tracked);
+                    }
+                }
+
+                if (parse.GetValue(save) is { } sf)
+                {
+                    File.WriteAllLines(sf.FullName, events.Select(e => System.Text.Encoding.UTF8.GetString(Streaming.Sink.EventMessage.From(e, "frame").ToUtf8())));
+                }
+
+                if (run.Every == 1 && run.Drop == 0)
+                {
+                    // The same run's per-frame tracks, scored as 'eval mot' does (only meaningful when every frame was tracked).
+                    var mot = MotScorer.Score(MotFile.ReadGroundTruth(Path.Combine(dir, "gt", "gt.txt")), tracked);
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{info.Name}: tracking HOTA {100 * mot.Hota:0.00} IDF1 {100 * mot.Idf1:0.00} IDSW {mot.IdSwitches}"));
+                }
+
+                result = AlertRunner.Score(dir, info, events,
+                    string.Create(CultureInfo.InvariantCulture, $"{info.Name}{(run.Every > 1 ? $" every {run.Every}" : "")}{(run.Drop > 0 ? $" drop {run.Drop:0.##}" : "")}"));
+            }
+            else
+            {
+                Console.Error.WriteLine("eval alerts: give --seq DIR (track it here), or --events FILE with --gt gt.txt");
+                return 2;
+            }
+
+            if (parse.GetValue(verbose))
+            {
+                foreach (var a in result.Scored)
+                {
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"alert track {a.TrackId} start frame {a.StartFrame}: {(a.IsTrue ? $"person {a.Identity}" : "false")}, {a.Matched}/{a.Frames} reported frames overlap"));
+                }
+
+                foreach (var (person, first) in result.FirstFrameOfPerson.OrderBy(p => p.Key))
+                {
+                    var mine = result.Scored.Where(a => a.Identity == person).ToList();
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"person {person} first frame {first}: {mine.Count} alerts{(mine.Count > 0 ? $", first at frame {mine.Min(a => a.StartFrame)}" : "")}"));
+                }
+            }
+
+            Console.WriteLine(result.Summary());
             return 0;
         }));
         return command;
