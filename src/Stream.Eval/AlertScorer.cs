@@ -193,10 +193,10 @@ public static class AlertScorer
                     continue;
                 }
 
-                if (!root.TryGetProperty("track_id", out var track) || track.ValueKind != JsonValueKind.Number
+                if (!root.TryGetProperty("track_id", out var track) || track.ValueKind == JsonValueKind.Null
                     || KindOf(root.GetProperty("kind").GetString()) is not { } kind)
                 {
-                    continue;
+                    continue; // camera_status, counts: no track
                 }
 
                 var classId = root.TryGetProperty("class_id", out var c) && c.ValueKind == JsonValueKind.Number ? c.GetInt32()

@@ -198,9 +198,17 @@ internal static class TrackCommands
                     return 2;
                 }
 
-                new Microsoft.Extensions.Configuration.ConfigurationBuilder()
-                    .AddInMemoryCollection(pairs.Select(p => new KeyValuePair<string, string?>(p[0], p[1])))
-                    .Build().Bind(options, o => o.ErrorOnUnknownConfiguration = true);
+                try
+                {
+                    new ConfigurationBuilder()
+                        .AddInMemoryCollection(pairs.Select(p => new KeyValuePair<string, string?>(p[0], p[1])))
+                        .Build().Bind(options, o => o.ErrorOnUnknownConfiguration = true);
+                }
+                catch (InvalidOperationException ex)
+                {
+                    Console.Error.WriteLine($"eval alerts: --track: {ex.Message} (keys as in the Track section of config/pipeline.json)");
+                    return 2;
+                }
                 var errors = TrackOptions.Validator.Problems(options);
                 if (errors.Count > 0)
                 {
