@@ -26,12 +26,14 @@ public sealed class DetectService : PipelineStage
     private readonly TimeProvider _time;
     private readonly MotionGate _gate;
     private readonly ModelLabels _labels;
+    private readonly DetectReadiness _readiness;
     private long _detected;
 
     public DetectService(IOptions<DetectOptions> options, FrameBus bus, ChannelWriter<DetectedFrame> output,
-        DetectMetrics metrics, ILoggerFactory loggers, TimeProvider? time = null, ModelLabels? labels = null)
+        DetectMetrics metrics, ILoggerFactory loggers, TimeProvider? time = null, ModelLabels? labels = null, DetectReadiness? readiness = null)
     {
         _labels = labels ?? new ModelLabels();
+        _readiness = readiness ?? new DetectReadiness();
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(loggers);
         _options = options.Value;
@@ -43,6 +45,9 @@ public sealed class DetectService : PipelineStage
         _time = time ?? TimeProvider.System;
         _gate = new MotionGate(_options.Motion, _time);
     }
+
+    /// <summary>True once the model is loaded and warmed up.</summary>
+    public bool IsReady => _readiness.IsReady;
 
     protected override async Task RunAsync(CancellationToken hardStop)
     {
@@ -62,6 +67,7 @@ public sealed class DetectService : PipelineStage
 
             var warm = detector.WarmUp([.. lanes.Select(l => l.Tensors)]);
             DetectLog.WarmedUp(_logger, warm.TotalMilliseconds, detector.Capacity, detector.ConcurrentRuns);
+            _readiness.SetReady();
             batcher = new MicroBatcher(_bus, MicroBatchLimits.From(_options), f => _metrics.Stale(f.CameraId), _time);
             await PipelineAsync(lanes, detector.ConcurrentRuns, batcher, hardStop).ConfigureAwait(false);
         }

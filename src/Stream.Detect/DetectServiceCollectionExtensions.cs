@@ -21,6 +21,7 @@ public static class DetectServiceCollectionExtensions
         services.TryAddSingleton<DetectMetrics>();
         services.TryAddSingleton<IGateSettings>(sp => sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<DetectOptions>>().Value);
         services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<DetectReadiness>(); // set by DetectService; ingest and readiness wait for it
         services.AddHostedService<DetectService>();
         return services;
     }

@@ -7,7 +7,7 @@ using Streaming.Core;
 namespace Streaming.Ingest;
 
 /// <summary>
-/// Starts every enabled camera at start-up; on shutdown stops them all, completes each camera's feed, completes the
+/// Starts every enabled camera at start-up (once Detect is ready, where there is one); on shutdown stops them all, completes each camera's feed, completes the
 /// frame bus (no more cameras) and the camera status channel, so that downstream stages drain and finish.
 /// </summary>
 public sealed class IngestService(
@@ -16,7 +16,8 @@ public sealed class IngestService(
     ChannelWriter<CameraStatusChange> status,
     IOptions<IngestOptions> options,
     IOptions<CameraListOptions> cameras,
-    ILogger<IngestService> logger) : BackgroundService
+    ILogger<IngestService> logger,
+    DetectReadiness? detect = null) : BackgroundService
 {
     private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(10);
 
@@ -34,6 +35,13 @@ public sealed class IngestService(
 
         try
         {
+            // Cameras start once Detect can look at their frames (when the process has a Detect stage): a live-paced
+            // camera would otherwise drop its first frames while the model loads, and a recording would lose its start.
+            if (detect is not null)
+            {
+                await detect.Ready.WaitAsync(stoppingToken).ConfigureAwait(false);
+            }
+
             var enabled = cameras.Value.Cameras.Where(c => c.Enabled).ToList();
             if (enabled.Count == 0)
             {

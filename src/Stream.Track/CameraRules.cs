@@ -39,6 +39,13 @@ public sealed class CameraRules
     public double Threshold(int classId) => (uint)classId < (uint)_threshold.Length ? _threshold[classId] : 0;
 
     /// <summary>
+    /// The per-class confirmation rules of this camera for <see cref="ByteTracker"/>: <paramref name="defaults"/> with
+    /// the class's own <c>Threshold</c> where the camera sets one; null when it sets none.
+    /// </summary>
+    public Func<int, ConfirmRule>? ConfirmRules(ConfirmRule defaults) =>
+        _threshold.Any(t => t > 0) ? c => Threshold(c) is > 0 and var t ? defaults with { Threshold = t } : defaults : null;
+
+    /// <summary>
     /// Resolves a camera's objects and zones. <paramref name="labels"/> are the model's class names; names it lacks are
     /// reported in <paramref name="problems"/> (one line each) and match nothing. Areas given as fractions are taken of
     /// <paramref name="width"/> x <paramref name="height"/>.

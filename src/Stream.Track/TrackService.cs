@@ -223,7 +223,7 @@ public sealed class TrackService : PipelineStage
                     // A bug or bad input must not stop the camera: drop this frame, start the camera's tracking afresh.
                     Log.WorkerFailed(_logger, worker.CameraId, ex);
                     frame.Dispose();
-                    worker.Tracker = new ByteTracker(worker.CameraId, _options, worker.Rules.Geometry, firstTrackId: tracker.NextTrackId);
+                    worker.Tracker = TrackerFor(worker.CameraId, worker.Rules, tracker.NextTrackId);
                     tracker = worker.Tracker;
                 }
             }
@@ -294,8 +294,12 @@ public sealed class TrackService : PipelineStage
             Log.ObjectsProblem(_logger, cameraId, problem);
         }
 
-        return new ByteTracker(cameraId, _options, rules.Geometry, firstTrackId);
+        return TrackerFor(cameraId, rules, firstTrackId);
     }
+
+    /// <summary>A tracker that applies the camera's rules: its zones and lines, and its classes' confirmation thresholds.</summary>
+    private ByteTracker TrackerFor(string cameraId, CameraRules rules, long firstTrackId) =>
+        new(cameraId, _options, rules.Geometry, firstTrackId, rules.ConfirmRules(new ConfirmRule(_options.ConfirmThreshold, _options.MinArea, _options.MaxArea)));
 
     /// <summary>Why the camera's tracks end: what the process noted (e.g. "moved" to another worker), else <paramref name="otherwise"/>.</summary>
     private string StopReason(CameraWorker worker, string otherwise) => _stopReasons?.Take(worker.CameraId) ?? otherwise;
