@@ -165,9 +165,12 @@ public static class AlertScorer
     /// Reads events in the Kafka event schema (docs/events.md), one JSON object a line. Events without a
     /// <c>track_id</c> (camera_status, counts) are skipped. A frame is <c>frame_seq + firstFrame</c>: a recording's first
     /// decoded frame has <c>frame_seq</c> 0, which is frame 1 of a MOTChallenge sequence made from it, so the default
-    /// <paramref name="firstFrame"/> is 1. Only events of <paramref name="cameraId"/> are read when it is given.
+    /// <paramref name="firstFrame"/> is 1. A recording made at another rate than the ground truth's (e.g. TUD-Stadtmitte's
+    /// 25 fps frames encoded at 7 fps) gives <paramref name="gtFramesPerFrame"/> (25 / 7): frame = firstFrame +
+    /// round(frame_seq x it), the ground-truth frame nearest in time, as ffmpeg's fps filter picks it. Only events of
+    /// <paramref name="cameraId"/> are read when it is given.
     /// </summary>
-    public static List<AlertEvent> ReadEvents(string path, int firstFrame = 1, string? cameraId = null)
+    public static List<AlertEvent> ReadEvents(string path, int firstFrame = 1, string? cameraId = null, double gtFramesPerFrame = 1)
     {
         if (!File.Exists(path))
         {
@@ -201,7 +204,9 @@ public static class AlertScorer
 
                 var classId = root.TryGetProperty("class_id", out var c) && c.ValueKind == JsonValueKind.Number ? c.GetInt32()
                     : root.TryGetProperty("label", out var l) && l.GetString() == "person" ? ClassId : -1;
-                int? frame = root.TryGetProperty("frame_seq", out var seq) && seq.ValueKind == JsonValueKind.Number ? checked((int)(seq.GetInt64() + firstFrame)) : null;
+                int? frame = root.TryGetProperty("frame_seq", out var seq) && seq.ValueKind == JsonValueKind.Number
+                    ? checked((int)Math.Round(seq.GetInt64() * gtFramesPerFrame, MidpointRounding.AwayFromZero) + firstFrame)
+                    : null;
                 BoxF? box = root.TryGetProperty("box", out var b) && b.ValueKind == JsonValueKind.Object
                     ? new BoxF(b.GetProperty("x1").GetSingle(), b.GetProperty("y1").GetSingle(), b.GetProperty("x2").GetSingle(), b.GetProperty("y2").GetSingle())
                     : null;

@@ -155,6 +155,7 @@ internal static class TrackCommands
         var eventsFile = new Option<FileInfo?>("--events") { Description = "Events in the Kafka event schema, one JSON object a line (docs/events.md), e.g. written by 'stream analyze'." };
         var firstFrame = new Option<int>("--first-frame") { Description = "With --events: the gt frame number of frame_seq 0 (frame = frame_seq + this). A recording's first decoded frame is frame_seq 0 = MOT frame 1.", DefaultValueFactory = _ => 1 };
         var fps = new Option<double>("--fps") { Description = "With --events: the frame rate of the gt's frame numbers (default: --seq's seqinfo.ini, else 25)." };
+        var eventsFps = new Option<double>("--events-fps") { Description = "With --events: the frame rate of the recording the events came from, when it is not the gt's (e.g. 7 for a 25 fps sequence encoded at 7 fps): frame_seq is mapped to the gt frame nearest in time." };
         var camera = new Option<string?>("--camera") { Description = "With --events: only this camera's events." };
         var detections = new Option<FileInfo?>("--detections") { Description = "With --seq: track these det.txt rows instead of running the model on img1/." };
         var model = new Option<string>("--model") { Description = "ONNX detector for --seq (person class).", DefaultValueFactory = _ => new DetectOptions().ModelPath };
@@ -168,7 +169,7 @@ internal static class TrackCommands
         var verbose = new Option<bool>("--verbose") { Description = "One line per alert before the summary." };
         var command = new Command("alerts", "Score the alerts (track_started) an operator gets against ground truth: precision, recall, repeats per person, median delay. Prints one summary line last.")
         {
-            seq, gtFile, eventsFile, firstFrame, fps, camera, detections, model, score, every, drop, seed, updates, set, save, verbose,
+            seq, gtFile, eventsFile, firstFrame, fps, eventsFps, camera, detections, model, score, every, drop, seed, updates, set, save, verbose,
         };
         command.SetAction((parse, ct) => Guarded("alerts", () =>
         {
@@ -185,7 +186,8 @@ internal static class TrackCommands
                 }
 
                 var rate = parse.GetValue(fps) is > 0 and var r ? r : info?.FrameRate ?? 25;
-                var events = AlertScorer.ReadEvents(ef.FullName, parse.GetValue(firstFrame), parse.GetValue(camera));
+                var perFrame = parse.GetValue(eventsFps) is > 0 and var recorded ? rate / recorded : 1;
+                var events = AlertScorer.ReadEvents(ef.FullName, parse.GetValue(firstFrame), parse.GetValue(camera), perFrame);
                 result = AlertScorer.Score(info?.Name ?? Path.GetFileNameWithoutExtension(ef.Name), MotFile.ReadGroundTruth(gtPath), rate, events);
             }
             else if (dir is not null && info is not null)
