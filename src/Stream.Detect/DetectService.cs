@@ -30,10 +30,10 @@ public sealed class DetectService : PipelineStage
     private long _detected;
 
     public DetectService(IOptions<DetectOptions> options, FrameBus bus, ChannelWriter<DetectedFrame> output,
-        DetectMetrics metrics, ILoggerFactory loggers, TimeProvider? time = null, ModelLabels? labels = null, DetectReadiness? readiness = null)
+        DetectMetrics metrics, ILoggerFactory loggers, TimeProvider time, ModelLabels labels, DetectReadiness readiness)
     {
-        _labels = labels ?? new ModelLabels();
-        _readiness = readiness ?? new DetectReadiness();
+        _labels = labels ?? throw new ArgumentNullException(nameof(labels));
+        _readiness = readiness ?? throw new ArgumentNullException(nameof(readiness));
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(loggers);
         _options = options.Value;
@@ -42,7 +42,7 @@ public sealed class DetectService : PipelineStage
         _metrics = metrics;
         _loggers = loggers;
         _logger = loggers.CreateLogger<DetectService>();
-        _time = time ?? TimeProvider.System;
+        _time = time ?? throw new ArgumentNullException(nameof(time));
         _gate = new MotionGate(_options.Motion, _time);
     }
 

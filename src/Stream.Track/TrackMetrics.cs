@@ -4,26 +4,18 @@ using Streaming.Core;
 namespace Streaming.Track;
 
 /// <summary>The Track stage's instruments (meter <see cref="Telemetry.TrackMeter"/>).</summary>
-public sealed class TrackMetrics : IDisposable
+public sealed class TrackMetrics
 {
     private readonly Meter _meter;
-    private readonly bool _ownsMeter;
     private readonly Counter<long> _events;
     private readonly Histogram<double> _updateDuration;
     private readonly Counter<long> _frames;
 
-    public TrackMetrics(IMeterFactory? meterFactory, Func<IEnumerable<Measurement<int>>> activeTracks)
+    public TrackMetrics(IMeterFactory meterFactory, Func<IEnumerable<Measurement<int>>> activeTracks)
     {
+        ArgumentNullException.ThrowIfNull(meterFactory);
         ArgumentNullException.ThrowIfNull(activeTracks);
-        if (meterFactory is null)
-        {
-            _meter = new Meter(Telemetry.TrackMeter);
-            _ownsMeter = true;
-        }
-        else
-        {
-            _meter = meterFactory.Create(new MeterOptions(Telemetry.TrackMeter));
-        }
+        _meter = meterFactory.Create(new MeterOptions(Telemetry.TrackMeter));
 
         _meter.CreateObservableGauge("stream.track.active_tracks", activeTracks, "{track}", "Confirmed and lost tracks per camera.");
         _events = _meter.CreateCounter<long>("stream.track.events", "{event}", "Events produced, by kind and camera.");
@@ -40,12 +32,4 @@ public sealed class TrackMetrics : IDisposable
 
     public void Event(string camera, EventKind kind) =>
         _events.Add(1, new KeyValuePair<string, object?>(Telemetry.CameraTag, camera), new KeyValuePair<string, object?>("kind", kind.ToString()));
-
-    public void Dispose()
-    {
-        if (_ownsMeter)
-        {
-            _meter.Dispose();
-        }
-    }
 }

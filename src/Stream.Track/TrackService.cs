@@ -30,13 +30,14 @@ public sealed class TrackService : PipelineStage
     private readonly CameraStopReasons? _stopReasons;
     private readonly ModelLabels _labels;
 
+    /// <param name="stopReasons">Why cameras stop, where something other than the camera decides it (a cluster's moves); none in a single process.</param>
     public TrackService(ChannelReader<DetectedFrame> input, ChannelWriter<TrackedFrame> output, IOptions<TrackOptions> options,
-        ILogger<TrackService> logger, IMeterFactory? meterFactory = null, FrameBufferPool? pool = null, CameraStopReasons? stopReasons = null,
-        ModelLabels? labels = null)
+        ILogger<TrackService> logger, IMeterFactory meterFactory, FrameBufferPool pool, ModelLabels labels, CameraStopReasons? stopReasons = null)
     {
+        ArgumentNullException.ThrowIfNull(meterFactory);
         _stopReasons = stopReasons;
-        _labels = labels ?? new ModelLabels();
-        _pool = pool ?? FrameBufferPool.Shared;
+        _labels = labels ?? throw new ArgumentNullException(nameof(labels));
+        _pool = pool ?? throw new ArgumentNullException(nameof(pool));
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(options);
@@ -96,12 +97,6 @@ public sealed class TrackService : PipelineStage
             await Task.WhenAll(_workers.Values.Select(w => w.Completion)).ConfigureAwait(false);
             _output.TryComplete();
         }
-    }
-
-    public override void Dispose()
-    {
-        _metrics.Dispose();
-        base.Dispose();
     }
 
     /// <summary>Starts the worker of the camera whose first frame is <paramref name="first"/>, with a tracker for that frame's run.</summary>

@@ -10,7 +10,7 @@ public static class TrackServiceCollectionExtensions
 {
     /// <summary>
     /// Registers <see cref="TrackOptions"/> (section <c>Track</c>, unknown keys rejected, validated at start) and the <see cref="TrackService"/>
-    /// stage. Needs the pipeline channels (<c>AddPipelineChannels</c>) and logging.
+    /// stage. Needs the pipeline channels (<c>AddPipelineChannels</c>), logging and metrics (<c>AddMetrics</c>).
     /// </summary>
     public static IServiceCollection AddTrack(this IServiceCollection services, IConfiguration configuration)
     {

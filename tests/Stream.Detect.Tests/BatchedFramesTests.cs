@@ -47,7 +47,8 @@ public partial class DetectServiceTests
                 ConcurrentRuns = runs,
                 IntraOpThreads = 1,
             };
-            using var service = new DetectService(Options.Create(options), bus, output.Writer, new DetectMetrics(meters), NullLoggerFactory.Instance);
+            using var service = new DetectService(Options.Create(options), bus, output.Writer, new DetectMetrics(meters), NullLoggerFactory.Instance,
+            TimeProvider.System, new ModelLabels(), new DetectReadiness());
 
             // Every frame is queued before the stage starts, as a recording read at full speed has them waiting.
             var camera = bus.Open("rec", live: false);

@@ -29,7 +29,8 @@ public partial class DetectServiceTests
             MaxWaitMs = 20,
             MaxPerCamera = 2,
         };
-        using var service = new DetectService(Options.Create(options), bus, output.Writer, new DetectMetrics(meters), NullLoggerFactory.Instance);
+        using var service = new DetectService(Options.Create(options), bus, output.Writer, new DetectMetrics(meters), NullLoggerFactory.Instance,
+            TimeProvider.System, new ModelLabels(), new DetectReadiness());
         await service.StartAsync(CancellationToken.None);
 
         using var dog = Cv2.ImRead(RepoPaths.Sample("dog.jpg"), ImreadModes.Color);
@@ -95,7 +96,8 @@ public partial class DetectServiceTests
             ConcurrentRuns = 3,
             IntraOpThreads = 1,
         };
-        using var service = new DetectService(Options.Create(options), bus, output.Writer, new DetectMetrics(meters), NullLoggerFactory.Instance);
+        using var service = new DetectService(Options.Create(options), bus, output.Writer, new DetectMetrics(meters), NullLoggerFactory.Instance,
+            TimeProvider.System, new ModelLabels(), new DetectReadiness());
         await service.StartAsync(CancellationToken.None);
 
         using var dog = Cv2.ImRead(RepoPaths.Sample("dog.jpg"), ImreadModes.Color);
@@ -153,7 +155,8 @@ public partial class DetectServiceTests
         var output = DetectedOutput();
         using var meters = new StandaloneMeterFactory();
         var options = new DetectOptions { ModelPath = "/no/such/model.onnx" };
-        using var service = new DetectService(Options.Create(options), bus, output.Writer, new DetectMetrics(meters), NullLoggerFactory.Instance);
+        using var service = new DetectService(Options.Create(options), bus, output.Writer, new DetectMetrics(meters), NullLoggerFactory.Instance,
+            TimeProvider.System, new ModelLabels(), new DetectReadiness());
 
         await service.StartAsync(CancellationToken.None);
         var ex = await Assert.ThrowsAsync<DetectModelException>(() => service.ExecuteTask!);

@@ -23,7 +23,8 @@ public partial class DetectServiceTests
             Provider = ExecutionProviderKind.Cpu,
             Motion = new MotionOptions { RefreshSeconds = 3600, HoldSeconds = 0 },
         };
-        using var service = new DetectService(Options.Create(options), bus, output.Writer, new DetectMetrics(meters), NullLoggerFactory.Instance);
+        using var service = new DetectService(Options.Create(options), bus, output.Writer, new DetectMetrics(meters), NullLoggerFactory.Instance,
+            TimeProvider.System, new ModelLabels(), new DetectReadiness());
         await service.StartAsync(CancellationToken.None);
 
         using var dog = Cv2.ImRead(RepoPaths.Sample("dog.jpg"), ImreadModes.Color);

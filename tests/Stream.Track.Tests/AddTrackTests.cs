@@ -70,6 +70,7 @@ public class AddTrackTests
         var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>()).Build();
         var services = new ServiceCollection();
         services.AddSingleton(typeof(Microsoft.Extensions.Logging.ILogger<>), typeof(NullLogger<>));
+        services.AddMetrics();
         services.AddPipelineChannels(config);
         services.AddTrack(config);
         using var sp = services.BuildServiceProvider();

@@ -65,7 +65,7 @@ public sealed class CameraObjectsTests
         var labels = new ModelLabels();
         labels.Publish(Labels);
         using var service = new TrackService(input.Reader, output.Writer, Options.Create(new TrackOptions { QueuePerCamera = 4 }),
-            logger ?? NullLogger<TrackService>.Instance, labels: labels);
+            logger ?? NullLogger<TrackService>.Instance, new StandaloneMeterFactory(), FrameBufferPool.Shared, labels);
         await service.StartAsync(CancellationToken.None);
         var t0 = DateTimeOffset.FromUnixTimeMilliseconds(1_790_000_000_000);
         var producer = Task.Run(async () =>

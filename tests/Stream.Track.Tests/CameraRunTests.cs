@@ -16,7 +16,7 @@ public class CameraRunTests
         var output = Channel.CreateBounded<TrackedFrame>(new BoundedChannelOptions(8) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = false });
         var reasons = new CameraStopReasons();
         using var service = new TrackService(input.Reader, output.Writer, Options.Create(new TrackOptions { QueuePerCamera = 4 }),
-            NullLogger<TrackService>.Instance, stopReasons: reasons);
+            NullLogger<TrackService>.Instance, new StandaloneMeterFactory(), FrameBufferPool.Shared, new ModelLabels(), reasons);
         await service.StartAsync(CancellationToken.None);
 
         const long firstRun = 1_790_000_000_000;
@@ -74,7 +74,7 @@ public class CameraRunTests
         var input = Channel.CreateBounded<DetectedFrame>(new BoundedChannelOptions(8) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = true });
         var output = Channel.CreateBounded<TrackedFrame>(new BoundedChannelOptions(8) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = false });
         var options = new TrackOptions { QueuePerCamera = 4, Cameras = { ["cam"] = Everywhere("from-config") } };
-        using var service = new TrackService(input.Reader, output.Writer, Options.Create(options), NullLogger<TrackService>.Instance);
+        using var service = new TrackService(input.Reader, output.Writer, Options.Create(options), NullLogger<TrackService>.Instance, new StandaloneMeterFactory(), FrameBufferPool.Shared, new ModelLabels());
         await service.StartAsync(CancellationToken.None);
 
         const long firstRun = 1_790_000_000_000;

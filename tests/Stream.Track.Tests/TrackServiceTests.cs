@@ -15,7 +15,7 @@ public class TrackServiceTests
     {
         var input = Channel.CreateBounded<DetectedFrame>(new BoundedChannelOptions(8) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = true });
         var output = Channel.CreateBounded<TrackedFrame>(new BoundedChannelOptions(8) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = false });
-        using var service = new TrackService(input.Reader, output.Writer, Options.Create(new TrackOptions { QueuePerCamera = 4 }), NullLogger<TrackService>.Instance);
+        using var service = new TrackService(input.Reader, output.Writer, Options.Create(new TrackOptions { QueuePerCamera = 4 }), NullLogger<TrackService>.Instance, new StandaloneMeterFactory(), FrameBufferPool.Shared, new ModelLabels());
         await service.StartAsync(CancellationToken.None);
 
         string[] cameras = ["a", "b", "c"];
@@ -82,7 +82,7 @@ public class TrackServiceTests
     {
         var input = Channel.CreateBounded<DetectedFrame>(new BoundedChannelOptions(64) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = true });
         var output = Channel.CreateBounded<TrackedFrame>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = false });
-        using var service = new TrackService(input.Reader, output.Writer, Options.Create(new TrackOptions { QueuePerCamera = 2 }), NullLogger<TrackService>.Instance);
+        using var service = new TrackService(input.Reader, output.Writer, Options.Create(new TrackOptions { QueuePerCamera = 2 }), NullLogger<TrackService>.Instance, new StandaloneMeterFactory(), FrameBufferPool.Shared, new ModelLabels());
         await service.StartAsync(CancellationToken.None);
         var frames = new List<Frame>();
         for (var f = 0; f < 20; f++)
@@ -142,7 +142,7 @@ public class TrackServiceTests
 
         var input = Channel.CreateBounded<DetectedFrame>(new BoundedChannelOptions(8) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = true });
         var output = Channel.CreateUnbounded<TrackedFrame>();
-        using var service = new TrackService(input.Reader, output.Writer, Options.Create(new TrackOptions { EndTracksOnDrain = false }), NullLogger<TrackService>.Instance);
+        using var service = new TrackService(input.Reader, output.Writer, Options.Create(new TrackOptions { EndTracksOnDrain = false }), NullLogger<TrackService>.Instance, new StandaloneMeterFactory(), FrameBufferPool.Shared, new ModelLabels());
         await service.StartAsync(CancellationToken.None);
         for (var f = 0; f < 10; f++)
         {
@@ -170,7 +170,7 @@ public class TrackServiceTests
     {
         var input = Channel.CreateBounded<DetectedFrame>(new BoundedChannelOptions(8) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = true });
         var output = Channel.CreateUnbounded<TrackedFrame>();
-        using var service = new TrackService(input.Reader, output.Writer, Options.Create(new TrackOptions { IdleEndSeconds = 0.3 }), NullLogger<TrackService>.Instance);
+        using var service = new TrackService(input.Reader, output.Writer, Options.Create(new TrackOptions { IdleEndSeconds = 0.3 }), NullLogger<TrackService>.Instance, new StandaloneMeterFactory(), FrameBufferPool.Shared, new ModelLabels());
         await service.StartAsync(CancellationToken.None);
         for (var f = 0; f < 5; f++)
         {
