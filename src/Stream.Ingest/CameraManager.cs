@@ -28,13 +28,17 @@ public sealed class CameraManager : ICameraRegistry, IAsyncDisposable
     private readonly ITimer _watchdog;
     private readonly Meter? _meter;
     private readonly IGateSettings? _gateSettings;
+
+    /// <summary>Cameras play once this completes: Detect's readiness, in a process with a Detect stage (null: at once).</summary>
+    private readonly Task? _startAfter;
     private bool _closed;
 
     public CameraManager(FrameBus bus, ChannelWriter<CameraStatusChange>? status, IOptions<IngestOptions> options,
         ILoggerFactory? loggerFactory = null, IMeterFactory? meterFactory = null, TimeProvider? time = null, FrameBufferPool? pool = null,
-        IGateSettings? gate = null)
+        IGateSettings? gate = null, DetectReadiness? detect = null)
     {
         _gateSettings = gate;
+        _startAfter = detect?.Ready;
         ArgumentNullException.ThrowIfNull(bus);
         ArgumentNullException.ThrowIfNull(options);
         _bus = bus;
@@ -229,7 +233,7 @@ public sealed class CameraManager : ICameraRegistry, IAsyncDisposable
 
             var logger = _loggerFactory.CreateLogger("Streaming.Ingest.Camera");
             worker = new CameraWorker(Clone(camera), _options, feed, _status, logger, _time,
-                (c, o) => FrameSources.Create(c, o, _pool, _time, logger), _gateSettings);
+                (c, o) => FrameSources.Create(c, o, _pool, _time, logger), _gateSettings, _startAfter);
             _workers.Add(worker);
         }
 

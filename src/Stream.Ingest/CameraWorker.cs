@@ -46,8 +46,10 @@ internal sealed class CameraWorker
     internal const int SameFileFailuresToFail = 3;
 
     public CameraWorker(CameraOptions camera, IngestOptions options, CameraFeed feed, ChannelWriter<CameraStatusChange>? status,
-        ILogger logger, TimeProvider time, Func<CameraOptions, IngestOptions, IFrameSource>? sourceFactory = null, IGateSettings? gate = null)
+        ILogger logger, TimeProvider time, Func<CameraOptions, IngestOptions, IFrameSource>? sourceFactory = null, IGateSettings? gate = null,
+        Task? startAfter = null)
     {
+        _startAfter = startAfter ?? Task.CompletedTask;
         Camera = camera;
         _options = options;
         _feed = feed;
@@ -65,6 +67,9 @@ internal sealed class CameraWorker
     public CameraMotion? Motion { get; }
 
     public CameraOptions Camera { get; }
+
+    /// <summary>What the camera waits for before it opens its source (Detect's readiness; completed when there is none).</summary>
+    private readonly Task _startAfter;
 
     public string Id => Camera.Id;
 
@@ -179,6 +184,32 @@ internal sealed class CameraWorker
     private void Run()
     {
         var ct = _cts.Token;
+
+        // The camera plays once Detect can look at its frames: a live-paced camera would drop its first frames while the
+        // model loads, and a recording would lose its start. Listed meanwhile as Connecting.
+        if (!_startAfter.IsCompleted)
+        {
+            SetState(CameraState.Connecting, null);
+            try
+            {
+                _startAfter.Wait(ct);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException || ct.IsCancellationRequested)
+            {
+                // Stopped (or the stage that was to be waited for failed) before the camera ever started.
+            }
+
+            if (ct.IsCancellationRequested)
+            {
+                SetState(CameraState.Stopped, null);
+                _feed.Complete();
+                Motion?.Dispose();
+                _done.TrySetResult();
+                return;
+            }
+        }
+
+
         var backoff = Backoff.FromOptions(_options);
         var live = _feed.IsLive;
         long sequence = 0;

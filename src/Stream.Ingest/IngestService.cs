@@ -7,7 +7,7 @@ using Streaming.Core;
 namespace Streaming.Ingest;
 
 /// <summary>
-/// Starts every enabled camera at start-up (once Detect is ready, where there is one); on shutdown stops them all, completes each camera's feed, completes the
+/// Starts every enabled camera at start-up (each plays once Detect is ready, where there is one); on shutdown stops them all, completes each camera's feed, completes the
 /// frame bus (no more cameras) and the camera status channel, so that downstream stages drain and finish.
 /// </summary>
 public sealed class IngestService(
@@ -16,8 +16,7 @@ public sealed class IngestService(
     ChannelWriter<CameraStatusChange> status,
     IOptions<IngestOptions> options,
     IOptions<CameraListOptions> cameras,
-    ILogger<IngestService> logger,
-    DetectReadiness? detect = null) : BackgroundService
+    ILogger<IngestService> logger) : BackgroundService
 {
     private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(10);
 
@@ -35,13 +34,6 @@ public sealed class IngestService(
 
         try
         {
-            // Cameras start once Detect can look at their frames (when the process has a Detect stage): a live-paced
-            // camera would otherwise drop its first frames while the model loads, and a recording would lose its start.
-            if (detect is not null)
-            {
-                await detect.Ready.WaitAsync(stoppingToken).ConfigureAwait(false);
-            }
-
             var enabled = cameras.Value.Cameras.Where(c => c.Enabled).ToList();
             if (enabled.Count == 0)
             {
