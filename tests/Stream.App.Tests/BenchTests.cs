@@ -140,6 +140,8 @@ public sealed class BenchTests
         Assert.Equal(ceiling.Frames / ceiling.Seconds, ceiling.Fps, 6);
         Assert.True(result.Ratio > 0);
         Assert.Equal(result.Fps / ceiling.Fps, result.Ratio, 6);
+        Assert.True(result.CpuSeconds > 0 && ceiling.CpuSeconds > 0);
+        Assert.Equal(result.Sunk / result.CpuSeconds / (ceiling.Frames / ceiling.CpuSeconds), result.CpuRatio, 6);
         Assert.NotNull(result.SinkP50);
         Assert.True(result.SinkP50 <= result.SinkP90 && result.SinkP90 <= result.SinkP99);
 
@@ -148,6 +150,7 @@ public sealed class BenchTests
         E2eBenchmark.Print(output, result);
         _output.WriteLine(output.ToString());
         var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Assert.StartsWith(string.Create(CultureInfo.InvariantCulture, $"frames per CPU-second, pipeline/ceiling: {result.CpuRatio:F3}"), lines[^2], StringComparison.Ordinal);
         Assert.Equal(string.Create(CultureInfo.InvariantCulture, $"ratio pipeline/ceiling: {result.Ratio:F3}"), lines[^1]);
     }
 
