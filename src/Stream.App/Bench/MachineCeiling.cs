@@ -76,6 +76,7 @@ internal static class MachineCeiling
         using var decoded = new SemaphoreSlim(0);
         using var room = new SemaphoreSlim((runs + 1) * batch + sources.Count);
         var counts = new long[1];
+        var perCamera = new long[sources.Count];
         var failures = new List<Exception>();
         var threads = new List<Thread>();
         void Start(string name, Action loop)
@@ -107,7 +108,8 @@ internal static class MachineCeiling
         {
             var (source, lane) = (sources[i], decodeLanes[i]);
             var id = "ceiling-" + i.ToString(CultureInfo.InvariantCulture);
-            Start(id, () => DecodeLoop(id, source, ingest, lane, room, decoded, stop.Token));
+            var index = i;
+            Start(id, () => DecodeLoop(id, source, ingest, lane, room, decoded, perCamera, index, stop.Token));
         }
 
         foreach (var lane in runLanes)
@@ -117,7 +119,14 @@ internal static class MachineCeiling
 
         try
         {
+            // Warm until every decoder is past its start (threads spawned, first keyframe, pool buffers), or 10 s.
             await Task.Delay(warmup, time, stop.Token).ConfigureAwait(false);
+            var warming = time.GetTimestamp();
+            while (Enumerable.Range(0, perCamera.Length).Any(c => Interlocked.Read(ref perCamera[c]) < WarmFrames) && time.GetElapsedTime(warming) < TimeSpan.FromSeconds(10))
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(50), time, stop.Token).ConfigureAwait(false);
+            }
+
             var frames0 = Interlocked.Read(ref counts[0]);
             var cpu0 = CpuClock.Self();
             var t0 = time.GetTimestamp();
@@ -142,11 +151,15 @@ internal static class MachineCeiling
         }
     }
 
+    /// <summary>Frames each decode loop delivers before the window opens.</summary>
+    private const int WarmFrames = 8;
+
     internal static string DecoderName(IngestOptions ingest) =>
         ingest.EffectiveFileDecoder switch { FileDecoder.Libav => "libav in-process", FileDecoder.Ffmpeg => "ffmpeg pipe", _ => "VideoCapture" };
 
     /// <summary>Decodes the camera's file round and round; each frame is letterboxed into the lane's first slot and released.</summary>
-    private static void DecodeLoop(string id, string path, IngestOptions ingest, DetectorLane lane, SemaphoreSlim room, SemaphoreSlim decoded, CancellationToken ct)
+    private static void DecodeLoop(string id, string path, IngestOptions ingest, DetectorLane lane, SemaphoreSlim room, SemaphoreSlim decoded,
+        long[] perCamera, int index, CancellationToken ct)
     {
         var camera = new CameraOptions { Id = id, Url = path, Pacing = FilePacing.Full, Loop = false };
         var one = new Frame[1];
@@ -170,6 +183,7 @@ internal static class MachineCeiling
                 lane.Preprocess(one, 0, 1);
                 one[0] = null!;
                 read++;
+                Interlocked.Increment(ref perCamera[index]);
                 decoded.Release();
             }
 
