@@ -1,5 +1,7 @@
 using System.CommandLine;
+using System.CommandLine.Invocation;
 using Streaming.App.Commands;
+using Streaming.Bench;
 
 namespace Streaming.App;
 
@@ -25,9 +27,29 @@ internal static class Program
         SinkCommands.Register(root, bench);
         OpsCommands.Register(root, bench);
         ClusterCommands.Register(root, bench);
+        foreach (var command in bench.Subcommands)
+        {
+            PrintMachineFirst(command);
+        }
 
         // The host owns SIGINT/SIGTERM for `run` (drain, flush, exit 0); the parser must not kill the process first.
         var invocation = new InvocationConfiguration { ProcessTerminationTimeout = null };
         return await root.Parse(args).InvokeAsync(invocation).ConfigureAwait(false);
+    }
+
+    /// <summary>A benchmark's first line says the machine (CPU model, cores, load averages): its figures mean little without it.</summary>
+    private static void PrintMachineFirst(Command command)
+    {
+        var inner = command.Action;
+        command.SetAction(async (parse, ct) =>
+        {
+            await Console.Out.WriteLineAsync(MachineInfo.Line()).ConfigureAwait(false);
+            return inner switch
+            {
+                AsynchronousCommandLineAction run => await run.InvokeAsync(parse, ct).ConfigureAwait(false),
+                SynchronousCommandLineAction run => run.Invoke(parse),
+                _ => 0,
+            };
+        });
     }
 }

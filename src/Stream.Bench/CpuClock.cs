@@ -6,7 +6,7 @@ namespace Streaming.Bench;
 /// CPU time used by this process and by its reaped child processes (Linux getrusage), so that a benchmark can
 /// report work per CPU-second, which stays meaningful on a machine shared with other load.
 /// </summary>
-internal static partial class CpuClock
+public static partial class CpuClock
 {
     private const int RusageSelf = 0;
     private const int RusageChildren = -1;

@@ -87,8 +87,8 @@ public sealed class DetectOptions : IGateSettings
     /// Batches the model runs at the same time, each in its own set of tensors, while one more batch is gathered and
     /// letterboxed; frames still leave Detect in order per camera. 0 (auto): 1 on a GPU, which keeps itself busy that
     /// way; on the CPU 2 (on two cores or more), each with <see cref="IntraOpThreads"/> = cores / 2 unless that is set,
-    /// because one run of a small model does not keep every core busy (docs/bench.md, "Concurrent runs": 1.29-1.48x
-    /// the cameras on 2 cores).
+    /// because one run of a small model does not keep every core busy. What that buys depends on the machine
+    /// (docs/bench.md, "Concurrent runs": 1.0-1.48x the cameras over the 2-core machines measured).
     /// </summary>
     [Range(0, 16)]
     public int ConcurrentRuns { get; set; }

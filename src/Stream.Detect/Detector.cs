@@ -39,7 +39,7 @@ public sealed class Detector : IDisposable
         _nmsThreshold = options.NmsThreshold;
         _maxDetections = options.MaxDetections;
         Model = model;
-        _classMask = DetectorModel.ClassMask(options.Classes, model.Labels);
+        _classMask = DetectorLabels.ClassMask(options.Classes, model.Labels);
         RunBatch = model.FixedBatch ?? options.MaxBatch;
         ConcurrentRuns = options.ConcurrentRunsOn(model.ProviderKind);
         Capacity = model.FixedBatch is { } fixedBatch
@@ -55,7 +55,7 @@ public sealed class Detector : IDisposable
             }
             catch (OnnxRuntimeException ex)
             {
-                DetectLog.PinnedMemoryUnavailable(logger, DetectorModel.OneLine(ex.Message));
+                DetectLog.PinnedMemoryUnavailable(logger, DetectorSessionFactory.OneLine(ex.Message));
                 _pinnedAllocator?.Dispose();
                 _pinnedInfo?.Dispose();
                 (_pinnedAllocator, _pinnedInfo) = (null, null);
@@ -76,13 +76,13 @@ public sealed class Detector : IDisposable
             throw new DetectModelException(string.Join("; ", errors));
         }
 
-        var (session, provider, reason) = DetectorModel.Open(options, logger);
+        var (session, provider, reason) = DetectorSessionFactory.Open(options, logger);
         try
         {
-            var model = DetectorModel.Describe(session, options, provider, reason, logger);
+            var model = ModelInspector.Describe(session, options, provider, reason, logger);
             var detector = new Detector(session, model, options, time ?? TimeProvider.System, logger);
             DetectLog.ModelLoaded(logger, Path.GetFileName(model.Path), model.Head.Kind, model.InputWidth, model.InputHeight,
-                model.FixedBatch is { } b ? $"static {b}" : "dynamic", model.ClassCount, provider, reason);
+                model.FixedBatch is { } b ? $"static {b}" : "dynamic", model.ClassCount, model.Provider, reason);
             return detector;
         }
         catch

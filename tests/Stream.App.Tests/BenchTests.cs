@@ -40,6 +40,25 @@ public sealed class BenchTests
     }
 
     [Fact]
+    public void Every_bench_names_the_machine_by_its_CPU_model_cores_and_load_averages()
+    {
+        const string cpuinfo = "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 9B45\nprocessor\t: 1\nmodel name\t: AMD EPYC 9B45\n";
+        Assert.Equal("AMD EPYC 9B45", Streaming.Bench.MachineInfo.CpuModelOf(cpuinfo));
+        Assert.Equal("unknown CPU", Streaming.Bench.MachineInfo.CpuModelOf("processor\t: 0\n"));
+        Assert.Equal("7.35 7.08 6.43", Streaming.Bench.MachineInfo.LoadAverageOf("7.35 7.08 6.43 3/512 12345\n"));
+        Assert.Equal("n/a", Streaming.Bench.MachineInfo.LoadAverageOf(string.Empty));
+        Assert.Equal("AMD EPYC 9B45, 2 cores, load average 7.35 7.08 6.43 (1/5/15 min)", Streaming.Bench.MachineInfo.Describe("AMD EPYC 9B45", 2, "7.35 7.08 6.43"));
+
+        var line = Streaming.Bench.MachineInfo.Line();
+        Assert.StartsWith("machine: ", line, StringComparison.Ordinal);
+        Assert.Contains(string.Create(CultureInfo.InvariantCulture, $", {Environment.ProcessorCount} cores, load average "), line, StringComparison.Ordinal);
+        if (File.Exists("/proc/cpuinfo") && File.ReadAllText("/proc/cpuinfo").Contains("model name", StringComparison.Ordinal))
+        {
+            Assert.DoesNotContain("unknown CPU", line, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task Bench_capacity_judges_a_scene_that_sends_no_event_on_the_capture_to_sink_latency_of_its_frames()
     {
         // An empty grey scene: nothing to detect, so no event reaches Kafka in the window.
@@ -65,6 +84,15 @@ public sealed class BenchTests
             Assert.NotNull(row.AckP99);
             Assert.Null(row.Failure(options));
             Assert.Equal(1, result.Capacity);
+
+            // The frames/s the model saw at the limit come before the last line.
+            Assert.Same(row, result.AtLimit);
+            Assert.True(row.InferredFps > 0);
+            using var printed = new StringWriter(CultureInfo.InvariantCulture);
+            CapacityBenchmark.Print(printed, result);
+            var lines = printed.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            Assert.StartsWith(string.Create(CultureInfo.InvariantCulture, $"at the limit (1 cameras): {row.InferredFps:F1} frames/s inferred of {row.AchievedFps:F1}"), lines[^2], StringComparison.Ordinal);
+            Assert.Equal("capacity: 1 cameras at 5 fps", lines[^1]);
         }
         finally
         {
@@ -83,6 +111,8 @@ public sealed class BenchTests
             MaxBatch = 2,
             MaxWaitMs = 5,
             ModelPath = RepoPaths.Model("yolox_nano_dynamic.onnx"),
+            CeilingWindow = TimeSpan.FromSeconds(2),
+            Overrides = new Dictionary<string, string?> { ["Detect:ConcurrentRuns"] = "2" },
         };
 
         var result = await E2eBenchmark.RunAsync(settings, progress: null, CancellationToken.None);
@@ -96,10 +126,22 @@ public sealed class BenchTests
         // The figures agree with each other.
         Assert.True(result.Seconds > 0);
         Assert.Equal(result.Sunk / result.Seconds, result.Fps, 6);
-        Assert.True(result.Ceiling.DecodeMs > 0 && result.Ceiling.InferenceMs > 0 && result.Ceiling.PreprocessMs > 0);
-        Assert.Equal(1000 / (result.Ceiling.DecodeMs + result.Ceiling.PreprocessMs + result.Ceiling.InferenceMs + result.Ceiling.PostprocessMs), result.Ceiling.Fps, 6);
+        var serial = result.Serial;
+        Assert.True(serial.DecodeMs > 0 && serial.InferenceMs > 0 && serial.PreprocessMs > 0);
+        Assert.Equal(1000 / (serial.DecodeMs + serial.PreprocessMs + serial.InferenceMs + serial.PostprocessMs), serial.Fps, 6);
+        Assert.Equal(result.Fps / serial.Fps, result.SerialRatio, 6);
+
+        // The ceiling did the same work at the pipeline's parallelism: a decode loop per camera, a run loop per
+        // concurrent run with the cores shared out between them, batches as large as the cameras can fill.
+        var ceiling = result.Ceiling;
+        Assert.Equal((2, 2, Math.Max(1, Environment.ProcessorCount / 2), 2), (ceiling.Cameras, ceiling.Runs, ceiling.IntraOpThreads, ceiling.Batch));
+        Assert.True(ceiling.Frames > 0 && ceiling.Frames % ceiling.Batch == 0, $"{ceiling.Frames} frames in whole batches of {ceiling.Batch}");
+        Assert.InRange(ceiling.Seconds, 1.9, 4);
+        Assert.Equal(ceiling.Frames / ceiling.Seconds, ceiling.Fps, 6);
         Assert.True(result.Ratio > 0);
-        Assert.Equal(result.Fps / result.Ceiling.Fps, result.Ratio, 6);
+        Assert.Equal(result.Fps / ceiling.Fps, result.Ratio, 6);
+        Assert.True(result.CpuSeconds > 0 && ceiling.CpuSeconds > 0);
+        Assert.Equal(result.Sunk / result.CpuSeconds / (ceiling.Frames / ceiling.CpuSeconds), result.CpuRatio, 6);
         Assert.NotNull(result.SinkP50);
         Assert.True(result.SinkP50 <= result.SinkP90 && result.SinkP90 <= result.SinkP99);
 
@@ -108,6 +150,7 @@ public sealed class BenchTests
         E2eBenchmark.Print(output, result);
         _output.WriteLine(output.ToString());
         var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Assert.StartsWith(string.Create(CultureInfo.InvariantCulture, $"frames per CPU-second, pipeline/ceiling: {result.CpuRatio:F3}"), lines[^2], StringComparison.Ordinal);
         Assert.Equal(string.Create(CultureInfo.InvariantCulture, $"ratio pipeline/ceiling: {result.Ratio:F3}"), lines[^1]);
     }
 

@@ -82,7 +82,7 @@ public class DecoderTests
         output[10 * stride + 5 + 0] = 0.9f; // person
         output[10 * stride + 5 + 2] = 0.9f; // car
         output[10 * stride + 5 + 16] = 0.9f; // dog
-        var mask = DetectorModel.ClassMask(["person", "2"], CocoClasses.Names);
+        var mask = DetectorLabels.ClassMask(["person", "2"], CocoClasses.Names);
 
         var found = Decode(HeadKind.Yolox, output, Cells, stride, mask);
 
@@ -101,7 +101,7 @@ public class DecoderTests
     [Fact]
     public void Ultralytics_names_metadata_is_parsed_into_class_names()
     {
-        var names = DetectorModel.ParseNames("{0: 'person', 1: \"bicycle\", 2: 'traffic light', 3: 'it\\'s'}");
+        var names = DetectorLabels.ParseNames("{0: 'person', 1: \"bicycle\", 2: 'traffic light', 3: 'it\\'s'}");
         Assert.Equal(["person", "bicycle", "traffic light", "it\\'s"], names);
     }
 

@@ -156,6 +156,20 @@ public class DetectorTests(DetectorFixture fixture) : IClassFixture<DetectorFixt
     }
 
     [Fact]
+    public void The_model_description_stores_the_provider_as_its_kind_and_derives_the_name_people_read()
+    {
+        var model = fixture.Static.Model;
+        Assert.Equal(ExecutionProviderKind.Cpu, model.ProviderKind);
+
+        // The name follows the kind; nothing parses a name back into a kind.
+        Assert.Equal("TensorRT", (model with { ProviderKind = ExecutionProviderKind.TensorRt }).Provider);
+        Assert.Equal("CUDA", (model with { ProviderKind = ExecutionProviderKind.Cuda }).Provider);
+        Assert.Equal("auto", ExecutionProviderKind.Auto.DisplayName());
+        Assert.DoesNotContain(typeof(ModelDescription).GetConstructors().Single().GetParameters(), p => p.ParameterType == typeof(string) && p.Name!.Contains("Provider", StringComparison.Ordinal) && p.Name != "ProviderReason");
+        Assert.Equal(1, new DetectOptions().ConcurrentRunsOn((model with { ProviderKind = ExecutionProviderKind.TensorRt }).ProviderKind));
+    }
+
+    [Fact]
     public void Class_filter_keeps_only_the_configured_classes()
     {
         using var detector = Detector.Load(new DetectOptions

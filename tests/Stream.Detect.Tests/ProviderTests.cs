@@ -68,8 +68,8 @@ public partial class ProviderTests(ITestOutputHelper output)
     [Fact]
     public void Int8_without_calibration_stops_with_a_one_line_error_naming_the_fix()
     {
-        Assert.False(DetectorModel.CarriesQuantization(RepoPaths.Model("yolox_nano.onnx")));
-        var ex = Assert.Throws<DetectModelException>(() => DetectorModel.TensorRtSettings(
+        Assert.False(DetectorSessionFactory.CarriesQuantization(RepoPaths.Model("yolox_nano.onnx")));
+        var ex = Assert.Throws<DetectModelException>(() => DetectorSessionFactory.TensorRtSettings(
             new DetectOptions { ModelPath = RepoPaths.Model("yolox_nano.onnx"), Int8 = true, TensorRtCacheDir = TempCache() }, "0"));
 
         Assert.DoesNotContain('\n', ex.Message);
@@ -83,8 +83,8 @@ public partial class ProviderTests(ITestOutputHelper output)
         var cache = TempCache();
         var log = new ListLogger();
         var options = new DetectOptions { ModelPath = RepoPaths.Model("yolox_nano_dynamic.onnx"), MaxBatch = 8, Fp16 = true, TensorRtCacheDir = cache };
-        var settings = DetectorModel.TensorRtSettings(options, "0");
-        DetectorModel.AnnounceEngineBuild(options, settings, log);
+        var settings = DetectorSessionFactory.TensorRtSettings(options, "0");
+        DetectorSessionFactory.AnnounceEngineBuild(options, settings, log);
 
         Assert.Equal("1", settings["trt_engine_cache_enable"]);
         Assert.Equal(cache, settings["trt_engine_cache_path"]);
@@ -97,7 +97,7 @@ public partial class ProviderTests(ITestOutputHelper output)
 
         // Once an engine is cached, later starts say nothing.
         File.WriteAllBytes(Path.Combine(cache, "model.engine"), [1]);
-        DetectorModel.AnnounceEngineBuild(options, settings, log);
+        DetectorSessionFactory.AnnounceEngineBuild(options, settings, log);
         Assert.Single(log.Lines);
     }
 

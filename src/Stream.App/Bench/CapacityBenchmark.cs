@@ -44,7 +44,11 @@ internal sealed record CapacityRow(int Cameras, double OfferedFps, double Achiev
         : null;
 }
 
-internal sealed record CapacityResult(CapacityOptions Options, string Load, IReadOnlyList<CapacityRow> Rows, int Capacity);
+internal sealed record CapacityResult(CapacityOptions Options, string Load, IReadOnlyList<CapacityRow> Rows, int Capacity)
+{
+    /// <summary>The row of the largest count that held (null when none did).</summary>
+    public CapacityRow? AtLimit => Rows.FirstOrDefault(r => r.Cameras == Capacity && Capacity > 0);
+}
 
 /// <summary>
 /// <c>stream bench capacity</c>: how many live cameras one process holds. Each try runs N cameras that play the clip
@@ -71,7 +75,7 @@ internal static class CapacityBenchmark
             throw new ArgumentException("--fps must be above 0 (frames per second each camera delivers).");
         }
 
-        var load = MachineLoad.Describe();
+        var load = MachineInfo.LoadAverage();
         var work = Directory.CreateTempSubdirectory("stream-capacity-");
         try
         {
@@ -146,7 +150,10 @@ internal static class CapacityBenchmark
     {
         ArgumentNullException.ThrowIfNull(writer);
         ArgumentNullException.ThrowIfNull(result);
-        writer.WriteLine($"machine: {result.Load} at the start, {MachineLoad.Describe()} at the end; source {result.Options.Source}");
+        writer.WriteLine($"load average: {result.Load} at the start, {MachineInfo.LoadAverage()} at the end; source {result.Options.Source}");
+        writer.WriteLine(result.AtLimit is { } limit
+            ? string.Create(CultureInfo.InvariantCulture, $"at the limit ({limit.Cameras} cameras): {limit.InferredFps:F1} frames/s inferred of {limit.AchievedFps:F1} frames/s through the pipeline ({limit.OfferedFps:F1} offered), CPU {limit.CpuPercent:F0} % of {Environment.ProcessorCount} cores")
+            : "at the limit: no camera count held");
         writer.WriteLine(string.Create(CultureInfo.InvariantCulture, $"capacity: {result.Capacity} cameras at {result.Options.Fps:0.##} fps"));
     }
 

@@ -34,12 +34,12 @@ internal sealed record Ceiling(int Frames, int DetectFrames, int Batch, string M
 }
 
 /// <summary>
-/// The machine's ceiling for a benchmark run: the same file decoded with the pipeline's own file decoder
+/// The serial sum of the stage times for a benchmark run (the former <c>bench e2e</c> ceiling, printed beside
+/// <see cref="MachineCeiling"/>): the same file decoded with the pipeline's own file decoder
 /// (the source <see cref="FrameSources"/> picks as <c>Ingest:FileDecoder</c> says, same decoder threads; decode ms = wall time per frame, open included), then the same frames through the Detect stage's
-/// <see cref="Detector"/> with the same options (model, MaxBatch, ONNX Runtime threads), in full batches:
-/// ceiling fps = 1000 / (decode + preprocess + inference + postprocess ms per frame). That is the serial cost of the
-/// work the pipeline must do per frame; tracking, Kafka and Redis are not in it, so the pipeline's ratio to it shows
-/// what the pipeline's own plumbing costs (or, above 1, what it gains by overlapping decode with inference).
+/// <see cref="Detector"/> with the same options (model, MaxBatch, ONNX Runtime threads), in full batches, one after
+/// the other: fps = 1000 / (decode + preprocess + inference + postprocess ms per frame). It is no ceiling: a pipeline
+/// that overlaps decoding with inference, or runs several batches at once (<c>Detect:ConcurrentRuns</c>), beats it.
 /// </summary>
 internal static class CeilingMeasurement
 {

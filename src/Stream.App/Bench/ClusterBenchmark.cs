@@ -6,6 +6,7 @@ using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text.Json;
 using Streaming.App.Cluster;
+using Streaming.Bench;
 using Streaming.Core;
 using Streaming.Sink;
 
@@ -70,7 +71,7 @@ internal static class ClusterBenchmark
             }
         }
 
-        var loadBefore = MachineLoad.Describe();
+        var loadBefore = MachineInfo.LoadAverage();
         // The registry with one partition per camera, and the events topic.
         await using var broker = await DevKafkaProcess.StartAsync(StreamDll, 1, ["stream.events", $"{RegistryTopic}:{settings.Cameras}"], stopGrace: TimeSpan.FromSeconds(10), ct).ConfigureAwait(false);
         progress.WriteLine($"dev-kafka at {broker.BootstrapServers}; registry {RegistryTopic} with {settings.Cameras} partitions");
@@ -133,7 +134,7 @@ internal static class ClusterBenchmark
                     $"kill {k}: {kill.Victim} ({kill.Cameras} cameras) -> partitions assigned to a survivor after {kill.AssignedSeconds:F1} s, all streaming after {kill.StreamingSeconds:F1} s, other cameras restarted: {kill.OthersRestarted}; {kill.Joiner} joined: {kill.MovedOnJoin} cameras moved, {kill.RestartedOnJoin} restarted; {kill.SpreadAfterJoin}"));
             }
 
-            return new ClusterBenchResult(settings, loadBefore, MachineLoad.Describe(), initial, kills);
+            return new ClusterBenchResult(settings, loadBefore, MachineInfo.LoadAverage(), initial, kills);
         }
         finally
         {
@@ -151,7 +152,7 @@ internal static class ClusterBenchmark
         var (inv, s) = (CultureInfo.InvariantCulture, r.Settings);
         string[] header =
         [
-            $"machine: {r.LoadBefore} before, {r.LoadAfter} after (all processes on this machine)",
+            $"load average: {r.LoadBefore} before, {r.LoadAfter} after (all processes on this machine)",
             string.Create(inv, $"fleet: {s.Workers} workers, {s.Cameras} cameras ({Path.GetFileName(s.Source)} at {s.Fps} fps, 320 px wide), one registry partition per camera; session timeout {s.SessionTimeoutMs / 1000.0:F1} s, heartbeat {s.HeartbeatIntervalMs / 1000.0:F1} s; broker: stream dev-kafka (librdkafka mock)"),
             $"initial spread: {r.InitialSpread}",
         ];

@@ -23,6 +23,9 @@ internal sealed record BenchSettings
 
     public int Cameras { get; init; } = 1;
 
+    /// <summary>Seconds <c>bench e2e</c> measures the machine's limit (<see cref="MachineCeiling"/>), half before and half after the pipeline run.</summary>
+    public TimeSpan CeilingWindow { get; init; } = TimeSpan.FromSeconds(6);
+
     public FilePacing Pacing { get; init; } = FilePacing.Full;
 
     public bool Loop { get; init; }
@@ -338,29 +341,6 @@ internal sealed class PipelineHarness : IAsyncDisposable
         }
         catch (UnauthorizedAccessException)
         {
-        }
-    }
-}
-
-/// <summary>How busy the machine is (other processes included), printed with the figures: benchmarks on a shared machine are only as good as its quiet.</summary>
-internal static class MachineLoad
-{
-    /// <summary>"load average 1.23 on 2 cores" from /proc/loadavg, or the core count alone where there is none.</summary>
-    public static string Describe()
-    {
-        var cores = Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture);
-        try
-        {
-            var first = File.ReadAllText("/proc/loadavg").Split(' ', 2)[0];
-            return $"1-min load average {first} on {cores} cores";
-        }
-        catch (IOException)
-        {
-            return $"{cores} cores";
-        }
-        catch (UnauthorizedAccessException)
-        {
-            return $"{cores} cores";
         }
     }
 }

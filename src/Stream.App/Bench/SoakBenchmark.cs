@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Streaming.Bench;
 using Streaming.Core;
 
 namespace Streaming.App.Bench;
@@ -190,7 +191,7 @@ internal static class SoakBenchmark
         var c0 = r.CountsStart;
         var c1 = r.CountsEnd;
         writer.WriteLine(string.Create(inv, $"soak: {r.Cameras} cameras for {r.Duration.TotalMinutes:F2} min: offered {r.OfferedFps:F1} frames/s, through the sink {r.Fps:F1} frames/s, dropped {c1.Dropped - c0.Dropped} (ingest {c1.IngestDropped - c0.IngestDropped}, stale {c1.StaleDropped - c0.StaleDropped}), events {c1.EventsProduced - c0.EventsProduced}"));
-        writer.WriteLine($"machine: {MachineLoad.Describe()} at the end");
+        writer.WriteLine($"load average at the end: {MachineInfo.LoadAverage()}");
         writer.WriteLine(Line("start", r.Start));
         writer.WriteLine(Line("end  ", r.End));
         if (r.End.RssAfterTrimBytes > 0)

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Microsoft.Extensions.Configuration;
 using Streaming.App.Hosting;
+using Streaming.Bench;
 using Streaming.Core;
 using Streaming.Ingest;
 using Streaming.Sink;
@@ -191,7 +192,7 @@ internal static class TuneBenchmark
             writer.WriteLine(Row(p));
         }
 
-        writer.WriteLine($"machine: {MachineLoad.Describe()} at the end");
+        writer.WriteLine($"load average at the end: {MachineInfo.LoadAverage()}");
         var met = result.Points.Count(p => p.P50Goal == true && p.P99Goal == true);
         writer.WriteLine($"csv: {result.CsvPath}");
         writer.WriteLine($"plot: {result.PngPath}");

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Microsoft.Extensions.Configuration;
 using Streaming.App.Bench;
 
 namespace Streaming.App.Commands;
@@ -11,6 +12,7 @@ internal static class OpsCommands
         ArgumentNullException.ThrowIfNull(root);
         ArgumentNullException.ThrowIfNull(bench);
         bench.Subcommands.Add(E2e());
+        bench.Subcommands.Add(Ceiling());
         bench.Subcommands.Add(Tune());
         bench.Subcommands.Add(Soak());
         bench.Subcommands.Add(Capacity());
@@ -47,10 +49,11 @@ internal static class OpsCommands
         var batch = new Option<int>("--batch") { Description = "Detect:MaxBatch.", DefaultValueFactory = _ => 4 };
         var wait = new Option<int>("--wait") { Description = "Detect:MaxWaitMs.", DefaultValueFactory = _ => 10 };
         var model = new Option<string?>("--model") { Description = "ONNX model (default: models/yolox_nano_dynamic.onnx for --batch > 1 when present, else models/yolox_nano.onnx)." };
+        var ceiling = new Option<double>("--ceiling-seconds") { Description = "Seconds the machine's limit is measured, half before and half after the pipeline run (each after a 1 s warm-up).", DefaultValueFactory = _ => 6 };
         var set = SetOption();
-        var command = new Command("e2e", "N copies of a file at full speed through the whole pipeline (Kafka mock cluster, private Redis): throughput, latency, and the ratio to the machine's serial ceiling (last line).")
+        var command = new Command("e2e", "N copies of a file at full speed through the whole pipeline (Kafka mock cluster, private Redis): throughput, latency, and the ratio to the machine's limit for the same work at the same parallelism (last line).")
         {
-            source, cameras, batch, wait, model, set,
+            source, cameras, batch, wait, model, ceiling, set,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -61,6 +64,7 @@ internal static class OpsCommands
                 MaxBatch = parse.GetValue(batch),
                 MaxWaitMs = parse.GetValue(wait),
                 ModelPath = parse.GetValue(model),
+                CeilingWindow = TimeSpan.FromSeconds(Math.Max(0.2, parse.GetValue(ceiling))),
                 Overrides = Overrides(parse.GetValue(set)),
             };
             return await Guard(async () =>
@@ -69,6 +73,43 @@ internal static class OpsCommands
                 E2eBenchmark.Print(Console.Out, result);
             }).ConfigureAwait(false);
         });
+        return command;
+    }
+
+    private static Command Ceiling()
+    {
+        var source = new Option<string>("--source") { Description = "Video file each camera decodes, round and round.", DefaultValueFactory = _ => "samples/dog_pan_960p.mp4" };
+        var cameras = new Option<int>("--cameras") { Description = "Decode loops, one per camera.", DefaultValueFactory = _ => 2 };
+        var batch = new Option<int>("--batch") { Description = "Detect:MaxBatch.", DefaultValueFactory = _ => 4 };
+        var model = new Option<string?>("--model") { Description = "ONNX model (default: models/yolox_nano_dynamic.onnx for --batch > 1 when present, else models/yolox_nano.onnx)." };
+        var seconds = new Option<double>("--seconds") { Description = "Measured seconds (after a 1 s warm-up).", DefaultValueFactory = _ => 5 };
+        var set = SetOption();
+        var command = new Command("ceiling", "The machine's limit for the pipeline's work (decode + preprocess loops per camera, Detect:ConcurrentRuns run + postprocess loops, all at once) without the pipeline; last line: ceiling: X frames/s.")
+        {
+            source, cameras, batch, model, seconds, set,
+        };
+        command.SetAction(async (parse, ct) => await Guard(async () =>
+        {
+            var settings = new BenchSettings
+            {
+                Source = parse.GetValue(source)!,
+                Cameras = parse.GetValue(cameras),
+                MaxBatch = parse.GetValue(batch),
+                ModelPath = parse.GetValue(model),
+                Overrides = Overrides(parse.GetValue(set)),
+            };
+            if (!File.Exists(settings.Source))
+            {
+                throw new FileNotFoundException($"{settings.Source} not found: pass --source with an existing video file.", settings.Source);
+            }
+
+            var config = new ConfigurationBuilder()
+                .AddInMemoryCollection(PipelineHarness.BuildConfiguration(settings, string.Empty, string.Empty)).Build();
+            var limit = await MachineCeiling.MeasureAsync(Enumerable.Repeat(settings.Source, settings.Cameras).ToList(), config, TimeSpan.FromSeconds(1),
+                TimeSpan.FromSeconds(Math.Max(0.2, parse.GetValue(seconds))), TimeProvider.System, ct).ConfigureAwait(false);
+            Console.WriteLine(limit.Describe());
+            Console.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"ceiling: {limit.Fps:F1} frames/s"));
+        }).ConfigureAwait(false));
         return command;
     }
 

@@ -2,45 +2,27 @@ using System.Globalization;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
 using Microsoft.ML.OnnxRuntime;
-using Microsoft.ML.OnnxRuntime.Tensors;
-using Streaming.Core;
 
 namespace Streaming.Detect;
 
-/// <summary>What was learned about a model when it was loaded: its input, output, head and class names.</summary>
-public sealed record ModelDescription(
-    string Path,
-    string InputName,
-    string OutputName,
-    int InputWidth,
-    int InputHeight,
-    int? FixedBatch,
-    int OutputDim1,
-    int OutputDim2,
-    HeadProfile Head,
-    IReadOnlyList<string> Labels,
-    string Provider,
-    string ProviderReason)
+/// <summary>
+/// Opens the model's ONNX Runtime session on an execution provider: the configured one, or for <c>auto</c> TensorRT,
+/// then CUDA, then the CPU, whichever this build of ONNX Runtime and the machine offer first; with the session options
+/// of <see cref="DetectOptions"/> (threads, spinning) and TensorRT's settings (engine and timing caches, FP16, INT8,
+/// one batch profile). A provider that cannot start is said in one line naming the missing library and the fix.
+/// </summary>
+internal static partial class DetectorSessionFactory
 {
-    /// <summary>Number of classes the head scores.</summary>
-    public int ClassCount => Labels.Count;
-
-    public bool DynamicBatch => FixedBatch is null;
-
-    /// <summary>The execution provider the session runs on (<see cref="Provider"/> is its name).</summary>
-    public ExecutionProviderKind ProviderKind => DetectorModel.KindOf(Provider);
-}
-
-/// <summary>Opens an ONNX model with the best execution provider available and reads its description.</summary>
-internal static partial class DetectorModel
-{
-    [GeneratedRegex(@"(\d+)\s*:\s*(?:'((?:[^'\\]|\\.)*)'|""((?:[^""\\]|\\.)*)"")")]
-    private static partial Regex UltralyticsNames();
-
     [GeneratedRegex(@"([\w.+-]+\.so(?:\.\d+)*)\s*:\s*cannot open shared object file")]
     private static partial Regex MissingLibraryPattern();
 
-    public static (InferenceSession Session, string Provider, string Reason) Open(DetectOptions options, ILogger logger)
+#if ORT_GPU
+    private const string BuildHint = "";
+#else
+    private const string BuildHint = "; build with -p:OnnxRuntimeFlavor=Gpu for CUDA/TensorRT";
+#endif
+
+    public static (InferenceSession Session, ExecutionProviderKind Provider, string Reason) Open(DetectOptions options, ILogger logger)
     {
         var path = options.ResolvedModelPath;
         if (!File.Exists(path))
@@ -66,10 +48,10 @@ internal static partial class DetectorModel
                     : "configured";
                 if (skipped.Count > 0)
                 {
-                    DetectLog.AutoFellBack(logger, Name(provider), string.Join("; ", skipped));
+                    DetectLog.AutoFellBack(logger, provider.DisplayName(), string.Join("; ", skipped));
                 }
 
-                return (session, Name(provider), reason);
+                return (session, provider, reason);
             }
             catch (Exception ex) when (ex is OnnxRuntimeException or DllNotFoundException or EntryPointNotFoundException or NotSupportedException or TypeInitializationException)
             {
@@ -84,11 +66,11 @@ internal static partial class DetectorModel
                 if (order.Length == 1)
                 {
                     throw new DetectModelException(
-                        $"Detect:Provider {Name(provider)} cannot start: {missing} ({Shorten(message)}): {Fix(provider)}, or set Detect:Provider to auto or cpu", ex);
+                        $"Detect:Provider {provider.DisplayName()} cannot start: {missing} ({Shorten(message)}): {Fix(provider)}, or set Detect:Provider to auto or cpu", ex);
                 }
 
-                skipped.Add($"{Name(provider)} unavailable ({missing}{BuildHint})");
-                DetectLog.ProviderUnavailable(logger, Name(provider), message);
+                skipped.Add($"{provider.DisplayName()} unavailable ({missing}{BuildHint})");
+                DetectLog.ProviderUnavailable(logger, provider.DisplayName(), message);
             }
             finally
             {
@@ -296,204 +278,6 @@ internal static partial class DetectorModel
         string Shape(int batch) => string.Create(CultureInfo.InvariantCulture, $"{input.Key}:{batch}x{dims[1]}x{h}x{w}");
         return (Shape(1), Shape(options.MaxBatch), Shape(options.MaxBatch));
     }
-
-    public static ModelDescription Describe(InferenceSession session, DetectOptions options, string provider, string reason, ILogger logger)
-    {
-        var path = options.ResolvedModelPath;
-        var (inputName, input) = session.InputMetadata.First();
-        var (outputName, output) = session.OutputMetadata.First();
-        if (!input.IsTensor || input.ElementDataType != TensorElementType.Float)
-        {
-            throw new DetectModelException($"Detect model '{path}': input '{inputName}' is not a float32 tensor ({input.ElementDataType}): export the model with a float32 image input");
-        }
-
-        var inDims = input.Dimensions;
-        if (inDims.Length != 4 || inDims[1] != 3)
-        {
-            var layout = inDims.Length == 4 && inDims[3] == 3 ? " (NHWC)" : string.Empty;
-            throw new DetectModelException($"Detect model '{path}': input '{inputName}' has shape [{Dims(inDims)}]{layout}; an NCHW image input N x 3 x H x W is needed: export the model with an NCHW input");
-        }
-
-        var height = Side(inDims[2], options, path, "height");
-        var width = Side(inDims[3], options, path, "width");
-        int? fixedBatch = inDims[0] > 0 ? inDims[0] : null;
-
-        var outDims = output.Dimensions;
-        if (!output.IsTensor || output.ElementDataType != TensorElementType.Float || outDims.Length != 3)
-        {
-            throw new DetectModelException($"Detect model '{path}': output '{outputName}' has shape [{Dims(outDims)}], which matches no known head (supported: {HeadProfile.SupportedShapes(width, height)}); set Detect:Head if the model is one of these");
-        }
-
-        int dim1 = outDims[1], dim2 = outDims[2];
-        if (dim1 <= 0 || dim2 <= 0)
-        {
-            // Symbolic axes besides the batch: learn the real sizes from one run on a blank picture.
-            (dim1, dim2) = ProbeOutput(session, inputName, outputName, width, height);
-        }
-
-        HeadKind head;
-        if (options.Head != HeadKind.Auto)
-        {
-            head = options.Head;
-        }
-        else
-        {
-            head = HeadProfile.Recognise(dim1, dim2, width, height)
-                ?? throw new DetectModelException($"Detect model '{path}': output '{outputName}' has shape [{Dims(outDims)}] (per image {dim1} x {dim2}), which matches no known head for a {width}x{height} input (supported: {HeadProfile.SupportedShapes(width, height)}); set Detect:Head (yolox, yolov5, yolov8) if the model is one of these");
-        }
-
-        if (head == HeadKind.Yolox && dim1 != HeadProfile.GridCells(width, height))
-        {
-            throw new DetectModelException($"Detect model '{path}': Detect:Head yolox needs N x {HeadProfile.GridCells(width, height)} x (5+C) for a {width}x{height} input (grid cells over strides 8, 16, 32), the output is [{Dims(outDims)}]: fix Detect:Head or Detect:InputSize");
-        }
-
-        var classes = head == HeadKind.Yolov8 ? dim1 - 4 : dim2 - 5;
-        if (classes <= 0)
-        {
-            throw new DetectModelException($"Detect model '{path}': a {head} head needs {(head == HeadKind.Yolov8 ? "4+C rows" : "5+C values per anchor")}, the output has shape [{Dims(outDims)}]: fix Detect:Head");
-        }
-
-        var labels = Labels(session, options, classes, logger);
-        return new ModelDescription(path, inputName, outputName, width, height, fixedBatch, dim1, dim2,
-            HeadProfile.For(head), labels, provider, reason);
-    }
-
-    private static int Side(int dim, DetectOptions options, string path, string what)
-    {
-        if (dim > 0)
-        {
-            if (options.InputSize > 0 && options.InputSize != dim)
-            {
-                throw new DetectModelException($"Detect:InputSize is {options.InputSize} but model '{path}' has a fixed input {what} of {dim}: remove Detect:InputSize or export the model with a dynamic size");
-            }
-
-            return dim;
-        }
-
-        return options.InputSize > 0 ? options.InputSize : 640;
-    }
-
-    private static (int, int) ProbeOutput(InferenceSession session, string inputName, string outputName, int width, int height)
-    {
-        var data = new float[3 * width * height];
-        using var value = OrtValue.CreateTensorValueFromMemory(data, [1, 3, height, width]);
-        using var runOptions = new RunOptions();
-        using var results = session.Run(runOptions, [inputName], [value], [outputName]);
-        var shape = results[0].GetTensorTypeAndShape().Shape;
-        return shape.Length == 3 ? ((int)shape[1], (int)shape[2]) : (0, 0);
-    }
-
-    private static IReadOnlyList<string> Labels(InferenceSession session, DetectOptions options, int classes, ILogger logger)
-    {
-        List<string>? names = null;
-        if (options.LabelsFile is { Length: > 0 } file)
-        {
-            names = [.. File.ReadAllLines(Path.GetFullPath(file)).Select(l => l.Trim()).Where(l => l.Length > 0)];
-            if (names.Count != classes)
-            {
-                DetectLog.LabelCountMismatch(logger, names.Count, classes);
-            }
-        }
-        else if (session.ModelMetadata.CustomMetadataMap.TryGetValue("names", out var meta))
-        {
-            names = ParseNames(meta);
-        }
-
-        if (names is null || names.Count == 0)
-        {
-            names = classes == CocoClasses.Names.Count ? [.. CocoClasses.Names] : [];
-        }
-
-        for (var i = names.Count; i < classes; i++)
-        {
-            names.Add("class" + i.ToString(CultureInfo.InvariantCulture));
-        }
-
-        return names.Count > classes ? names[..classes] : names;
-    }
-
-    /// <summary>Parses Ultralytics' <c>names</c> metadata, a Python dict such as <c>{0: 'person', 1: 'bicycle'}</c>.</summary>
-    public static List<string> ParseNames(string text)
-    {
-        var byId = new SortedDictionary<int, string>();
-        foreach (Match m in UltralyticsNames().Matches(text))
-        {
-            var id = int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
-            byId[id] = m.Groups[2].Success ? m.Groups[2].Value : m.Groups[3].Value;
-        }
-
-        var list = new List<string>();
-        foreach (var (id, name) in byId)
-        {
-            while (list.Count < id)
-            {
-                list.Add("class" + list.Count.ToString(CultureInfo.InvariantCulture));
-            }
-
-            list.Add(name);
-        }
-
-        return list;
-    }
-
-    /// <summary>Turns the configured class filter (names or ids) into a mask over the model's classes; empty keeps all.</summary>
-    public static bool[] ClassMask(IEnumerable<string> filter, IReadOnlyList<string> labels)
-    {
-        var entries = filter.Where(f => !string.IsNullOrWhiteSpace(f)).Select(f => f.Trim()).ToList();
-        if (entries.Count == 0)
-        {
-            return [];
-        }
-
-        var mask = new bool[labels.Count];
-        foreach (var entry in entries)
-        {
-            var id = int.TryParse(entry, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : -1;
-            if (id < 0)
-            {
-                for (var i = 0; i < labels.Count; i++)
-                {
-                    if (string.Equals(labels[i], entry, StringComparison.OrdinalIgnoreCase))
-                    {
-                        id = i;
-                        break;
-                    }
-                }
-            }
-
-            if (id < 0 || id >= labels.Count)
-            {
-                throw new DetectModelException($"Detect:Classes: '{entry}' is not a class of the model (it has {labels.Count}: {string.Join(", ", labels.Take(5))}, ...): use a class name or an id from 0 to {labels.Count - 1}");
-            }
-
-            mask[id] = true;
-        }
-
-        return mask;
-    }
-
-#if ORT_GPU
-    private const string BuildHint = "";
-#else
-    private const string BuildHint = "; build with -p:OnnxRuntimeFlavor=Gpu for CUDA/TensorRT";
-#endif
-
-    private static string Name(ExecutionProviderKind kind) => kind switch
-    {
-        ExecutionProviderKind.TensorRt => "TensorRT",
-        ExecutionProviderKind.Cuda => "CUDA",
-        _ => "CPU",
-    };
-
-    /// <summary>The provider a <see cref="Name"/> names.</summary>
-    internal static ExecutionProviderKind KindOf(string name) => name switch
-    {
-        "TensorRT" => ExecutionProviderKind.TensorRt,
-        "CUDA" => ExecutionProviderKind.Cuda,
-        _ => ExecutionProviderKind.Cpu,
-    };
-
-    private static string Dims(int[] dims) => string.Join(", ", dims.Select(d => d > 0 ? d.ToString(CultureInfo.InvariantCulture) : "?"));
 
     internal static string OneLine(string message) =>
         string.Join(' ', message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
