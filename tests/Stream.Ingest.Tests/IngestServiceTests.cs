@@ -11,7 +11,7 @@ namespace Streaming.Ingest.Tests;
 public class IngestServiceTests
 {
     [Fact]
-    public async Task The_hosted_service_starts_the_enabled_cameras_and_on_stop_completes_every_feed_the_bus_and_the_status_channel()
+    public async Task The_hosted_service_starts_the_enabled_cameras_lists_the_disabled_ones_and_on_stop_completes_every_feed_the_bus_and_the_status_channel()
     {
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
@@ -42,7 +42,8 @@ public class IngestServiceTests
         }
 
         Assert.Equal(CameraState.Streaming, registry.Get("file")?.State);
-        Assert.Null(registry.Get("off"));
+        // A disabled camera is listed, stopped, so that enabling it (API or config) starts it; it has no feed.
+        Assert.Equal((CameraState.Stopped, false), (registry.Get("off")!.State, registry.Get("off")!.Enabled));
         var feed = Assert.Single(bus.Feeds);
         using (var first = await feed.Reader.ReadAsync())
         {
