@@ -9,7 +9,7 @@ public static class DetectServiceCollectionExtensions
 {
     /// <summary>
     /// Registers the Detect stage: <see cref="DetectOptions"/> bound from the <c>Detect</c> section (unknown keys rejected) and
-    /// validated at start, its metrics, and <see cref="DetectService"/> as a hosted service. Needs <c>AddPipelineChannels</c> and <c>AddMetrics</c>.
+    /// validated at start, its metrics, <see cref="DetectService"/> as a hosted service, and its readiness check ("model"). Needs <c>AddPipelineChannels</c> and <c>AddMetrics</c>.
     /// </summary>
     public static IServiceCollection AddDetect(this IServiceCollection services, IConfiguration configuration)
     {
@@ -23,6 +23,7 @@ public static class DetectServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<DetectReadiness>(); // set by DetectService; ingest and readiness wait for it
         services.AddHostedService<DetectService>();
+        services.AddHealthChecks().AddCheck<DetectHealthCheck>("model", tags: [HealthTags.Ready]);
         return services;
     }
 }

@@ -74,6 +74,21 @@ public sealed class HealthTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task With_the_log_at_Warning_a_worker_with_no_camera_yet_is_ready_once_its_model_is_loaded()
+    {
+        // Readiness comes from the stages themselves, not from their log lines: at Warning, Detect's "warmed up" line is
+        // filtered out, and a worker that has no camera yet (so no inference either) must still turn ready.
+        await using var kafka = new KafkaMockFixture();
+        await kafka.InitializeAsync();
+        await using var run = StreamProcess.Start(StreamProcess.Config(),
+            ["Logging:LogLevel:Default=Warning", "Sink:Kafka:BootstrapServers=" + kafka.BootstrapServers], output: output);
+        var (status, checks) = await WaitForAsync(run, c => c["model"].Status == "Healthy");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("model loaded and warmed up", checks["model"].Description);
+        Assert.DoesNotContain("warmed up", run.Stdout, StringComparison.Ordinal); // the line readiness once listened for is not there
+    }
+
+    [Fact]
     public async Task With_Http_disabled_the_process_listens_on_no_port()
     {
         await using var kafka = new KafkaMockFixture(); // an outside broker: the in-process mock cluster would listen itself

@@ -26,21 +26,17 @@ namespace Streaming.App.Hosting;
 /// </summary>
 internal static class HealthChecks
 {
-    public const string Live = "live";
-    public const string Ready = "ready";
+    public const string Live = HealthTags.Live;
+    public const string Ready = HealthTags.Ready;
 
-    /// <summary>Registers the checks; <paramref name="logging"/> gets the listener that hears Detect say its model is loaded.</summary>
-    public static IServiceCollection AddStreamHealthChecks(this IServiceCollection services, ILoggingBuilder logging)
+    /// <summary>Registers the process's own checks (stage loops, dependencies, cameras); each stage registers its own (Detect: "model").</summary>
+    public static IServiceCollection AddStreamHealthChecks(this IServiceCollection services)
     {
-        var model = new ModelLoadedSignal();
-        logging.AddProvider(model);
-        services.AddSingleton(model);
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<DependencyProbe>();
         services.AddHostedService(sp => sp.GetRequiredService<DependencyProbe>());
         services.AddHealthChecks()
             .AddCheck<StageLoopsCheck>("stages", tags: [Live, Ready])
-            .AddCheck<ModelCheck>("model", tags: [Ready])
             .AddCheck<KafkaCheck>("kafka", tags: [Ready])
             .AddCheck<RedisCheck>("redis", tags: [Ready])
             .AddCheck<CamerasCheck>("cameras", tags: [Ready]);
@@ -113,14 +109,6 @@ internal static class HealthChecks
         }
     }
 
-    private sealed class ModelCheck(ModelLoadedSignal model) : IHealthCheck
-    {
-        public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
-            Task.FromResult(model.Loaded
-                ? HealthCheckResult.Healthy("model loaded and warmed up")
-                : HealthCheckResult.Unhealthy("model not loaded yet (Detect is loading or warming it up)"));
-    }
-
     private sealed class KafkaCheck(DependencyProbe probe) : IHealthCheck
     {
         public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
@@ -176,61 +164,6 @@ internal static class HealthChecks
 
             var states = string.Join("; ", cameras.Select(c => $"{c.Id} {c.State}{(c.LastError is { } e ? ": " + UrlRedactor.Redact(e) : "")}"));
             return Task.FromResult(HealthCheckResult.Unhealthy($"no camera streaming ({states})"));
-        }
-    }
-}
-
-/// <summary>
-/// Whether Detect has loaded and warmed up its model: Detect says so in its log (event 3003 "warmed up") and proves it
-/// with every inference (<c>stream.detect.frames</c>); this listens to both, so the stage needs no hook for health.
-/// </summary>
-internal sealed class ModelLoadedSignal : ILoggerProvider, IDisposable
-{
-    private const int WarmedUpEventId = 3003;
-    private readonly MeterListener _inference = new();
-    private volatile bool _loaded;
-
-    public ModelLoadedSignal()
-    {
-        _inference.InstrumentPublished = (instrument, listener) =>
-        {
-            if (instrument.Meter.Name == Telemetry.DetectMeter && instrument.Name == "stream.detect.frames")
-            {
-                listener.EnableMeasurementEvents(instrument);
-            }
-        };
-        _inference.SetMeasurementEventCallback<long>((_, _, _, _) => Set());
-        _inference.Start();
-    }
-
-    public bool Loaded => _loaded;
-
-    private void Set()
-    {
-        if (!_loaded)
-        {
-            _loaded = true;
-        }
-    }
-
-    public ILogger CreateLogger(string categoryName) =>
-        categoryName.StartsWith("Streaming.Detect", StringComparison.Ordinal) ? new Watcher(this) : Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
-
-    public void Dispose() => _inference.Dispose();
-
-    private sealed class Watcher(ModelLoadedSignal signal) : ILogger
-    {
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            if (eventId.Id == WarmedUpEventId)
-            {
-                signal.Set();
-            }
         }
     }
 }

@@ -108,7 +108,7 @@ internal static class PipelineHost
         services.AddTrack(configuration);
         services.AddDetect(configuration);
         services.AddIngest(configuration);
-        services.AddStreamHealthChecks(builder.Logging);
+        services.AddStreamHealthChecks();
         services.AddHostedService<StatusReporter>();
         services.AddHostedService<CameraConfigWatcher>();
         Cluster.ClusterHosting.Add(services, configuration);
