@@ -1,0 +1,137 @@
+using Streaming.Core;
+using Streaming.Ingest;
+using Streaming.Testing;
+
+namespace Streaming.Ingest.Tests;
+
+/// <summary>
+/// Issue 26, event clips: the in-process decoder keeps the last packets of the stream and cuts a window of them into an
+/// MP4 by stream copy. Checked against the real outdoor clip (H.264 High with B-frames, 12 fps, a keyframe every 2 s)
+/// with ffprobe as the independent reader.
+/// </summary>
+public sealed class ClipBufferTests : IDisposable
+{
+    private const long Epoch = 1_800_000_000_000;
+    private static readonly DateTimeOffset Start = DateTimeOffset.FromUnixTimeMilliseconds(Epoch);
+    private readonly string _dir = Directory.CreateTempSubdirectory("clips-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static CaptureFrameSource Open(string path, TimeSpan buffer, bool loop = false)
+    {
+        var camera = new CameraOptions { Id = "outdoor", Url = path, Pacing = FilePacing.Full, Loop = loop };
+        var source = Assert.IsType<CaptureFrameSource>(FrameSources.Create(camera, new IngestOptions { FileDecoder = FileDecoder.Libav }, clipBuffer: buffer));
+        source.Open(CancellationToken.None);
+        return source;
+    }
+
+    /// <summary>Reads frames until one at or past <paramref name="until"/> (media time from the run's start).</summary>
+    private static void ReadUntil(CaptureFrameSource source, TimeSpan until)
+    {
+        for (long seq = 0; ; seq++)
+        {
+            using var frame = source.Read("outdoor", seq, live: false, CancellationToken.None);
+            Assert.NotNull(frame);
+            if (frame.Pts >= until)
+            {
+                return;
+            }
+        }
+    }
+
+    [Fact]
+    public void A_clip_starts_at_the_keyframe_before_its_window_decodes_cleanly_and_holds_exactly_the_packets_of_the_window()
+    {
+        var path = RepoPaths.Sample("outdoor_person_bicycle_car.mp4");
+        using var source = Open(path, TimeSpan.FromSeconds(30));
+        ReadUntil(source, TimeSpan.FromSeconds(25));
+        var from = TimeSpan.FromSeconds(19);
+        var to = TimeSpan.FromSeconds(23.5);
+        var clip = Path.Combine(_dir, "a.mp4");
+
+        var result = source.Cut(Epoch, Start + from, Start + to, clip);
+
+        Assert.NotNull(result);
+        // The window by ffprobe's reading of the source: the last keyframe at or before from, through the last packet
+        // decoded at or before to.
+        var packets = Ffprobe.Packets(path);
+        var first = packets.ToList().FindLastIndex(p => p.Key && p.Pts <= from.TotalSeconds);
+        var last = packets.ToList().FindLastIndex(p => p.Dts <= to.TotalSeconds);
+        Assert.Equal(last - first + 1, result.Packets);
+        Assert.Equal(18.0, (result.First - Start).TotalSeconds, 3);
+        Assert.InRange(from - (result.First - Start), TimeSpan.Zero, TimeSpan.FromSeconds(2)); // at most one keyframe interval early
+        Assert.InRange((result.Last - Start).TotalSeconds, to.TotalSeconds - 0.5, to.TotalSeconds + 0.5);
+
+        var (frames, errors) = Ffprobe.DecodeAll(clip);
+        Assert.Equal(string.Empty, errors);
+        Assert.Equal(result.Packets, frames.Count);
+        Assert.True(frames[0].Key, "the clip's first frame is a keyframe");
+        Assert.Equal("I", frames[0].Type);
+        Assert.Equal(0, frames[0].Time, 3); // shifted to start at 0
+        Assert.Equal(result.Duration.TotalSeconds + (1 / 12.0), Ffprobe.Duration(clip), 1);
+        Assert.Equal(new FileInfo(clip).Length, result.Bytes);
+        // +faststart: the index (moov) comes before the media (mdat).
+        var head = File.ReadAllBytes(clip).AsSpan(0, 64 * 1024);
+        Assert.True(head.IndexOf("moov"u8) < head.IndexOf("mdat"u8), "moov before mdat");
+    }
+
+    [Fact]
+    public void The_buffer_holds_no_more_than_its_seconds_of_packets_and_always_starts_at_a_keyframe()
+    {
+        var path = RepoPaths.Sample("outdoor_person_bicycle_car.mp4");
+        using var source = Open(path, TimeSpan.FromSeconds(5));
+        for (var until = 3; until < 29; until += 3)
+        {
+            ReadUntil(source, TimeSpan.FromSeconds(until));
+            var (count, bytes, first, newest) = source.ClipStats!.Value;
+            Assert.InRange((newest - first).TotalSeconds, 0, 5);
+            Assert.True(count > 0 && bytes > 0);
+            // It starts at a keyframe: the source's keyframes are every 2 s from 0.
+            Assert.Equal(0, first.TotalSeconds % 2, 3);
+            if (until >= 9)
+            {
+                Assert.InRange((newest - first).TotalSeconds, 5 - 2 - 0.1, 5); // whole GOPs out, never more than the buffer
+            }
+        }
+
+        // A window older than the buffer is refused, not cut wrong.
+        var ex = Assert.Throws<ClipException>(() => source.Cut(Epoch, Start + TimeSpan.FromSeconds(2), Start + TimeSpan.FromSeconds(4), Path.Combine(_dir, "old.mp4")));
+        Assert.Equal("window", ex.Reason);
+        Assert.False(File.Exists(Path.Combine(_dir, "old.mp4")));
+    }
+
+    [Fact]
+    public void A_looping_file_that_rewound_in_the_window_gives_a_shorter_clip_from_the_new_pass_not_a_broken_one()
+    {
+        var path = RepoPaths.Sample("outdoor_person_bicycle_car.mp4");
+        var length = Ffprobe.Duration(path);
+        using var source = Open(path, TimeSpan.FromSeconds(30), loop: true);
+        ReadUntil(source, TimeSpan.FromSeconds(length + 4));
+        var clip = Path.Combine(_dir, "loop.mp4");
+
+        var result = source.Cut(Epoch, Start + TimeSpan.FromSeconds(length - 5), Start + TimeSpan.FromSeconds(length + 3), clip);
+
+        Assert.NotNull(result);
+        // The rewind emptied the buffer: the clip starts at the second pass's first keyframe.
+        Assert.InRange((result.First - Start).TotalSeconds, length - 0.2, length + 0.2);
+        Assert.InRange((result.Last - Start).TotalSeconds, length + 2.5, length + 3.2);
+        var (frames, errors) = Ffprobe.DecodeAll(clip);
+        Assert.Equal(string.Empty, errors);
+        Assert.Equal(result.Packets, frames.Count);
+        Assert.True(frames[0].Key);
+    }
+
+    [Fact]
+    public void Without_a_clip_buffer_a_source_cuts_nothing()
+    {
+        var path = RepoPaths.Sample("outdoor_person_bicycle_car.mp4");
+        using var source = Open(path, TimeSpan.Zero);
+        ReadUntil(source, TimeSpan.FromSeconds(3));
+        Assert.False(source.HasClipBuffer);
+        Assert.Null(source.BufferedUntil(Epoch));
+        Assert.Null(source.Cut(Epoch, Start, Start + TimeSpan.FromSeconds(2), Path.Combine(_dir, "none.mp4")));
+        Assert.False(FrameSources.HasClips(new CameraOptions { Id = "pipe", Url = "rtsp://cam/x", HwAccel = "cuda" }, new IngestOptions()));
+        Assert.False(FrameSources.HasClips(new CameraOptions { Id = "dev", Url = "/dev/video0" }, new IngestOptions()));
+        Assert.True(FrameSources.HasClips(new CameraOptions { Id = "net", Url = "rtsp://cam/x" }, new IngestOptions()));
+    }
+}
