@@ -32,6 +32,9 @@ public sealed class ClipTests(ITestOutputHelper output)
         Assert.True((await run.CameraAsync("outdoor")).Clips, "/api/cameras says the camera keeps clips");
         await run.WaitUntilAsync(async () => (await run.MetricsAsync()).Sum("stream_sink_clips_total") >= 1, TimeSpan.FromSeconds(120), "a clip written");
         var metrics = await run.MetricsAsync();
+
+        // The web view serves it with range requests, and the page plays it in a <video> with the event's picture as poster.
+        var (eventId, playedSeconds) = await PlayInBrowserAsync(run);
         await run.SignalAsync("TERM");
         Assert.Equal(0, await run.WaitForExitAsync(TimeSpan.FromSeconds(30)));
         var (acknowledged, _, _) = run.SinkFinished();
@@ -56,10 +59,65 @@ public sealed class ClipTests(ITestOutputHelper output)
             Assert.True(e.ClipSeconds >= (e.LastSeen!.Value - e.FirstSeen!.Value).TotalSeconds, "the clip is at least as long as the track");
         }
 
+        // The browser's duration agrees with the event's clip_seconds (within 10 %).
+        var played = Assert.Single(named, e => e.Kind == "track_ended" && e.Id == eventId || e.Kind == "clip_ready" && e.TrackId == TrackOf(events, eventId));
+        Assert.InRange(playedSeconds, played.ClipSeconds!.Value * 0.9, played.ClipSeconds!.Value * 1.1);
+
         // A track_ended without a clip is counted with its reason (tracks still open at the end of the file: the camera's
         // buffer went with it).
         var without = events.Count(e => e.Event.Kind == "track_ended" && e.Event.ClipKey is null
             && !named.Any(n => n.Kind == "clip_ready" && n.TrackId == e.Event.TrackId));
         Assert.Equal(without, run.StdoutLines.Concat(run.StderrLines).Count(l => l.Contains("[5501]", StringComparison.Ordinal)));
+    }
+
+    private static long? TrackOf(List<ConsumedEvent> events, Guid id) => events.FirstOrDefault(e => e.Event.Id == id)?.Event.TrackId;
+
+    /// <summary>Finds a track_ended of the web feed whose clip is served, checks a range request, and plays it in Chromium: its id and the video's duration.</summary>
+    private async Task<(Guid Id, double Seconds)> PlayInBrowserAsync(StreamProcess run)
+    {
+        Guid id = default;
+        await run.WaitUntilAsync(async () =>
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(await run.GetStringAsync("/api/events?kind=track_ended&limit=500"));
+            foreach (var e in doc.RootElement.EnumerateArray())
+            {
+                var candidate = e.GetProperty("id").GetGuid();
+                var probe = new HttpRequestMessage(HttpMethod.Get, $"/api/events/{candidate}/clip.mp4");
+                probe.Headers.Range = new System.Net.Http.Headers.RangeHeaderValue(0, 0);
+                using var answer = await run.SendAsync(probe);
+                if (answer.IsSuccessStatusCode)
+                {
+                    id = candidate;
+                    return true;
+                }
+            }
+
+            return false;
+        }, TimeSpan.FromSeconds(30), "a track_ended whose clip the web view serves");
+
+        var range = new HttpRequestMessage(HttpMethod.Get, $"/api/events/{id}/clip.mp4");
+        range.Headers.Range = new System.Net.Http.Headers.RangeHeaderValue(0, 99);
+        using (var partial = await run.SendAsync(range))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.PartialContent, partial.StatusCode);
+            Assert.Equal("video/mp4", partial.Content.Headers.ContentType?.MediaType);
+            Assert.Equal(100, (await partial.Content.ReadAsByteArrayAsync()).Length);
+            Assert.StartsWith("bytes 0-99/", partial.Content.Headers.ContentRange?.ToString(), StringComparison.Ordinal);
+        }
+
+        using var browser = WebUiTests.Chromium();
+        browser.Navigate().GoToUrl($"http://127.0.0.1:{run.HttpPort}/");
+        var wait = new OpenQA.Selenium.Support.UI.WebDriverWait(browser, TimeSpan.FromSeconds(30)) { PollingInterval = TimeSpan.FromMilliseconds(250) };
+        var button = wait.Until(b => b.FindElements(OpenQA.Selenium.By.CssSelector($"#feed li[data-id='{id}'] .clip-button")).FirstOrDefault());
+        button!.Click();
+        var js = (OpenQA.Selenium.IJavaScriptExecutor)browser;
+        wait.Until(_ => Convert.ToInt32(js.ExecuteScript($"const v = document.querySelector(\"#feed li[data-id='{id}'] video\"); return v ? v.readyState : -1;"), CultureInfo.InvariantCulture) >= 2);
+        var seconds = Convert.ToDouble(js.ExecuteScript($"return document.querySelector(\"#feed li[data-id='{id}'] video\").duration;"), CultureInfo.InvariantCulture);
+        Assert.StartsWith($"/api/events/{id}/snapshot.jpg", new Uri(js.ExecuteScript($"return document.querySelector(\"#feed li[data-id='{id}'] video\").poster;") as string ?? "http://x/").AbsolutePath, StringComparison.Ordinal);
+        var dir = Path.Combine(RepoPaths.Root, "TestResults", "artefacts");
+        Directory.CreateDirectory(dir);
+        ((OpenQA.Selenium.ITakesScreenshot)browser).GetScreenshot().SaveAsFile(Path.Combine(dir, "clip-playing.png"));
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"RESULT clip in the browser: readyState >= 2, duration {seconds:F3} s"));
+        return (id, seconds);
     }
 }
