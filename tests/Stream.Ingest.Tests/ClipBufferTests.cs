@@ -122,6 +122,41 @@ public sealed class ClipBufferTests : IDisposable
     }
 
     [Fact]
+    public async Task A_network_camera_cuts_by_capture_time_into_an_MP4_that_starts_at_a_keyframe_and_decodes_cleanly()
+    {
+        // GStreamer's RTSP server sends the 360p sample (25 fps, a keyframe every second) as RTP: Annex B H.264, which the
+        // MP4 muxer rewrites into its own form. Frames of network cameras are timed by capture, not by the stream.
+        await using var server = await RtspServerFixture.StartNewAsync(mounts: 1);
+        var camera = new CameraOptions { Id = "net", Url = server.Url(1) };
+        using var source = Assert.IsType<CaptureFrameSource>(FrameSources.Create(camera, new IngestOptions(), clipBuffer: TimeSpan.FromSeconds(10)));
+        source.Open(CancellationToken.None);
+        var captured = new List<DateTimeOffset>();
+        for (var i = 0; i < 100; i++)
+        {
+            using var frame = source.Read(camera.Id, i, live: true, CancellationToken.None);
+            Assert.NotNull(frame);
+            Assert.Null(frame.Pts);
+            captured.Add(frame.MediaTime);
+        }
+
+        var (from, to) = (captured[30], captured[80]);
+        Assert.NotNull(source.BufferedUntil(Epoch));
+        Assert.True(source.BufferedUntil(Epoch) >= to - TimeSpan.FromMilliseconds(100));
+        var clip = Path.Combine(_dir, "net.mp4");
+
+        var result = source.Cut(Epoch, from, to, clip);
+
+        Assert.NotNull(result);
+        Assert.InRange(from - result.First, TimeSpan.FromMilliseconds(-100), TimeSpan.FromSeconds(1.1)); // at most one keyframe interval early
+        Assert.InRange((result.Last - to).Duration(), TimeSpan.Zero, TimeSpan.FromMilliseconds(300));
+        var (frames, errors) = Ffprobe.DecodeAll(clip);
+        Assert.Equal(string.Empty, errors);
+        Assert.Equal(result.Packets, frames.Count);
+        Assert.True(frames[0].Key);
+        Assert.InRange(result.Packets, 50, 80);
+    }
+
+    [Fact]
     public void Without_a_clip_buffer_a_source_cuts_nothing()
     {
         var path = RepoPaths.Sample("outdoor_person_bicycle_car.mp4");
