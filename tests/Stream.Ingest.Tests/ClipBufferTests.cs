@@ -157,6 +157,38 @@ public sealed class ClipBufferTests : IDisposable
     }
 
     [Fact]
+    public void The_buffer_holds_BufferSeconds_times_the_bitrate_and_costs_little_CPU_against_decoding()
+    {
+        var path = RepoPaths.Sample("outdoor_person_bicycle_car.mp4");
+        var packets = Ffprobe.Packets(path);
+        var fileBytes = new FileInfo(path).Length;
+        var seconds = Ffprobe.Duration(path);
+        double Pass(TimeSpan buffer, out long held)
+        {
+            var cpu = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime;
+            using var source = Open(path, buffer);
+            ReadUntil(source, TimeSpan.FromSeconds(seconds - 0.2));
+            held = source.ClipStats?.Bytes ?? 0;
+            return (System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMilliseconds;
+        }
+
+        // Alternating rounds, least of each (a shared machine).
+        var (with, without) = (double.MaxValue, double.MaxValue);
+        long bytes = 0;
+        for (var round = 0; round < 3; round++)
+        {
+            with = Math.Min(with, Pass(TimeSpan.FromSeconds(10), out bytes));
+            without = Math.Min(without, Pass(TimeSpan.Zero, out _));
+        }
+
+        // 10 s of a 30 s file: about a third of its bytes (whole GOPs: between 8 and 10 s of them).
+        var perSecond = fileBytes / seconds;
+        Assert.InRange(bytes, perSecond * 7, perSecond * 10 * 1.25);
+        Console.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"RESULT clip buffer: {bytes} bytes held for 10 s ({perSecond * 8 / 1000:F0} kbit/s file); decode of {packets.Count} frames {without:F0} ms CPU without, {with:F0} ms with the buffer ({(with - without) / seconds:F2} ms CPU per camera-second)"));
+    }
+
+    [Fact]
     public void Without_a_clip_buffer_a_source_cuts_nothing()
     {
         var path = RepoPaths.Sample("outdoor_person_bicycle_car.mp4");
