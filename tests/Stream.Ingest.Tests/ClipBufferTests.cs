@@ -76,6 +76,42 @@ public sealed class ClipBufferTests : IDisposable
     }
 
     [Fact]
+    public void A_clip_of_the_pedestrian_shows_the_pedestrian_in_its_middle_frame()
+    {
+        // The outdoor clip's pedestrian walks in from the left at about 20 s; a clip of 20-26 s has them in its middle.
+        var path = RepoPaths.Sample("outdoor_person_bicycle_car.mp4");
+        using var source = Open(path, TimeSpan.FromSeconds(30));
+        ReadUntil(source, TimeSpan.FromSeconds(27));
+        var clip = Path.Combine(_dir, "pedestrian.mp4");
+        var result = source.Cut(Epoch, Start + TimeSpan.FromSeconds(20.5), Start + TimeSpan.FromSeconds(26), clip);
+        Assert.NotNull(result);
+
+        var middle = Path.Combine(_dir, "middle.jpg");
+        Run("ffmpeg", "-v", "error", "-y", "-ss", (Ffprobe.Duration(clip) / 2).ToString("0.###", System.Globalization.CultureInfo.InvariantCulture),
+            "-i", clip, "-frames:v", "1", middle);
+        // Detection by the stream binary itself (`stream detect`, the YOLOX-Nano model of scripts/setup.sh).
+        var json = Run("dotnet", KafkaMockFixture.StreamDll, "detect", "--image", middle, "--json");
+        using var found = System.Text.Json.JsonDocument.Parse(json);
+        Assert.Contains(found.RootElement.EnumerateArray(), d => d.GetProperty("label").GetString() == "person" && d.GetProperty("score").GetDouble() >= 0.4);
+    }
+
+    private static string Run(string program, params string[] arguments)
+    {
+        var info = new System.Diagnostics.ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = RepoPaths.Root };
+        foreach (var a in arguments)
+        {
+            info.ArgumentList.Add(a);
+        }
+
+        using var p = System.Diagnostics.Process.Start(info)!;
+        var error = p.StandardError.ReadToEndAsync();
+        var text = p.StandardOutput.ReadToEnd();
+        Assert.True(p.WaitForExit(120_000), $"{program} did not finish");
+        Assert.True(p.ExitCode == 0, $"{program} {string.Join(' ', arguments)}: exit {p.ExitCode}: {error.Result}");
+        return text;
+    }
+
+    [Fact]
     public void The_buffer_holds_no_more_than_its_seconds_of_packets_and_always_starts_at_a_keyframe()
     {
         var path = RepoPaths.Sample("outdoor_person_bicycle_car.mp4");
