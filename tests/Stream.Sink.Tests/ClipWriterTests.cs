@@ -202,6 +202,17 @@ public sealed class ClipWriterTests : IAsyncDisposable
     }
 
     [Fact]
+    public void The_Clips_section_is_checked_with_one_line_naming_the_key_and_the_fix()
+    {
+        Assert.Empty(ClipOptions.Validator.Problems(new ClipOptions()));
+        var problems = ClipOptions.Validator.Problems(new ClipOptions { MaxSeconds = 60, BufferSeconds = 30, PreSeconds = -1, Directory = "" });
+        Assert.Contains(problems, p => p.StartsWith("Clips:MaxSeconds (60) is longer than Clips:BufferSeconds (30)", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Contains("Clips:PreSeconds", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Contains("Directory is empty", StringComparison.Ordinal));
+        Assert.Equal(3, problems.Count);
+    }
+
+    [Fact]
     public void A_clip_key_cannot_leave_the_clip_directory()
     {
         Assert.Null(ClipWriter.PathFor(_dir, "../x.mp4"));
