@@ -6,7 +6,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev p
 WORKDIR /src
 COPY Directory.Build.props Directory.Packages.props Streaming.sln ./
 # The in-process file decoder (Ingest:FileDecoder=Libav) against Debian 12's FFmpeg, the same as the runtime image's.
-COPY native/streamdec.c native/build.sh native/
+COPY native/streamdec.c native/streamclip.c native/streamdec.h native/build.sh native/
 RUN bash native/build.sh
 COPY src/ src/
 RUN dotnet publish src/Stream.App/Stream.App.csproj -c Release -o /app -p:OnnxRuntimeFlavor=Cpu

@@ -5,7 +5,12 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 out="$here/build/libstreamdec.so"
-if [[ -f "$out" && "$out" -nt "$here/streamdec.c" && "$out" -nt "$here/build.sh" ]]; then
+sources=("$here/streamdec.c" "$here/streamclip.c")
+fresh=1
+for f in "${sources[@]}" "$here/streamdec.h" "$here/build.sh"; do
+  [[ -f "$out" && "$out" -nt "$f" ]] || fresh=0
+done
+if [[ $fresh == 1 ]]; then
   exit 0
 fi
 mods="libavformat libavcodec libavutil libswscale"
@@ -15,7 +20,7 @@ if ! command -v gcc >/dev/null || ! command -v pkg-config >/dev/null || ! pkg-co
 fi
 mkdir -p "$here/build"
 # shellcheck disable=SC2046
-gcc -std=c11 -O2 -Wall -Wextra -Werror -pthread -fPIC -shared -fvisibility=hidden -o "$out.tmp" "$here/streamdec.c" \
+gcc -std=c11 -O2 -Wall -Wextra -Werror -pthread -fPIC -shared -fvisibility=hidden -o "$out.tmp" "${sources[@]}" \
   $(pkg-config --cflags --libs $mods)
 mv "$out.tmp" "$out"
 echo "native/build.sh: built $out"

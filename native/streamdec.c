@@ -16,7 +16,12 @@
  *
  * Built by scripts/setup.sh (gcc + pkg-config) into native/build/libstreamdec.so; Stream falls back to the ffmpeg
  * pipe when it is absent. Life cycle: sd_alloc, sd_open_input (blocking; sd_abort from another thread ends it),
- * sd_grab / sd_retrieve_bgr, sd_close. One decoder is used by one thread; only sd_abort may be called from another.
+ * sd_grab / sd_retrieve_bgr, sd_close. One decoder is used by one thread; only sd_abort, and the clip calls
+ * (sd_clip_buffer, sd_clip_stats, sd_clip: one sd_clip at a time), may be called from another.
+ *
+ * Event clips (version 4): with sd_clip_buffer on, the decode thread keeps references to the last buffer_us of the
+ * video stream's compressed packets (whole GOPs, so the ring always starts at a keyframe); sd_clip remuxes a window of
+ * them into an MP4 (stream copy, +faststart) without decoding anything. A rewind empties the ring.
  */
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
@@ -29,47 +34,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define SD_API __attribute__((visibility("default")))
-
-#define SD_QUEUE 4
-
-typedef struct sd_decoder {
-    AVFormatContext *format;
-    AVCodecContext *codec;
-    AVPacket *packet;
-    AVFrame *decoded;             /* the decode thread's working picture */
-    AVFrame *current;             /* the picture sd_grab handed to the caller (until its next sd_grab) */
-    struct SwsContext *sws;
-    int sws_src_w, sws_src_h, sws_src_fmt, sws_dst_w, sws_dst_h;
-    int stream;
-    int draining;
-    int has_frame;
-    atomic_int abort;
-    atomic_int timed_out;         /* the interrupt callback ended a call because the deadline passed */
-    _Atomic int64_t deadline;     /* av_gettime_relative() after which blocking I/O gives up; 0: none */
-    int64_t read_timeout_us;      /* per packet read (network); 0: none */
-    int fell_back;                /* transport auto: TCP was refused (461) and UDP was used */
-    char transport[8];            /* the RTSP transport in use ("tcp", "udp"; empty for other protocols) */
-    atomic_llong decoded_count;   /* pictures out of the decoder */
-    long long converted_count;    /* pictures converted by sd_retrieve_bgr */
-    long long copied_count;       /* pictures written as I420 by sd_retrieve_i420 */
-    struct SwsContext *sws_i420;  /* to yuv420p when the picture is another format or size; NULL: plane copy */
-    int i420_src_w, i420_src_h, i420_src_fmt, i420_dst_w, i420_dst_h;
-
-    /* Decoded pictures waiting for sd_grab: a ring of preallocated frames, guarded by lock. */
-    pthread_t thread;
-    int thread_started;
-    pthread_mutex_t lock;
-    pthread_cond_t changed;
-    AVFrame *queue[SD_QUEUE];
-    int64_t queue_pts[SD_QUEUE];
-    int head, count;
-    int stop;                     /* asks the decode thread to end (rewind, close) */
-    int ended;                    /* the decode thread ended: end_rc is 0 (end of stream) or an AVERROR */
-    int end_rc;
-    char error[256];
-    char thread_error[256];
-} sd_decoder;
+#include "streamdec.h"
 
 static atomic_int live_decoders;
 
@@ -97,7 +62,7 @@ static int timeout_or(sd_decoder *d, int rc) {
     return atomic_load(&d->timed_out) ? AVERROR(ETIMEDOUT) : rc;
 }
 
-static int fail_to(char *error, size_t size, int code, const char *what) {
+int fail_to(char *error, size_t size, int code, const char *what) {
     char reason[AV_ERROR_MAX_STRING_SIZE] = {0};
     av_strerror(code, reason, sizeof reason);
     snprintf(error, size, "%s: %s", what, reason);
@@ -112,7 +77,7 @@ static int fail_decoding(sd_decoder *d, int code, const char *what) { return fai
 
 static int start_thread(sd_decoder *d);
 
-SD_API int sd_version(void) { return 3; }
+SD_API int sd_version(void) { return 4; }
 
 /* Decoders allocated and not yet closed in this process (diagnostics, tests). */
 SD_API int sd_live_count(void) { return atomic_load(&live_decoders); }
@@ -149,6 +114,10 @@ SD_API void sd_close(sd_decoder *d) {
     pthread_cond_destroy(&d->changed);
     pthread_mutex_destroy(&d->lock);
     for (int i = 0; i < SD_QUEUE; i++) av_frame_free(&d->queue[i]);
+    clip_clear(d);
+    for (int i = 0; i < d->clip_cap; i++) av_packet_free(&d->clip_ring[i]);
+    av_freep(&d->clip_ring);
+    avcodec_parameters_free(&d->clip_par);
     sws_freeContext(d->sws);
     sws_freeContext(d->sws_i420);
     av_frame_free(&d->current);
@@ -250,6 +219,11 @@ SD_API int sd_open_input(sd_decoder *d, const char *url, int threads, const char
     }
     d->codec = avcodec_alloc_context3(codec);
     if (!d->codec) return fail(d, AVERROR(ENOMEM), "out of memory");
+    AVStream *video = d->format->streams[d->stream];
+    d->clip_par = avcodec_parameters_alloc();
+    if (!d->clip_par || avcodec_parameters_copy(d->clip_par, video->codecpar) < 0) return fail(d, AVERROR(ENOMEM), "out of memory");
+    d->clip_tb = video->time_base;
+    d->clip_start = video->start_time != AV_NOPTS_VALUE ? video->start_time : 0;
     rc = avcodec_parameters_to_context(d->codec, d->format->streams[d->stream]->codecpar);
     if (rc < 0) return fail(d, rc, "bad codec parameters");
     d->codec->thread_count = threads > 0 ? threads : 0;
@@ -330,6 +304,7 @@ static int decode_next(sd_decoder *d, int64_t *pts_us) {
         }
         if (rc < 0) return fail_decoding(d, rc, "reading failed");
         if (d->packet->stream_index == d->stream) {
+            if (atomic_load(&d->clip_buffer_us) > 0) clip_add(d, d->packet);
             rc = avcodec_send_packet(d->codec, d->packet);
             av_packet_unref(d->packet);
             /* A damaged packet is skipped (as ffmpeg does); the decoder carries on with the next one. */
@@ -465,6 +440,10 @@ SD_API int sd_rewind(sd_decoder *d) {
     d->has_frame = 0;
     int rc = avformat_seek_file(d->format, -1, INT64_MIN, d->format->start_time != AV_NOPTS_VALUE ? d->format->start_time : 0, INT64_MAX, 0);
     if (rc < 0) return fail(d, rc, "cannot seek to the start");
+    /* The ring's packets are of the pass that ended: a clip never spans the seek (it is cut shorter instead). */
+    pthread_mutex_lock(&d->lock);
+    clip_clear(d);
+    pthread_mutex_unlock(&d->lock);
     avcodec_flush_buffers(d->codec);
     d->draining = 0;
     return start_thread(d);

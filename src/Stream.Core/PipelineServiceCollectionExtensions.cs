@@ -25,6 +25,11 @@ public static class PipelineServiceCollectionExtensions
             .BindChecked(configuration.GetSection(ChannelOptions.Section))
             .ValidateWith(ChannelOptions.Validator)
             .ValidateOnStart();
+        // Event clips: Ingest keeps the packets, the sink cuts them (docs/events.md, "Clips").
+        services.AddOptions<ClipOptions>()
+            .BindChecked(configuration.GetSection(ClipOptions.Section))
+            .ValidateWith(ClipOptions.Validator)
+            .ValidateOnStart();
         services.AddSingleton(sp => new PipelineChannels(
             sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<ChannelOptions>>().Value));
         services.AddSingleton(sp => sp.GetRequiredService<PipelineChannels>().Frames);

@@ -73,6 +73,9 @@ public enum EventKind
     LineCrossed,
     CameraStatus,
     Counts,
+
+    /// <summary>The sink finished a track's clip after its track_ended had gone out (docs/events.md, "Clips").</summary>
+    ClipReady,
 }
 
 /// <summary>

@@ -33,12 +33,16 @@ public sealed class CameraManager : ICameraRegistry, IAsyncDisposable
     private readonly Task? _startAfter;
     private bool _closed;
 
+    /// <summary>Compressed video each camera with an in-process decoder keeps for clips (zero: clips off).</summary>
+    internal TimeSpan ClipBuffer { get; }
+
     public CameraManager(FrameBus bus, ChannelWriter<CameraStatusChange>? status, IOptions<IngestOptions> options,
         ILoggerFactory? loggerFactory = null, IMeterFactory? meterFactory = null, TimeProvider? time = null, FrameBufferPool? pool = null,
-        IGateSettings? gate = null, DetectReadiness? detect = null)
+        IGateSettings? gate = null, DetectReadiness? detect = null, IOptions<ClipOptions>? clips = null)
     {
         _gateSettings = gate;
         _startAfter = detect?.Ready;
+        ClipBuffer = clips?.Value is { Enabled: true } clip ? TimeSpan.FromSeconds(clip.BufferSeconds) : TimeSpan.Zero;
         ArgumentNullException.ThrowIfNull(bus);
         ArgumentNullException.ThrowIfNull(options);
         _bus = bus;
@@ -120,10 +124,16 @@ public sealed class CameraManager : ICameraRegistry, IAsyncDisposable
         }
     }
 
-    public IReadOnlyList<CameraStatus> Snapshot() => [.. Workers().Select(w => w.Snapshot()), .. Disabled().Select(d => d.Last)];
+    /// <summary>The running worker of camera <paramref name="id"/>; null when it is not running.</summary>
+    internal CameraWorker? Worker(string id) => Workers().FirstOrDefault(w => w.Id == id);
+
+    public IReadOnlyList<CameraStatus> Snapshot() => [.. Workers().Select(Status), .. Disabled().Select(d => d.Last)];
 
     public CameraStatus? Get(string id) =>
-        Workers().FirstOrDefault(w => w.Id == id)?.Snapshot() ?? Disabled().FirstOrDefault(d => d.Camera.Id == id).Last;
+        (Workers().FirstOrDefault(w => w.Id == id) is { } worker ? Status(worker) : null) ?? Disabled().FirstOrDefault(d => d.Camera.Id == id).Last;
+
+    private CameraStatus Status(CameraWorker worker) =>
+        worker.Snapshot() with { Clips = ClipBuffer > TimeSpan.Zero && FrameSources.HasClips(worker.Camera, _options) };
 
     public async Task<bool> SetEnabledAsync(string id, bool enabled, CancellationToken cancellationToken = default)
     {
@@ -233,7 +243,7 @@ public sealed class CameraManager : ICameraRegistry, IAsyncDisposable
 
             var logger = _loggerFactory.CreateLogger("Streaming.Ingest.Camera");
             worker = new CameraWorker(Clone(camera), _options, feed, _status, logger, _time,
-                (c, o) => FrameSources.Create(c, o, _pool, _time, logger), _gateSettings, _startAfter);
+                (c, o) => FrameSources.Create(c, o, _pool, _time, logger, ClipBuffer), _gateSettings, _startAfter);
             _workers.Add(worker);
         }
 

@@ -81,16 +81,17 @@ public static class FrameSources
     /// <summary>
     /// The source <c>Ingest</c> opens for <paramref name="camera"/>; the caller owns and disposes it. Its frames take
     /// their pixels from <paramref name="pool"/> (default: the shared pool) and their capture time from
-    /// <paramref name="time"/>.
+    /// <paramref name="time"/>. <paramref name="clipBuffer"/> (zero: none) is the compressed video an in-process decoder
+    /// keeps for event clips; the ffmpeg pipe and VideoCapture keep none.
     /// </summary>
     public static IFrameSource Create(CameraOptions camera, IngestOptions options, FrameBufferPool? pool = null, TimeProvider? time = null,
-        ILogger? logger = null) =>
+        ILogger? logger = null, TimeSpan clipBuffer = default) =>
         CameraSource.Classify(camera.Url) switch
     {
         SourceKind.Network when NetworkUsesPipe(camera, options) => new FfmpegFrameSource(camera, options, PipeFormat.I420, pool, time, logger),
-        SourceKind.Network => new CaptureFrameSource(camera, options.DecoderThreads, FileDecoder.Libav, pool, time, options, logger),
+        SourceKind.Network => new CaptureFrameSource(camera, options.DecoderThreads, FileDecoder.Libav, pool, time, options, logger, clipBuffer),
         SourceKind.File when options.EffectiveFileDecoder == FileDecoder.Ffmpeg => new FfmpegFrameSource(camera, options, PipeFormat.I420, pool, time, logger),
-        SourceKind.File => new CaptureFrameSource(camera, options.DecoderThreads, options.EffectiveFileDecoder, pool, time, logger: logger),
+        SourceKind.File => new CaptureFrameSource(camera, options.DecoderThreads, options.EffectiveFileDecoder, pool, time, logger: logger, clipBuffer: clipBuffer),
         SourceKind.Device => new CaptureFrameSource(camera, options.DecoderThreads, FileDecoder.OpenCv, pool, time),
         _ => throw new SourceException("unknown URL scheme; use rtsp://, rtsps://, http://, https://, a file path or /dev/videoN", recoverable: false),
     };
@@ -104,6 +105,19 @@ public static class FrameSources
         ArgumentNullException.ThrowIfNull(camera);
         ArgumentNullException.ThrowIfNull(options);
         return !LibavDecoder.IsAvailable || !string.IsNullOrWhiteSpace(camera.HwAccel) || !string.IsNullOrWhiteSpace(options.HwAccel);
+    }
+
+    /// <summary>True when <paramref name="camera"/>'s source keeps a clip buffer: the in-process decoder (network cameras without HwAccel, files with FileDecoder Libav).</summary>
+    public static bool HasClips(CameraOptions camera, IngestOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(camera);
+        ArgumentNullException.ThrowIfNull(options);
+        return CameraSource.Classify(camera.Url) switch
+        {
+            SourceKind.Network => !NetworkUsesPipe(camera, options),
+            SourceKind.File => options.EffectiveFileDecoder == FileDecoder.Libav,
+            _ => false,
+        };
     }
 
     /// <summary>An ffmpeg-pipe source whatever the URL kind, with the pipe carrying <paramref name="format"/>.</summary>

@@ -5,7 +5,8 @@ namespace Streaming.Ingest;
 /// <summary>
 /// A camera's visible state and counters at one moment. <see cref="Url"/> and <see cref="LastError"/> are redacted.
 /// A disabled camera (<see cref="Enabled"/> false) keeps its configuration and its last counters, and is
-/// <see cref="CameraState.Stopped"/>.
+/// <see cref="CameraState.Stopped"/>. <see cref="Clips"/>: the camera keeps a clip buffer (Clips on and an in-process
+/// decoder; false for ffmpeg-pipe (HwAccel) and VideoCapture sources).
 /// </summary>
 public sealed record CameraStatus(
     string Id,
@@ -21,7 +22,8 @@ public sealed record CameraStatus(
     int Width,
     int Height,
     bool Enabled = true,
-    long? Epoch = null);
+    long? Epoch = null,
+    bool Clips = false);
 
 /// <summary>The cameras ingest runs: their status, and adding/removing them while the pipeline runs.</summary>
 public interface ICameraRegistry

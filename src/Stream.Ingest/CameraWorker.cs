@@ -79,6 +79,21 @@ internal sealed class CameraWorker
 
     public CameraFeed Feed => _feed;
 
+    /// <summary>The run going on (its start, Unix ms; 0 before the first).</summary>
+    public long Epoch
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _epoch;
+            }
+        }
+    }
+
+    /// <summary>The current connection's source (null between connections); for clips, which read its packet buffer.</summary>
+    internal IFrameSource? Source => _source;
+
     public Task Completion => _done.Task;
 
     public CameraState State

@@ -14,7 +14,7 @@ namespace Streaming.Ingest;
 /// Files can loop and can be paced at their own frame rate. The fps cap decides on the grabbed picture's time before
 /// anything is converted or copied: a picture dropped for MaxFps is decoded and released, nothing more.
 /// </summary>
-internal sealed class CaptureFrameSource : IFrameSource
+internal sealed class CaptureFrameSource : IFrameSource, IClipSource
 {
     private readonly CameraOptions _camera;
     private readonly FrameBufferPool _pool;
@@ -26,6 +26,15 @@ internal sealed class CaptureFrameSource : IFrameSource
     private readonly IngestOptions? _network;
     private readonly ILogger? _logger;
     private volatile IPictureDecoder? _capture;
+    private readonly TimeSpan _clipBuffer;
+
+    // Clips: how a frame's media time maps to the decoder's packet times. Files: the decoder time is the media time since
+    // the run's start less the pass offset (_clipPassOffsetTicks). Network cameras: the latest (capture time, decoder
+    // time) pair, since their frames are timed by capture. Written by the camera's thread, read by the sink's.
+    private readonly Lock _clipGate = new();
+    private long _clipPassOffsetTicks;
+    private long _clipAnchorCaptureTicks;
+    private long _clipAnchorMicroseconds = long.MinValue;
 
     /// <summary>Cameras already warned that SkipFrames=NonKey delivers fewer frames than their MaxFps asks for.</summary>
     private static readonly ConcurrentDictionary<(string Camera, string Url), bool> WarnedNonKey = new();
@@ -50,8 +59,9 @@ internal sealed class CaptureFrameSource : IFrameSource
     /// <param name="decoder">Which decoder reads a file (<see cref="FileDecoder.Libav"/> or <see cref="FileDecoder.OpenCv"/>); devices always use VideoCapture, network cameras libav.</param>
     /// <param name="network">Network cameras: the timeouts and transport (Ingest options).</param>
     public CaptureFrameSource(CameraOptions camera, int threads = 0, FileDecoder decoder = FileDecoder.OpenCv,
-        FrameBufferPool? pool = null, TimeProvider? time = null, IngestOptions? network = null, ILogger? logger = null)
+        FrameBufferPool? pool = null, TimeProvider? time = null, IngestOptions? network = null, ILogger? logger = null, TimeSpan clipBuffer = default)
     {
+        _clipBuffer = clipBuffer;
         _network = network;
         _logger = logger;
         _pool = pool ?? FrameBufferPool.Shared;
@@ -92,6 +102,12 @@ internal sealed class CaptureFrameSource : IFrameSource
             // The decoder exists before the blocking open, so that Abort (watchdog, shutdown) can end it.
             var libav = LibavDecoder.Create();
             _capture = libav;
+            if (_clipBuffer > TimeSpan.Zero)
+            {
+                // Before the open, so that the buffer starts at the stream's first keyframe.
+                libav.SetClipBuffer(_clipBuffer);
+            }
+
             using var stop = cancellationToken.Register(() => Abort("stopped"));
             if (_abortReason is not null)
             {
@@ -147,6 +163,7 @@ internal sealed class CaptureFrameSource : IFrameSource
     {
         var capture = _capture ?? throw new InvalidOperationException("Open the source first.");
         TimeSpan pts;
+        TimeSpan? lastDecoderPts;
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -191,11 +208,14 @@ internal sealed class CaptureFrameSource : IFrameSource
                 // Start again; media time carries on from the end of this pass.
                 _ptsOffset += _lastPts + FrameInterval();
                 capture.Restart();
+                // After the restart, which emptied the clip buffer: a cut racing it finds no packets rather than wrong ones.
+                Volatile.Write(ref _clipPassOffsetTicks, _ptsOffset.Ticks);
                 _framesThisPass = 0;
                 continue;
             }
 
             _framesThisPass++;
+            lastDecoderPts = grabbedPts;
             pts = MediaTime(grabbedPts);
             _lastPts = pts - _ptsOffset;
             if (_camera.SkipFrames == SkipFrames.NonKey && !_keyRateChecked)
@@ -234,7 +254,17 @@ internal sealed class CaptureFrameSource : IFrameSource
         // I420 where the decoder hands out its planes (the system FFmpeg): half the bytes of BGR and no colour conversion;
         // the full-resolution BGR is made only if the sink or the live view asks for it.
         var i420 = capture.CanRetrieveI420 && Frame.CanHoldI420(Width, Height);
-        var frame = Frame.Rent(i420 ? PixelFormat.I420 : PixelFormat.Bgr24, cameraId, sequence, Width, Height, _time.GetUtcNow(), framePts, live, _pool);
+        var captureTime = _time.GetUtcNow();
+        if (_kind == SourceKind.Network && _clipBuffer > TimeSpan.Zero && lastDecoderPts is { } decoderPts)
+        {
+            lock (_clipGate)
+            {
+                _clipAnchorCaptureTicks = captureTime.UtcTicks;
+                _clipAnchorMicroseconds = (long)decoderPts.TotalMicroseconds;
+            }
+        }
+
+        var frame = Frame.Rent(i420 ? PixelFormat.I420 : PixelFormat.Bgr24, cameraId, sequence, Width, Height, captureTime, framePts, live, _pool);
         try
         {
             if (i420)
@@ -318,6 +348,86 @@ internal sealed class CaptureFrameSource : IFrameSource
             // More than a second behind (machine overloaded): carry on from here rather than bursting to catch up.
             _paceBaseTicks = now;
             _paceBasePts = pts;
+        }
+    }
+
+    /// <summary>True when this source keeps a clip buffer (the in-process decoder with Clips on).</summary>
+    public bool HasClipBuffer => _clipBuffer > TimeSpan.Zero && _decoder == FileDecoder.Libav;
+
+    /// <summary>What the clip buffer holds now (packets, bytes, media times of its first keyframe and newest packet); null without one.</summary>
+    internal (long Packets, long Bytes, TimeSpan First, TimeSpan Newest)? ClipStats => HasClipBuffer && _capture is LibavDecoder libav ? libav.ClipStats : null;
+
+    public DateTimeOffset? BufferedUntil(long epoch)
+    {
+        if (!HasClipBuffer || _capture is not LibavDecoder libav)
+        {
+            return null;
+        }
+
+        try
+        {
+            var stats = libav.ClipStats;
+            return stats.Packets == 0 ? null : ToMediaTime(epoch, stats.Newest);
+        }
+        catch (ObjectDisposedException)
+        {
+            return null; // the connection closed at the same moment
+        }
+    }
+
+    public ClipResult? Cut(long epoch, DateTimeOffset from, DateTimeOffset to, string path)
+    {
+        if (!HasClipBuffer || _capture is not LibavDecoder libav)
+        {
+            return null;
+        }
+
+        var decoderFrom = ToDecoderTime(epoch, from);
+        var decoderTo = ToDecoderTime(epoch, to);
+        if (decoderFrom is null || decoderTo is null)
+        {
+            throw new ClipException("window", "no frame has been timed on this connection yet");
+        }
+
+        try
+        {
+            var (first, last, packets) = libav.Clip(decoderFrom.Value, decoderTo.Value, path);
+            return new ClipResult(ToMediaTime(epoch, first) ?? from, ToMediaTime(epoch, last) ?? to, packets, new FileInfo(path).Length);
+        }
+        catch (ObjectDisposedException ex)
+        {
+            throw new ClipException("window", "the camera's connection closed (reconnect or stop); its buffer went with it", ex);
+        }
+    }
+
+    /// <summary>A frame's media time on the decoder's clock (media time from the stream start); null before it can be mapped.</summary>
+    private TimeSpan? ToDecoderTime(long epoch, DateTimeOffset time)
+    {
+        if (_kind != SourceKind.Network)
+        {
+            return time - DateTimeOffset.FromUnixTimeMilliseconds(epoch) - TimeSpan.FromTicks(Volatile.Read(ref _clipPassOffsetTicks));
+        }
+
+        lock (_clipGate)
+        {
+            return _clipAnchorMicroseconds == long.MinValue
+                ? null
+                : TimeSpan.FromMicroseconds(_clipAnchorMicroseconds) + (time - new DateTimeOffset(_clipAnchorCaptureTicks, TimeSpan.Zero));
+        }
+    }
+
+    private DateTimeOffset? ToMediaTime(long epoch, TimeSpan decoderTime)
+    {
+        if (_kind != SourceKind.Network)
+        {
+            return DateTimeOffset.FromUnixTimeMilliseconds(epoch) + TimeSpan.FromTicks(Volatile.Read(ref _clipPassOffsetTicks)) + decoderTime;
+        }
+
+        lock (_clipGate)
+        {
+            return _clipAnchorMicroseconds == long.MinValue
+                ? null
+                : new DateTimeOffset(_clipAnchorCaptureTicks, TimeSpan.Zero) + (decoderTime - TimeSpan.FromMicroseconds(_clipAnchorMicroseconds));
         }
     }
 

@@ -25,6 +25,7 @@ public static class IngestServiceCollectionExtensions
             .ValidateOnStart();
         services.AddSingleton<CameraManager>();
         services.AddSingleton<ICameraRegistry>(sp => sp.GetRequiredService<CameraManager>());
+        services.AddSingleton<ICameraClips>(sp => new CameraClipRouter(sp.GetRequiredService<CameraManager>()));
         services.AddHostedService<IngestService>();
         return services;
     }

@@ -41,9 +41,17 @@ internal sealed record LibavSettings(string Url, int Threads, string Transport, 
 internal sealed partial class LibavDecoder : IPictureDecoder
 {
     private const string Library = "streamdec";
-    private const int ExpectedVersion = 3;
+    private const int ExpectedVersion = 4;
     private const int ETimedOut = 110;
     private const int EProtoNoSupport = 93;
+    private const int ENoEntry = 2;
+    private const int EIo = 5;
+    private const int EAgain = 11;
+    private const int EAccess = 13;
+    private const int ENoSpace = 28;
+    private const int EReadOnly = 30;
+    private const int ERange = 34;
+    private const int ENoSys = 38;
 
     // libavutil's AVERROR_HTTP_* codes, FFERRTAG(0xF8, '4', '0', 'x'): what the RTSP and HTTP clients return for those replies.
     private const int HttpUnauthorized = -(0xF8 | ('4' << 8) | ('0' << 16) | ('1' << 24));
@@ -236,6 +244,46 @@ internal sealed partial class LibavDecoder : IPictureDecoder
 
     public void Abort() => NativeMethods.Abort(_handle);
 
+    /// <summary>
+    /// Keeps the last <paramref name="buffer"/> of compressed video packets for <see cref="Clip"/> (zero: off, the
+    /// default). Set it before <see cref="Open"/> so that the buffer starts with the stream's first keyframe.
+    /// </summary>
+    public void SetClipBuffer(TimeSpan buffer) => NativeMethods.ClipBuffer(_handle, (long)buffer.TotalMicroseconds);
+
+    /// <summary>What the clip buffer holds: packets, bytes, and the media times of its first keyframe and newest packet.</summary>
+    public (long Packets, long Bytes, TimeSpan First, TimeSpan Newest) ClipStats
+    {
+        get
+        {
+            NativeMethods.ClipStats(_handle, out var packets, out var bytes, out var first, out var newest);
+            return (packets, bytes, TimeSpan.FromMicroseconds(first), TimeSpan.FromMicroseconds(newest));
+        }
+    }
+
+    /// <summary>
+    /// Remuxes the buffered window [from, to] (media times from the stream start, as <see cref="Grab"/>'s) into an MP4 at
+    /// <paramref name="path"/> by stream copy: from the keyframe at or before <paramref name="from"/> through the last
+    /// packet decoded at or before <paramref name="to"/>. Thread-safe against the decoding thread; one clip at a time.
+    /// Throws <see cref="ClipException"/> (reason <c>window</c>: not in the buffer; <c>io</c>: the file; <c>error</c>).
+    /// </summary>
+    public (TimeSpan First, TimeSpan Last, int Packets) Clip(TimeSpan from, TimeSpan to, string path)
+    {
+        var rc = NativeMethods.Clip(_handle, (long)from.TotalMicroseconds, (long)to.TotalMicroseconds, path, out var first, out var last, out var packets);
+        if (rc < 0)
+        {
+            var error = Marshal.PtrToStringUTF8(NativeMethods.ClipErrorPointer(_handle)) ?? "unknown error";
+            var reason = -rc switch
+            {
+                ENoSys or EAgain or ERange => "window",
+                ENoSpace or EAccess or ENoEntry or EReadOnly or EIo => "io",
+                _ => "error",
+            };
+            throw new ClipException(reason, error);
+        }
+
+        return (TimeSpan.FromMicroseconds(first), TimeSpan.FromMicroseconds(last), (int)packets);
+    }
+
     public void Dispose() => _handle.Dispose();
 
     private static string? Probe()
@@ -323,6 +371,18 @@ internal sealed partial class LibavDecoder : IPictureDecoder
 
         [LibraryImport(Library, EntryPoint = "sd_abort")]
         public static partial void Abort(DecoderHandle decoder);
+
+        [LibraryImport(Library, EntryPoint = "sd_clip_buffer")]
+        public static partial void ClipBuffer(DecoderHandle decoder, long bufferUs);
+
+        [LibraryImport(Library, EntryPoint = "sd_clip_stats")]
+        public static partial void ClipStats(DecoderHandle decoder, out long packets, out long bytes, out long firstUs, out long newestUs);
+
+        [LibraryImport(Library, EntryPoint = "sd_clip", StringMarshalling = StringMarshalling.Utf8)]
+        public static partial int Clip(DecoderHandle decoder, long fromUs, long toUs, string path, out long firstUs, out long lastUs, out long packets);
+
+        [LibraryImport(Library, EntryPoint = "sd_clip_error")]
+        public static partial IntPtr ClipErrorPointer(DecoderHandle decoder);
 
         [LibraryImport(Library, EntryPoint = "sd_close")]
         public static partial void Close(IntPtr decoder);

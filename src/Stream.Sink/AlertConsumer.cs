@@ -24,6 +24,12 @@ public sealed class AlertConsumerOptions
     /// <summary>Directory for the event pictures; null: none saved.</summary>
     public string? SaveDirectory { get; init; }
 
+    /// <summary>
+    /// The workers' <c>Clips:Directory</c> (local or mounted): an event's <c>clip_key</c> is copied from it into
+    /// <see cref="SaveDirectory"/> next to its picture. Null: no clips saved.
+    /// </summary>
+    public string? ClipDirectory { get; init; }
+
     /// <summary>Stop after this many events (0: no limit).</summary>
     public int MaxEvents { get; init; }
 
@@ -41,7 +47,11 @@ public sealed class AlertConsumerOptions
 }
 
 /// <summary>What the consumer made of one event.</summary>
-public sealed record AlertResult(EventMessage Event, string Key, int Partition, long Offset, string? SavedPath, bool FrameFound);
+public sealed record AlertResult(EventMessage Event, string Key, int Partition, long Offset, string? SavedPath, bool FrameFound)
+{
+    /// <summary>Where the event's clip was saved (its <c>clip_key</c> copied from the clip directory); null when none.</summary>
+    public string? SavedClip { get; init; }
+}
 
 /// <summary>
 /// A real consumer of the event topic (consumer group, committed offsets): prints one line per event, fetches the frame the
@@ -143,8 +153,9 @@ public sealed class AlertConsumer : IAsyncDisposable
             }
 
             var (saved, found) = await FetchAndSaveAsync(e, cancellationToken).ConfigureAwait(false);
-            Results.Add(new AlertResult(e, result.Message.Key, result.Partition.Value, result.Offset.Value, saved, found));
-            print(Describe(e, saved));
+            var clip = SaveClip(e);
+            Results.Add(new AlertResult(e, result.Message.Key, result.Partition.Value, result.Offset.Value, saved, found) { SavedClip = clip });
+            print(Describe(e, saved) + (clip is null ? string.Empty : " clip_saved=" + clip));
             count++;
             if (_options.MaxEvents > 0 && count >= _options.MaxEvents)
             {
@@ -207,6 +218,11 @@ public sealed class AlertConsumer : IAsyncDisposable
             sb.Append(inv, $" frame={fk}");
         }
 
+        if (e.ClipKey is { } ck)
+        {
+            sb.Append(inv, $" clip={ck} ({e.ClipSeconds:0.0} s)");
+        }
+
         sb.Append(inv, $" id={e.Id}");
         if (savedPath is not null)
         {
@@ -230,6 +246,27 @@ public sealed class AlertConsumer : IAsyncDisposable
         if (_redis is not null)
         {
             await _redis.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Copies the event's clip (track_ended, clip_ready) next to its picture as {camera}_{seq}_{kind}_{id}.mp4; null when there is none to copy.</summary>
+    private string? SaveClip(EventMessage e)
+    {
+        if (_options is not { SaveDirectory: { } dir, ClipDirectory: { } clips } || e.ClipKey is not { } key || ClipWriter.PathFor(clips, key) is not { } source
+            || !File.Exists(source))
+        {
+            return null;
+        }
+
+        var target = Path.Combine(dir, string.Create(CultureInfo.InvariantCulture, $"{e.CameraId}_{e.FrameSequence}_{e.Kind}_{e.Id:N}.mp4"));
+        try
+        {
+            File.Copy(source, target, overwrite: true);
+            return target;
+        }
+        catch (IOException)
+        {
+            return null; // deleted by retention in the meantime
         }
     }
 

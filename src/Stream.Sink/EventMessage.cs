@@ -88,6 +88,14 @@ public sealed class EventMessage
     [JsonPropertyName("counts")]
     public IReadOnlyDictionary<string, int>? Counts { get; set; }
 
+    /// <summary>track_ended, clip_ready: the track's clip, relative to Clips:Directory ({camera}/{epoch}-{track_id}.mp4).</summary>
+    [JsonPropertyName("clip_key")]
+    public string? ClipKey { get; set; }
+
+    /// <summary>track_ended, clip_ready: the clip's length in seconds (first to last picture).</summary>
+    [JsonPropertyName("clip_seconds")]
+    public double? ClipSeconds { get; set; }
+
     public static string KindName(EventKind kind) => kind switch
     {
         EventKind.TrackStarted => "track_started",
@@ -98,6 +106,7 @@ public sealed class EventMessage
         EventKind.LineCrossed => "line_crossed",
         EventKind.CameraStatus => "camera_status",
         EventKind.Counts => "counts",
+        EventKind.ClipReady => "clip_ready",
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown event kind"),
     };
 

@@ -5,7 +5,7 @@ namespace Streaming.Sink;
 /// <summary>
 /// Every log message of the Sink project, in one place (as StackExchange.Redis keeps its LoggerExtensions.cs), each with
 /// its own event id: 50xx the Kafka publisher, 51xx the event spool, 52xx the Redis frame store, 53xx the Sink service,
-/// 54xx the alert consumer. Each component logs under its own category (<c>ILoggerFactory.CreateLogger&lt;T&gt;()</c>).
+/// 54xx the alert consumer, 55xx the clip writer. Each component logs under its own category (<c>ILoggerFactory.CreateLogger&lt;T&gt;()</c>).
 /// </summary>
 internal static partial class Log
 {
@@ -105,4 +105,17 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 5403, Level = LogLevel.Information, Message = "Frame {Key} is not in Redis (expired, or skipped while Redis was down)")]
     public static partial void AlertFrameMissing(this ILogger logger, string key);
+
+    // ClipWriter
+    [LoggerMessage(EventId = 5500, Level = LogLevel.Information, Message = "Event clips: {Directory} (buffer {BufferSeconds} s per camera, {PreSeconds} s before and {PostSeconds} s after each track, at most {MaxSeconds} s; kept up to {MaxBytes} bytes and {MaxAgeHours} h)")]
+    public static partial void ClipsStarted(this ILogger logger, string directory, double bufferSeconds, double preSeconds, double postSeconds, double maxSeconds, long maxBytes, double maxAgeHours);
+
+    [LoggerMessage(EventId = 5501, Level = LogLevel.Warning, Message = "No clip for track {TrackId} of camera {Camera} ({Reason}): {Error}; its event goes out without clip_key")]
+    public static partial void ClipFailed(this ILogger logger, long trackId, string camera, string reason, string error);
+
+    [LoggerMessage(EventId = 5502, Level = LogLevel.Debug, Message = "Clip {Key}: {Seconds:0.0} s, {Packets} packets, {Bytes} bytes, cut in {Ms:0.0} ms")]
+    public static partial void ClipWritten(this ILogger logger, string key, double seconds, int packets, long bytes, double ms);
+
+    [LoggerMessage(EventId = 5503, Level = LogLevel.Information, Message = "Clips: deleted {Count} old clips ({Bytes} bytes) for Clips:MaxAgeHours / Clips:MaxBytes")]
+    public static partial void ClipsDeleted(this ILogger logger, int count, long bytes);
 }

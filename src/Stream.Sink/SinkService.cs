@@ -25,10 +25,19 @@ public sealed class SinkService : PipelineStage
     private readonly FrameLatency? _latency;
     private readonly string? _worker;
     private readonly TaskCompletionSource<string> _bootstrap = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ICameraClips? _cameraClips;
+    private readonly ClipOptions? _clipOptions;
+    private readonly ClipMetrics? _clipMetrics;
+    private ClipWriter? _clipWriter;
 
     public SinkService(IOptions<SinkOptions> options, ChannelReader<TrackedFrame> frames, ChannelReader<CameraStatusChange> status,
-        SinkMetrics metrics, ILoggerFactory loggerFactory, FrameLatency? latency = null, TimeProvider? time = null, WorkerIdentity? worker = null)
+        SinkMetrics metrics, ILoggerFactory loggerFactory, FrameLatency? latency = null, TimeProvider? time = null, WorkerIdentity? worker = null,
+        ICameraClips? clips = null, IOptions<ClipOptions>? clipOptions = null, ClipMetrics? clipMetrics = null)
     {
+        // Event clips (ClipWriter): only with a camera registry that keeps clip buffers, and Clips:Enabled.
+        (_cameraClips, _clipOptions, _clipMetrics) = clips is not null && clipOptions?.Value is { Enabled: true } clipOn && clipMetrics is not null
+            ? (clips, clipOn, clipMetrics)
+            : (null, null, null);
         _worker = worker?.Id;
         _latency = latency;
         ArgumentNullException.ThrowIfNull(options);
@@ -64,6 +73,12 @@ public sealed class SinkService : PipelineStage
             publisher = new KafkaEventPublisher(_options.Kafka, _options.Spool, bootstrap, _metrics, _loggerFactory, _time);
             store = RedisFrameStore.Start(_options.Redis, _metrics, _loggerFactory.CreateLogger<RedisFrameStore>(), _time);
             _bootstrap.TrySetResult(bootstrap);
+            if (_cameraClips is not null)
+            {
+                _clipWriter = ClipWriter.Start(_clipOptions!, _cameraClips, _clipMetrics!,
+                    (ready, ct) => publisher.PublishAsync(ready.CameraId, Serialize(ready), EventKind.ClipReady, 0, ct), _logger);
+            }
+
             await Task.WhenAll(
                 ConsumeFramesAsync(publisher, store, hardStop),
                 ConsumeStatusAsync(publisher, hardStop)).ConfigureAwait(false);
@@ -75,6 +90,12 @@ public sealed class SinkService : PipelineStage
         }
         finally
         {
+            if (_clipWriter is not null)
+            {
+                // Before the publisher closes: the clips still being cut announce themselves (clip_ready).
+                await _clipWriter.DisposeAsync().ConfigureAwait(false);
+            }
+
             if (publisher is not null)
             {
                 // The hard stop cuts the flush short; what is not acknowledged by then stays in the spool.
@@ -127,7 +148,13 @@ public sealed class SinkService : PipelineStage
             var priority = tracked.KeepFrame;
             foreach (var e in tracked.Events)
             {
-                await publisher.PublishAsync(e.CameraId, Serialize(EventMessage.From(e, prefix, _worker)), e.Kind, frame.CapturedTimestamp, hardStop).ConfigureAwait(false);
+                var message = EventMessage.From(e, prefix, _worker);
+                if (_clipWriter is not null)
+                {
+                    await _clipWriter.AttachAsync(e, message, hardStop).ConfigureAwait(false); // track_ended: its clip, if ready within Clips:WaitMs
+                }
+
+                await publisher.PublishAsync(e.CameraId, Serialize(message), e.Kind, frame.CapturedTimestamp, hardStop).ConfigureAwait(false);
                 priority |= e.FrameSequence == frame.Sequence;
             }
 

@@ -20,6 +20,7 @@ public static class SinkServiceCollectionExtensions
             .ValidateWith(SinkOptions.Validator)
             .ValidateOnStart();
         services.AddSingleton<SinkMetrics>();
+        services.AddSingleton<ClipMetrics>();
         services.TryAddSingleton<Streaming.Core.FrameLatency>();
         services.AddSingleton<SinkService>();
         services.AddHostedService(sp => sp.GetRequiredService<SinkService>());

@@ -54,7 +54,7 @@ internal sealed class RunningPipeline : IAsyncDisposable
         var path = Path.Combine(dir, "pipeline.json");
         await File.WriteAllTextAsync(path, configJson(port));
         var cwd = Directory.GetCurrentDirectory();
-        var configuration = PipelineConfiguration.Load(new FileInfo(path), [$"Sink:Spool:Directory={Path.Combine(dir, "spool")}"], out var errors);
+        var configuration = PipelineConfiguration.Load(new FileInfo(path), [$"Sink:Spool:Directory={Path.Combine(dir, "spool")}", $"Clips:Directory={Path.Combine(dir, "clips")}"], out var errors);
         Assert.Empty(errors);
         var pool = new Core.FrameBufferPool();
         var app = PipelineHost.Build(configuration, services => services.AddSingleton(pool));

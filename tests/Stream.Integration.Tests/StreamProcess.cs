@@ -102,6 +102,7 @@ internal sealed class StreamProcess : IAsyncDisposable
         {
             "Status:Mode=plain",
             "Sink:Spool:Directory=" + Path.Combine(dir, "spool"),
+            "Clips:Directory=" + Path.Combine(dir, "clips"), // event clips in the run's own directory, never the repository's data/
 
             // No Redis unless the test starts one (never the developer's localhost:6379): frames are skipped and counted.
             // A short connect timeout: the sink waits for its first Redis connection attempt before it takes frames.
@@ -363,7 +364,7 @@ internal sealed class StreamProcess : IAsyncDisposable
 
 /// <summary>One camera as GET /api/cameras shows it.</summary>
 internal sealed record CameraView(string Id, string Url, string Kind, string State, DateTimeOffset Since, long FramesDecoded,
-    long FramesDropped, long Reconnects, string? LastError, double Fps, int Width, int Height);
+    long FramesDropped, long Reconnects, string? LastError, double Fps, int Width, int Height, bool Clips = false);
 
 /// <summary>Prometheus text exposition (what /metrics returns), parsed into samples.</summary>
 internal sealed class Metrics

@@ -179,7 +179,7 @@ public sealed class WebUiTests(ITestOutputHelper output) : IAsyncLifetime
             .ToDictionary(t => t.GetAttribute("data-camera")!, t => t.GetAttribute("data-sequence")!);
 
     /// <summary>Debian's chromium, headless, through Debian's chromedriver (versions match; nothing is downloaded).</summary>
-    private static ChromeDriver Chromium()
+    internal static ChromeDriver Chromium()
     {
         var options = new ChromeOptions { BinaryLocation = "/usr/bin/chromium" };
         options.AddArguments("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1600,1000");

@@ -69,6 +69,40 @@ public sealed class SinkKafkaRedisTests(SinkServersFixture servers) : IDisposabl
     }
 
     [Fact]
+    public async Task Stream_alerts_with_clips_saves_an_events_clip_next_to_its_picture()
+    {
+        // A track_ended naming its clip, as the sink publishes it, and the clip in the workers' clip directory.
+        var clips = Directory.CreateDirectory(Path.Combine(_dir, "clips", "gate")).FullName;
+        var bytes = System.Text.Encoding.ASCII.GetBytes("not really an mp4, but bytes to copy");
+        await File.WriteAllBytesAsync(Path.Combine(clips, "1796000000000-1796000000000003.mp4"), bytes);
+        var ended = new EventMessage
+        {
+            Id = Guid.CreateVersion7(), Kind = "track_ended", CameraId = "gate", Time = DateTimeOffset.UtcNow, TrackId = 1_796_000_000_000_003,
+            Epoch = 1_796_000_000_000, ClipKey = "gate/1796000000000-1796000000000003.mp4", ClipSeconds = 6.5,
+        };
+        var topic = "alerts-clips-" + Guid.NewGuid().ToString("N")[..8];
+        using (var producer = new Confluent.Kafka.ProducerBuilder<string, byte[]>(new Confluent.Kafka.ProducerConfig { BootstrapServers = servers.Kafka.BootstrapServers }).Build())
+        {
+            await producer.ProduceAsync(topic, new Confluent.Kafka.Message<string, byte[]> { Key = "gate", Value = ended.ToUtf8() });
+        }
+
+        var save = Path.Combine(_dir, "alerts");
+        await using var consumer = new AlertConsumer(new AlertConsumerOptions
+        {
+            BootstrapServers = servers.Kafka.BootstrapServers, Topic = topic, GroupId = "test-" + Guid.NewGuid().ToString("N")[..8], FromBeginning = true,
+            SaveDirectory = save, ClipDirectory = Path.Combine(_dir, "clips"), IdleTimeout = TimeSpan.FromSeconds(3), MaxEvents = 1,
+        }, NullLogger.Instance);
+        var lines = new List<string>();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await consumer.RunAsync(lines.Add, cts.Token);
+
+        var result = Assert.Single(consumer.Results);
+        Assert.Equal(Path.Combine(save, $"gate__track_ended_{ended.Id:N}.mp4"), result.SavedClip);
+        Assert.Equal(bytes, await File.ReadAllBytesAsync(result.SavedClip!));
+        Assert.Contains("clip=gate/1796000000000-1796000000000003.mp4 (6.5 s)", Assert.Single(lines), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Every_event_produced_is_consumed_once_with_a_valid_schema_and_the_camera_as_key()
     {
         var options = NewOptions();

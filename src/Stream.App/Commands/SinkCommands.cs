@@ -99,12 +99,13 @@ internal static class SinkCommands
         var group = new Option<string>("--group") { Description = "Consumer group id.", DefaultValueFactory = _ => "stream-alerts" };
         var redis = new Option<string?>("--redis") { Description = "Redis configuration (host:port[,password=...]) to fetch event frames from." };
         var save = new Option<DirectoryInfo?>("--save") { Description = "Directory to save each event's frame as JPEG with its box drawn." };
+        var clips = new Option<DirectoryInfo?>("--clips") { Description = "The workers' Clips:Directory (local or mounted): with --save, each event's clip (clip_key) is copied next to its picture." };
         var maxEvents = new Option<int>("--max-events") { Description = "Stop after this many events (0: no limit).", DefaultValueFactory = _ => 0 };
         var timeout = new Option<double>("--timeout") { Description = "Stop after this many seconds without an event (0: never).", DefaultValueFactory = _ => 0 };
         var fromBeginning = new Option<bool>("--from-beginning") { Description = "A new group starts at the oldest event instead of the newest." };
         var command = new Command("alerts", "Consume events as a consumer group, print one line per event and save the referenced frames with boxes drawn.")
         {
-            bootstrap, topic, group, redis, save, maxEvents, timeout, fromBeginning,
+            bootstrap, topic, group, redis, save, clips, maxEvents, timeout, fromBeginning,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -116,6 +117,7 @@ internal static class SinkCommands
                 GroupId = parse.GetValue(group)!,
                 Redis = parse.GetValue(redis),
                 SaveDirectory = parse.GetValue(save)?.FullName,
+                ClipDirectory = parse.GetValue(clips)?.FullName,
                 MaxEvents = parse.GetValue(maxEvents),
                 IdleTimeout = parse.GetValue(timeout) > 0 ? TimeSpan.FromSeconds(parse.GetValue(timeout)) : null,
                 FromBeginning = parse.GetValue(fromBeginning),

@@ -262,9 +262,10 @@ internal static class CameraEndpoints
     private sealed record CameraView(string Id, string Url, string Kind, string State, DateTimeOffset Since, long FramesDecoded,
         long FramesDropped, long Reconnects, string? LastError, double Fps, int Width, int Height, bool Enabled,
         [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] string? Worker,
-        [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] long? Epoch)
+        [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] long? Epoch,
+        bool Clips)
     {
         public static CameraView From(CameraStatus s, string? worker) => new(s.Id, UrlRedactor.Redact(s.Url), s.Kind.ToString(), s.State.ToString(), s.Since,
-            s.FramesDecoded, s.FramesDropped, s.Reconnects, s.LastError, s.Fps, s.Width, s.Height, s.Enabled, worker, s.Epoch);
+            s.FramesDecoded, s.FramesDropped, s.Reconnects, s.LastError, s.Fps, s.Width, s.Height, s.Enabled, worker, s.Epoch, s.Clips);
     }
 }

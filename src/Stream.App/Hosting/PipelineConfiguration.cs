@@ -17,7 +17,7 @@ internal static class PipelineConfiguration
     /// inside it included, see <see cref="Core.ConfigurationChecks"/>); <c>Logging</c> is free-form.
     /// </summary>
     public static readonly IReadOnlyList<string> KnownSections =
-        ["Cameras", "Channels", "Ingest", "Detect", "Track", "Sink", "Http", "Host", "Status", "Cluster", "Logging"];
+        ["Cameras", "Channels", "Ingest", "Detect", "Track", "Sink", "Clips", "Http", "Host", "Status", "Cluster", "Logging"];
 
     /// <summary>Top-level keys that are no section, one line each (listed with the sections' own problems).</summary>
     public static IReadOnlyList<string> UnknownSections(IConfiguration root) =>

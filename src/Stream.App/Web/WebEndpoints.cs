@@ -31,6 +31,7 @@ internal static class WebEndpoints
             Results.Bytes(JsonArray(feed.Recent(camera, kind, Math.Clamp(limit ?? 100, 1, EventFeed.Capacity))), "application/json"));
         app.MapGet("/api/events/stream", EventStreamAsync);
         app.MapGet("/api/events/{id}/snapshot.jpg", SnapshotAsync);
+        app.MapGet("/api/events/{id}/clip.mp4", Clip);
     }
 
     private static bool Boxes(string? value) => value is "1" or "true" or "yes";
@@ -234,6 +235,42 @@ internal static class WebEndpoints
 
         http.Response.Headers.CacheControl = "private, max-age=3600";
         return Results.Bytes(jpeg, "image/jpeg");
+    }
+
+    /// <summary>
+    /// The clip of the event's track (docs/events.md, "Clips"), with HTTP range requests so that a player can seek; 404
+    /// with the reason when the event has no track, clips are off, or the clip is not (yet, or any more) on disk.
+    /// </summary>
+    private static IResult Clip(string id, EventFeed feed, Microsoft.Extensions.Options.IOptions<ClipOptions> clips)
+    {
+        if (!Guid.TryParse(id, out var guid))
+        {
+            return Results.BadRequest(new { error = $"'{id}' is not an event id (a GUID as in the event's \"id\")" });
+        }
+
+        if (feed.Find(guid) is not { } message)
+        {
+            return Results.NotFound(new { error = $"event {guid} is not among the last {EventFeed.Capacity} events this process keeps" });
+        }
+
+        if (!clips.Value.Enabled)
+        {
+            return Results.NotFound(new { error = "clips are off (Clips:Enabled)" });
+        }
+
+        if (message is not { TrackId: { } track, Epoch: { } epoch })
+        {
+            return Results.NotFound(new { error = $"a {message.Kind} event has no track, so no clip" });
+        }
+
+        var key = message.ClipKey ?? ClipWriter.KeyFor(message.CameraId, epoch, track);
+        var path = ClipWriter.PathFor(clips.Value.Directory, key);
+        if (path is null || !File.Exists(path))
+        {
+            return Results.NotFound(new { error = $"no clip {key}: the track has not ended yet, its clip failed (stream.sink.clip_failures), or it was deleted (Clips:MaxAgeHours, Clips:MaxBytes)" });
+        }
+
+        return Results.File(path, "video/mp4", enableRangeProcessing: true);
     }
 
     private static byte[] JsonArray(IReadOnlyList<EventMessage> messages)

@@ -204,8 +204,30 @@ function eventRow(e) {
   if (e.track_id != null) what.title = `track ${e.track_id}`;
   text.append(el('div', 'kind', `${e.kind} · ${e.camera_id}`), what,
     el('div', 'meta', new Date(e.time).toLocaleTimeString()));
+  // An ended track has a clip of its seconds (docs/events.md, "Clips"): played in place, the event's picture as poster.
+  if ((e.kind === 'track_ended' || e.kind === 'clip_ready') && e.track_id != null && e.epoch) {
+    const play = el('button', 'clip-button', e.clip_seconds ? `▶ clip ${e.clip_seconds.toFixed(1)} s` : '▶ clip');
+    play.type = 'button';
+    play.addEventListener('click', () => openClip(li, e, img));
+    text.append(play);
+  }
   li.append(img, text);
   return li;
+}
+
+function openClip(li, e, img) {
+  if (li.querySelector('video')) return;
+  const video = el('video', 'clip');
+  video.controls = true;
+  video.muted = true;
+  video.playsInline = true;
+  video.preload = 'auto';
+  if (e.frame_key) video.poster = `/api/events/${e.id}/snapshot.jpg`;
+  video.onerror = () => { video.replaceWith(el('div', 'meta error', 'no clip (not cut yet, failed, or deleted)')); };
+  video.src = `/api/events/${e.id}/clip.mp4`;
+  li.classList.add('playing');
+  li.append(video);
+  video.play().catch(() => { /* autoplay refused: the controls are there */ });
 }
 
 function renderFeed() {

@@ -1,0 +1,36 @@
+using Streaming.Core;
+
+namespace Streaming.Ingest;
+
+/// <summary>A frame source that keeps a clip buffer (the in-process libav decoder with Clips on). Thread-safe against its reader.</summary>
+internal interface IClipSource
+{
+    /// <summary>True when the source keeps packets for clips.</summary>
+    bool HasClipBuffer { get; }
+
+    /// <summary>The media time of the newest buffered packet of run <paramref name="epoch"/>; null when nothing is buffered.</summary>
+    DateTimeOffset? BufferedUntil(long epoch);
+
+    /// <summary>Writes the window to <paramref name="path"/>; null without a buffer; throws <see cref="ClipException"/>.</summary>
+    ClipResult? Cut(long epoch, DateTimeOffset from, DateTimeOffset to, string path);
+}
+
+/// <summary>
+/// Ingest's side of <see cref="ICameraClips"/>: routes a cut to the running worker of the camera when the run (epoch)
+/// matches, and from it to the connection's decoder, which holds the packets. A camera without a buffer (clips off, an
+/// ffmpeg-pipe or VideoCapture source), a stopped camera or another run answers null.
+/// </summary>
+internal sealed class CameraClipRouter(CameraManager manager) : ICameraClips
+{
+    public DateTimeOffset? BufferedUntil(string cameraId, long epoch) => Source(cameraId, epoch)?.BufferedUntil(epoch);
+
+    public ValueTask<ClipResult?> CutAsync(string cameraId, long epoch, DateTimeOffset from, DateTimeOffset to, string path, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var source = Source(cameraId, epoch);
+        return ValueTask.FromResult(source?.Cut(epoch, from, to, path));
+    }
+
+    private IClipSource? Source(string cameraId, long epoch) =>
+        manager.Worker(cameraId) is { } worker && worker.Epoch == epoch && worker.Source is IClipSource { HasClipBuffer: true } source ? source : null;
+}
