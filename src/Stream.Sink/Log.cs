@@ -80,6 +80,12 @@ internal static partial class Log
     [LoggerMessage(EventId = 5206, Level = LogLevel.Warning, Message = "Redis {Endpoint} refused the credentials (authentication failed: wrong password or user): frames are skipped and counted as auth_failed. Fix Sink:Redis:Password (or STREAM_Sink__Redis__Password) and Sink:Redis:User to match the server's requirepass/ACL")]
     public static partial void RedisAuthFailed(this ILogger logger, string endpoint);
 
+    [LoggerMessage(EventId = 5207, Level = LogLevel.Warning, Message = "Redis {Endpoint} is connected but did not answer within {Seconds} s ({Error}): frames are skipped and counted as timeout, one write at a time tries again")]
+    public static partial void RedisStalled(this ILogger logger, string endpoint, double seconds, string error);
+
+    [LoggerMessage(EventId = 5208, Level = LogLevel.Information, Message = "Redis answers again after {Seconds:0.0} s: storing frames again")]
+    public static partial void RedisAnswersAgain(this ILogger logger, double seconds);
+
     // SinkService
     [LoggerMessage(EventId = 5300, Level = LogLevel.Warning, Message = "No Sink:Kafka:BootstrapServers configured: started librdkafka's in-process mock Kafka cluster at {Bootstrap} (development only; events are not persisted). Consume with: stream alerts --bootstrap {Bootstrap}")]
     public static partial void DevCluster(this ILogger logger, string bootstrap);

@@ -42,7 +42,7 @@ public sealed class SinkMetrics
         _retried = meter.CreateCounter<long>("stream.sink.events_retried", "{event}", "Events whose delivery failed transiently and went back to the spool.");
         _spooled = meter.CreateCounter<long>("stream.sink.events_spooled", "{event}", "Events that waited in the on-disk spool (every event is written there first) because the producer queue was full or older events were ahead of them.");
         _framesStored = meter.CreateCounter<long>("stream.sink.redis_frames_stored", "{frame}", "Frames JPEG-encoded and stored in Redis.");
-        _framesSkipped = meter.CreateCounter<long>("stream.sink.redis_frames_skipped", "{frame}", "Frames meant for Redis but skipped (reason tag: redis_down, auth_failed, queue_full, error).");
+        _framesSkipped = meter.CreateCounter<long>("stream.sink.redis_frames_skipped", "{frame}", "Frames meant for Redis but skipped (reason tag: redis_down, timeout, auth_failed, queue_full, error).");
         _ackLatency = meter.CreateHistogram<double>("stream.sink.ack_latency", "ms", "From frame capture to the event's Kafka acknowledgement (tags kind, camera).",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [1, 2, 5, 10, 20, 35, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 2000, 5000, 10000, 30000, 60000] });
         _encodeMs = meter.CreateHistogram<double>("stream.sink.jpeg_encode", "ms", "JPEG encode time per stored frame.");
@@ -65,10 +65,13 @@ public sealed class SinkMetrics
     }
 
     /// <summary>The reasons <c>stream.sink.redis_frames_skipped</c> counts under (its <c>reason</c> tag).</summary>
-    public static IReadOnlyList<string> FrameSkipReasons { get; } = [SkipRedisDown, SkipAuthFailed, SkipQueueFull, SkipError];
+    public static IReadOnlyList<string> FrameSkipReasons { get; } = [SkipRedisDown, SkipTimeout, SkipAuthFailed, SkipQueueFull, SkipError];
 
-    internal const string SkipRedisDown = "redis_down";
-    internal const string SkipAuthFailed = "auth_failed";
+    public const string SkipRedisDown = "redis_down";
+
+    /// <summary>Redis is connected but does not answer (stalled, overloaded, a network that holds the bytes).</summary>
+    public const string SkipTimeout = "timeout";
+    public const string SkipAuthFailed = "auth_failed";
     internal const string SkipQueueFull = "queue_full";
     internal const string SkipError = "error";
 

@@ -24,6 +24,7 @@ public sealed class SinkService : PipelineStage
     private readonly Dictionary<string, long> _framesSeen = new(StringComparer.Ordinal);
     private readonly FrameLatency? _latency;
     private readonly string? _worker;
+    private volatile RedisFrameStore? _store;
     private readonly TaskCompletionSource<string> _bootstrap = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public SinkService(IOptions<SinkOptions> options, ChannelReader<TrackedFrame> frames, ChannelReader<CameraStatusChange> status,
@@ -46,6 +47,12 @@ public sealed class SinkService : PipelineStage
 
     public SinkMetrics Metrics => _metrics;
 
+    /// <summary>Why the Redis frame cache skips frames right now (a reason of <c>stream.sink.redis_frames_skipped</c>), or null while it stores them.</summary>
+    public string? FramesSkippedBecause => _store?.SkippingBecause;
+
+    /// <summary>How long the frame cache waits for Redis's answer before a frame counts as skipped (timeout).</summary>
+    public TimeSpan? RedisAnswerTimeout => _store?.AnswerTimeout;
+
     protected override async Task RunAsync(CancellationToken hardStop)
     {
         EmbeddedKafkaCluster? devCluster = null;
@@ -63,6 +70,7 @@ public sealed class SinkService : PipelineStage
 
             publisher = new KafkaEventPublisher(_options.Kafka, _options.Spool, bootstrap, _metrics, _loggerFactory, _time);
             store = RedisFrameStore.Start(_options.Redis, _metrics, _loggerFactory.CreateLogger<RedisFrameStore>(), _time);
+            _store = store;
             _bootstrap.TrySetResult(bootstrap);
             await Task.WhenAll(
                 ConsumeFramesAsync(publisher, store, hardStop),
