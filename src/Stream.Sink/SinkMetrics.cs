@@ -30,6 +30,9 @@ public sealed class SinkMetrics
     private long _framesAttemptedTotal;
     private long _framesStoredTotal;
     private long _framesSkippedTotal;
+    private long _unaccounted;
+    private long _spoolWriteFailures;
+    private long _lostTotal;
 
     public SinkMetrics(IMeterFactory meterFactory)
     {
@@ -48,6 +51,12 @@ public sealed class SinkMetrics
         _encodeMs = meter.CreateHistogram<double>("stream.sink.jpeg_encode", "ms", "JPEG encode time per stored frame.");
         meter.CreateObservableGauge("stream.sink.spool_depth", () => Interlocked.Read(ref _spoolDepth), "{event}", "Events waiting in the on-disk spool.");
         meter.CreateObservableCounter("stream.sink.kafka_request_retries", () => Interlocked.Read(ref _requestRetries), "{request}", "Produce requests librdkafka retried (broker down or slow), from its statistics.");
+        meter.CreateObservableGauge("stream.sink.events_unaccounted", () => Interlocked.Read(ref _unaccounted), "{event}",
+            "Events accepted (this run, plus those found in the spool at the start) minus those delivered, dead-lettered or still in the spool, taken at one instant by the publisher's loop: 0 unless an event went missing.");
+        meter.CreateObservableCounter("stream.sink.spool_write_failures", () => Interlocked.Read(ref _spoolWriteFailures), "{write}",
+            "Writes to the spool that failed (no space left on the disk, I/O error); the events concerned wait, not accepted, and are written again when the disk takes them.");
+        meter.CreateObservableCounter("stream.sink.events_lost", () => Interlocked.Read(ref _lostTotal), "{event}",
+            "Events the spool could not write before the process stopped (a full disk): never accepted, logged, lost.");
         meter.CreateObservableGauge("stream.sink.events_in_flight", () => Interlocked.Read(ref _inFlight), "{event}", "Events in the producer queue awaiting acknowledgement.");
 
         // Every event kind's counters exist from the start, at 0: a dashboard or alert sees "none spooled yet", not a
@@ -157,6 +166,15 @@ public sealed class SinkMetrics
     internal void SetSpoolDepth(long depth) => Interlocked.Exchange(ref _spoolDepth, depth);
 
     internal void SetInFlight(long inFlight) => Interlocked.Exchange(ref _inFlight, inFlight);
+
+    internal void SetUnaccounted(long events) => Interlocked.Exchange(ref _unaccounted, events);
+
+    internal void SpoolWriteFailed() => Interlocked.Increment(ref _spoolWriteFailures);
+
+    internal void EventsLost(long events) => Interlocked.Add(ref _lostTotal, events);
+
+    /// <summary>Writes to the spool that failed so far.</summary>
+    public long SpoolWriteFailures => Interlocked.Read(ref _spoolWriteFailures);
 
     internal void FrameAttempted(string camera)
     {

@@ -43,6 +43,7 @@ internal static class HealthChecks
             .AddCheck<ModelCheck>("model", tags: [Ready])
             .AddCheck<KafkaCheck>("kafka", tags: [Ready])
             .AddCheck<RedisCheck>("redis", tags: [Ready])
+            .AddCheck<SpoolCheck>("spool", tags: [Ready])
             .AddCheck<CamerasCheck>("cameras", tags: [Ready]);
         return services;
     }
@@ -140,6 +141,22 @@ internal static class HealthChecks
             return Task.FromResult(spool.Accepts
                 ? HealthCheckResult.Degraded($"Kafka unreachable ({kafka.Detail}); events are kept in the spool ({spool.Detail}) and sent when it is back")
                 : HealthCheckResult.Unhealthy($"Kafka unreachable ({kafka.Detail}) and the spool takes no more events ({spool.Detail})"));
+        }
+    }
+
+    /// <summary>The event spool writes (every event goes there before it counts as accepted); a full or failing disk is Unhealthy.</summary>
+    private sealed class SpoolCheck(SinkService sink, DependencyProbe probe) : IHealthCheck
+    {
+        public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+        {
+            if (sink.SpoolProblem is { } problem)
+            {
+                return Task.FromResult(HealthCheckResult.Unhealthy(
+                    $"{problem}: events wait, not accepted, and the sink holds further events (live cameras drop their oldest frames) until it takes them again"));
+            }
+
+            var spool = probe.SpoolAccepts();
+            return Task.FromResult(spool.Accepts ? HealthCheckResult.Healthy("event spool " + spool.Detail) : HealthCheckResult.Unhealthy("event spool full: " + spool.Detail));
         }
     }
 
@@ -301,6 +318,11 @@ internal sealed class DependencyProbe : BackgroundService
             File.WriteAllBytes(probe, []);
             File.Delete(probe);
             var detail = $"{used / (1 << 20)} MiB of {spool.MaxBytes / (1 << 20)} MiB used";
+            if (_sink.SpoolProblem is { } problem)
+            {
+                return (false, problem);
+            }
+
             return (used < spool.MaxBytes, detail);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
