@@ -21,11 +21,10 @@ public sealed class SpoolDiskFullTests(ITestOutputHelper output)
         await using var kafka = new KafkaMockFixture();
         await kafka.InitializeAsync();
 
-        // The broker cannot be reached from the start (the proxy holds the bootstrap connection): every event goes to the spool.
-        await using var proxy = FaultProxy.For(kafka.BootstrapServers);
-        proxy.Pause();
+        // The broker cannot be reached from the start (its proxy holds every byte): every event goes to the spool.
+        await kafka.PauseAsync();
         var config = StreamProcess.Config(StreamProcess.FileCamera("cam-1", maxFps: 10), StreamProcess.FileCamera("cam-2", maxFps: 10));
-        await using var run = StreamProcess.Start(config, ["Sink:Kafka:BootstrapServers=" + proxy.Endpoint, "Sink:Spool:Directory=" + disk.Path,
+        await using var run = StreamProcess.Start(config, ["Sink:Kafka:BootstrapServers=" + kafka.BootstrapServers, "Sink:Spool:Directory=" + disk.Path,
             "Sink:Kafka:QueueBufferingMaxMessages=10", "Track:UpdateIntervalSeconds=0.2"], output: output);
         await run.WaitReadyAsync();
 
@@ -60,7 +59,7 @@ public sealed class SpoolDiskFullTests(ITestOutputHelper output)
         var ioLines = run.StdoutLines.Count(l => l.Contains("I/O failed", StringComparison.Ordinal));
 
         // Space returns (the broker answers and takes the backlog; settled segments go): delivery goes on by itself.
-        proxy.Heal();
+        await kafka.ResumeAsync();
         var recovered = await run.WaitUntilAsync(async () =>
         {
             var m = await ScrapeAsync();

@@ -25,8 +25,8 @@ public sealed class FaultProxy : IAsyncDisposable
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _acceptLoop;
-    private readonly string _upstreamHost;
-    private readonly int _upstreamPort;
+    private volatile string _upstreamHost;
+    private volatile int _upstreamPort;
     private readonly List<Connection> _connections = [];
     private volatile Fault _fault = Fault.None;
     private long _bytesUp;
@@ -40,6 +40,19 @@ public sealed class FaultProxy : IAsyncDisposable
         _listener.Start();
         Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
         _acceptLoop = Task.Run(AcceptAsync);
+    }
+
+    /// <summary>A proxy whose upstream is set later (<see cref="SetUpstream"/>), before the first client connects: its port is known first.</summary>
+    public FaultProxy()
+        : this(string.Empty, 0)
+    {
+    }
+
+    /// <summary>Where the proxy forwards to (for a proxy created before its server).</summary>
+    public void SetUpstream(string host, int port)
+    {
+        _upstreamHost = host;
+        _upstreamPort = port;
     }
 
     /// <summary>A proxy in front of <c>host:port</c>.</summary>

@@ -48,8 +48,9 @@ public sealed class DevKafkaProcess : IAsyncDisposable
     /// <paramref name="topics"/> (NAME or NAME:PARTITIONS; none: dev-kafka's own) and waits for its bootstrap line.
     /// </summary>
     /// <param name="stopGrace">On dispose: SIGTERM and this long to exit before SIGKILL; null: SIGKILL at once.</param>
+    /// <param name="advertise">HOST:PORT per broker that the brokers name in their metadata (dev-kafka --advertise); null: their own.</param>
     public static async Task<DevKafkaProcess> StartAsync(string streamDll, int brokers = 1, IEnumerable<string>? topics = null,
-        TimeSpan? stopGrace = null, CancellationToken cancellationToken = default)
+        TimeSpan? stopGrace = null, CancellationToken cancellationToken = default, IReadOnlyList<string>? advertise = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(streamDll);
         var psi = new ProcessStartInfo("dotnet")
@@ -67,6 +68,12 @@ public sealed class DevKafkaProcess : IAsyncDisposable
         {
             psi.ArgumentList.Add("--topic");
             psi.ArgumentList.Add(topic);
+        }
+
+        if (advertise is { Count: > 0 })
+        {
+            psi.ArgumentList.Add("--advertise");
+            psi.ArgumentList.Add(string.Join(',', advertise));
         }
 
         var process = Process.Start(psi) ?? throw new InvalidOperationException($"dotnet {streamDll} dev-kafka did not start");
