@@ -73,7 +73,7 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
     private long _ledgerIn;
     private long _delivered;
     private long _deadLettered;
-    private long _stranded; // failed with a fatal producer: unsettled in the spool files, for the next process
+    private readonly List<Delivery> _stranded = []; // failed with a fatal producer: unsettled, kept for the next process
     private ITimer? _closeTimer;
     private double _closeSeconds;
 
@@ -82,7 +82,9 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
     private long _inFlightCount;
     private long _spoolDepth;
 
-    public KafkaEventPublisher(KafkaSinkOptions options, SpoolOptions spoolOptions, string bootstrapServers, SinkMetrics metrics, ILoggerFactory loggerFactory, TimeProvider? time = null)
+    /// <param name="producers">Where the producer comes from; null: librdkafka (<see cref="KafkaProducerFactory"/>).</param>
+    public KafkaEventPublisher(KafkaSinkOptions options, SpoolOptions spoolOptions, string bootstrapServers, SinkMetrics metrics, ILoggerFactory loggerFactory,
+        TimeProvider? time = null, IKafkaProducerFactory? producers = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(spoolOptions);
@@ -98,11 +100,8 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
         _deadLetterPath = Path.Combine(_spool.Directory, "dead-letter.jsonl");
         try
         {
-            _producer = new ProducerBuilder<string, byte[]>(BuildConfig(options, bootstrapServers))
-                .SetLogHandler((_, m) => OnLibrdkafkaLog(m))
-                .SetErrorHandler((_, e) => OnLibrdkafkaError(e))
-                .SetStatisticsHandler((_, json) => OnStatistics(json))
-                .Build();
+            _producer = (producers ?? KafkaProducerFactory.Instance).Create(BuildConfig(options, bootstrapServers),
+                new KafkaProducerHandlers(OnLibrdkafkaLog, OnLibrdkafkaError, OnStatistics));
         }
         catch (Exception ex) when (ex is KafkaException or ArgumentException or InvalidOperationException)
         {
@@ -625,7 +624,7 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
         {
             // The producer is unusable: the event stays unsettled in the spool and is sent by the next process.
             _metrics.EventFailed(delivery.Record.Kind, retried: true);
-            _stranded++;
+            _stranded.Add(delivery);
             _fatal = true;
             OnLibrdkafkaError(error);
         }
@@ -692,7 +691,7 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
         or ErrorCode.InvalidMsgSize or ErrorCode.InvalidMsg or ErrorCode.TopicAuthorizationFailed or ErrorCode.Local_UnknownTopic
         or ErrorCode.UnknownTopicOrPart or ErrorCode.InvalidRecord or ErrorCode.Local_BadMsg or ErrorCode.TopicException;
 
-    private bool IsDrained() => _inFlight.Count == 0 && _retry.Count == 0 && !_spool.HasUnread && _waitingForSpace.Count == 0;
+    private bool IsDrained() => _inFlight.Count == 0 && _retry.Count == 0 && _stranded.Count == 0 && !_spool.HasUnread && _waitingForSpace.Count == 0;
 
     /// <summary>
     /// Ends the loop: what was not acknowledged (in flight, in the order produced, then the unread spool) is rewritten
@@ -706,9 +705,11 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
         long left;
         try
         {
-            var inFlight = _inFlight.Values.Concat(_retry).OrderBy(d => d.Sequence).Select(d => d.Record).ToList();
+            // Those a fatal producer failed are kept too: the rewrite replaces every older segment.
+            var inFlight = _inFlight.Values.Concat(_retry).Concat(_stranded).OrderBy(d => d.Sequence).Select(d => d.Record).ToList();
             _inFlight.Clear();
             _retry.Clear();
+            _stranded.Clear();
             foreach (var waiting in _waitingForSpace)
             {
                 waiting.Fail(new ObjectDisposedException("The Kafka publisher closed before the spool had room for this event."));
@@ -761,7 +762,7 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
         // In the spool: unread, in the producer's hands (or waiting to be produced again), or stranded by a fatal producer;
         // all of them are still in the spool's files until settled.
         // Appended in this batch and not yet accepted (EndBatch accepts them once written) are in the spool's depth already.
-        _metrics.SetUnaccounted(_ledgerIn + _appended.Count - _delivered - _deadLettered - (_spool.Depth + _inFlight.Count + _retry.Count + _stranded));
+        _metrics.SetUnaccounted(_ledgerIn + _appended.Count - _delivered - _deadLettered - (_spool.Depth + _inFlight.Count + _retry.Count + _stranded.Count));
     }
 
     private void OnStatistics(string json)
