@@ -80,10 +80,19 @@ public sealed class DevKafkaProcess : IAsyncDisposable
         var broker = new DevKafkaProcess(process, stopGrace);
         process.ErrorDataReceived += (_, e) => broker.OnStderr(e.Data);
         process.BeginErrorReadLine();
+        // The bootstrap line comes first; anything else before it (a blank line was seen once in a loaded CI run) is kept
+        // for the message and skipped.
         string? first;
+        var before = new List<string>();
         try
         {
-            first = await process.StandardOutput.ReadLineAsync(cancellationToken).AsTask().WaitAsync(TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            deadline.CancelAfter(TimeSpan.FromSeconds(60));
+            while ((first = await process.StandardOutput.ReadLineAsync(deadline.Token).ConfigureAwait(false)) is not null &&
+                !first.StartsWith("bootstrap=", StringComparison.Ordinal) && before.Count < 20)
+            {
+                before.Add(first);
+            }
         }
         catch
         {
@@ -94,7 +103,9 @@ public sealed class DevKafkaProcess : IAsyncDisposable
         if (first is null || !first.StartsWith("bootstrap=", StringComparison.Ordinal))
         {
             await broker.KillAsync().ConfigureAwait(false);
-            throw new InvalidOperationException($"stream dev-kafka printed '{first}' instead of bootstrap=...");
+            throw new InvalidOperationException(
+                $"stream dev-kafka printed no bootstrap=... line (stdout: '{string.Join("' '", before)}', {(first is null ? "then closed" : "and more")}; " +
+                $"{(process.HasExited ? $"exit code {process.ExitCode}" : "still running")}; stderr: {string.Join(" | ", broker.StderrTail)})");
         }
 
         broker.BootstrapServers = first["bootstrap=".Length..].Trim();

@@ -314,7 +314,8 @@ internal sealed class DependencyProbe : BackgroundService
             var dir = new DirectoryInfo(spool.Directory);
             Directory.CreateDirectory(dir.FullName);
             var used = dir.EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length);
-            var probe = Path.Combine(dir.FullName, ".health-" + Environment.ProcessId);
+            // A name of its own per call: the kafka and spool checks of one /readyz run at the same time.
+            var probe = Path.Combine(dir.FullName, $".health-{Environment.ProcessId}-{Guid.NewGuid():N}");
             File.WriteAllBytes(probe, []);
             File.Delete(probe);
             var detail = $"{used / (1 << 20)} MiB of {spool.MaxBytes / (1 << 20)} MiB used";
