@@ -19,6 +19,9 @@ internal static partial class AppLog
 
     [LoggerMessage(EventId = 1004, Level = LogLevel.Debug, Message = "Giving free native heap pages back to the OS every {Seconds} s (Host:NativeMemoryTrimSeconds).")]
     public static partial void NativeTrimEnabled(ILogger logger, int seconds);
+    [LoggerMessage(EventId = 1005, Level = LogLevel.Critical, Message = "{Stage} failed and stopped the pipeline")]
+    public static partial void StageFailed(ILogger logger, string stage, Exception exception);
+
     // Cluster (11xx)
     [LoggerMessage(EventId = 1101, Level = LogLevel.Information, Message = "cluster: worker {Worker} joining group {Group} on registry topic {Topic} ({Partitions} partitions)")]
     public static partial void ClusterJoining(ILogger logger, string worker, string group, string topic, int partitions);

@@ -253,6 +253,7 @@ public sealed class CameraManager : ICameraRegistry, IAsyncDisposable
 
     public async Task<bool> RemoveAsync(string id, CancellationToken cancellationToken = default)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         CameraWorker? worker;
         lock (_gate)
         {
@@ -261,14 +262,13 @@ public sealed class CameraManager : ICameraRegistry, IAsyncDisposable
             {
                 return _disabled.RemoveAll(d => d.Camera.Id == id) > 0;
             }
-        }
 
-        await worker.StopAsync(cancellationToken).ConfigureAwait(false);
-        lock (_gate)
-        {
+            // This call owns the removal from here on: a concurrent one for the same id finds nothing (one 204, the rest 404).
             _workers.Remove(worker);
         }
 
+        // Once claimed, the stop runs to its end even if the caller gives up, so that no worker is left running unlisted.
+        await worker.StopAsync(CancellationToken.None).ConfigureAwait(false);
         return true;
     }
 

@@ -30,8 +30,12 @@ public sealed class EmbeddedKafkaCluster : IDisposable
     /// Receives the mock's error and critical log lines (such as its cluster thread failing); its notices, starting with
     /// "mock cluster enabled", are dropped because the caller reports the cluster itself. Called on a librdkafka thread.
     /// </param>
+    /// <param name="advertise">
+    /// HOST:PORT per broker (broker 1 first) that the brokers name in their metadata instead of their own listeners, so
+    /// that clients reach them through something in between (a test's fault proxy); null: their own listeners.
+    /// </param>
     public static async Task<EmbeddedKafkaCluster> StartAsync(int brokers = 3, IEnumerable<string>? topics = null,
-        CancellationToken cancellationToken = default, Action<string>? problem = null)
+        CancellationToken cancellationToken = default, Action<string>? problem = null, IReadOnlyList<string>? advertise = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(brokers, 1);
         var config = new AdminClientConfig();
@@ -66,6 +70,11 @@ public sealed class EmbeddedKafkaCluster : IDisposable
 
             var bootstrap = string.Join(',', metadata.Brokers.OrderBy(b => b.BrokerId).Select(b => $"{b.Host}:{b.Port}"));
             var cluster = new EmbeddedKafkaCluster(host, bootstrap);
+            if (advertise is { Count: > 0 })
+            {
+                cluster.Advertise(advertise);
+            }
+
             foreach (var topic in topics ?? [])
             {
                 // "name:partitions" asks for a partition count; a bare name gets the mock's auto-create default (4).
@@ -118,18 +127,38 @@ public sealed class EmbeddedKafkaCluster : IDisposable
             return existing.Partitions.Count;
         }
 
-        // The client's native handle is internal to Confluent.Kafka; the mock cluster lives inside it.
-        var handle = _host.Handle.GetType().GetProperty("LibrdkafkaHandle", System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic)?
-            .GetValue(_host.Handle) as System.Runtime.InteropServices.SafeHandle
-            ?? throw new InvalidOperationException("this Confluent.Kafka version does not expose the client's native handle: the mock topic cannot be created with a partition count");
-        var mock = NativeMock.rd_kafka_handle_mock_cluster(handle.DangerousGetHandle());
-        var error = NativeMock.rd_kafka_mock_topic_create(mock, topic, partitions, 1);
+        var error = NativeMock.rd_kafka_mock_topic_create(MockCluster(), topic, partitions, 1);
         if (error != 0)
         {
             throw new KafkaException((ErrorCode)error);
         }
 
         return EnsureTopic(topic);
+    }
+
+    /// <summary>Makes broker N (1-based) name <paramref name="endpoints"/>[N-1] in its metadata (rd_kafka_mock_broker_set_host_port).</summary>
+    private void Advertise(IReadOnlyList<string> endpoints)
+    {
+        var mock = MockCluster();
+        for (var i = 0; i < endpoints.Count; i++)
+        {
+            var colon = endpoints[i].LastIndexOf(':');
+            if (colon <= 0 || !int.TryParse(endpoints[i].AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var port))
+            {
+                throw new ArgumentException($"advertised endpoint '{endpoints[i]}' is not HOST:PORT", nameof(endpoints));
+            }
+
+            NativeMock.rd_kafka_mock_broker_set_host_port(mock, i + 1, endpoints[i][..colon], port);
+        }
+    }
+
+    /// <summary>The mock cluster inside the host client (its native handle is internal to Confluent.Kafka).</summary>
+    private IntPtr MockCluster()
+    {
+        var handle = _host.Handle.GetType().GetProperty("LibrdkafkaHandle", System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic)?
+            .GetValue(_host.Handle) as System.Runtime.InteropServices.SafeHandle
+            ?? throw new InvalidOperationException("this Confluent.Kafka version does not expose the client's native handle: the mock cluster cannot be configured");
+        return NativeMock.rd_kafka_handle_mock_cluster(handle.DangerousGetHandle());
     }
 
     public void Dispose() => _host.Dispose();
@@ -151,6 +180,15 @@ public sealed class EmbeddedKafkaCluster : IDisposable
 
         internal static IntPtr rd_kafka_handle_mock_cluster(IntPtr rk) =>
             ((delegate* unmanaged<IntPtr, IntPtr>)System.Runtime.InteropServices.NativeLibrary.GetExport(Library.Value, "rd_kafka_handle_mock_cluster"))(rk);
+
+        internal static void rd_kafka_mock_broker_set_host_port(IntPtr mcluster, int brokerId, string host, int port)
+        {
+            var name = System.Text.Encoding.UTF8.GetBytes(host + "\0");
+            fixed (byte* p = name)
+            {
+                ((delegate* unmanaged<IntPtr, int, byte*, int, void>)System.Runtime.InteropServices.NativeLibrary.GetExport(Library.Value, "rd_kafka_mock_broker_set_host_port"))(mcluster, brokerId, p, port);
+            }
+        }
 
         internal static int rd_kafka_mock_topic_create(IntPtr mcluster, string topic, int partitionCount, int replicationFactor)
         {

@@ -60,6 +60,12 @@ public sealed class EventSpool : IDisposable
     private (SpoolRecord Record, int Length)? _peeked;
     private bool _disposed;
 
+    // Records appended since the last write to the OS (the write segment's tail): the spool's own buffer, so that a write
+    // that fails (a full disk) can be undone exactly: the file is cut back, the counts restored, the records given back.
+    private readonly ArrayBufferWriter<byte> _pending = new(WriteBufferBytes);
+    private int _pendingRecords;
+    private int _pendingCached;
+
     public EventSpool(SpoolOptions options, ILogger logger, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -119,6 +125,12 @@ public sealed class EventSpool : IDisposable
 
     public int SegmentCount => _segments.Count;
 
+    /// <summary>
+    /// How many of the most recently appended records the last failed write took back (see <see cref="Flush"/>): they are
+    /// not in the spool, and the caller still holds them.
+    /// </summary>
+    public int RolledBack { get; private set; }
+
     /// <summary>The Interval policy's period (<see cref="SpoolOptions.FsyncIntervalMs"/>).</summary>
     public int FsyncIntervalMs => _options.FsyncIntervalMs;
 
@@ -146,31 +158,48 @@ public sealed class EventSpool : IDisposable
             return false;
         }
 
-        if (_writeSegment is null || _writeSegment.ValidLength + total > _options.SegmentBytes)
-        {
-            StartSegment();
-        }
-
-        var buffer = ArrayPool<byte>.Shared.Rent(total);
+        var added = false;
+        RolledBack = 0;
         try
         {
-            var span = buffer.AsSpan(0, total);
-            var body = span[HeaderBytes..];
-            BinaryPrimitives.WriteInt64LittleEndian(body, record.CaptureUnixMs);
-            body[8] = (byte)record.Kind;
-            BinaryPrimitives.WriteUInt16LittleEndian(body[9..], (ushort)keyBytes);
-            Encoding.UTF8.GetBytes(record.Key, body.Slice(FixedPayloadBytes, keyBytes));
-            record.Value.CopyTo(body[(FixedPayloadBytes + keyBytes)..]);
-            BinaryPrimitives.WriteUInt32LittleEndian(span, (uint)payload);
-            BinaryPrimitives.WriteUInt32LittleEndian(span[4..], Crc32.HashToUInt32(body));
-            _writer!.Write(span);
+            return Append(record, total, payload, keyBytes, ref added);
         }
-        finally
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            // RolledBack counts the records of earlier calls only: this one was never appended, as far as the caller knows.
+            if (added)
+            {
+                RolledBack--;
+            }
+
+            throw;
+        }
+    }
+
+    private bool Append(SpoolRecord record, int total, int payload, int keyBytes, ref bool added)
+    {
+        if (_writeSegment is null || _writer is null || _writeSegment.ValidLength + total > _options.SegmentBytes)
+        {
+            Flush(); // the records so far belong to the segment being closed
+            StartSegment();
+        }
+        else if (_pending.WrittenCount > 0 && _pending.WrittenCount + total > WriteBufferBytes)
+        {
+            Flush();
         }
 
-        MaybeFsync(force: false);
+        var span = _pending.GetSpan(total)[..total];
+        var body = span[HeaderBytes..];
+        BinaryPrimitives.WriteInt64LittleEndian(body, record.CaptureUnixMs);
+        body[8] = (byte)record.Kind;
+        BinaryPrimitives.WriteUInt16LittleEndian(body[9..], (ushort)keyBytes);
+        Encoding.UTF8.GetBytes(record.Key, body.Slice(FixedPayloadBytes, keyBytes));
+        record.Value.CopyTo(body[(FixedPayloadBytes + keyBytes)..]);
+        BinaryPrimitives.WriteUInt32LittleEndian(span, (uint)payload);
+        BinaryPrimitives.WriteUInt32LittleEndian(span[4..], Crc32.HashToUInt32(body));
+        _pending.Advance(total);
+        _pendingRecords++;
+        added = true;
         _writeSegment!.ValidLength += total;
         _writeSegment.Records++;
 
@@ -179,10 +208,12 @@ public sealed class EventSpool : IDisposable
         {
             _cache.Enqueue((record, total));
             _cachedBytes += total;
+            _pendingCached++;
         }
 
         _depth++;
         _bytes += total;
+        MaybeFsync(force: false);
         return true;
     }
 
@@ -200,7 +231,9 @@ public sealed class EventSpool : IDisposable
                 return true;
             }
 
-            if (_readOffset < segment.ValidLength)
+            // Records not yet written to the OS are not read: they are not in the spool until the write succeeds.
+            var readable = segment == _writeSegment ? segment.ValidLength - _pending.WrittenCount : segment.ValidLength;
+            if (_readOffset < readable)
             {
                 if (_cache.TryPeek(out var cached))
                 {
@@ -209,11 +242,6 @@ public sealed class EventSpool : IDisposable
                     record = cached.Record;
                     segmentToken = segment;
                     return true;
-                }
-
-                if (segment == _writeSegment)
-                {
-                    Flush();
                 }
 
                 if (TryRead(ReadHandle(segment), _readOffset, out var read, out var length, out var problem))
@@ -232,7 +260,7 @@ public sealed class EventSpool : IDisposable
                 ClearCache();
             }
 
-            if (segment == _writeSegment)
+            if (segment == _writeSegment || _readOffset < segment.ValidLength)
             {
                 break;
             }
@@ -334,8 +362,71 @@ public sealed class EventSpool : IDisposable
         }
     }
 
-    /// <summary>Hands the records appended so far to the OS (one write for a batch of appends): they survive a process kill.</summary>
-    public void Flush() => _writer?.Flush(flushToDisk: false);
+    /// <summary>
+    /// Hands the records appended so far to the OS (one write for a batch of appends): they survive a process kill. When the
+    /// write fails (no space left on the disk, an I/O error) it is undone: the segment is cut back to its last good length,
+    /// the records are taken out of the spool again (<see cref="RolledBack"/> says how many, the newest), and the
+    /// exception propagates; the caller still holds those records and may append them again later.
+    /// </summary>
+    public void Flush()
+    {
+        RolledBack = 0;
+        if (_pending.WrittenCount == 0)
+        {
+            return;
+        }
+
+        var segment = _writeSegment!;
+        var good = segment.ValidLength - _pending.WrittenCount;
+        try
+        {
+            _writer!.Write(_pending.WrittenSpan);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            try
+            {
+                // A partial write leaves a torn record behind: cut it off, so that the file holds exactly what is counted.
+                _writer!.SetLength(good);
+                _writer.Position = good;
+            }
+            catch (Exception cut) when (cut is IOException or UnauthorizedAccessException)
+            {
+                // The file keeps a torn tail; a scan at the next start stops there (a torn record ends its segment).
+                _writer = null;
+            }
+
+            segment.ValidLength = good;
+            segment.Records -= _pendingRecords;
+            _depth -= _pendingRecords;
+            _bytes -= _pending.WrittenCount;
+            if (_pendingCached > 0)
+            {
+                var keep = _cache.Count - _pendingCached;
+                var kept = _cache.Take(keep).ToList();
+                _cache.Clear();
+                _cachedBytes = 0;
+                foreach (var c in kept)
+                {
+                    _cache.Enqueue(c);
+                    _cachedBytes += c.Length;
+                }
+            }
+
+            RolledBack = _pendingRecords;
+            ClearPending();
+            throw;
+        }
+
+        ClearPending();
+    }
+
+    private void ClearPending()
+    {
+        _pending.ResetWrittenCount();
+        _pendingRecords = 0;
+        _pendingCached = 0;
+    }
 
     /// <summary>Forces written records to disk.</summary>
     public void Sync() => MaybeFsync(force: true);
@@ -349,7 +440,6 @@ public sealed class EventSpool : IDisposable
         if (_dirty && _writer is not null && _options.Fsync == SpoolFsync.Interval && _backgroundSync.IsCompleted &&
             _time.GetElapsedTime(_lastFsync).TotalMilliseconds >= _options.FsyncIntervalMs)
         {
-            _writer.Flush(flushToDisk: false);
             var handle = _writer.SafeFileHandle;
             var path = _writeSegment?.Path ?? Directory;
             _lastFsync = _time.GetTimestamp();
@@ -380,6 +470,15 @@ public sealed class EventSpool : IDisposable
         if (_disposed)
         {
             return;
+        }
+
+        try
+        {
+            Flush();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Taken back out of the spool: the caller held them as not accepted.
         }
 
         CloseWriter();
@@ -440,7 +539,8 @@ public sealed class EventSpool : IDisposable
         var id = forcedId ?? (_segments.Count > 0 ? _segments[^1].Id + 1 : _lastId > 0 ? _lastId + 1 : NextIdFromDisk());
         _lastId = id;
         var path = Path.Combine(Directory, id.ToString("D20", CultureInfo.InvariantCulture) + Extension);
-        _writer = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, WriteBufferBytes, FileOptions.None);
+        // Unbuffered: the spool buffers appends itself (Flush), so that a failed write can be undone exactly.
+        _writer = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, 0, FileOptions.None);
         _writeSegment = new Segment(id, path);
         _segments.Add(_writeSegment);
     }
@@ -510,6 +610,7 @@ public sealed class EventSpool : IDisposable
         // Interval: the owner's timer calls SyncIfDue, which fsyncs off the caller's thread.
         if (force || _options.Fsync == SpoolFsync.Always)
         {
+            Flush();
             _writer.Flush(flushToDisk: true);
             _lastFsync = now;
             _dirty = false;
@@ -574,7 +675,7 @@ public sealed class EventSpool : IDisposable
 
     private void ResetWriteSegment(Segment segment)
     {
-        _writer!.SetLength(0); // flushes what is buffered first; the position moves back to 0
+        _writer?.SetLength(0); // the position moves back to 0
         _bytes -= segment.ValidLength;
         if (_bytes < 0 || _segments.Count == 1)
         {

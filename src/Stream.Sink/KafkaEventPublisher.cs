@@ -30,6 +30,7 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
 {
     private const int CommandCapacity = 1024;
     private static readonly TimeSpan RetryBackoff = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan SpoolRetryInterval = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan SameErrorQuietPeriod = TimeSpan.FromSeconds(30);
 
     private readonly KafkaSinkOptions _options;
@@ -42,6 +43,8 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
     private readonly string _deadLetterPath;
     private readonly ITimer _fsyncTimer;
     private readonly ITimer _retryTimer;
+    private readonly ITimer _spoolRetryTimer;
+    private readonly SpoolDiskState _disk;
     private readonly Task _loop;
     private readonly Lock _errorGate = new();
     private TaskCompletionSource<long>? _closed;
@@ -65,6 +68,12 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
     private bool _fatal;
     private bool _fsyncArmed;
     private int _headFailures;
+
+    // The loop's own ledger: accepted (plus found in the spool at the start) = delivered + dead-lettered + in the spool.
+    private long _ledgerIn;
+    private long _delivered;
+    private long _deadLettered;
+    private readonly List<Delivery> _stranded = []; // failed with a fatal producer: unsettled, kept for the next process
     private ITimer? _closeTimer;
     private double _closeSeconds;
 
@@ -73,7 +82,9 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
     private long _inFlightCount;
     private long _spoolDepth;
 
-    public KafkaEventPublisher(KafkaSinkOptions options, SpoolOptions spoolOptions, string bootstrapServers, SinkMetrics metrics, ILoggerFactory loggerFactory, TimeProvider? time = null)
+    /// <param name="producers">Where the producer comes from; null: librdkafka (<see cref="KafkaProducerFactory"/>).</param>
+    public KafkaEventPublisher(KafkaSinkOptions options, SpoolOptions spoolOptions, string bootstrapServers, SinkMetrics metrics, ILoggerFactory loggerFactory,
+        TimeProvider? time = null, IKafkaProducerFactory? producers = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(spoolOptions);
@@ -89,11 +100,8 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
         _deadLetterPath = Path.Combine(_spool.Directory, "dead-letter.jsonl");
         try
         {
-            _producer = new ProducerBuilder<string, byte[]>(BuildConfig(options, bootstrapServers))
-                .SetLogHandler((_, m) => OnLibrdkafkaLog(m))
-                .SetErrorHandler((_, e) => OnLibrdkafkaError(e))
-                .SetStatisticsHandler((_, json) => OnStatistics(json))
-                .Build();
+            _producer = (producers ?? KafkaProducerFactory.Instance).Create(BuildConfig(options, bootstrapServers),
+                new KafkaProducerHandlers(OnLibrdkafkaLog, OnLibrdkafkaError, OnStatistics));
         }
         catch (Exception ex) when (ex is KafkaException or ArgumentException or InvalidOperationException)
         {
@@ -112,6 +120,9 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
         });
         _fsyncTimer = _time.CreateTimer(_ => _commands.Writer.TryWrite(Tick.Fsync), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _retryTimer = _time.CreateTimer(_ => _commands.Writer.TryWrite(Tick.Retry), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _spoolRetryTimer = _time.CreateTimer(_ => _commands.Writer.TryWrite(Tick.SpoolRetry), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _disk = new SpoolDiskState(_spool.Directory, _time, _logger);
+        _ledgerIn = _spool.Depth;
         Volatile.Write(ref _spoolDepth, _spool.Depth);
         _metrics.SetSpoolDepth(_spool.Depth);
         _logger.PublisherStarted(bootstrapServers, options.Topic, options.EnableIdempotence, options.QueueBufferingMaxMessages, _spool.Directory, spoolOptions.Fsync);
@@ -125,6 +136,9 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
 
     /// <summary>Events in the spool not yet handed to the producer.</summary>
     public long SpoolDepth => Volatile.Read(ref _spoolDepth);
+
+    /// <summary>Why the spool cannot write events now (the disk and the path), or null while it can.</summary>
+    public string? SpoolProblem => _disk.Problem;
 
     /// <summary>Events handed to the producer and not yet acknowledged (also still in the spool until they are).</summary>
     public int InFlight => (int)Volatile.Read(ref _inFlightCount);
@@ -250,6 +264,7 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
         _disposed = true;
         await _fsyncTimer.DisposeAsync().ConfigureAwait(false);
         await _retryTimer.DisposeAsync().ConfigureAwait(false);
+        await _spoolRetryTimer.DisposeAsync().ConfigureAwait(false);
         _producer.Dispose();
         _spool.Dispose();
     }
@@ -318,6 +333,16 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
                 _backingOff = false;
                 FeedProducer();
                 break;
+            case Tick { Kind: TickKind.SpoolRetry }:
+                // The disk refused a write: try the waiting events again (appended here; EndBatch writes them).
+                TakeWaiting();
+                FeedProducer();
+                if (_disk.Failing && _appended.Count == 0 && _waitingForSpace.Count > 0)
+                {
+                    _spoolRetryTimer.Change(SpoolRetryInterval, Timeout.InfiniteTimeSpan);
+                }
+
+                break;
             case Tick { Kind: TickKind.CloseDeadline }:
                 if (_closeTimer is not null)
                 {
@@ -331,9 +356,9 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
     /// <summary>Write-ahead: the event is appended to the spool here, accepted once the batch reached the OS (<see cref="EndBatch"/>).</summary>
     private void Accept(Publish publish)
     {
-        if (_waitingForSpace.Count > 0 || !TryAppend(publish))
+        if (_waitingForSpace.Count > 0 || _disk.Failing || !TryAppend(publish))
         {
-            if (_waitingForSpace.Count == 0)
+            if (_waitingForSpace.Count == 0 && !_disk.Failing)
             {
                 _logger.SpoolFull(_spool.Directory, _spool.Bytes);
             }
@@ -345,8 +370,16 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
 
     private bool TryAppend(Publish publish)
     {
-        if (!_spool.TryAppend(publish.Record))
+        try
         {
+            if (!_spool.TryAppend(publish.Record))
+            {
+                return false;
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            OnSpoolWriteFailed(ex);
             return false;
         }
 
@@ -355,41 +388,64 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
         return true;
     }
 
+    /// <summary>
+    /// The disk refused a write (full, or failing): the spool took back the events it could not write, the newest of
+    /// <see cref="_appended"/>. They are not accepted: they go back in front of the events waiting for room, in order, the
+    /// sink holds further events (as when the spool is at MaxBytes: backpressure, live cameras drop their oldest frames),
+    /// and a write is tried again every second, or sooner when deliveries free space.
+    /// </summary>
+    private void OnSpoolWriteFailed(Exception error)
+    {
+        var back = Math.Min(_spool.RolledBack, _appended.Count);
+        var requeue = _appended.GetRange(_appended.Count - back, back);
+        _appended.RemoveRange(_appended.Count - back, back);
+        var behind = _waitingForSpace.ToArray();
+        _waitingForSpace.Clear();
+        foreach (var p in requeue.Concat(behind))
+        {
+            _waitingForSpace.Enqueue(p);
+        }
+
+        Volatile.Write(ref _spoolFull, true);
+        _metrics.SpoolWriteFailed();
+        _disk.Failed(error, _waitingForSpace.Count + 1);
+        _spoolRetryTimer.Change(SpoolRetryInterval, Timeout.InfiniteTimeSpan);
+    }
+
     private void EndBatch()
     {
-        if (_appended.Count > 0 && _closed?.Task.IsCompleted != true)
+        // Rounds: feeding the producer may take events that waited for room into the spool (appended, not yet written):
+        // they are written and accepted in the next round. A failed write puts them back to wait and ends the rounds.
+        while (_appended.Count > 0 && _closed?.Task.IsCompleted != true)
         {
             try
             {
                 _spool.Flush();
+                _disk.Succeeded();
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
-                _logger.SpoolIoFailed(ex.Message);
-                foreach (var failed in _appended)
-                {
-                    failed.Fail(ex);
-                }
-
-                _appended.Clear();
-                return;
+                // Those the spool could not write wait again (OnSpoolWriteFailed); those written before are accepted.
+                OnSpoolWriteFailed(ex);
             }
 
-            foreach (var publish in _appended)
+            var batch = _appended.ToArray();
+            _appended.Clear();
+            foreach (var publish in batch)
             {
                 publish.Accept();
                 _metrics.EventAccepted(publish.Record.Kind);
             }
 
+            _ledgerIn += batch.Length;
             FeedProducer();
 
             // Those not handed to the producer at once (its queue is full, or older events are ahead of them) wait in the spool.
-            for (var i = Math.Max(0, _appended.Count - (int)Math.Min(_spool.Depth, _appended.Count)); i < _appended.Count; i++)
+            var unread = (int)Math.Min(Math.Max(0, _spool.Depth - _appended.Count), batch.Length);
+            for (var i = batch.Length - unread; i < batch.Length; i++)
             {
-                _metrics.EventSpooled(_appended[i].Record.Kind);
+                _metrics.EventSpooled(batch[i].Record.Kind);
             }
-
-            _appended.Clear();
         }
 
         PublishDepth();
@@ -445,6 +501,18 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
             }
         }
 
+        // While the disk refuses writes only the retry tick tries again (TakeWaiting), once a second.
+        if (!_disk.Failing)
+        {
+            TakeWaiting();
+        }
+
+        PublishDepth();
+    }
+
+    /// <summary>Appends the events that wait for room in the spool, oldest first, while it takes them.</summary>
+    private void TakeWaiting()
+    {
         while (_waitingForSpace.TryPeek(out var waiting) && TryAppend(waiting))
         {
             _waitingForSpace.Dequeue();
@@ -453,8 +521,6 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
                 Volatile.Write(ref _spoolFull, false);
             }
         }
-
-        PublishDepth();
     }
 
     /// <summary>
@@ -547,6 +613,7 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
             double? latency = capture != 0 ? _time.GetElapsedTime(capture).TotalMilliseconds
                 : delivery.Record.CaptureUnixMs != 0 ? _time.GetUtcNow().ToUnixTimeMilliseconds() - delivery.Record.CaptureUnixMs : null;
             _metrics.EventDelivered(delivery.Record.Kind, delivery.Record.Key, latency);
+            _delivered++;
             _spool.Settle(delivery.Token);
         }
         else if (IsPermanent(error))
@@ -557,6 +624,7 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
         {
             // The producer is unusable: the event stays unsettled in the spool and is sent by the next process.
             _metrics.EventFailed(delivery.Record.Kind, retried: true);
+            _stranded.Add(delivery);
             _fatal = true;
             OnLibrdkafkaError(error);
         }
@@ -581,6 +649,7 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
     private void DeadLetter(Delivery delivery, string reason, bool produced)
     {
         _headFailures = 0;
+        _deadLettered++;
         _metrics.EventFailed(delivery.Record.Kind, retried: false, produced);
         _logger.DeadLettered(delivery.Record.Key, reason, _deadLetterPath);
 
@@ -622,7 +691,7 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
         or ErrorCode.InvalidMsgSize or ErrorCode.InvalidMsg or ErrorCode.TopicAuthorizationFailed or ErrorCode.Local_UnknownTopic
         or ErrorCode.UnknownTopicOrPart or ErrorCode.InvalidRecord or ErrorCode.Local_BadMsg or ErrorCode.TopicException;
 
-    private bool IsDrained() => _inFlight.Count == 0 && _retry.Count == 0 && !_spool.HasUnread && _waitingForSpace.Count == 0;
+    private bool IsDrained() => _inFlight.Count == 0 && _retry.Count == 0 && _stranded.Count == 0 && !_spool.HasUnread && _waitingForSpace.Count == 0;
 
     /// <summary>
     /// Ends the loop: what was not acknowledged (in flight, in the order produced, then the unread spool) is rewritten
@@ -636,12 +705,21 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
         long left;
         try
         {
-            var inFlight = _inFlight.Values.Concat(_retry).OrderBy(d => d.Sequence).Select(d => d.Record).ToList();
+            // Those a fatal producer failed are kept too: the rewrite replaces every older segment.
+            var inFlight = _inFlight.Values.Concat(_retry).Concat(_stranded).OrderBy(d => d.Sequence).Select(d => d.Record).ToList();
             _inFlight.Clear();
             _retry.Clear();
+            _stranded.Clear();
             foreach (var waiting in _waitingForSpace)
             {
                 waiting.Fail(new ObjectDisposedException("The Kafka publisher closed before the spool had room for this event."));
+            }
+
+            if (_disk.Problem is { } problem && _waitingForSpace.Count > 0)
+            {
+                // Never accepted, never counted as delivered: said and counted, not dropped in silence.
+                _metrics.EventsLost(_waitingForSpace.Count);
+                _logger.EventsLostAtClose(_waitingForSpace.Count, _spool.Directory, problem);
             }
 
             _waitingForSpace.Clear();
@@ -680,6 +758,11 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
     {
         Volatile.Write(ref _spoolDepth, _spool.Depth);
         _metrics.SetSpoolDepth(_spool.Depth);
+
+        // In the spool: unread, in the producer's hands (or waiting to be produced again), or stranded by a fatal producer;
+        // all of them are still in the spool's files until settled.
+        // Appended in this batch and not yet accepted (EndBatch accepts them once written) are in the spool's depth already.
+        _metrics.SetUnaccounted(_ledgerIn + _appended.Count - _delivered - _deadLettered - (_spool.Depth + _inFlight.Count + _retry.Count + _stranded.Count));
     }
 
     private void OnStatistics(string json)
@@ -786,6 +869,7 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
     {
         Fsync,
         Retry,
+        SpoolRetry,
         CloseDeadline,
         Delivered,
     }
@@ -795,6 +879,7 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
     {
         public static readonly Tick Fsync = new(TickKind.Fsync);
         public static readonly Tick Retry = new(TickKind.Retry);
+        public static readonly Tick SpoolRetry = new(TickKind.SpoolRetry);
         public static readonly Tick CloseDeadline = new(TickKind.CloseDeadline);
         public static readonly Tick Delivered = new(TickKind.Delivered);
 

@@ -45,6 +45,15 @@ internal static partial class Log
     [LoggerMessage(EventId = 5011, Level = LogLevel.Error, Message = "Could not write the dead-letter file {DeadLetter} ({Error}): the event stays in the spool and is tried again at the next start")]
     public static partial void DeadLetterWriteFailed(this ILogger logger, string deadLetter, string error);
 
+    [LoggerMessage(EventId = 5012, Level = LogLevel.Error, Message = "Event spool {SpoolDir} cannot be written: {Error} ({Disk}). {Waiting} events wait, not accepted: the sink holds further events (live cameras drop their oldest frames) and writes them when the disk takes them again (said every 30 s while it lasts)")]
+    public static partial void SpoolWriteFailed(this ILogger logger, string spoolDir, string error, string disk, int waiting);
+
+    [LoggerMessage(EventId = 5013, Level = LogLevel.Information, Message = "Event spool {SpoolDir} takes events again after {Seconds:0.0} s")]
+    public static partial void SpoolWritableAgain(this ILogger logger, string spoolDir, double seconds);
+
+    [LoggerMessage(EventId = 5014, Level = LogLevel.Error, Message = "{Count} events could not be written to the spool {SpoolDir} before shutdown ({Error}): they were never accepted and are lost (stream.sink.events_lost)")]
+    public static partial void EventsLostAtClose(this ILogger logger, int count, string spoolDir, string error);
+
     // EventSpool
     [LoggerMessage(EventId = 5100, Level = LogLevel.Warning, Message = "Spool {Directory} holds {Records} undelivered events in {Segments} segment(s) from an earlier run; replaying them before new events")]
     public static partial void SpoolRecovered(this ILogger logger, long records, int segments, string directory);
@@ -79,6 +88,12 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 5206, Level = LogLevel.Warning, Message = "Redis {Endpoint} refused the credentials (authentication failed: wrong password or user): frames are skipped and counted as auth_failed. Fix Sink:Redis:Password (or STREAM_Sink__Redis__Password) and Sink:Redis:User to match the server's requirepass/ACL")]
     public static partial void RedisAuthFailed(this ILogger logger, string endpoint);
+
+    [LoggerMessage(EventId = 5207, Level = LogLevel.Warning, Message = "Redis {Endpoint} is connected but did not answer within {Seconds} s ({Error}): frames are skipped and counted as timeout, one write at a time tries again")]
+    public static partial void RedisStalled(this ILogger logger, string endpoint, double seconds, string error);
+
+    [LoggerMessage(EventId = 5208, Level = LogLevel.Information, Message = "Redis answers again after {Seconds:0.0} s: storing frames again")]
+    public static partial void RedisAnswersAgain(this ILogger logger, double seconds);
 
     // SinkService
     [LoggerMessage(EventId = 5300, Level = LogLevel.Warning, Message = "No Sink:Kafka:BootstrapServers configured: started librdkafka's in-process mock Kafka cluster at {Bootstrap} (development only; events are not persisted). Consume with: stream alerts --bootstrap {Bootstrap}")]

@@ -42,6 +42,12 @@ public sealed class RedisFrameStore : IAsyncDisposable
     private volatile bool _authFailed; // the server refused the credentials: frames are skipped as auth_failed
     private long _authLoggedAt = long.MinValue;
 
+    // Redis connected but answering nothing (a stopped server, a network that holds the bytes): set by a write that timed
+    // out, cleared by one that got its answer. Meanwhile one write at a time goes out as the probe, and the other frames are
+    // skipped as timeout at once, without encoding them or piling them up behind the stalled connection.
+    private long _stalledSince; // timestamp of the first timeout; 0 while Redis answers
+    private int _probing; // 1 while the probe write is out
+
     private RedisFrameStore(RedisSinkOptions options, SinkMetrics metrics, ILogger logger, TimeProvider time)
     {
         _time = time;
@@ -110,6 +116,19 @@ public sealed class RedisFrameStore : IAsyncDisposable
     }
 
     public bool IsConnected => Volatile.Read(ref _redis)?.IsConnected == true;
+
+    /// <summary>
+    /// Why frames are skipped right now (<c>auth_failed</c>, <c>redis_down</c>, <c>timeout</c>: the reasons of
+    /// <c>stream.sink.redis_frames_skipped</c>), or null while Redis stores them.
+    /// </summary>
+    public string? SkippingBecause =>
+        _authFailed ? SinkMetrics.SkipAuthFailed
+        : Volatile.Read(ref _stalledSince) != 0 ? SinkMetrics.SkipTimeout
+        : _connecting.IsCompleted && !IsConnected ? SinkMetrics.SkipRedisDown
+        : null;
+
+    /// <summary>How long a write waits for Redis's answer before the frame counts as skipped (timeout).</summary>
+    public TimeSpan AnswerTimeout => TimeSpan.FromMilliseconds(_configuration.AsyncTimeout);
 
     public string FrameKey(string cameraId, long sequence, long epoch = 0) => EventMessage.FrameKeyFor(_options.KeyPrefix, cameraId, sequence, epoch);
 
@@ -208,6 +227,7 @@ public sealed class RedisFrameStore : IAsyncDisposable
         var sequence = frame.Sequence;
         var epoch = frame.Epoch;
         (byte[] Buffer, int Length) jpeg;
+        var probe = false;
         var started = Stopwatch.GetTimestamp();
         try
         {
@@ -217,6 +237,17 @@ public sealed class RedisFrameStore : IAsyncDisposable
                 return;
             }
 
+            if (Volatile.Read(ref _stalledSince) != 0)
+            {
+                if (Interlocked.CompareExchange(ref _probing, 1, 0) != 0)
+                {
+                    Skip(frame, SinkMetrics.SkipTimeout);
+                    return;
+                }
+
+                probe = true;
+            }
+
             // Encode before the frame goes back to the pool; nothing touches its pixels afterwards.
             jpeg = encoder.Encode(frame.Image);
         }
@@ -224,6 +255,11 @@ public sealed class RedisFrameStore : IAsyncDisposable
         {
             _logger.JpegEncodeFailed(camera, sequence, ex.Message);
             Skip(frame, SinkMetrics.SkipError);
+            if (probe)
+            {
+                Volatile.Write(ref _probing, 0);
+            }
+
             return;
         }
         finally
@@ -235,7 +271,7 @@ public sealed class RedisFrameStore : IAsyncDisposable
         var key = FrameKey(camera, sequence, epoch);
         var prefix = _options.KeyPrefix + ":" + camera;
         await _inFlight.WaitAsync().ConfigureAwait(false);
-        _ = WriteAsync(camera, sequence, epoch, key, prefix, jpeg, encodeMs);
+        _ = WriteAsync(camera, sequence, epoch, key, prefix, jpeg, encodeMs, probe);
     }
 
     /// <summary>
@@ -243,7 +279,7 @@ public sealed class RedisFrameStore : IAsyncDisposable
     /// once Redis has answered; after a failure it is left to the GC instead, since a timed-out command may still sit in
     /// the multiplexer's backlog and be written later.
     /// </summary>
-    private async Task WriteAsync(string camera, long sequence, long epoch, string key, string prefix, (byte[] Buffer, int Length) jpeg, double encodeMs)
+    private async Task WriteAsync(string camera, long sequence, long epoch, string key, string prefix, (byte[] Buffer, int Length) jpeg, double encodeMs, bool probe)
     {
         try
         {
@@ -262,14 +298,32 @@ public sealed class RedisFrameStore : IAsyncDisposable
             await Task.WhenAll(set, add, trim, expireIndex, latest).WaitAsync(_writeWait).ConfigureAwait(false);
             ArrayPool<byte>.Shared.Return(jpeg.Buffer);
             _metrics.FrameStored(camera, encodeMs);
+            var stalledSince = Interlocked.Exchange(ref _stalledSince, 0);
+            if (stalledSince != 0)
+            {
+                _logger.RedisAnswersAgain(_time.GetElapsedTime(stalledSince).TotalSeconds);
+            }
+
             if (Interlocked.Exchange(ref _downLogged, 0) == 1)
             {
                 _logger.RedisBack();
             }
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
+        catch (Exception ex) when (ex is TimeoutException) // RedisTimeoutException too: connected, no answer in time
         {
-            if (Interlocked.Exchange(ref _downLogged, 1) == 0)
+            if (Interlocked.CompareExchange(ref _stalledSince, _time.GetTimestamp(), 0) == 0)
+            {
+                _logger.RedisStalled(_options.DescribeEndpoints(), AnswerTimeout.TotalSeconds, UrlRedactor.Redact(ex.Message));
+            }
+
+            _metrics.FrameSkipped(camera, SinkMetrics.SkipTimeout);
+        }
+        catch (Exception ex) when (ex is RedisException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
+        {
+            // The connection failed or was torn down under the write (StackExchange.Redis then cancels what was pending, or
+            // its pipe says "Reading is not allowed after reader was completed"): Redis is away, the frame is skipped. After a
+            // timeout that is the client giving up on the stalled connection: the same stall, already said.
+            if (Volatile.Read(ref _stalledSince) == 0 && Interlocked.Exchange(ref _downLogged, 1) == 0)
             {
                 _logger.RedisStoreFailed(UrlRedactor.Redact(ex.Message));
             }
@@ -285,14 +339,24 @@ public sealed class RedisFrameStore : IAsyncDisposable
         }
         finally
         {
+            if (probe)
+            {
+                Volatile.Write(ref _probing, 0);
+            }
+
             _inFlight.Release();
         }
     }
 
-    /// <summary>Why frames are skipped while there is no connection: the server refused the credentials, or it is away.</summary>
-    private string DownReason => _authFailed ? SinkMetrics.SkipAuthFailed : SinkMetrics.SkipRedisDown;
+    /// <summary>
+    /// Why frames are skipped while there is no connection: the server refused the credentials, or it stalled (a write timed
+    /// out and none got an answer since: the connections the client opens again are accepted and never answered either),
+    /// or it is away.
+    /// </summary>
+    private string DownReason => _authFailed ? SinkMetrics.SkipAuthFailed : Volatile.Read(ref _stalledSince) != 0 ? SinkMetrics.SkipTimeout : SinkMetrics.SkipRedisDown;
 
-    private static bool IsAuthenticationFailure(string text) =>
+    /// <summary>Whether a StackExchange.Redis message or connect log tells of refused credentials.</summary>
+    public static bool IsAuthenticationFailure(string text) =>
         text.Contains("AuthenticationFailure", StringComparison.Ordinal) || text.Contains("WRONGPASS", StringComparison.Ordinal) ||
         text.Contains("NOAUTH", StringComparison.Ordinal) || text.Contains("invalid password", StringComparison.OrdinalIgnoreCase);
 
@@ -320,6 +384,17 @@ public sealed class RedisFrameStore : IAsyncDisposable
         if (_authFailed)
         {
             // The connection a refused AUTH leaves behind closes: that is the same problem, already said.
+            return;
+        }
+
+        if (e.Exception?.ToString().Contains("refused", StringComparison.OrdinalIgnoreCase) == true)
+        {
+            // Nothing listens any more: Redis is down, no longer stalled.
+            Interlocked.Exchange(ref _stalledSince, 0);
+        }
+        else if (Volatile.Read(ref _stalledSince) != 0)
+        {
+            // The client gave up on the stalled connection: the same stall, already said.
             return;
         }
 

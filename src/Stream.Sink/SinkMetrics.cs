@@ -30,6 +30,9 @@ public sealed class SinkMetrics
     private long _framesAttemptedTotal;
     private long _framesStoredTotal;
     private long _framesSkippedTotal;
+    private long _unaccounted;
+    private long _spoolWriteFailures;
+    private long _lostTotal;
 
     public SinkMetrics(IMeterFactory meterFactory)
     {
@@ -42,12 +45,18 @@ public sealed class SinkMetrics
         _retried = meter.CreateCounter<long>("stream.sink.events_retried", "{event}", "Events whose delivery failed transiently and went back to the spool.");
         _spooled = meter.CreateCounter<long>("stream.sink.events_spooled", "{event}", "Events that waited in the on-disk spool (every event is written there first) because the producer queue was full or older events were ahead of them.");
         _framesStored = meter.CreateCounter<long>("stream.sink.redis_frames_stored", "{frame}", "Frames JPEG-encoded and stored in Redis.");
-        _framesSkipped = meter.CreateCounter<long>("stream.sink.redis_frames_skipped", "{frame}", "Frames meant for Redis but skipped (reason tag: redis_down, auth_failed, queue_full, error).");
+        _framesSkipped = meter.CreateCounter<long>("stream.sink.redis_frames_skipped", "{frame}", "Frames meant for Redis but skipped (reason tag: redis_down, timeout, auth_failed, queue_full, error).");
         _ackLatency = meter.CreateHistogram<double>("stream.sink.ack_latency", "ms", "From frame capture to the event's Kafka acknowledgement (tags kind, camera).",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [1, 2, 5, 10, 20, 35, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 2000, 5000, 10000, 30000, 60000] });
         _encodeMs = meter.CreateHistogram<double>("stream.sink.jpeg_encode", "ms", "JPEG encode time per stored frame.");
         meter.CreateObservableGauge("stream.sink.spool_depth", () => Interlocked.Read(ref _spoolDepth), "{event}", "Events waiting in the on-disk spool.");
         meter.CreateObservableCounter("stream.sink.kafka_request_retries", () => Interlocked.Read(ref _requestRetries), "{request}", "Produce requests librdkafka retried (broker down or slow), from its statistics.");
+        meter.CreateObservableGauge("stream.sink.events_unaccounted", () => Interlocked.Read(ref _unaccounted), "{event}",
+            "Events accepted (this run, plus those found in the spool at the start) minus those delivered, dead-lettered or still in the spool, taken at one instant by the publisher's loop: 0 unless an event went missing.");
+        meter.CreateObservableCounter("stream.sink.spool_write_failures", () => Interlocked.Read(ref _spoolWriteFailures), "{write}",
+            "Writes to the spool that failed (no space left on the disk, I/O error); the events concerned wait, not accepted, and are written again when the disk takes them.");
+        meter.CreateObservableCounter("stream.sink.events_lost", () => Interlocked.Read(ref _lostTotal), "{event}",
+            "Events the spool could not write before the process stopped (a full disk): never accepted, logged, lost.");
         meter.CreateObservableGauge("stream.sink.events_in_flight", () => Interlocked.Read(ref _inFlight), "{event}", "Events in the producer queue awaiting acknowledgement.");
 
         // Every event kind's counters exist from the start, at 0: a dashboard or alert sees "none spooled yet", not a
@@ -65,10 +74,13 @@ public sealed class SinkMetrics
     }
 
     /// <summary>The reasons <c>stream.sink.redis_frames_skipped</c> counts under (its <c>reason</c> tag).</summary>
-    public static IReadOnlyList<string> FrameSkipReasons { get; } = [SkipRedisDown, SkipAuthFailed, SkipQueueFull, SkipError];
+    public static IReadOnlyList<string> FrameSkipReasons { get; } = [SkipRedisDown, SkipTimeout, SkipAuthFailed, SkipQueueFull, SkipError];
 
-    internal const string SkipRedisDown = "redis_down";
-    internal const string SkipAuthFailed = "auth_failed";
+    public const string SkipRedisDown = "redis_down";
+
+    /// <summary>Redis is connected but does not answer (stalled, overloaded, a network that holds the bytes).</summary>
+    public const string SkipTimeout = "timeout";
+    public const string SkipAuthFailed = "auth_failed";
     internal const string SkipQueueFull = "queue_full";
     internal const string SkipError = "error";
 
@@ -154,6 +166,15 @@ public sealed class SinkMetrics
     internal void SetSpoolDepth(long depth) => Interlocked.Exchange(ref _spoolDepth, depth);
 
     internal void SetInFlight(long inFlight) => Interlocked.Exchange(ref _inFlight, inFlight);
+
+    internal void SetUnaccounted(long events) => Interlocked.Exchange(ref _unaccounted, events);
+
+    internal void SpoolWriteFailed() => Interlocked.Increment(ref _spoolWriteFailures);
+
+    internal void EventsLost(long events) => Interlocked.Add(ref _lostTotal, events);
+
+    /// <summary>Writes to the spool that failed so far.</summary>
+    public long SpoolWriteFailures => Interlocked.Read(ref _spoolWriteFailures);
 
     internal void FrameAttempted(string camera)
     {

@@ -258,6 +258,11 @@ public sealed class SinkOptionsRules : IValidateOptions<SinkOptions>
             errors.Add($"Sink:Spool:SegmentBytes {options.Spool.SegmentBytes} is above Sink:Spool:MaxBytes {options.Spool.MaxBytes}: use 4096..MaxBytes.");
         }
 
+        if (!string.IsNullOrWhiteSpace(options.Spool.Directory) && SpoolDirectoryProblem(options.Spool.Directory) is { } spoolProblem)
+        {
+            errors.Add(spoolProblem);
+        }
+
         if (!string.IsNullOrWhiteSpace(options.Redis.Configuration))
         {
             try
@@ -271,5 +276,27 @@ public sealed class SinkOptionsRules : IValidateOptions<SinkOptions>
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    /// <summary>
+    /// The spool directory must take files: it is created if missing (as the spool would) and a file is written and removed
+    /// in it. A read-only mount, a path under a file or a directory without write permission is named here, at the start.
+    /// </summary>
+    private static string? SpoolDirectoryProblem(string directory)
+    {
+        string full;
+        try
+        {
+            full = Path.GetFullPath(directory);
+            Directory.CreateDirectory(full);
+            var probe = Path.Combine(full, ".write-test-" + Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            File.WriteAllBytes(probe, []);
+            File.Delete(probe);
+            return null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            return $"Sink:Spool:Directory '{directory}' is not writable ({ex.Message}): point it at a writable directory (events are written there before they count as accepted).";
+        }
     }
 }

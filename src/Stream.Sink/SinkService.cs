@@ -24,6 +24,8 @@ public sealed class SinkService : PipelineStage
     private readonly Dictionary<string, long> _framesSeen = new(StringComparer.Ordinal);
     private readonly FrameLatency? _latency;
     private readonly string? _worker;
+    private volatile RedisFrameStore? _store;
+    private volatile KafkaEventPublisher? _publisher;
     private readonly TaskCompletionSource<string> _bootstrap = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ICameraClips? _cameraClips;
     private readonly ClipOptions? _clipOptions;
@@ -55,6 +57,15 @@ public sealed class SinkService : PipelineStage
 
     public SinkMetrics Metrics => _metrics;
 
+    /// <summary>Why the Redis frame cache skips frames right now (a reason of <c>stream.sink.redis_frames_skipped</c>), or null while it stores them.</summary>
+    public string? FramesSkippedBecause => _store?.SkippingBecause;
+
+    /// <summary>Why the event spool cannot write events now (naming the disk and the path), or null while it can.</summary>
+    public string? SpoolProblem => _publisher?.SpoolProblem;
+
+    /// <summary>How long the frame cache waits for Redis's answer before a frame counts as skipped (timeout).</summary>
+    public TimeSpan? RedisAnswerTimeout => _store?.AnswerTimeout;
+
     protected override async Task RunAsync(CancellationToken hardStop)
     {
         EmbeddedKafkaCluster? devCluster = null;
@@ -71,7 +82,9 @@ public sealed class SinkService : PipelineStage
             }
 
             publisher = new KafkaEventPublisher(_options.Kafka, _options.Spool, bootstrap, _metrics, _loggerFactory, _time);
+            _publisher = publisher;
             store = RedisFrameStore.Start(_options.Redis, _metrics, _loggerFactory.CreateLogger<RedisFrameStore>(), _time);
+            _store = store;
             _bootstrap.TrySetResult(bootstrap);
             if (_cameraClips is not null)
             {

@@ -84,7 +84,7 @@ public sealed class KafkaDeliveryTests(ITestOutputHelper output)
         // librdkafka mock cluster does not always, so such copies (same id, same partition, a few offsets on, same bytes) are
         // counted and reported here, and anything else is a failure.
         var retryCopies = RetryCopies(events);
-        output.WriteLine($"RESULT kafka-pause: {retryCopies.Count} broker-side retry copies (request in flight at SIGSTOP, appended twice by the mock broker)");
+        output.WriteLine($"RESULT kafka-pause: {retryCopies.Count} broker-side retry copies (a request the client timed out and sent again after the pause, appended twice by the mock broker)");
         Assert.True(retryCopies.Count <= 50, $"{retryCopies.Count} retry copies: more than one producer queue's worth");
         AssertExactlyOnceInOrder([.. events.Except(retryCopies)], acknowledged, refused, left, last);
         Assert.True(duringPause.Sum("stream_sink_events_spooled_total") > 0, "the outage should have overflowed the producer queue into the spool");

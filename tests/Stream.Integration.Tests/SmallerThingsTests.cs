@@ -14,7 +14,7 @@ public sealed class SmallerThingsTests(ITestOutputHelper output)
     private const string WrongPassword = "redis-wrong-Pw-9d2a";
 
     [Fact]
-    public async Task Redis_with_a_wrong_password_logs_one_warning_naming_the_authentication_failure_and_the_fix_and_counts_the_skipped_frames_as_auth_failed()
+    public async Task Redis_with_a_wrong_password_logs_one_warning_naming_the_authentication_failure_and_the_fix_counts_the_skipped_frames_as_auth_failed_and_readyz_says_authentication_failed()
     {
         await using var redis = new RedisServerFixture { Password = RightPassword };
         await redis.InitializeAsync();
@@ -33,6 +33,12 @@ public sealed class SmallerThingsTests(ITestOutputHelper output)
         output.WriteLine($"skipped: auth_failed {metrics.Sum("stream_sink_redis_frames_skipped_total", "reason=auth_failed")}, redis_down {metrics.Sum("stream_sink_redis_frames_skipped_total", "reason=redis_down")}");
         Assert.Equal(0, metrics.Sum("stream_sink_redis_frames_skipped_total", "reason=redis_down"));
         Assert.Equal(0, metrics.Sum("stream_sink_redis_frames_stored_total"));
+
+        // /readyz names the same cause as the log and the metric (issue 24: it said "no answer within 2 s").
+        var ready = await RedisFaultTests.ReadyzAsync(run);
+        output.WriteLine($"readyz {(int)ready.Status} redis: {ready.Redis}");
+        Assert.StartsWith("Degraded: Redis authentication failed", ready.Redis, StringComparison.Ordinal);
+        Assert.DoesNotContain(WrongPassword, ready.Redis, StringComparison.Ordinal);
 
         await run.SignalAsync("TERM");
         Assert.Equal(0, await run.WaitForExitAsync(TimeSpan.FromSeconds(30)));

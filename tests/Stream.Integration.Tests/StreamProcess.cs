@@ -364,7 +364,7 @@ internal sealed class StreamProcess : IAsyncDisposable
 
 /// <summary>One camera as GET /api/cameras shows it.</summary>
 internal sealed record CameraView(string Id, string Url, string Kind, string State, DateTimeOffset Since, long FramesDecoded,
-    long FramesDropped, long Reconnects, string? LastError, double Fps, int Width, int Height, bool Clips = false);
+    long FramesDropped, long Reconnects, string? LastError, double Fps, int Width, int Height, bool Clips = false, long FramesStale = 0, long FramesDroppedTotal = 0);
 
 /// <summary>Prometheus text exposition (what /metrics returns), parsed into samples.</summary>
 internal sealed class Metrics

@@ -40,9 +40,10 @@ public sealed class DevKafkaTests
         {
             for (var i = 0; i < 100; i++)
             {
-                await kafka.PauseAsync();
+                // The process itself, not the network: this is the one test that must SIGSTOP the broker.
+                await kafka.FreezeProcessAsync();
                 await Task.Delay(20);
-                await kafka.ResumeAsync();
+                await kafka.ThawProcessAsync();
                 await Task.Delay(20); // back in poll() before the next pause
             }
 

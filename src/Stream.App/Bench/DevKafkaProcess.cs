@@ -48,8 +48,9 @@ public sealed class DevKafkaProcess : IAsyncDisposable
     /// <paramref name="topics"/> (NAME or NAME:PARTITIONS; none: dev-kafka's own) and waits for its bootstrap line.
     /// </summary>
     /// <param name="stopGrace">On dispose: SIGTERM and this long to exit before SIGKILL; null: SIGKILL at once.</param>
+    /// <param name="advertise">HOST:PORT per broker that the brokers name in their metadata (dev-kafka --advertise); null: their own.</param>
     public static async Task<DevKafkaProcess> StartAsync(string streamDll, int brokers = 1, IEnumerable<string>? topics = null,
-        TimeSpan? stopGrace = null, CancellationToken cancellationToken = default)
+        TimeSpan? stopGrace = null, CancellationToken cancellationToken = default, IReadOnlyList<string>? advertise = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(streamDll);
         var psi = new ProcessStartInfo("dotnet")
@@ -69,14 +70,29 @@ public sealed class DevKafkaProcess : IAsyncDisposable
             psi.ArgumentList.Add(topic);
         }
 
+        if (advertise is { Count: > 0 })
+        {
+            psi.ArgumentList.Add("--advertise");
+            psi.ArgumentList.Add(string.Join(',', advertise));
+        }
+
         var process = Process.Start(psi) ?? throw new InvalidOperationException($"dotnet {streamDll} dev-kafka did not start");
         var broker = new DevKafkaProcess(process, stopGrace);
         process.ErrorDataReceived += (_, e) => broker.OnStderr(e.Data);
         process.BeginErrorReadLine();
+        // The bootstrap line comes first; anything else before it (a blank line was seen once in a loaded CI run) is kept
+        // for the message and skipped.
         string? first;
+        var before = new List<string>();
         try
         {
-            first = await process.StandardOutput.ReadLineAsync(cancellationToken).AsTask().WaitAsync(TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            deadline.CancelAfter(TimeSpan.FromSeconds(60));
+            while ((first = await process.StandardOutput.ReadLineAsync(deadline.Token).ConfigureAwait(false)) is not null &&
+                !first.StartsWith("bootstrap=", StringComparison.Ordinal) && before.Count < 20)
+            {
+                before.Add(first);
+            }
         }
         catch
         {
@@ -87,7 +103,9 @@ public sealed class DevKafkaProcess : IAsyncDisposable
         if (first is null || !first.StartsWith("bootstrap=", StringComparison.Ordinal))
         {
             await broker.KillAsync().ConfigureAwait(false);
-            throw new InvalidOperationException($"stream dev-kafka printed '{first}' instead of bootstrap=...");
+            throw new InvalidOperationException(
+                $"stream dev-kafka printed no bootstrap=... line (stdout: '{string.Join("' '", before)}', {(first is null ? "then closed" : "and more")}; " +
+                $"{(process.HasExited ? $"exit code {process.ExitCode}" : "still running")}; stderr: {string.Join(" | ", broker.StderrTail)})");
         }
 
         broker.BootstrapServers = first["bootstrap=".Length..].Trim();

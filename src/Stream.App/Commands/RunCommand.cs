@@ -79,6 +79,13 @@ internal static class RunCommand
         }
 
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
+
+        // A background loop that ends with an exception or cancelled stops the host (BackgroundServiceExceptionBehavior.StopHost).
+        // Which loops had ended when the stop came is noted then: one cancelled that way never counts as faulted.
+        var loops = app.Services.GetServices<IHostedService>().OfType<BackgroundService>().Distinct().ToList();
+        List<BackgroundService>? endedBeforeStop = null;
+        using var noteEnded = lifetime.ApplicationStopping.Register(() =>
+            endedBeforeStop ??= [.. loops.Where(s => s.ExecuteTask is { IsFaulted: true } or { IsCanceled: true })]);
         if (durationSeconds is > 0)
         {
             _ = Task.Delay(TimeSpan.FromSeconds(durationSeconds.Value), lifetime.ApplicationStopping)
@@ -95,18 +102,39 @@ internal static class RunCommand
             await Console.Error.WriteLineAsync($"stream: {outstanding} frame buffer(s) still rented after shutdown: a frame was not disposed (a bug; please report it with the log)").ConfigureAwait(false);
         }
 
-        var stageFailures = app.Services.GetServices<IHostedService>().OfType<BackgroundService>()
-            .Where(s => s.ExecuteTask is { IsFaulted: true })
-            .Select(s => s.ExecuteTask!.Exception!.InnerExceptions[0])
-            .ToList();
-        foreach (var failure in stageFailures)
+        var stageFailures = loops.Where(s => s.ExecuteTask is { IsFaulted: true } || endedBeforeStop?.Contains(s) == true).ToList();
+        var log = app.Services.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>().CreateLogger(typeof(RunCommand).FullName!);
+        foreach (var stage in stageFailures)
         {
-            // A stage that could not run (e.g. a model that is not ONNX) says why in one line, naming the thing and the fix;
-            // an unexpected exception (a bug) keeps its stack trace.
-            await Console.Error.WriteLineAsync("stream: " + Core.UrlRedactor.Redact(IsBadInput(failure) ? failure.Message : failure.ToString())).ConfigureAwait(false);
+            // One line per stage that ended the process, naming the stage and the cause. A stage that could not run (e.g. a
+            // model that is not ONNX) says why, naming the thing and the fix; an unexpected exception (a bug) is named by its
+            // type, and its stack trace goes to the log.
+            var name = StageName(stage);
+            string line;
+            if (stage.ExecuteTask!.Exception?.InnerExceptions[0] is { } failure)
+            {
+                line = IsBadInput(failure) ? $"{name}: {failure.Message}" : $"{name} failed ({failure.GetType().Name}): {failure.Message.ReplaceLineEndings(" ")} (stack trace in the log)";
+                if (!IsBadInput(failure))
+                {
+                    AppLog.StageFailed(log, name, failure);
+                }
+            }
+            else
+            {
+                line = $"{name} stopped: its loop ended cancelled while the pipeline was running, which stops the whole process (a bug; please report it with the log)";
+            }
+
+            await Console.Error.WriteLineAsync("stream: " + Core.UrlRedactor.Redact(line)).ConfigureAwait(false);
         }
 
         return stageFailures.Count > 0 ? 1 : 0;
+    }
+
+    /// <summary>The stage's name as the docs use it (Sink, Detect, Track, Ingest), or the loop's type name.</summary>
+    private static string StageName(BackgroundService service)
+    {
+        var type = service.GetType().Name;
+        return type.EndsWith("Service", StringComparison.Ordinal) && type.Length > 7 ? type[..^7] : type;
     }
 
     /// <summary>Exceptions that stages throw for bad input or an unusable environment, whose message is the whole story.</summary>

@@ -55,9 +55,10 @@ internal static class SinkCommands
     {
         var brokers = new Option<int>("--brokers") { Description = "Number of mock brokers.", DefaultValueFactory = _ => 3 };
         var topics = new Option<string[]>("--topic") { Description = "Topics to create (repeatable): NAME gets the mock's default of 4 partitions, NAME:N gets N (e.g. stream.cameras:12).", DefaultValueFactory = _ => ["stream.events"], AllowMultipleArgumentsPerToken = true };
+        var advertise = new Option<string?>("--advertise") { Description = "HOST:PORT,... per broker (broker 1 first) that the brokers name in their metadata instead of their own listeners (e.g. a test's TCP proxy in front of each)." };
         var command = new Command("dev-kafka", "Host librdkafka's mock Kafka cluster for development and tests; prints bootstrap=HOST:PORT,... first and runs until stopped.")
         {
-            brokers, topics,
+            brokers, topics, advertise,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -68,7 +69,14 @@ internal static class SinkCommands
                 return 2;
             }
 
-            using var cluster = await EmbeddedKafkaCluster.StartAsync(n, parse.GetValue(topics), ct, Console.Error.WriteLine).ConfigureAwait(false);
+            var advertised = parse.GetValue(advertise)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            if (advertised is not null && advertised.Length != n)
+            {
+                await Console.Error.WriteLineAsync($"--advertise names {advertised.Length} endpoint(s) for {n} broker(s): give one per broker.").ConfigureAwait(false);
+                return 2;
+            }
+
+            using var cluster = await EmbeddedKafkaCluster.StartAsync(n, parse.GetValue(topics), ct, Console.Error.WriteLine, advertised).ConfigureAwait(false);
             await Console.Out.WriteLineAsync($"bootstrap={cluster.BootstrapServers}").ConfigureAwait(false);
             await Console.Out.FlushAsync(ct).ConfigureAwait(false);
             await Console.Error.WriteLineAsync($"Mock Kafka cluster with {n} broker(s) up at {cluster.BootstrapServers}; Ctrl+C or SIGTERM stops it.").ConfigureAwait(false);

@@ -23,10 +23,11 @@ internal static class CameraEndpoints
         // In a cluster (Cluster:Enabled) the list is this worker's cameras, each naming the worker; adding and removing
         // write the camera registry, and the group decides which worker runs the camera.
         var worker = app.Services.GetService<WorkerIdentity>()?.Id;
-        app.MapGet("/api/cameras", (ICameraRegistry registry) => Results.Json(registry.Snapshot().Select(s => CameraView.From(s, worker))));
+        var live = app.Services.GetService<LiveMetrics>();
+        app.MapGet("/api/cameras", (ICameraRegistry registry) => Results.Json(registry.Snapshot().Select(s => CameraView.From(s, worker, live))));
         app.MapGet("/api/cameras/{id}", (string id, ICameraRegistry registry) =>
             id.Length > MaxIdLength ? IdTooLong()
-            : registry.Get(id) is { } status ? Results.Json(CameraView.From(status, worker)) : Results.NotFound(new { error = $"no camera '{id}'" }));
+            : registry.Get(id) is { } status ? Results.Json(CameraView.From(status, worker, live)) : Results.NotFound(new { error = $"no camera '{id}'" }));
 
         app.MapPost("/api/cameras", async (HttpContext http, ICameraRegistry registry, IOptions<HttpOptions> options) =>
         {
@@ -56,7 +57,7 @@ internal static class CameraEndpoints
             try
             {
                 await registry.AddAsync(camera, http.RequestAborted).ConfigureAwait(false);
-                return Results.Created($"/api/cameras/{camera.Id}", registry.Get(camera.Id) is { } s ? CameraView.From(s, worker) : null);
+                return Results.Created($"/api/cameras/{camera.Id}", registry.Get(camera.Id) is { } s ? CameraView.From(s, worker, live) : null);
             }
             catch (ArgumentException ex)
             {
@@ -119,7 +120,7 @@ internal static class CameraEndpoints
         try
         {
             return await registry.SetEnabledAsync(id, enabled, http.RequestAborted).ConfigureAwait(false) && registry.Get(id) is { } status
-                ? Results.Json(CameraView.From(status, http.RequestServices.GetService<WorkerIdentity>()?.Id))
+                ? Results.Json(CameraView.From(status, http.RequestServices.GetService<WorkerIdentity>()?.Id, http.RequestServices.GetService<LiveMetrics>()))
                 : Results.NotFound(new { error = $"no camera '{id}'" });
         }
         catch (InvalidOperationException ex)
@@ -258,14 +259,24 @@ internal static class CameraEndpoints
             System.Text.Encoding.UTF8.GetBytes(header), System.Text.Encoding.UTF8.GetBytes(expected));
     }
 
-    /// <summary>What the API shows of a camera (the URL redacted, as everywhere).</summary>
+    /// <summary>
+    /// What the API shows of a camera (the URL redacted, as everywhere). <c>framesDropped</c> counts the frames Ingest dropped
+    /// oldest-first (the queue to Detect was full), <c>framesStale</c> those Detect dropped as older than Detect:StalenessMs;
+    /// the status table's and the web tile's "drops" are the two together (<c>framesDroppedTotal</c>).
+    /// </summary>
     private sealed record CameraView(string Id, string Url, string Kind, string State, DateTimeOffset Since, long FramesDecoded,
-        long FramesDropped, long Reconnects, string? LastError, double Fps, int Width, int Height, bool Enabled,
+        long FramesDropped, long FramesStale, long FramesDroppedTotal, long Reconnects, string? LastError, double Fps, int Width, int Height, bool Enabled,
         [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] string? Worker,
         [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] long? Epoch,
         bool Clips)
     {
-        public static CameraView From(CameraStatus s, string? worker) => new(s.Id, UrlRedactor.Redact(s.Url), s.Kind.ToString(), s.State.ToString(), s.Since,
-            s.FramesDecoded, s.FramesDropped, s.Reconnects, s.LastError, s.Fps, s.Width, s.Height, s.Enabled, worker, s.Epoch, s.Clips);
+        public static CameraView From(CameraStatus s, string? worker, LiveMetrics? metrics)
+        {
+            var stale = (long)(metrics?.Total(InstrumentNames.DetectStaleDropped, s.Id) ?? 0);
+            return From(s, worker, stale);
+        }
+
+        private static CameraView From(CameraStatus s, string? worker, long stale) => new(s.Id, UrlRedactor.Redact(s.Url), s.Kind.ToString(), s.State.ToString(), s.Since,
+            s.FramesDecoded, s.FramesDropped, stale, s.FramesDropped + stale, s.Reconnects, s.LastError, s.Fps, s.Width, s.Height, s.Enabled, worker, s.Epoch, s.Clips);
     }
 }

@@ -39,6 +39,7 @@ internal static class HealthChecks
             .AddCheck<StageLoopsCheck>("stages", tags: [Live, Ready])
             .AddCheck<KafkaCheck>("kafka", tags: [Ready])
             .AddCheck<RedisCheck>("redis", tags: [Ready])
+            .AddCheck<SpoolCheck>("spool", tags: [Ready])
             .AddCheck<CamerasCheck>("cameras", tags: [Ready]);
         return services;
     }
@@ -131,16 +132,53 @@ internal static class HealthChecks
         }
     }
 
-    private sealed class RedisCheck(DependencyProbe probe) : IHealthCheck
+    /// <summary>The event spool writes (every event goes there before it counts as accepted); a full or failing disk is Unhealthy.</summary>
+    private sealed class SpoolCheck(SinkService sink, DependencyProbe probe) : IHealthCheck
     {
         public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
         {
+            if (sink.SpoolProblem is { } problem)
+            {
+                return Task.FromResult(HealthCheckResult.Unhealthy(
+                    $"{problem}: events wait, not accepted, and the sink holds further events (live cameras drop their oldest frames) until it takes them again"));
+            }
+
+            var spool = probe.SpoolAccepts();
+            return Task.FromResult(spool.Accepts ? HealthCheckResult.Healthy("event spool " + spool.Detail) : HealthCheckResult.Unhealthy("event spool full: " + spool.Detail));
+        }
+    }
+
+    /// <summary>
+    /// Redis as the probe's PING sees it and as the sink's frame cache finds it: a cache, so never worse than Degraded. The
+    /// cache's own reason for skipping frames (timeout, auth_failed, redis_down) is named, as the skip counter names it.
+    /// </summary>
+    private sealed class RedisCheck(DependencyProbe probe, SinkService sink) : IHealthCheck
+    {
+        private const string Consequence = "events still flow, their frames are not kept (no snapshots)";
+
+        public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+        {
             var redis = probe.Redis;
+            var skipping = sink.FramesSkippedBecause;
+            if (skipping == SinkMetrics.SkipAuthFailed || redis.AuthFailed)
+            {
+                return Task.FromResult(HealthCheckResult.Degraded(
+                    $"Redis authentication failed (wrong Sink:Redis:Password or User): {Consequence}; frames skipped as auth_failed"));
+            }
+
+            if (skipping == SinkMetrics.SkipTimeout)
+            {
+                var wait = sink.RedisAnswerTimeout?.TotalSeconds ?? 5;
+                return Task.FromResult(HealthCheckResult.Degraded(
+                    $"Redis unreachable (timeout: connected, but no answer to the frame cache within {wait:0.#} s): {Consequence}; frames skipped as timeout"));
+            }
+
             return Task.FromResult(redis.Reachable switch
             {
                 null => HealthCheckResult.Degraded("Redis not checked yet"),
+                true when skipping is not null => HealthCheckResult.Degraded($"Redis answers the probe, but the frame cache skips frames ({skipping}): {Consequence}"),
                 true => HealthCheckResult.Healthy(redis.Detail),
-                false => HealthCheckResult.Degraded($"Redis unreachable ({redis.Detail}): events still flow, their frames are not kept (no snapshots)"),
+                false => HealthCheckResult.Degraded($"Redis unreachable ({redis.Detail}): {Consequence}{(skipping is null ? "" : "; frames skipped as " + skipping)}"),
             });
         }
     }
@@ -194,7 +232,7 @@ internal sealed class DependencyProbe : BackgroundService
             "1 when the last probe reached a Kafka broker (cluster metadata), 0 when it did not.");
     }
 
-    public record struct State(bool? Reachable, string Detail);
+    public record struct State(bool? Reachable, string Detail, bool AuthFailed = false);
 
     public State Kafka { get; private set; } = new(null, "not checked yet");
 
@@ -209,10 +247,16 @@ internal sealed class DependencyProbe : BackgroundService
             var dir = new DirectoryInfo(spool.Directory);
             Directory.CreateDirectory(dir.FullName);
             var used = dir.EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length);
-            var probe = Path.Combine(dir.FullName, ".health-" + Environment.ProcessId);
+            // A name of its own per call: the kafka and spool checks of one /readyz run at the same time.
+            var probe = Path.Combine(dir.FullName, $".health-{Environment.ProcessId}-{Guid.NewGuid():N}");
             File.WriteAllBytes(probe, []);
             File.Delete(probe);
             var detail = $"{used / (1 << 20)} MiB of {spool.MaxBytes / (1 << 20)} MiB used";
+            if (_sink.SpoolProblem is { } problem)
+            {
+                return (false, problem);
+            }
+
             return (used < spool.MaxBytes, detail);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -258,23 +302,47 @@ internal sealed class DependencyProbe : BackgroundService
                 ? new(true, $"Kafka reachable: {metadata.Brokers.Count} broker(s) at {UrlRedactor.Redact(bootstrap)}")
                 : new(false, "no broker answered");
         }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
         catch (Exception ex) when (ex is KafkaException or TimeoutException)
         {
             Kafka = new(false, $"no answer from {UrlRedactor.Redact(bootstrap)} within {ProbeTimeout.TotalSeconds:0} s");
         }
+        catch (Exception ex)
+        {
+            // A probe reports; it never ends the loop (and with it, the host).
+            Kafka = new(false, $"{UrlRedactor.Redact(bootstrap)}: {ex.GetType().Name}: {UrlRedactor.Redact(ex.Message)}");
+        }
     }
 
+    /// <summary>
+    /// PINGs Redis. Whatever the client throws is a finding about Redis, never the end of the probe: StackExchange.Redis
+    /// also fails a command with a cancelled task or "Reading is not allowed after reader was completed" when a stalled
+    /// connection is torn down, and an exception that left this loop used to stop the whole host (issue 24).
+    /// </summary>
     private async Task ProbeRedisAsync(ConfigurationOptions config, CancellationToken cancellationToken)
     {
+        using var connectLog = new StringWriter(System.Globalization.CultureInfo.InvariantCulture);
         try
         {
-            _redis ??= await ConnectionMultiplexer.ConnectAsync(config).WaitAsync(ProbeTimeout + ProbeTimeout, cancellationToken).ConfigureAwait(false);
+            _redis ??= await ConnectionMultiplexer.ConnectAsync(config, connectLog).WaitAsync(ProbeTimeout + ProbeTimeout, cancellationToken).ConfigureAwait(false);
             var rtt = await _redis.GetDatabase().PingAsync().WaitAsync(ProbeTimeout, cancellationToken).ConfigureAwait(false);
             Redis = new(true, $"Redis reachable (ping {rtt.TotalMilliseconds:0.0} ms)");
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            Redis = new(false, $"no answer from {string.Join(",", config.EndPoints)} within {ProbeTimeout.TotalSeconds:0} s");
+            throw;
+        }
+        catch (Exception ex)
+        {
+            var endpoints = string.Join(",", config.EndPoints);
+            Redis = RedisFrameStore.IsAuthenticationFailure(connectLog + " " + ex)
+                ? new(false, $"authentication failed at {endpoints}", AuthFailed: true)
+                : ex is TimeoutException or RedisTimeoutException
+                    ? new(false, $"no answer from {endpoints} within {ProbeTimeout.TotalSeconds:0} s")
+                    : new(false, $"{endpoints}: {ex.GetType().Name}: {UrlRedactor.Redact(ex.Message.Split('\n')[0])}");
         }
     }
 
