@@ -96,7 +96,7 @@ internal static partial class Log
     public static partial void RedisAnswersAgain(this ILogger logger, double seconds);
 
     // SinkService
-    [LoggerMessage(EventId = 5300, Level = LogLevel.Warning, Message = "No Sink:Kafka:BootstrapServers configured: started librdkafka's in-process mock Kafka cluster at {Bootstrap} (development only; events are not persisted). Consume with: stream alerts --bootstrap {Bootstrap}")]
+    [LoggerMessage(EventId = 5300, Level = LogLevel.Warning, Message = "Sink:Kafka:BootstrapServers is embedded: started librdkafka's in-process mock Kafka cluster at {Bootstrap} (development only; events are not persisted). Consume with: stream alerts --bootstrap {Bootstrap}")]
     public static partial void DevCluster(this ILogger logger, string bootstrap);
 
     [LoggerMessage(EventId = 5303, Level = LogLevel.Error, Message = "In-process Kafka mock cluster: {Message}")]

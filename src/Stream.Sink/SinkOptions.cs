@@ -28,8 +28,17 @@ public sealed class SinkOptions
 /// <summary>Kafka producer settings (section <c>Sink:Kafka</c>).</summary>
 public sealed class KafkaSinkOptions
 {
-    /// <summary>host:port list. Empty: <c>stream run</c> starts librdkafka's mock cluster in-process (development only).</summary>
+    /// <summary>The value of <see cref="BootstrapServers"/> that asks for librdkafka's mock cluster in-process (development only).</summary>
+    public const string Embedded = "embedded";
+
+    /// <summary>
+    /// host:port list of the Kafka brokers, or <see cref="Embedded"/> ("embedded") for an in-process mock cluster (development
+    /// only: its events are gone at exit). Required: a production config that forgets its broker must not start.
+    /// </summary>
     public string BootstrapServers { get; set; } = string.Empty;
+
+    /// <summary>True when <see cref="BootstrapServers"/> asks for the in-process mock cluster.</summary>
+    public bool IsEmbedded => string.Equals(BootstrapServers.Trim(), Embedded, StringComparison.OrdinalIgnoreCase);
 
     [Required(ErrorMessage = "{0} is empty: set the Kafka topic events go to (e.g. \"stream.events\")")]
     public string Topic { get; set; } = "stream.events";
@@ -233,6 +242,11 @@ public sealed class SinkOptionsRules : IValidateOptions<SinkOptions>
         ArgumentNullException.ThrowIfNull(options);
         var errors = new List<string>();
         var k = options.Kafka;
+        if (string.IsNullOrWhiteSpace(k.BootstrapServers))
+        {
+            errors.Add($"Sink:Kafka:BootstrapServers is empty: name your Kafka brokers (host:port,...), or set it to \"{KafkaSinkOptions.Embedded}\" for an in-process mock broker (development only: its events are gone at exit).");
+        }
+
         if (k.EnableIdempotence && k.Acks is not ("all" or "-1"))
         {
             errors.Add("Sink:Kafka:EnableIdempotence needs Acks=all: set Acks to all or turn idempotence off.");

@@ -74,7 +74,7 @@ public sealed class SinkService : PipelineStage
         try
         {
             var bootstrap = _options.Kafka.BootstrapServers;
-            if (string.IsNullOrWhiteSpace(bootstrap))
+            if (_options.Kafka.IsEmbedded)
             {
                 devCluster = await EmbeddedKafkaCluster.StartAsync(1, [_options.Kafka.Topic], hardStop, _logger.DevClusterProblem).ConfigureAwait(false);
                 bootstrap = devCluster.BootstrapServers;

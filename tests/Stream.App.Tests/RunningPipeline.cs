@@ -41,7 +41,7 @@ internal sealed class RunningPipeline : IAsyncDisposable
         {
             Cameras = cameras,
             Detect = new { ModelPath = RepoPaths.Model("yolox_nano.onnx"), MaxBatch = 2, IntraOpThreads = 1 },
-            Sink = new { Redis = new { Configuration = redis }, Spool = new { Directory = "spool" } },
+            Sink = new { Kafka = new { BootstrapServers = "embedded" }, Redis = new { Configuration = redis }, Spool = new { Directory = "spool" } },
             Http = new { Urls = string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{port}"), ControlToken = token, CameraMediaRoot = RepoPaths.Samples },
             Host = new { ShutdownTimeoutSeconds = 20 },
             Status = new { Mode = "off" },

@@ -36,6 +36,15 @@ public sealed class BadInputTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task A_config_that_names_no_Kafka_broker_does_not_start_and_one_line_names_both_choices()
+    {
+        // A production config that forgets its broker must not quietly run on an in-process mock that loses every event.
+        var (code, stderr, _) = await StreamProcess.RunToExitAsync(StreamProcess.Config(StreamProcess.FileCamera("cam-1")), ["Sink:Kafka:BootstrapServers="], output: output);
+        var line = OneLine(stderr, code);
+        Assert.Contains("Sink:Kafka:BootstrapServers is empty: name your Kafka brokers (host:port,...), or set it to \"embedded\"", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_config_with_an_unknown_key_and_other_errors_lists_all_of_them_at_once_each_naming_its_key()
     {
         var config = StreamProcess.Config(StreamProcess.FileCamera("cam-1"));

@@ -101,6 +101,9 @@ internal sealed class StreamProcess : IAsyncDisposable
         var all = new List<string>
         {
             "Status:Mode=plain",
+
+            // The in-process mock broker unless the test names one (a test's own --set comes later and wins).
+            "Sink:Kafka:BootstrapServers=embedded",
             "Sink:Spool:Directory=" + Path.Combine(dir, "spool"),
             "Clips:Directory=" + Path.Combine(dir, "clips"), // event clips in the run's own directory, never the repository's data/
 

@@ -115,7 +115,7 @@ internal sealed class PipelineHarness : IAsyncDisposable
             ["Detect:Provider"] = "auto",
             ["Detect:MaxBatch"] = settings.MaxBatch.ToString(inv),
             ["Detect:MaxWaitMs"] = settings.MaxWaitMs.ToString(inv),
-            ["Sink:Kafka:BootstrapServers"] = string.Empty,
+            ["Sink:Kafka:BootstrapServers"] = "embedded",
             ["Sink:Redis:Configuration"] = redisConfiguration,
             ["Sink:Spool:Directory"] = spoolDirectory,
             ["Http:Enabled"] = "false",

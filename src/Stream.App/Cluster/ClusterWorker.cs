@@ -43,7 +43,7 @@ internal sealed class ClusterWorker(
     {
         var cluster = options.Value;
         var kafka = sink.Value.Kafka;
-        if (string.IsNullOrWhiteSpace(kafka.BootstrapServers))
+        if (string.IsNullOrWhiteSpace(kafka.BootstrapServers) || kafka.IsEmbedded)
         {
             throw new InvalidOperationException("Cluster:Enabled needs Sink:Kafka:BootstrapServers: the workers share the registry topic of one Kafka cluster (the in-process mock cluster is this process's alone)");
         }

@@ -260,7 +260,7 @@ internal static class ClusterCommands
         var cluster = new ClusterOptions();
         ConfigurationChecks.Bind(configuration.GetSection("Sink:Kafka"), kafka);
         ConfigurationChecks.Bind(configuration.GetSection(ClusterOptions.Section), cluster);
-        if (string.IsNullOrWhiteSpace(kafka.BootstrapServers))
+        if (string.IsNullOrWhiteSpace(kafka.BootstrapServers) || kafka.IsEmbedded)
         {
             return (null, cluster, $"'{config.Name}' has no Sink:Kafka:BootstrapServers: pass --bootstrap HOST:PORT (or --config with a cluster config)");
         }
