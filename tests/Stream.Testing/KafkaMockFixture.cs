@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Streaming.App.Bench;
+using Streaming.DevServices;
 using Xunit;
 
 namespace Streaming.Testing;

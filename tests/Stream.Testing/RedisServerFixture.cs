@@ -1,4 +1,4 @@
-using Streaming.App.Bench;
+using Streaming.DevServices;
 using Xunit;
 
 namespace Streaming.Testing;

@@ -5,6 +5,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text.Json;
+using Streaming.DevServices;
 using Streaming.App.Cluster;
 using Streaming.Bench;
 using Streaming.Core;

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
+using Streaming.DevServices;
 using Streaming.App.Commands;
 using Streaming.App.Hosting;
 using Streaming.Core;

@@ -4,7 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
-namespace Streaming.App.Bench;
+namespace Streaming.DevServices;
 
 /// <summary>
 /// A private <c>redis-server</c> child process (the Debian package) for benchmarks and tests: loopback only, no

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 
-namespace Streaming.App.Bench;
+namespace Streaming.DevServices;
 
 /// <summary>
 /// <c>stream dev-kafka</c> (librdkafka's mock Kafka cluster) in its own child process, so that it can be paused
