@@ -5,9 +5,12 @@ namespace Streaming.Sink.Tests;
 public sealed class SinkOptionsTests
 {
     [Fact]
-    public void Defaults_are_valid()
+    public void Defaults_are_valid_once_a_broker_is_named_and_naming_none_is_the_one_problem()
     {
-        Assert.Empty(SinkOptions.Validator.Problems(new SinkOptions()));
+        Assert.Empty(SinkOptions.Validator.Problems(new SinkOptions { Kafka = new KafkaSinkOptions { BootstrapServers = "kafka:9092" } }));
+        Assert.Empty(SinkOptions.Validator.Problems(new SinkOptions { Kafka = new KafkaSinkOptions { BootstrapServers = KafkaSinkOptions.Embedded } }));
+        var problem = Assert.Single(SinkOptions.Validator.Problems(new SinkOptions()));
+        Assert.StartsWith("Sink:Kafka:BootstrapServers is empty: name your Kafka brokers", problem, StringComparison.Ordinal);
     }
 
     [Fact]
