@@ -113,16 +113,8 @@ internal static class TrackCommands
             }
             else
             {
-                Detector detector;
-                try
+                if (PersonDetector("mot", parse.GetValue(model)!, parse.GetValue(score)) is not { } detector)
                 {
-                    var detectOptions = new DetectOptions { ModelPath = parse.GetValue(model)!, ScoreThreshold = parse.GetValue(score) };
-                    detectOptions.Classes.Add("person");
-                    detector = Detector.Load(detectOptions);
-                }
-                catch (DetectModelException ex)
-                {
-                    Console.Error.WriteLine($"eval mot: {ex.Message}");
                     return 2;
                 }
 
@@ -231,16 +223,8 @@ internal static class TrackCommands
                 }
                 else
                 {
-                    Detector detector;
-                    try
+                    if (PersonDetector("alerts", parse.GetValue(model)!, parse.GetValue(score)) is not { } detector)
                     {
-                        var detectOptions = new DetectOptions { ModelPath = parse.GetValue(model)!, ScoreThreshold = parse.GetValue(score) };
-                        detectOptions.Classes.Add("person");
-                        detector = Detector.Load(detectOptions);
-                    }
-                    catch (DetectModelException ex)
-                    {
-                        Console.Error.WriteLine($"eval alerts: {ex.Message}");
                         return 2;
                     }
 
@@ -311,6 +295,22 @@ internal static class TrackCommands
         "MOT20" => MotBenchmark.Mot20,
         _ => throw new FormatException($"--benchmark '{text}' is not known; use MOT15, MOT17 (MOT16) or MOT20."),
     };
+
+    /// <summary>The model's person detector for an <c>eval</c> command over MOT frames, or null after one line on stderr naming why it cannot load.</summary>
+    private static Detector? PersonDetector(string command, string modelPath, float scoreThreshold)
+    {
+        try
+        {
+            var options = new DetectOptions { ModelPath = modelPath, ScoreThreshold = scoreThreshold };
+            options.Classes.Add("person");
+            return Detector.Load(options);
+        }
+        catch (DetectModelException ex)
+        {
+            Console.Error.WriteLine($"eval {command}: {ex.Message}");
+            return null;
+        }
+    }
 
     /// <summary>Runs an eval action; a bad or missing input file ends it with one line on stderr and exit code 2.</summary>
     private static Task<int> Guarded(string command, Func<int> action)
