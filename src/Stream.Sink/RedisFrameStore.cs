@@ -46,6 +46,7 @@ public sealed class RedisFrameStore : IAsyncDisposable
     // out, cleared by one that got its answer. Meanwhile one write at a time goes out as the probe, and the other frames are
     // skipped as timeout at once, without encoding them or piling them up behind the stalled connection.
     private long _stalledSince; // timestamp of the first timeout; 0 while Redis answers
+    private long _lastStored; // timestamp of the last frame Redis acknowledged; 0 before the first
     private int _probing; // 1 while the probe write is out
 
     private RedisFrameStore(RedisSinkOptions options, SinkMetrics metrics, ILogger logger, TimeProvider time)
@@ -126,6 +127,9 @@ public sealed class RedisFrameStore : IAsyncDisposable
         : Volatile.Read(ref _stalledSince) != 0 ? SinkMetrics.SkipTimeout
         : _connecting.IsCompleted && !IsConnected ? SinkMetrics.SkipRedisDown
         : null;
+
+    /// <summary>How long ago Redis acknowledged the last stored frame, or null before the first.</summary>
+    public TimeSpan? SinceLastStored => Volatile.Read(ref _lastStored) is var stored and not 0 ? _time.GetElapsedTime(stored) : null;
 
     /// <summary>How long a write waits for Redis's answer before the frame counts as skipped (timeout).</summary>
     public TimeSpan AnswerTimeout => TimeSpan.FromMilliseconds(_configuration.AsyncTimeout);
@@ -298,6 +302,7 @@ public sealed class RedisFrameStore : IAsyncDisposable
             await Task.WhenAll(set, add, trim, expireIndex, latest).WaitAsync(_writeWait).ConfigureAwait(false);
             ArrayPool<byte>.Shared.Return(jpeg.Buffer);
             _metrics.FrameStored(camera, encodeMs);
+            Volatile.Write(ref _lastStored, _time.GetTimestamp());
             var stalledSince = Interlocked.Exchange(ref _stalledSince, 0);
             if (stalledSince != 0)
             {

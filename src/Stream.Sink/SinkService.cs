@@ -63,6 +63,9 @@ public sealed class SinkService : PipelineStage
     /// <summary>Why the event spool cannot write events now (naming the disk and the path), or null while it can.</summary>
     public string? SpoolProblem => _publisher?.SpoolProblem;
 
+    /// <summary>How long ago Redis acknowledged the frame cache's last frame, or null before the first (or without Redis).</summary>
+    public TimeSpan? FrameStoredAgo => _store?.SinceLastStored;
+
     /// <summary>How long the frame cache waits for Redis's answer before a frame counts as skipped (timeout).</summary>
     public TimeSpan? RedisAnswerTimeout => _store?.AnswerTimeout;
 

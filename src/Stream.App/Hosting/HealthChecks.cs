@@ -155,6 +155,7 @@ internal static class HealthChecks
     private sealed class RedisCheck(DependencyProbe probe, SinkService sink) : IHealthCheck
     {
         private const string Consequence = "events still flow, their frames are not kept (no snapshots)";
+        private static readonly TimeSpan SlowButStoring = TimeSpan.FromSeconds(10);
 
         public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
         {
@@ -171,6 +172,13 @@ internal static class HealthChecks
                 var wait = sink.RedisAnswerTimeout?.TotalSeconds ?? 5;
                 return Task.FromResult(HealthCheckResult.Degraded(
                     $"Redis unreachable (timeout: connected, but no answer to the frame cache within {wait:0.#} s): {Consequence}; frames skipped as timeout"));
+            }
+
+            // A slow Redis: the probe's PING outwaits its 2 s, yet the cache's writes (which wait longer) still land.
+            if (redis.Reachable == false && skipping is null && sink.FrameStoredAgo is { } ago && ago < SlowButStoring)
+            {
+                return Task.FromResult(HealthCheckResult.Degraded(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"Redis slow ({redis.Detail}), but the frame cache still stores frames (last one {ago.TotalSeconds:0.0} s ago); snapshots may lag")));
             }
 
             return Task.FromResult(redis.Reachable switch
