@@ -57,7 +57,7 @@ public static class SinkBenchmark
         var kafka = new KafkaSinkOptions { Topic = topic };
         double rawRate;
         double rawCpuUs;
-        using (var producer = new ProducerBuilder<string, byte[]>(KafkaEventPublisher.BuildConfig(kafka, bootstrap)).SetLogHandler((_, _) => { }).Build())
+        using (var producer = new ProducerBuilder<string, byte[]>(KafkaProducerConfigBuilder.Build(kafka, bootstrap)).SetLogHandler((_, _) => { }).Build())
         {
             var keys = Enumerable.Range(0, options.Cameras).Select(i => "cam-" + i.ToString(CultureInfo.InvariantCulture)).ToArray();
             long acked = 0;
@@ -142,7 +142,8 @@ public static class SinkBenchmark
         var metrics = new SinkMetrics(meters);
         var frames = Channel.CreateBounded<TrackedFrame>(new BoundedChannelOptions(64) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = true });
         var status = Channel.CreateBounded<CameraStatusChange>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = true });
-        using var sink = new SinkService(Microsoft.Extensions.Options.Options.Create(sinkOptions), frames.Reader, status.Reader, metrics, loggerFactory);
+        using var sink = new SinkService(Microsoft.Extensions.Options.Options.Create(sinkOptions), frames.Reader, status.Reader,
+            new EventSpoolFactory(sinkOptions.Spool, loggerFactory, TimeProvider.System), KafkaProducerFactory.Instance, metrics, loggerFactory);
         await sink.StartAsync(cancellationToken).ConfigureAwait(false);
         await sink.BootstrapServers.ConfigureAwait(false);
         var cameras = Enumerable.Range(0, options.Cameras).Select(i => "cam-" + i.ToString(CultureInfo.InvariantCulture)).ToArray();

@@ -131,6 +131,9 @@ public sealed class EventSpool : IDisposable
     /// </summary>
     public int RolledBack { get; private set; }
 
+    /// <summary>When records reach the disk (<see cref="SpoolOptions.Fsync"/>).</summary>
+    public SpoolFsync Fsync => _options.Fsync;
+
     /// <summary>The Interval policy's period (<see cref="SpoolOptions.FsyncIntervalMs"/>).</summary>
     public int FsyncIntervalMs => _options.FsyncIntervalMs;
 

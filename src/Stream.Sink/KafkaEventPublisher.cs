@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Threading.Channels;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
@@ -25,13 +24,19 @@ namespace Streaming.Sink;
 /// </para>
 /// message.timeout.ms defaults to 0 (infinite): librdkafka itself retries every queued event until the broker
 /// acknowledges it, with idempotence preventing duplicates and reordering.
+/// <para>
+/// This file holds the loop and the spool side (accept, write, wait for room, close); the producer side (feed, produce,
+/// delivery reports, dead letters) is in <c>KafkaEventPublisher.Producer.cs</c> and the commands in
+/// <c>KafkaEventPublisher.Commands.cs</c>. Its collaborators, each its own type: <see cref="KafkaProducerConfigBuilder"/>,
+/// <see cref="LibrdkafkaLogBridge"/>, <see cref="DeadLetterFile"/>, the spool from <see cref="EventSpoolFactory"/> and the
+/// producer from <see cref="IKafkaProducerFactory"/>.
+/// </para>
 /// </summary>
-public sealed class KafkaEventPublisher : IAsyncDisposable
+public sealed partial class KafkaEventPublisher : IAsyncDisposable
 {
     private const int CommandCapacity = 1024;
     private static readonly TimeSpan RetryBackoff = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan SpoolRetryInterval = TimeSpan.FromSeconds(1);
-    private static readonly TimeSpan SameErrorQuietPeriod = TimeSpan.FromSeconds(30);
 
     private readonly KafkaSinkOptions _options;
     private readonly IProducer<string, byte[]> _producer;
@@ -40,15 +45,14 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly Channel<Command> _commands;
-    private readonly string _deadLetterPath;
+    private readonly DeadLetterFile _deadLetters;
+    private readonly LibrdkafkaLogBridge _librdkafka;
     private readonly ITimer _fsyncTimer;
     private readonly ITimer _retryTimer;
     private readonly ITimer _spoolRetryTimer;
     private readonly SpoolDiskState _disk;
     private readonly Task _loop;
-    private readonly Lock _errorGate = new();
     private TaskCompletionSource<long>? _closed;
-    private readonly Dictionary<string, long> _recentErrors = new(StringComparer.Ordinal); // text -> when last said, under _errorGate
     private bool _disposed;
 
     // Owned by the loop only.
@@ -82,31 +86,37 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
     private long _inFlightCount;
     private long _spoolDepth;
 
-    /// <param name="producers">Where the producer comes from; null: librdkafka (<see cref="KafkaProducerFactory"/>).</param>
-    public KafkaEventPublisher(KafkaSinkOptions options, SpoolOptions spoolOptions, string bootstrapServers, SinkMetrics metrics, ILoggerFactory loggerFactory,
-        TimeProvider? time = null, IKafkaProducerFactory? producers = null)
+    /// <summary>
+    /// Starts the publisher over <paramref name="spool"/> (opened by <see cref="EventSpoolFactory"/>; the publisher owns it from
+    /// here on and closes it, also when this constructor throws) with the producer <paramref name="producers"/> makes
+    /// (<see cref="KafkaProducerFactory"/>: librdkafka), and sends first what the spool holds from an earlier run.
+    /// </summary>
+    public KafkaEventPublisher(KafkaSinkOptions options, EventSpool spool, string bootstrapServers, IKafkaProducerFactory producers,
+        SinkMetrics metrics, ILoggerFactory loggerFactory, TimeProvider time)
     {
-        ArgumentNullException.ThrowIfNull(options);
-        ArgumentNullException.ThrowIfNull(spoolOptions);
-        ArgumentException.ThrowIfNullOrWhiteSpace(bootstrapServers);
-        ArgumentNullException.ThrowIfNull(metrics);
-        ArgumentNullException.ThrowIfNull(loggerFactory);
-        _options = options;
-        _metrics = metrics;
-        _logger = loggerFactory.CreateLogger<KafkaEventPublisher>();
-        _time = time ?? TimeProvider.System;
-        BootstrapServers = bootstrapServers;
-        _spool = new EventSpool(spoolOptions, loggerFactory.CreateLogger<EventSpool>(), _time);
-        _deadLetterPath = Path.Combine(_spool.Directory, "dead-letter.jsonl");
+        ArgumentNullException.ThrowIfNull(spool);
         try
         {
-            _producer = (producers ?? KafkaProducerFactory.Instance).Create(BuildConfig(options, bootstrapServers),
-                new KafkaProducerHandlers(OnLibrdkafkaLog, OnLibrdkafkaError, OnStatistics));
+            ArgumentNullException.ThrowIfNull(options);
+            ArgumentException.ThrowIfNullOrWhiteSpace(bootstrapServers);
+            ArgumentNullException.ThrowIfNull(producers);
+            ArgumentNullException.ThrowIfNull(metrics);
+            ArgumentNullException.ThrowIfNull(loggerFactory);
+            ArgumentNullException.ThrowIfNull(time);
+            _options = options;
+            _metrics = metrics;
+            _logger = loggerFactory.CreateLogger<KafkaEventPublisher>();
+            _time = time;
+            BootstrapServers = bootstrapServers;
+            _spool = spool;
+            _deadLetters = new DeadLetterFile(_spool.Directory, _time);
+            _librdkafka = new LibrdkafkaLogBridge(_logger, metrics, _time, bootstrapServers);
+            _producer = CreateProducer(producers, options, bootstrapServers, _librdkafka);
         }
-        catch (Exception ex) when (ex is KafkaException or ArgumentException or InvalidOperationException)
+        catch
         {
-            _spool.Dispose();
-            throw new InvalidOperationException($"Sink:Kafka settings are not accepted by librdkafka ({UrlRedactor.Redact(ex.Message)}): fix or remove the setting named (see Sink:Kafka:Properties).", ex);
+            spool.Dispose();
+            throw;
         }
 
         // Bounds the events handed over but not yet in the spool (lost on a crash, never counted as accepted). A delivery
@@ -125,7 +135,7 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
         _ledgerIn = _spool.Depth;
         Volatile.Write(ref _spoolDepth, _spool.Depth);
         _metrics.SetSpoolDepth(_spool.Depth);
-        _logger.PublisherStarted(bootstrapServers, options.Topic, options.EnableIdempotence, options.QueueBufferingMaxMessages, _spool.Directory, spoolOptions.Fsync);
+        _logger.PublisherStarted(bootstrapServers, options.Topic, options.EnableIdempotence, options.QueueBufferingMaxMessages, _spool.Directory, _spool.Fsync);
         _loop = Task.Run(RunAsync);
         _commands.Writer.TryWrite(Tick.Retry); // replay what an earlier run left in the spool
     }
@@ -143,55 +153,16 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
     /// <summary>Events handed to the producer and not yet acknowledged (also still in the spool until they are).</summary>
     public int InFlight => (int)Volatile.Read(ref _inFlightCount);
 
-    /// <summary>The producer configuration (secrets included; never log it).</summary>
-    public static ProducerConfig BuildConfig(KafkaSinkOptions options, string bootstrapServers)
+    private static IProducer<string, byte[]> CreateProducer(IKafkaProducerFactory producers, KafkaSinkOptions options, string bootstrapServers, LibrdkafkaLogBridge librdkafka)
     {
-        ArgumentNullException.ThrowIfNull(options);
-        var config = new ProducerConfig
+        try
         {
-            BootstrapServers = bootstrapServers,
-            ClientId = options.ClientId,
-            Acks = options.Acks is "all" or "-1" ? Acks.All : options.Acks == "1" ? Acks.Leader : Acks.None,
-            EnableIdempotence = options.EnableIdempotence,
-            LingerMs = options.LingerMs,
-            QueueBufferingMaxMessages = options.QueueBufferingMaxMessages,
-            MessageTimeoutMs = options.MessageTimeoutMs,
-            // librdkafka statistics every 5 s: the sink reads the request retry count from them.
-            StatisticsIntervalMs = 5000,
-            // Same partition for the same camera in every Kafka client (Java-compatible murmur2).
-            Partitioner = Confluent.Kafka.Partitioner.Murmur2Random,
-        };
-        if (!string.IsNullOrEmpty(options.SecurityProtocol))
-        {
-            config.SecurityProtocol = Enum.Parse<SecurityProtocol>(options.SecurityProtocol.Replace("_", string.Empty, StringComparison.Ordinal), true);
+            return producers.Create(KafkaProducerConfigBuilder.Build(options, bootstrapServers), librdkafka.Handlers);
         }
-
-        if (!string.IsNullOrEmpty(options.SaslMechanism))
+        catch (Exception ex) when (ex is KafkaException or ArgumentException or InvalidOperationException)
         {
-            config.SaslMechanism = Enum.Parse<SaslMechanism>(options.SaslMechanism.Replace("-", string.Empty, StringComparison.Ordinal), true);
+            throw new InvalidOperationException($"Sink:Kafka settings are not accepted by librdkafka ({UrlRedactor.Redact(ex.Message)}): fix or remove the setting named (see Sink:Kafka:Properties).", ex);
         }
-
-        if (!string.IsNullOrEmpty(options.SaslUsername))
-        {
-            config.SaslUsername = options.SaslUsername;
-        }
-
-        if (!string.IsNullOrEmpty(options.SaslPassword))
-        {
-            config.SaslPassword = options.SaslPassword;
-        }
-
-        if (!string.IsNullOrEmpty(options.SslCaLocation))
-        {
-            config.SslCaLocation = options.SslCaLocation;
-        }
-
-        foreach (var (key, value) in options.Properties)
-        {
-            config.Set(key, value);
-        }
-
-        return config;
     }
 
     /// <summary>
@@ -451,65 +422,6 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
         PublishDepth();
     }
 
-    /// <summary>Moves events into the producer, retries first, then the spool oldest first, while its queue has room.</summary>
-    private void FeedProducer()
-    {
-        while (!_queueFull && !_backingOff && !_fatal && _closed?.Task.IsCompleted != true)
-        {
-            if (_retry.TryPeek(out var retry))
-            {
-                var outcome = TryProduce(retry, out var refusal);
-                if (outcome == Outcome.Wait)
-                {
-                    break;
-                }
-
-                _retry.Dequeue();
-                if (outcome == Outcome.Refused)
-                {
-                    DeadLetter(retry, refusal!, produced: false);
-                }
-
-                continue;
-            }
-
-            if (!_spool.TryPeek(out var record, out var token))
-            {
-                break;
-            }
-
-            var delivery = new Delivery(this, ++_sequence, record, token);
-            string? reason = null;
-            var result = record.Value.Length > _options.MaxEventBytes
-
-                // Bounded before it is produced: the sink truncates long fields, so only an event that cannot be cut
-                // down (a huge camera id, say) gets here.
-                ? Outcome.Refused
-                : TryProduce(delivery, out reason);
-            if (result == Outcome.Wait)
-            {
-                break;
-            }
-
-            _spool.Advance();
-            if (result == Outcome.Refused)
-            {
-                reason = record.Value.Length > _options.MaxEventBytes
-                    ? $"event of {record.Value.Length} bytes is over Sink:Kafka:MaxEventBytes ({_options.MaxEventBytes})"
-                    : reason;
-                DeadLetter(delivery, reason!, produced: false);
-            }
-        }
-
-        // While the disk refuses writes only the retry tick tries again (TakeWaiting), once a second.
-        if (!_disk.Failing)
-        {
-            TakeWaiting();
-        }
-
-        PublishDepth();
-    }
-
     /// <summary>Appends the events that wait for room in the spool, oldest first, while it takes them.</summary>
     private void TakeWaiting()
     {
@@ -522,174 +434,6 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
             }
         }
     }
-
-    /// <summary>
-    /// Hands one event to the producer. <see cref="Outcome.Wait"/>: not now (queue full, backing off after a transient
-    /// refusal, producer fatal); <see cref="Outcome.Refused"/>: never (a permanent refusal, or one that kept failing
-    /// <see cref="KafkaSinkOptions.MaxDeliveryAttempts"/> times): the caller dead-letters it so the events behind it move on.
-    /// </summary>
-    private Outcome TryProduce(Delivery delivery, out string? refusal)
-    {
-        refusal = null;
-        try
-        {
-            _producer.Produce(_options.Topic, new Message<string, byte[]> { Key = delivery.Record.Key, Value = delivery.Record.Value }, delivery.Handler);
-        }
-        catch (KafkaException ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
-        {
-            _queueFull = true;
-            if (!_backlogLogged)
-            {
-                _backlogLogged = true;
-                _logger.ProducerQueueFull(_options.QueueBufferingMaxMessages, _spool.Directory);
-            }
-
-            return Outcome.Wait;
-        }
-        catch (KafkaException ex) when (IsPermanent(ex.Error))
-        {
-            // Refused before it was even queued (e.g. larger than message.max.bytes): it can never succeed.
-            refusal = UrlRedactor.Redact(ex.Error.Reason);
-            return Outcome.Refused;
-        }
-        catch (KafkaException ex)
-        {
-            OnLibrdkafkaError(ex.Error);
-            if (ex.Error.IsFatal)
-            {
-                _fatal = true;
-                return Outcome.Wait;
-            }
-
-            if (++_headFailures >= _options.MaxDeliveryAttempts)
-            {
-                refusal = $"failed {_headFailures} times (Sink:Kafka:MaxDeliveryAttempts), last: {UrlRedactor.Redact(ex.Error.Reason)}";
-                return Outcome.Refused;
-            }
-
-            _backingOff = true;
-            _retryTimer.Change(RetryBackoff, Timeout.InfiniteTimeSpan);
-            return Outcome.Wait;
-        }
-
-        _headFailures = 0;
-        _inFlight[delivery.Sequence] = delivery;
-        Volatile.Write(ref _inFlightCount, _inFlight.Count);
-        _metrics.EventProduced(delivery.Record.Kind);
-        return Outcome.Produced;
-    }
-
-    /// <summary>Settles every delivery report that has come in, then feeds the producer once for the lot.</summary>
-    private void OnDelivered()
-    {
-        // Cleared before draining: a report queued after this point sends a new tick, so none is left behind.
-        Volatile.Write(ref _reportTickPending, 0);
-        while (_reports.TryDequeue(out var delivery))
-        {
-            OnDelivered(delivery);
-        }
-
-        FeedProducer();
-        if (_backlogLogged && !_queueFull && !_spool.HasUnread)
-        {
-            _backlogLogged = false;
-            _logger.SpoolCaughtUp();
-        }
-    }
-
-    private void OnDelivered(Delivery delivery)
-    {
-        if (!_inFlight.Remove(delivery.Sequence))
-        {
-            return;
-        }
-
-        Volatile.Write(ref _inFlightCount, _inFlight.Count);
-        _queueFull = false;
-        var error = delivery.Report!.Error;
-        if (!error.IsError)
-        {
-            var capture = delivery.Record.CaptureTimestamp;
-            double? latency = capture != 0 ? _time.GetElapsedTime(capture).TotalMilliseconds
-                : delivery.Record.CaptureUnixMs != 0 ? _time.GetUtcNow().ToUnixTimeMilliseconds() - delivery.Record.CaptureUnixMs : null;
-            _metrics.EventDelivered(delivery.Record.Kind, delivery.Record.Key, latency);
-            _delivered++;
-            _spool.Settle(delivery.Token);
-        }
-        else if (IsPermanent(error))
-        {
-            DeadLetter(delivery, UrlRedactor.Redact(error.Reason), produced: true);
-        }
-        else if (error.IsFatal)
-        {
-            // The producer is unusable: the event stays unsettled in the spool and is sent by the next process.
-            _metrics.EventFailed(delivery.Record.Kind, retried: true);
-            _stranded.Add(delivery);
-            _fatal = true;
-            OnLibrdkafkaError(error);
-        }
-        else if (++delivery.Attempts >= _options.MaxDeliveryAttempts)
-        {
-            DeadLetter(delivery, $"failed {delivery.Attempts} times (Sink:Kafka:MaxDeliveryAttempts), last: {UrlRedactor.Redact(error.Reason)}", produced: true);
-        }
-        else
-        {
-            // Transient (e.g. message.timeout.ms ran out): produced again before newer events. It is still in the spool,
-            // unsettled, so a crash meanwhile loses nothing; this camera's order may break (see docs/events.md).
-            _metrics.EventFailed(delivery.Record.Kind, retried: true);
-            delivery.Report = null;
-            _retry.Enqueue(delivery);
-        }
-    }
-
-    /// <summary>
-    /// Writes the event and why it was refused to dead-letter.jsonl (one JSON object a line) and settles it, so delivery
-    /// moves on. If the file cannot be written the event stays unsettled in the spool for the next start.
-    /// </summary>
-    private void DeadLetter(Delivery delivery, string reason, bool produced)
-    {
-        _headFailures = 0;
-        _deadLettered++;
-        _metrics.EventFailed(delivery.Record.Kind, retried: false, produced);
-        _logger.DeadLettered(delivery.Record.Key, reason, _deadLetterPath);
-
-        try
-        {
-            using (var file = new FileStream(_deadLetterPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite))
-            using (var json = new Utf8JsonWriter(file))
-            {
-                json.WriteStartObject();
-                json.WriteString("dead_letter_time", _time.GetUtcNow());
-                json.WriteString("reason", reason);
-                json.WriteString("camera_id", delivery.Record.Key);
-                json.WriteString("kind", EventMessage.KindName(delivery.Record.Kind));
-                json.WritePropertyName("event");
-                try
-                {
-                    json.WriteRawValue(delivery.Record.Value);
-                }
-                catch (JsonException)
-                {
-                    json.WriteBase64StringValue(delivery.Record.Value);
-                }
-
-                json.WriteEndObject();
-                json.Flush();
-                file.WriteByte((byte)'\n');
-                file.Flush(flushToDisk: true);
-            }
-
-            _spool.Settle(delivery.Token);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            _logger.DeadLetterWriteFailed(_deadLetterPath, ex.Message);
-        }
-    }
-
-    private static bool IsPermanent(Error error) => !error.IsFatal && error.Code is ErrorCode.MsgSizeTooLarge
-        or ErrorCode.InvalidMsgSize or ErrorCode.InvalidMsg or ErrorCode.TopicAuthorizationFailed or ErrorCode.Local_UnknownTopic
-        or ErrorCode.UnknownTopicOrPart or ErrorCode.InvalidRecord or ErrorCode.Local_BadMsg or ErrorCode.TopicException;
 
     private bool IsDrained() => _inFlight.Count == 0 && _retry.Count == 0 && _stranded.Count == 0 && !_spool.HasUnread && _waitingForSpace.Count == 0;
 
@@ -763,221 +507,5 @@ public sealed class KafkaEventPublisher : IAsyncDisposable
         // all of them are still in the spool's files until settled.
         // Appended in this batch and not yet accepted (EndBatch accepts them once written) are in the spool's depth already.
         _metrics.SetUnaccounted(_ledgerIn + _appended.Count - _delivered - _deadLettered - (_spool.Depth + _inFlight.Count + _retry.Count + _stranded.Count));
-    }
-
-    private void OnStatistics(string json)
-    {
-        try
-        {
-            using var doc = JsonDocument.Parse(json);
-            long retries = 0;
-            if (doc.RootElement.TryGetProperty("brokers", out var brokers))
-            {
-                foreach (var b in brokers.EnumerateObject())
-                {
-                    if (b.Value.TryGetProperty("txretries", out var r) && r.TryGetInt64(out var n))
-                    {
-                        retries += n;
-                    }
-                }
-            }
-
-            _metrics.SetRequestRetries(retries);
-        }
-        catch (JsonException)
-        {
-        }
-    }
-
-    /// <summary>True when the same text was said less than 30 s ago (a broker that is down repeats itself every second).</summary>
-    private bool Repeated(string text)
-    {
-        var now = _time.GetTimestamp();
-        lock (_errorGate)
-        {
-            if (_recentErrors.TryGetValue(text, out var at) && _time.GetElapsedTime(at, now) < SameErrorQuietPeriod)
-            {
-                return true;
-            }
-
-            if (_recentErrors.Count >= 64)
-            {
-                _recentErrors.Clear();
-            }
-
-            _recentErrors[text] = now;
-            return false;
-        }
-    }
-
-    private void OnLibrdkafkaError(Error error)
-    {
-        var reason = UrlRedactor.Redact(error.Reason);
-        if (Repeated(reason))
-        {
-            return;
-        }
-
-        if (error.IsFatal)
-        {
-            _logger.ProducerFatal(reason);
-        }
-        else
-        {
-            _logger.BrokerProblem(reason, BootstrapServers);
-        }
-    }
-
-    /// <summary>librdkafka's syslog levels mapped to ours: its warnings and errors reach an operator; notices are information.</summary>
-    internal static LogLevel ToLogLevel(SyslogLevel level) => level switch
-    {
-        SyslogLevel.Emergency or SyslogLevel.Alert or SyslogLevel.Critical => LogLevel.Critical,
-        SyslogLevel.Error => LogLevel.Error,
-        SyslogLevel.Warning => LogLevel.Warning,
-        SyslogLevel.Notice => LogLevel.Information,
-        _ => LogLevel.Debug,
-    };
-
-    private void OnLibrdkafkaLog(LogMessage message)
-    {
-        var level = ToLogLevel(message.Level);
-        if (!_logger.IsEnabled(level))
-        {
-            return;
-        }
-
-        // Credentials never reach a log: librdkafka's text has URLs and user:password@ masked like every other line.
-        var text = UrlRedactor.Redact(message.Message);
-        if (level >= LogLevel.Warning && Repeated(message.Facility + text))
-        {
-            return;
-        }
-
-        _logger.Librdkafka(level, message.Facility, text);
-    }
-
-    private abstract class Command;
-
-    private enum Outcome
-    {
-        Produced,
-        Wait,
-        Refused,
-    }
-
-    private enum TickKind
-    {
-        Fsync,
-        Retry,
-        SpoolRetry,
-        CloseDeadline,
-        Delivered,
-    }
-
-    /// <summary>A timer's or the caller's nudge; carries nothing, so one instance of each kind is shared.</summary>
-    private sealed class Tick : Command
-    {
-        public static readonly Tick Fsync = new(TickKind.Fsync);
-        public static readonly Tick Retry = new(TickKind.Retry);
-        public static readonly Tick SpoolRetry = new(TickKind.SpoolRetry);
-        public static readonly Tick CloseDeadline = new(TickKind.CloseDeadline);
-        public static readonly Tick Delivered = new(TickKind.Delivered);
-
-        private Tick(TickKind kind) => Kind = kind;
-
-        public TickKind Kind { get; }
-    }
-
-    /// <summary>
-    /// An event to accept. Its outcome (accepted once in the spool, or failed) is kept without a task unless the caller
-    /// waits for it (<see cref="WhenAccepted"/>, only while the spool is full), which saves two allocations per event.
-    /// </summary>
-    private sealed class Publish(SpoolRecord record) : Command
-    {
-        private static readonly object AcceptedMark = new();
-        private object? _outcome; // null: pending; AcceptedMark; an Exception; or the TaskCompletionSource of a caller waiting
-
-        public SpoolRecord Record { get; } = record;
-
-        public void Accept() => Complete(AcceptedMark);
-
-        public void Fail(Exception error) => Complete(error);
-
-        public Task WhenAccepted()
-        {
-            var waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            return Interlocked.CompareExchange(ref _outcome, waiter, null) switch
-            {
-                null => waiter.Task,
-                Exception error => Task.FromException(error),
-                TaskCompletionSource other => other.Task,
-                _ => Task.CompletedTask,
-            };
-        }
-
-        private void Complete(object outcome)
-        {
-            var previous = Interlocked.CompareExchange(ref _outcome, outcome, null);
-            if (previous is TaskCompletionSource waiter && Interlocked.CompareExchange(ref _outcome, outcome, waiter) == waiter)
-            {
-                if (outcome is Exception error)
-                {
-                    waiter.TrySetException(error);
-                }
-                else
-                {
-                    waiter.TrySetResult();
-                }
-            }
-        }
-    }
-
-    private sealed class Close(TimeSpan timeout) : Command
-    {
-        public TimeSpan Timeout { get; } = timeout;
-
-        public TaskCompletionSource<long> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    }
-
-    /// <summary>An event in the producer's hands; librdkafka's delivery report comes back to the loop through <see cref="_reports"/>.</summary>
-    private sealed class Delivery
-    {
-        private readonly KafkaEventPublisher _owner;
-
-        public Delivery(KafkaEventPublisher owner, long sequence, SpoolRecord record, object token)
-        {
-            _owner = owner;
-            Sequence = sequence;
-            Record = record;
-            Token = token;
-            Handler = OnReport;
-        }
-
-        public long Sequence { get; }
-
-        public SpoolRecord Record { get; }
-
-        public object Token { get; }
-
-        public int Attempts { get; set; }
-
-        public DeliveryReport<string, byte[]>? Report { get; set; }
-
-        public Action<DeliveryReport<string, byte[]>> Handler { get; }
-
-        private void OnReport(DeliveryReport<string, byte[]> report)
-        {
-            Report = report;
-            _owner._reports.Enqueue(this);
-            if (Interlocked.Exchange(ref _owner._reportTickPending, 1) == 0)
-            {
-                var writer = _owner._commands.Writer;
-                if (!writer.TryWrite(Tick.Delivered))
-                {
-                    // Full: wait in line without blocking the poll thread. Closed: the event stays unsettled in the spool.
-                    _ = writer.WriteAsync(Tick.Delivered).AsTask().ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-                }
-            }
-        }
     }
 }

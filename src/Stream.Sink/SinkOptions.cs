@@ -45,8 +45,7 @@ public sealed class KafkaSinkOptions
 
     public string ClientId { get; set; } = "stream";
 
-    /// <summary>all (default, needed by idempotence), 1 or 0.</summary>
-    [RegularExpression("^(all|-1|1|0)$", ErrorMessage = "{0} is not valid: use all, 1 or 0")]
+    /// <summary>all (default, needed by idempotence), 1 or 0 (read by <see cref="KafkaEnums"/>).</summary>
     public string Acks { get; set; } = "all";
 
     public bool EnableIdempotence { get; set; } = true;
@@ -89,10 +88,10 @@ public sealed class KafkaSinkOptions
     [Range(1, 1000)]
     public int MaxDeliveryAttempts { get; set; } = 5;
 
-    /// <summary>Plaintext (default), Ssl, SaslPlaintext or SaslSsl.</summary>
+    /// <summary>Plaintext (default), Ssl, SaslPlaintext or SaslSsl (read by <see cref="KafkaEnums"/>).</summary>
     public string? SecurityProtocol { get; set; }
 
-    /// <summary>PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, GSSAPI or OAUTHBEARER.</summary>
+    /// <summary>PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, GSSAPI or OAUTHBEARER (read by <see cref="KafkaEnums"/>).</summary>
     public string? SaslMechanism { get; set; }
 
     public string? SaslUsername { get; set; }
@@ -247,19 +246,25 @@ public sealed class SinkOptionsRules : IValidateOptions<SinkOptions>
             errors.Add($"Sink:Kafka:BootstrapServers is empty: name your Kafka brokers (host:port,...), or set it to \"{KafkaSinkOptions.Embedded}\" for an in-process mock broker (development only: its events are gone at exit).");
         }
 
-        if (k.EnableIdempotence && k.Acks is not ("all" or "-1"))
+        // Read as the producer builder reads them (KafkaEnums), so that what passes here is what librdkafka gets.
+        if (!KafkaEnums.TryParseAcks(k.Acks, out var acks))
+        {
+            errors.Add($"Sink:Kafka:Acks '{k.Acks}' is not valid: use {KafkaEnums.AcksChoices}.");
+        }
+
+        if (k.EnableIdempotence && acks != Confluent.Kafka.Acks.All)
         {
             errors.Add("Sink:Kafka:EnableIdempotence needs Acks=all: set Acks to all or turn idempotence off.");
         }
 
-        if (!string.IsNullOrEmpty(k.SecurityProtocol) && !Enum.TryParse<Confluent.Kafka.SecurityProtocol>(k.SecurityProtocol.Replace("_", string.Empty, StringComparison.Ordinal), true, out _))
+        if (!string.IsNullOrEmpty(k.SecurityProtocol) && !KafkaEnums.TryParseSecurityProtocol(k.SecurityProtocol, out _))
         {
-            errors.Add($"Sink:Kafka:SecurityProtocol '{k.SecurityProtocol}' is not valid: use Plaintext, Ssl, SaslPlaintext or SaslSsl.");
+            errors.Add($"Sink:Kafka:SecurityProtocol '{k.SecurityProtocol}' is not valid: use {KafkaEnums.SecurityProtocolChoices}.");
         }
 
-        if (!string.IsNullOrEmpty(k.SaslMechanism) && !Enum.TryParse<Confluent.Kafka.SaslMechanism>(k.SaslMechanism.Replace("-", string.Empty, StringComparison.Ordinal), true, out _))
+        if (!string.IsNullOrEmpty(k.SaslMechanism) && !KafkaEnums.TryParseSaslMechanism(k.SaslMechanism, out _))
         {
-            errors.Add($"Sink:Kafka:SaslMechanism '{k.SaslMechanism}' is not valid: use PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, GSSAPI or OAUTHBEARER.");
+            errors.Add($"Sink:Kafka:SaslMechanism '{k.SaslMechanism}' is not valid: use {KafkaEnums.SaslMechanismChoices}.");
         }
 
         if (!string.IsNullOrEmpty(k.SslCaLocation) && !File.Exists(k.SslCaLocation) && !Directory.Exists(k.SslCaLocation))

@@ -16,6 +16,8 @@ public sealed class SinkService : PipelineStage
     private readonly SinkOptions _options;
     private readonly ChannelReader<TrackedFrame> _frames;
     private readonly ChannelReader<CameraStatusChange> _status;
+    private readonly EventSpoolFactory _spools;
+    private readonly IKafkaProducerFactory _producers;
     private readonly SinkMetrics _metrics;
     private readonly ILogger<SinkService> _logger;
     private readonly ILoggerFactory _loggerFactory;
@@ -33,7 +35,7 @@ public sealed class SinkService : PipelineStage
     private ClipWriter? _clipWriter;
 
     public SinkService(IOptions<SinkOptions> options, ChannelReader<TrackedFrame> frames, ChannelReader<CameraStatusChange> status,
-        SinkMetrics metrics, ILoggerFactory loggerFactory, FrameLatency? latency = null, TimeProvider? time = null, WorkerIdentity? worker = null,
+        EventSpoolFactory spools, IKafkaProducerFactory producers, SinkMetrics metrics, ILoggerFactory loggerFactory, FrameLatency? latency = null, TimeProvider? time = null, WorkerIdentity? worker = null,
         ICameraClips? clips = null, IOptions<ClipOptions>? clipOptions = null, ClipMetrics? clipMetrics = null)
     {
         // Event clips (ClipWriter): only with a camera registry that keeps clip buffers, and Clips:Enabled.
@@ -45,6 +47,8 @@ public sealed class SinkService : PipelineStage
         ArgumentNullException.ThrowIfNull(options);
         _options = options.Value;
         _frames = frames ?? throw new ArgumentNullException(nameof(frames));
+        _spools = spools ?? throw new ArgumentNullException(nameof(spools));
+        _producers = producers ?? throw new ArgumentNullException(nameof(producers));
         _status = status ?? throw new ArgumentNullException(nameof(status));
         _metrics = metrics ?? throw new ArgumentNullException(nameof(metrics));
         _loggerFactory = loggerFactory ?? throw new ArgumentNullException(nameof(loggerFactory));
@@ -84,7 +88,7 @@ public sealed class SinkService : PipelineStage
                 _logger.DevCluster(bootstrap);
             }
 
-            publisher = new KafkaEventPublisher(_options.Kafka, _options.Spool, bootstrap, _metrics, _loggerFactory, _time);
+            publisher = new KafkaEventPublisher(_options.Kafka, _spools.Open(), bootstrap, _producers, _metrics, _loggerFactory, _time);
             _publisher = publisher;
             store = RedisFrameStore.Start(_options.Redis, _metrics, _loggerFactory.CreateLogger<RedisFrameStore>(), _time);
             _store = store;

@@ -42,9 +42,12 @@ public sealed class KafkaPublisherStateTests : IAsyncLifetime
     {
         _metrics = new SinkMetrics(_meters);
         var kafka = new KafkaSinkOptions { BootstrapServers = "scripted:9092", Topic = "t", MaxDeliveryAttempts = maxDeliveryAttempts, FlushTimeoutSeconds = 10 };
-        _publisher = new KafkaEventPublisher(kafka, new SpoolOptions { Directory = _dir }, kafka.BootstrapServers, _metrics, _log.Factory, _time, _producer);
+        _publisher = new KafkaEventPublisher(kafka, OpenSpool(), kafka.BootstrapServers, _producer, _metrics, _log.Factory, _time);
         return _publisher;
     }
+
+    /// <summary>The real spool (default Fsync=Interval) in the test's directory, on the fake clock.</summary>
+    private EventSpool OpenSpool() => new EventSpoolFactory(new SpoolOptions { Directory = _dir }, _log.Factory, _time).Open();
 
     private static byte[] Event(int i) => Encoding.UTF8.GetBytes($"{{\"n\":{i}}}");
 
@@ -186,8 +189,8 @@ public sealed class KafkaPublisherStateTests : IAsyncLifetime
 
         // The next start replays exactly those three.
         var producer = new ScriptedProducer();
-        var next = new KafkaEventPublisher(new KafkaSinkOptions { BootstrapServers = "scripted:9092", Topic = "t" }, new SpoolOptions { Directory = _dir },
-            "scripted:9092", new SinkMetrics(_meters), _log.Factory, _time, producer);
+        var next = new KafkaEventPublisher(new KafkaSinkOptions { BootstrapServers = "scripted:9092", Topic = "t" }, OpenSpool(),
+            "scripted:9092", producer, new SinkMetrics(_meters), _log.Factory, _time);
         await Until(() => producer.Pending == 3, "the three replayed");
         producer.Acknowledge();
         Assert.Equal(0, (await CloseByTheClockAsync(next)).Left);

@@ -58,7 +58,7 @@ public sealed class SinkOptionsTests
             SaslPassword = "hunter2-secret",
             Properties = { ["compression.type"] = "lz4" },
         };
-        var config = KafkaEventPublisher.BuildConfig(kafka, "broker:9093");
+        var config = KafkaProducerConfigBuilder.Build(kafka, "broker:9093");
         Assert.Equal(Confluent.Kafka.SecurityProtocol.SaslSsl, config.SecurityProtocol);
         Assert.Equal(Confluent.Kafka.SaslMechanism.ScramSha512, config.SaslMechanism);
         Assert.Equal("hunter2-secret", config.SaslPassword);
@@ -66,6 +66,27 @@ public sealed class SinkOptionsTests
         Assert.True(config.EnableIdempotence);
         Assert.Equal(Confluent.Kafka.Acks.All, config.Acks);
         Assert.Equal(0, config.MessageTimeoutMs);
+    }
+
+    [Fact]
+    public void The_options_check_and_the_producer_builder_accept_exactly_the_same_kafka_enum_strings()
+    {
+        var cases = new[]
+        {
+            ("all", "SASL_SSL", "scram-sha-256"), ("-1", "ssl", "PLAIN"), ("1", "SaslPlaintext", "OAUTHBEARER"), ("0", null, "GSSAPI"),
+            ("ALL", null, null), ("2", null, null), ("", null, null), ("all", "tls", null), ("all", null, "MAGIC"), ("all", "Plain_Text", "SCRAM-SHA-1024"),
+        };
+        var accepted = 0;
+        foreach (var (acks, protocol, mechanism) in cases)
+        {
+            var kafka = new KafkaSinkOptions { BootstrapServers = "kafka:9092", Acks = acks, EnableIdempotence = false, SecurityProtocol = protocol, SaslMechanism = mechanism };
+            var problems = SinkOptions.Validator.Problems(new SinkOptions { Kafka = kafka });
+            var refusal = Record.Exception(() => KafkaProducerConfigBuilder.Build(kafka, "kafka:9092"));
+            Assert.True(problems.Count == 0 == refusal is null, $"Acks={acks} SecurityProtocol={protocol} SaslMechanism={mechanism}: check says [{string.Join("; ", problems)}], builder {refusal?.Message ?? "builds"}");
+            accepted += problems.Count == 0 ? 1 : 0;
+        }
+
+        Assert.Equal(4, accepted);
     }
 
     [Fact]
@@ -92,8 +113,10 @@ public sealed class SinkOptionsTests
 
             var kafka = new KafkaSinkOptions { Properties = { ["no.such.property"] = "1" } };
             using var meters = new StandaloneMeterFactory();
-            var ex2 = Assert.Throws<InvalidOperationException>(() => new KafkaEventPublisher(kafka, new SpoolOptions { Directory = Path.Combine(Path.GetTempPath(), "stream-spool-" + Guid.NewGuid().ToString("N")) },
-                "127.0.0.1:9", new SinkMetrics(meters), Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance));
+            var loggers = Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance;
+            var spools = new EventSpoolFactory(new SpoolOptions { Directory = Path.Combine(Path.GetTempPath(), "stream-spool-" + Guid.NewGuid().ToString("N")) }, loggers, TimeProvider.System);
+            var ex2 = Assert.Throws<InvalidOperationException>(() => new KafkaEventPublisher(kafka, spools.Open(), "127.0.0.1:9", KafkaProducerFactory.Instance,
+                new SinkMetrics(meters), loggers, TimeProvider.System));
             Assert.StartsWith("Sink:Kafka", ex2.Message, StringComparison.Ordinal);
             Assert.Contains("no.such.property", ex2.Message, StringComparison.Ordinal);
         }

@@ -73,7 +73,8 @@ internal sealed class SinkHarness : IAsyncDisposable
         Frames = Channel.CreateBounded<TrackedFrame>(new BoundedChannelOptions(64) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = true });
         Status = Channel.CreateBounded<CameraStatusChange>(new BoundedChannelOptions(64) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = true });
         Metrics = new SinkMetrics(_meters);
-        Service = new SinkService(Microsoft.Extensions.Options.Options.Create(options), Frames.Reader, Status.Reader, Metrics, Logger.Factory);
+        Service = new SinkService(Microsoft.Extensions.Options.Options.Create(options), Frames.Reader, Status.Reader,
+            new EventSpoolFactory(options.Spool, Logger.Factory, TimeProvider.System), KafkaProducerFactory.Instance, Metrics, Logger.Factory);
     }
 
     public SinkOptions Options { get; }

@@ -44,7 +44,7 @@ internal sealed class CameraRegistryTopic : IDisposable
     public static ClientConfig ClientSettings(KafkaSinkOptions kafka, string? bootstrapServers = null)
     {
         ArgumentNullException.ThrowIfNull(kafka);
-        var producer = KafkaEventPublisher.BuildConfig(kafka, bootstrapServers ?? kafka.BootstrapServers);
+        var producer = KafkaProducerConfigBuilder.Build(kafka, bootstrapServers ?? kafka.BootstrapServers);
         var config = new ClientConfig();
         foreach (var (key, value) in producer)
         {

@@ -286,7 +286,7 @@ internal sealed class DependencyProbe : BackgroundService
             return;
         }
 
-        var config = new AdminClientConfig(KafkaEventPublisher.BuildConfig(_options.Kafka, bootstrap)) { ClientId = "stream-health" };
+        var config = new AdminClientConfig(KafkaProducerConfigBuilder.Build(_options.Kafka, bootstrap)) { ClientId = "stream-health" };
         _admin = new AdminClientBuilder(config).SetLogHandler((_, _) => { }).SetErrorHandler((_, _) => { }).Build();
         var redisConfig = _options.Redis.ToConfigurationOptions();
         redisConfig.ClientName = "stream-health";
