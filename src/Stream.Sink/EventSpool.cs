@@ -1,38 +1,27 @@
 using System.Buffers;
-using System.Buffers.Binary;
 using System.Globalization;
-using System.IO.Hashing;
-using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Win32.SafeHandles;
-using Streaming.Core;
 
 namespace Streaming.Sink;
-
-/// <summary>One event waiting in the spool: its Kafka key and value plus what metrics need.</summary>
-public sealed record SpoolRecord(string Key, byte[] Value, EventKind Kind, long CaptureUnixMs)
-{
-    /// <summary>The frame's capture stamp (<see cref="TimeProvider.GetTimestamp"/>) while the process that took the event lives; 0 once read back from disk. Not stored.</summary>
-    public long CaptureTimestamp { get; init; }
-}
 
 /// <summary>
 /// A durable, append-only FIFO of events on disk: the Kafka publisher's write-ahead log (every accepted event is appended
 /// here before it is produced, and settled once acknowledged).
-/// Segment files <c>NNNNNNNNNNNNNNNNNNNN.spool</c> hold records <c>[u32 length][u32 crc32][payload]</c>,
-/// payload = <c>[i64 capture unix ms][u8 kind][u16 key length][key utf-8][value]</c>, little-endian.
+/// Segment files <c>NNNNNNNNNNNNNNNNNNNN.spool</c> hold records in the <see cref="SpoolRecordFormat"/> (length, CRC-32, payload).
 /// A segment is deleted once every record in it has been read and its delivery settled (acknowledged or dead-lettered),
 /// so after a crash a segment may be replayed again: delivery is at-least-once and consumers dedupe by event id.
 /// A truncated or corrupt record (torn write at a crash) ends its segment: it is logged and the rest of that segment skipped.
 /// Records appended while the reader is caught up are also kept in memory (a bounded prefix of the unread records), so
 /// that handing them to the producer reads nothing back from disk; a backlog beyond that bound is read from the files.
 /// Not thread-safe: the caller serialises access.
+/// <para>
+/// This file holds the queue (append, peek, advance, settle, flush, rewrite); the segment files (start, close and fsync,
+/// delete or empty in place, scan at the start) are in <c>EventSpool.Segments.cs</c>, the record format in <see cref="SpoolRecordFormat"/>.
+/// </para>
 /// </summary>
-public sealed class EventSpool : IDisposable
+public sealed partial class EventSpool : IDisposable
 {
-    private const int HeaderBytes = 8;
-    private const int FixedPayloadBytes = 8 + 1 + 2;
-    private const int MaxRecordBytes = 64 << 20;
     private const string Extension = ".spool";
     private const int MaxCachedRecords = 16_384;
     private const int WriteBufferBytes = 64 * 1024;
@@ -148,13 +137,7 @@ public sealed class EventSpool : IDisposable
     {
         ArgumentNullException.ThrowIfNull(record);
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var keyBytes = Encoding.UTF8.GetByteCount(record.Key);
-        var payload = FixedPayloadBytes + keyBytes + record.Value.Length;
-        var total = HeaderBytes + payload;
-        if (payload > MaxRecordBytes || keyBytes > ushort.MaxValue)
-        {
-            throw new ArgumentException($"Event of {payload} bytes is too large for the spool.", nameof(record));
-        }
+        var total = SpoolRecordFormat.Measure(record, out var keyBytes);
 
         if (!force && _bytes + total > _options.MaxBytes)
         {
@@ -165,7 +148,7 @@ public sealed class EventSpool : IDisposable
         RolledBack = 0;
         try
         {
-            return Append(record, total, payload, keyBytes, ref added);
+            return Append(record, total, keyBytes, ref added);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -179,7 +162,7 @@ public sealed class EventSpool : IDisposable
         }
     }
 
-    private bool Append(SpoolRecord record, int total, int payload, int keyBytes, ref bool added)
+    private bool Append(SpoolRecord record, int total, int keyBytes, ref bool added)
     {
         if (_writeSegment is null || _writer is null || _writeSegment.ValidLength + total > _options.SegmentBytes)
         {
@@ -191,15 +174,7 @@ public sealed class EventSpool : IDisposable
             Flush();
         }
 
-        var span = _pending.GetSpan(total)[..total];
-        var body = span[HeaderBytes..];
-        BinaryPrimitives.WriteInt64LittleEndian(body, record.CaptureUnixMs);
-        body[8] = (byte)record.Kind;
-        BinaryPrimitives.WriteUInt16LittleEndian(body[9..], (ushort)keyBytes);
-        Encoding.UTF8.GetBytes(record.Key, body.Slice(FixedPayloadBytes, keyBytes));
-        record.Value.CopyTo(body[(FixedPayloadBytes + keyBytes)..]);
-        BinaryPrimitives.WriteUInt32LittleEndian(span, (uint)payload);
-        BinaryPrimitives.WriteUInt32LittleEndian(span[4..], Crc32.HashToUInt32(body));
+        SpoolRecordFormat.Write(record, keyBytes, _pending.GetSpan(total)[..total]);
         _pending.Advance(total);
         _pendingRecords++;
         added = true;
@@ -247,7 +222,7 @@ public sealed class EventSpool : IDisposable
                     return true;
                 }
 
-                if (TryRead(ReadHandle(segment), _readOffset, out var read, out var length, out var problem))
+                if (SpoolRecordFormat.TryRead(ReadHandle(segment), _readOffset, out var read, out var length, out var problem))
                 {
                     _peeked = (read!, length);
                     record = read!;
@@ -514,293 +489,5 @@ public sealed class EventSpool : IDisposable
             _peeked = null;
             _peekedFromCache = false;
         }
-    }
-
-    private SafeFileHandle ReadHandle(Segment segment)
-    {
-        if (_readHandleSegment != segment || _readHandle is null)
-        {
-            CloseReadHandle();
-            _readHandle = File.OpenHandle(segment.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            _readHandleSegment = segment;
-        }
-
-        return _readHandle;
-    }
-
-    private void CloseReadHandle()
-    {
-        _readHandle?.Dispose();
-        _readHandle = null;
-        _readHandleSegment = null;
-    }
-
-    private void StartSegment(long? forcedId = null)
-    {
-        CloseWriter(inBackground: _options.Fsync == SpoolFsync.Interval);
-        // Ids only grow (segment order is replay order); the directory is listed once, not at every new segment.
-        var id = forcedId ?? (_segments.Count > 0 ? _segments[^1].Id + 1 : _lastId > 0 ? _lastId + 1 : NextIdFromDisk());
-        _lastId = id;
-        var path = Path.Combine(Directory, id.ToString("D20", CultureInfo.InvariantCulture) + Extension);
-        // Unbuffered: the spool buffers appends itself (Flush), so that a failed write can be undone exactly.
-        _writer = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, 0, FileOptions.None);
-        _writeSegment = new Segment(id, path);
-        _segments.Add(_writeSegment);
-    }
-
-    private long NextIdFromDisk()
-    {
-        long max = 0;
-        foreach (var path in System.IO.Directory.EnumerateFiles(Directory, "*" + Extension))
-        {
-            if (long.TryParse(Path.GetFileNameWithoutExtension(path), NumberStyles.None, CultureInfo.InvariantCulture, out var id))
-            {
-                max = Math.Max(max, id);
-            }
-        }
-
-        return max + 1;
-    }
-
-    /// <param name="inBackground">
-    /// Interval policy, a full segment: its records go to the OS now and its fsync (then close) runs on a pool thread
-    /// after any fsync already running, so that the owner's loop never waits for the disk.
-    /// </param>
-    private void CloseWriter(bool inBackground = false)
-    {
-        if (_writer is not { } writer)
-        {
-            return;
-        }
-
-        _writer = null;
-        if (!inBackground)
-        {
-            writer.Flush(flushToDisk: _options.Fsync != SpoolFsync.Never);
-            writer.Dispose();
-            return;
-        }
-
-        writer.Flush(flushToDisk: false);
-        var path = _writeSegment?.Path ?? Directory;
-        _backgroundSync = _backgroundSync.ContinueWith(_ =>
-        {
-            try
-            {
-                writer.Flush(flushToDisk: true);
-            }
-            catch (IOException ex)
-            {
-                _logger.SpoolFsyncFailed(path, ex.Message);
-            }
-            finally
-            {
-                writer.Dispose();
-            }
-        }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
-    }
-
-    private void MaybeFsync(bool force)
-    {
-        if (_writer is null)
-        {
-            return;
-        }
-
-        _dirty = true;
-        var now = _time.GetTimestamp();
-
-        // Interval: the owner's timer calls SyncIfDue, which fsyncs off the caller's thread.
-        if (force || _options.Fsync == SpoolFsync.Always)
-        {
-            Flush();
-            _writer.Flush(flushToDisk: true);
-            _lastFsync = now;
-            _dirty = false;
-        }
-    }
-
-    private void DeleteIfDone(Segment segment)
-    {
-        var index = _segments.IndexOf(segment);
-        if (index < 0 || segment.Outstanding > 0)
-        {
-            return;
-        }
-
-        var fullyRead = segment.FullyRead || (index == _readIndex && _readOffset >= segment.ValidLength && _peeked is null);
-        if (!fullyRead || index > _readIndex)
-        {
-            return;
-        }
-
-        if (segment == _writeSegment && !_backgroundSync.IsCompleted)
-        {
-            // An fsync of this file is running: truncating now would wait for its pages to reach the disk, on the owner's
-            // loop. The segment stays as it is (its records are settled; appends go on after them) until it is drained again.
-            return;
-        }
-
-        if (segment == _writeSegment)
-        {
-            // The usual case while the producer keeps up: everything written has been read and settled. The segment is
-            // emptied in place (one truncate) instead of closed, fsynced, deleted and created again for the next append,
-            // which cost an fsync, an unlink and a create on the owner's loop every time it caught up. A crash before the
-            // truncation reaches the disk replays settled events (at-least-once), never loses one.
-            ResetWriteSegment(segment);
-            return;
-        }
-
-        if (segment == _readHandleSegment)
-        {
-            CloseReadHandle();
-        }
-
-        _segments.RemoveAt(index);
-        if (index < _readIndex)
-        {
-            _readIndex--;
-        }
-        else
-        {
-            // It was the segment being read: the next one starts at offset 0.
-            _readOffset = 0;
-        }
-
-        _bytes -= segment.ValidLength;
-        if (_bytes < 0 || _segments.Count == 0)
-        {
-            _bytes = _segments.Sum(s => s.ValidLength);
-        }
-
-        TryDelete(segment.Path);
-    }
-
-    private void ResetWriteSegment(Segment segment)
-    {
-        _writer?.SetLength(0); // the position moves back to 0
-        _bytes -= segment.ValidLength;
-        if (_bytes < 0 || _segments.Count == 1)
-        {
-            _bytes = _segments.Sum(s => s == segment ? 0 : s.ValidLength);
-        }
-
-        segment.ValidLength = 0;
-        segment.Records = 0;
-        segment.Read = 0;
-        _readOffset = 0;
-        _dirty = true;
-    }
-
-    private void TryDelete(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (IOException ex)
-        {
-            _logger.SpoolDeleteFailed(path, ex.Message);
-        }
-        catch (UnauthorizedAccessException ex)
-        {
-            _logger.SpoolDeleteFailed(path, ex.Message);
-        }
-    }
-
-    private void Scan(Segment segment)
-    {
-        long offset = 0;
-        using var handle = File.OpenHandle(segment.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        var length = RandomAccess.GetLength(handle);
-        while (offset < length)
-        {
-            if (!TryRead(handle, offset, out _, out var recordLength, out var problem))
-            {
-                _logger.SpoolCorrupt(segment.Path, offset, problem!);
-                break;
-            }
-
-            offset += recordLength;
-            segment.Records++;
-        }
-
-        segment.ValidLength = offset;
-    }
-
-    private static bool TryRead(SafeFileHandle handle, long offset, out SpoolRecord? record, out int length, out string? problem)
-    {
-        record = null;
-        length = 0;
-        var fileLength = RandomAccess.GetLength(handle);
-        Span<byte> header = stackalloc byte[HeaderBytes];
-        if (fileLength - offset < HeaderBytes || RandomAccess.Read(handle, header, offset) < HeaderBytes)
-        {
-            problem = $"truncated header ({fileLength - offset} bytes left)";
-            return false;
-        }
-
-        var payloadLength = BinaryPrimitives.ReadUInt32LittleEndian(header);
-        var crc = BinaryPrimitives.ReadUInt32LittleEndian(header[4..]);
-        if (payloadLength < FixedPayloadBytes || payloadLength > MaxRecordBytes)
-        {
-            problem = $"impossible record length {payloadLength}";
-            return false;
-        }
-
-        if (fileLength - offset - HeaderBytes < payloadLength)
-        {
-            problem = $"truncated record (needs {payloadLength} bytes, {fileLength - offset - HeaderBytes} left)";
-            return false;
-        }
-
-        var payload = new byte[payloadLength];
-        if (RandomAccess.Read(handle, payload, offset + HeaderBytes) < payloadLength)
-        {
-            problem = "short read";
-            return false;
-        }
-
-        if (Crc32.HashToUInt32(payload) != crc)
-        {
-            problem = "checksum mismatch";
-            return false;
-        }
-
-        var keyLength = BinaryPrimitives.ReadUInt16LittleEndian(payload.AsSpan(9));
-        if (FixedPayloadBytes + keyLength > payloadLength)
-        {
-            problem = "key longer than record";
-            return false;
-        }
-
-        var capture = BinaryPrimitives.ReadInt64LittleEndian(payload);
-        var kind = (EventKind)payload[8];
-        var key = Encoding.UTF8.GetString(payload, FixedPayloadBytes, keyLength);
-        var value = payload.AsSpan(FixedPayloadBytes + keyLength).ToArray();
-        record = new SpoolRecord(key, value, kind, capture);
-        length = HeaderBytes + (int)payloadLength;
-        problem = null;
-        return true;
-    }
-
-
-
-
-    private sealed class Segment(long id, string path)
-    {
-        public long Id { get; } = id;
-
-        public string Path { get; } = path;
-
-        public long ValidLength { get; set; }
-
-        public long Records { get; set; }
-
-        public long Read { get; set; }
-
-        public long Outstanding { get; set; }
-
-        public bool FullyRead { get; set; }
     }
 }
