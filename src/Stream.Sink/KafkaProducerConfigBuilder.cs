@@ -13,16 +13,12 @@ public static class KafkaProducerConfigBuilder
     public static ProducerConfig Build(KafkaSinkOptions options, string bootstrapServers)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (!KafkaEnums.TryParseAcks(options.Acks, out var acks))
-        {
-            throw new ArgumentException($"Sink:Kafka:Acks '{options.Acks}' is not valid: use {KafkaEnums.AcksChoices}.", nameof(options));
-        }
-
         var config = new ProducerConfig
         {
             BootstrapServers = bootstrapServers,
             ClientId = options.ClientId,
-            Acks = acks,
+            Acks = KafkaEnums.TryParseAcks(options.Acks, out var acks) ? acks
+                : throw new ArgumentException($"Sink:Kafka:Acks '{options.Acks}' is not valid: use {KafkaEnums.AcksChoices}.", nameof(options)),
             EnableIdempotence = options.EnableIdempotence,
             LingerMs = options.LingerMs,
             QueueBufferingMaxMessages = options.QueueBufferingMaxMessages,
