@@ -142,8 +142,9 @@ public static class SinkBenchmark
         var metrics = new SinkMetrics(meters);
         var frames = Channel.CreateBounded<TrackedFrame>(new BoundedChannelOptions(64) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = true });
         var status = Channel.CreateBounded<CameraStatusChange>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = true });
+        await using var redis = new RedisConnection(sinkOptions.Redis);
         using var sink = new SinkService(Microsoft.Extensions.Options.Options.Create(sinkOptions), frames.Reader, status.Reader,
-            new EventSpoolFactory(sinkOptions.Spool, loggerFactory, TimeProvider.System), KafkaProducerFactory.Instance, metrics, loggerFactory);
+            new EventSpoolFactory(sinkOptions.Spool, loggerFactory, TimeProvider.System), KafkaProducerFactory.Instance, redis, metrics, loggerFactory);
         await sink.StartAsync(cancellationToken).ConfigureAwait(false);
         await sink.BootstrapServers.ConfigureAwait(false);
         var cameras = Enumerable.Range(0, options.Cameras).Select(i => "cam-" + i.ToString(CultureInfo.InvariantCulture)).ToArray();

@@ -14,9 +14,10 @@ namespace Streaming.Sink;
 /// Caches recent frames in Redis as JPEG under <c>{prefix}:{camera}:{seq}</c> with a TTL, keeps a per-camera index of
 /// recent frames (<c>{prefix}:{camera}:index</c>, a sorted set scored by sequence, trimmed to IndexLength) and
 /// <c>{prefix}:{camera}:latest</c> (the newest frame's key). Encoding runs off the hot path on a bounded queue: when the
-/// queue is full, or Redis is down, frames are skipped and counted (attempted = stored + skipped). One
-/// <see cref="ConnectionMultiplexer"/> per process, which reconnects by itself (AbortOnConnectFail = false).
-/// Owns every frame handed to <see cref="TryEnqueue"/> and disposes it once encoded or skipped.
+/// queue is full, or Redis is down, frames are skipped and counted (attempted = stored + skipped). It writes through the
+/// process's one Redis connection (<see cref="RedisConnection"/>, shared with the snapshots and the health probe; it
+/// reconnects by itself), which it neither opens nor closes. Owns every frame handed to <see cref="TryEnqueue"/> and
+/// disposes it once encoded or skipped.
 /// </summary>
 public sealed class RedisFrameStore : IAsyncDisposable
 {
@@ -28,18 +29,18 @@ public sealed class RedisFrameStore : IAsyncDisposable
     private readonly SemaphoreSlim _inFlight = new(64, 64);
     private readonly Task[] _workers;
     private readonly TimeSpan _ttl;
-    private readonly ConfigurationOptions _configuration;
+    private readonly RedisConnection _redis;
+    private readonly EventHandler<ConnectionFailedEventArgs> _onFailed;
+    private readonly EventHandler<ConnectionFailedEventArgs> _onRestored;
 
     // StackExchange.Redis tasks have been seen to never complete (a connection closed under them): nothing here waits
     // on Redis without a bound, so a stuck command costs one skipped frame, never a stuck shutdown.
     private readonly TimeSpan _connectWait;
     private readonly TimeSpan _writeWait;
-    private ConnectionMultiplexer? _redis; // set once connected; read with Volatile.Read, taken out with Interlocked
-    private volatile Task _connecting = Task.CompletedTask;
-    private volatile bool _disposed;
+    private volatile Task _connecting = Task.CompletedTask; // the connection's first attempt over and its events followed
+    private IConnectionMultiplexer? _subscribed; // whose events the store follows, until it is disposed
     private int _downLogged;
     private readonly TimeProvider _time;
-    private volatile bool _authFailed; // the server refused the credentials: frames are skipped as auth_failed
     private long _authLoggedAt = long.MinValue;
 
     // Redis connected but answering nothing (a stopped server, a network that holds the bytes): set by a write that timed
@@ -49,16 +50,18 @@ public sealed class RedisFrameStore : IAsyncDisposable
     private long _lastStored; // timestamp of the last frame Redis acknowledged; 0 before the first
     private int _probing; // 1 while the probe write is out
 
-    private RedisFrameStore(RedisSinkOptions options, SinkMetrics metrics, ILogger logger, TimeProvider time)
+    private RedisFrameStore(RedisSinkOptions options, RedisConnection redis, SinkMetrics metrics, ILogger logger, TimeProvider time)
     {
         _time = time;
+        _redis = redis;
+        _onFailed = (_, e) => OnConnectionFailed(e);
+        _onRestored = (_, _) => OnConnectionRestored();
         _options = options;
         _metrics = metrics;
         _logger = logger;
         _ttl = TimeSpan.FromSeconds(options.FrameTtlSeconds);
-        _configuration = options.ToConfigurationOptions();
-        _connectWait = TimeSpan.FromMilliseconds(_configuration.ConnectTimeout) + TimeSpan.FromSeconds(5);
-        _writeWait = TimeSpan.FromMilliseconds(_configuration.AsyncTimeout) + TimeSpan.FromSeconds(5);
+        _connectWait = redis.ConnectTimeout + TimeSpan.FromSeconds(5);
+        _writeWait = redis.AnswerTimeout + TimeSpan.FromSeconds(5);
         _queue = Channel.CreateBounded<Frame>(new BoundedChannelOptions(options.EncodeQueue)
         {
             // TryWrite fails when full: the caller skips and counts the frame (never blocks the hot path).
@@ -76,54 +79,51 @@ public sealed class RedisFrameStore : IAsyncDisposable
     }
 
     /// <summary>
-    /// Starts the encode workers and connects to Redis in the background, so the sink takes frames at once: until the
-    /// first connection is made (and whenever Redis is down later) frames are skipped and counted. The multiplexer
-    /// reconnects by itself.
+    /// Starts the encode workers over <paramref name="redis"/>, still connecting or not, so the sink takes frames at once:
+    /// frames queue (bounded) while its first connection attempt is made, and are skipped and counted whenever Redis is
+    /// down after it. The connection reconnects by itself.
     /// </summary>
-    public static RedisFrameStore Start(RedisSinkOptions options, SinkMetrics metrics, ILogger<RedisFrameStore> logger, TimeProvider? time = null)
+    public static RedisFrameStore Start(RedisSinkOptions options, RedisConnection redis, SinkMetrics metrics, ILogger<RedisFrameStore> logger, TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(redis);
         ArgumentNullException.ThrowIfNull(metrics);
         ArgumentNullException.ThrowIfNull(logger);
-        var store = new RedisFrameStore(options, metrics, logger, time ?? TimeProvider.System);
-        store._connecting = store.ConnectInBackgroundAsync();
+        ArgumentNullException.ThrowIfNull(time);
+        var store = new RedisFrameStore(options, redis, metrics, logger, time);
+        store._connecting = store.FollowConnectionAsync();
         return store;
     }
 
     /// <summary>Completes once the first connection attempt is over (connected or not; it keeps retrying by itself).</summary>
     public Task Connecting => _connecting;
 
-    private async Task ConnectInBackgroundAsync()
+    /// <summary>Once the connection's first attempt is over: says how it went, and follows its failures and returns.</summary>
+    private async Task FollowConnectionAsync()
     {
-        // The first attempt's failure (a wrong password, say) is only told through the connect log, before the events below
-        // can be subscribed: the log is read for it once.
-        using var connectLog = new StringWriter(System.Globalization.CultureInfo.InvariantCulture);
-        var redis = await ConnectionMultiplexer.ConnectAsync(_configuration, connectLog).ConfigureAwait(false);
-        _logger.RedisConnecting(_options.DescribeEndpoints(), redis.IsConnected);
-        if (!redis.IsConnected && IsAuthenticationFailure(connectLog.ToString()))
+        await _redis.Connecting.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        _logger.RedisConnecting(_redis.Endpoints, _redis.IsConnected);
+        if (!_redis.IsConnected && _redis.AuthenticationFailed)
         {
-            OnAuthenticationFailed(_options.DescribeEndpoints());
+            OnAuthenticationFailed(_redis.Endpoints);
         }
 
-        redis.ConnectionFailed += (_, e) => OnConnectionFailed(e);
-        redis.ConnectionRestored += (_, e) => OnConnectionRestored(e);
-        Volatile.Write(ref _redis, redis);
-
-        // Disposed while connecting: whichever side takes the connection out of _redis closes it (exactly one does).
-        if (_disposed && Interlocked.CompareExchange(ref _redis, null, redis) == redis)
+        if (_redis.Multiplexer is { } multiplexer)
         {
-            await redis.DisposeAsync().ConfigureAwait(false);
+            multiplexer.ConnectionFailed += _onFailed;
+            multiplexer.ConnectionRestored += _onRestored;
+            _subscribed = multiplexer;
         }
     }
 
-    public bool IsConnected => Volatile.Read(ref _redis)?.IsConnected == true;
+    public bool IsConnected => _redis.IsConnected;
 
     /// <summary>
     /// Why frames are skipped right now (<c>auth_failed</c>, <c>redis_down</c>, <c>timeout</c>: the reasons of
     /// <c>stream.sink.redis_frames_skipped</c>), or null while Redis stores them.
     /// </summary>
     public string? SkippingBecause =>
-        _authFailed ? SinkMetrics.SkipAuthFailed
+        _redis.AuthenticationFailed ? SinkMetrics.SkipAuthFailed
         : Volatile.Read(ref _stalledSince) != 0 ? SinkMetrics.SkipTimeout
         : _connecting.IsCompleted && !IsConnected ? SinkMetrics.SkipRedisDown
         : null;
@@ -132,7 +132,7 @@ public sealed class RedisFrameStore : IAsyncDisposable
     public TimeSpan? SinceLastStored => Volatile.Read(ref _lastStored) is var stored and not 0 ? _time.GetElapsedTime(stored) : null;
 
     /// <summary>How long a write waits for Redis's answer before the frame counts as skipped (timeout).</summary>
-    public TimeSpan AnswerTimeout => TimeSpan.FromMilliseconds(_configuration.AsyncTimeout);
+    public TimeSpan AnswerTimeout => _redis.AnswerTimeout;
 
     public string FrameKey(string cameraId, long sequence, long epoch = 0) => EventMessage.FrameKeyFor(_options.KeyPrefix, cameraId, sequence, epoch);
 
@@ -159,8 +159,8 @@ public sealed class RedisFrameStore : IAsyncDisposable
     }
 
     /// <summary>
-    /// Encodes and stores what is queued (frames queued while the first connection is being made wait for it), then
-    /// closes the connection; one still being made with nothing queued is closed when it is made.
+    /// Encodes and stores what is queued (frames queued while the first connection is being made wait for it), and stops
+    /// following the connection; the connection itself is the host's (<see cref="RedisConnection"/>) and stays open.
     /// </summary>
     public async ValueTask DisposeAsync()
     {
@@ -174,12 +174,11 @@ public sealed class RedisFrameStore : IAsyncDisposable
             await _inFlight.WaitAsync().ConfigureAwait(false);
         }
 
-        _disposed = true;
-        if (Interlocked.Exchange(ref _redis, null) is { } redis)
+        await _connecting.WaitAsync(_connectWait).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (Interlocked.Exchange(ref _subscribed, null) is { } multiplexer)
         {
-            // Every write has finished or timed out: nothing is left for the close to wait for.
-            await redis.CloseAsync(allowCommandsToComplete: false).WaitAsync(_connectWait).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            await redis.DisposeAsync().ConfigureAwait(false);
+            multiplexer.ConnectionFailed -= _onFailed;
+            multiplexer.ConnectionRestored -= _onRestored;
         }
     }
 
@@ -287,7 +286,7 @@ public sealed class RedisFrameStore : IAsyncDisposable
     {
         try
         {
-            var db = Volatile.Read(ref _redis)!.GetDatabase();
+            var db = _redis.Multiplexer!.GetDatabase();
             var batch = db.CreateBatch();
             var set = batch.StringSetAsync(key, new ReadOnlyMemory<byte>(jpeg.Buffer, 0, jpeg.Length), _ttl);
             // Scored so that a later run of the camera sorts after an earlier one (epoch x 1000 + seq is exact in a double,
@@ -358,17 +357,11 @@ public sealed class RedisFrameStore : IAsyncDisposable
     /// out and none got an answer since: the connections the client opens again are accepted and never answered either),
     /// or it is away.
     /// </summary>
-    private string DownReason => _authFailed ? SinkMetrics.SkipAuthFailed : Volatile.Read(ref _stalledSince) != 0 ? SinkMetrics.SkipTimeout : SinkMetrics.SkipRedisDown;
-
-    /// <summary>Whether a StackExchange.Redis message or connect log tells of refused credentials.</summary>
-    public static bool IsAuthenticationFailure(string text) =>
-        text.Contains("AuthenticationFailure", StringComparison.Ordinal) || text.Contains("WRONGPASS", StringComparison.Ordinal) ||
-        text.Contains("NOAUTH", StringComparison.Ordinal) || text.Contains("invalid password", StringComparison.OrdinalIgnoreCase);
+    private string DownReason => _redis.AuthenticationFailed ? SinkMetrics.SkipAuthFailed : Volatile.Read(ref _stalledSince) != 0 ? SinkMetrics.SkipTimeout : SinkMetrics.SkipRedisDown;
 
     /// <summary>One warning naming the cause and the fix, repeated at most once a minute while the server keeps refusing.</summary>
     private void OnAuthenticationFailed(string endpoint)
     {
-        _authFailed = true;
         var now = _time.GetTimestamp();
         var last = Interlocked.Read(ref _authLoggedAt);
         if ((last == long.MinValue || _time.GetElapsedTime(last, now) >= TimeSpan.FromMinutes(1)) &&
@@ -380,13 +373,14 @@ public sealed class RedisFrameStore : IAsyncDisposable
 
     private void OnConnectionFailed(ConnectionFailedEventArgs e)
     {
-        if (e.FailureType == ConnectionFailureType.AuthenticationFailure || (e.Exception is { } ex && IsAuthenticationFailure(ex.Message)))
+        // The connection has taken note of a refused AUTH before this runs (its handler was attached first).
+        if (RedisConnection.IsAuthenticationFailure(e))
         {
             OnAuthenticationFailed(e.EndPoint?.ToString() ?? _options.DescribeEndpoints());
             return;
         }
 
-        if (_authFailed)
+        if (_redis.AuthenticationFailed)
         {
             // The connection a refused AUTH leaves behind closes: that is the same problem, already said.
             return;
@@ -409,9 +403,8 @@ public sealed class RedisFrameStore : IAsyncDisposable
         }
     }
 
-    private void OnConnectionRestored(ConnectionFailedEventArgs e)
+    private void OnConnectionRestored()
     {
-        _authFailed = false;
         if (Interlocked.Exchange(ref _downLogged, 0) == 1)
         {
             _logger.RedisBack();

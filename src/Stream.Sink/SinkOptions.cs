@@ -185,12 +185,21 @@ public sealed class RedisSinkOptions
     [Range(1, 64)]
     public int EncodeWorkers { get; set; } = 1;
 
-    /// <summary>Builds the StackExchange.Redis options (reconnects by itself: AbortOnConnectFail = false).</summary>
+    /// <summary>
+    /// Builds the StackExchange.Redis options: reconnects by itself (AbortOnConnectFail = false), client name "stream"
+    /// unless the string names one, and no pub/sub connection beside the one for commands (the pipeline subscribes to
+    /// nothing) unless the string sets its own command map: one TCP connection per process.
+    /// </summary>
     public StackExchange.Redis.ConfigurationOptions ToConfigurationOptions()
     {
         var options = StackExchange.Redis.ConfigurationOptions.Parse(Configuration);
         options.AbortOnConnectFail = false;
-        options.ClientName ??= "stream-sink";
+        options.ClientName ??= "stream";
+        if (options.CommandMap == StackExchange.Redis.CommandMap.Default)
+        {
+            options.CommandMap = StackExchange.Redis.CommandMap.Create(new HashSet<string>(StringComparer.OrdinalIgnoreCase) { "SUBSCRIBE" }, available: false);
+        }
+
         if (!string.IsNullOrEmpty(Password))
         {
             options.Password = Password;

@@ -18,6 +18,7 @@ public sealed class SinkService : PipelineStage
     private readonly ChannelReader<CameraStatusChange> _status;
     private readonly EventSpoolFactory _spools;
     private readonly IKafkaProducerFactory _producers;
+    private readonly RedisConnection _redis;
     private readonly SinkMetrics _metrics;
     private readonly ILogger<SinkService> _logger;
     private readonly ILoggerFactory _loggerFactory;
@@ -35,7 +36,7 @@ public sealed class SinkService : PipelineStage
     private ClipWriter? _clipWriter;
 
     public SinkService(IOptions<SinkOptions> options, ChannelReader<TrackedFrame> frames, ChannelReader<CameraStatusChange> status,
-        EventSpoolFactory spools, IKafkaProducerFactory producers, SinkMetrics metrics, ILoggerFactory loggerFactory, FrameLatency? latency = null, TimeProvider? time = null, WorkerIdentity? worker = null,
+        EventSpoolFactory spools, IKafkaProducerFactory producers, RedisConnection redis, SinkMetrics metrics, ILoggerFactory loggerFactory, FrameLatency? latency = null, TimeProvider? time = null, WorkerIdentity? worker = null,
         ICameraClips? clips = null, IOptions<ClipOptions>? clipOptions = null, ClipMetrics? clipMetrics = null)
     {
         // Event clips (ClipWriter): only with a camera registry that keeps clip buffers, and Clips:Enabled.
@@ -49,6 +50,7 @@ public sealed class SinkService : PipelineStage
         _frames = frames ?? throw new ArgumentNullException(nameof(frames));
         _spools = spools ?? throw new ArgumentNullException(nameof(spools));
         _producers = producers ?? throw new ArgumentNullException(nameof(producers));
+        _redis = redis ?? throw new ArgumentNullException(nameof(redis));
         _status = status ?? throw new ArgumentNullException(nameof(status));
         _metrics = metrics ?? throw new ArgumentNullException(nameof(metrics));
         _loggerFactory = loggerFactory ?? throw new ArgumentNullException(nameof(loggerFactory));
@@ -90,7 +92,7 @@ public sealed class SinkService : PipelineStage
 
             publisher = new KafkaEventPublisher(_options.Kafka, _spools.Open(), bootstrap, _producers, _metrics, _loggerFactory, _time);
             _publisher = publisher;
-            store = RedisFrameStore.Start(_options.Redis, _metrics, _loggerFactory.CreateLogger<RedisFrameStore>(), _time);
+            store = RedisFrameStore.Start(_options.Redis, _redis, _metrics, _loggerFactory.CreateLogger<RedisFrameStore>(), _time);
             _store = store;
             _bootstrap.TrySetResult(bootstrap);
             if (_cameraClips is not null)

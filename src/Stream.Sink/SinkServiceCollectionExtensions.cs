@@ -12,7 +12,8 @@ public static class SinkServiceCollectionExtensions
     /// <summary>
     /// Registers the Sink stage: <see cref="SinkOptions"/> bound from the <c>Sink</c> section (unknown keys rejected, validated at start with
     /// one-line errors), the event spool's opener (<see cref="EventSpoolFactory"/>) and the
-    /// Kafka producer's (<see cref="IKafkaProducerFactory"/>, librdkafka unless one is registered before), <see cref="SinkMetrics"/>, and <see cref="SinkService"/> as a hosted service (also resolvable
+    /// Kafka producer's (<see cref="IKafkaProducerFactory"/>, librdkafka unless one is registered before), the process's one
+    /// Redis connection (<see cref="RedisConnection"/>), <see cref="SinkMetrics"/>, and <see cref="SinkService"/> as a hosted service (also resolvable
     /// as itself). Needs the pipeline channels (<c>AddPipelineChannels</c>) and metrics (<c>AddMetrics</c>).
     /// </summary>
     public static IServiceCollection AddSink(this IServiceCollection services, IConfiguration configuration)
@@ -26,6 +27,9 @@ public static class SinkServiceCollectionExtensions
         services.AddSingleton(sp => new EventSpoolFactory(sp.GetRequiredService<IOptions<SinkOptions>>().Value.Spool,
             sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<IKafkaProducerFactory>(KafkaProducerFactory.Instance);
+
+        // The process's one Redis connection: the frame cache, the snapshots and the health probe share it; the host disposes it.
+        services.AddSingleton(sp => new RedisConnection(sp.GetRequiredService<IOptions<SinkOptions>>().Value.Redis));
         services.AddSingleton<SinkMetrics>();
         services.AddSingleton<ClipMetrics>();
         services.TryAddSingleton<Streaming.Core.FrameLatency>();

@@ -22,10 +22,7 @@ public sealed class RedisFaultTests(ITestOutputHelper output)
         await using var redis = new RedisServerFixture();
         await redis.InitializeAsync();
         await using var proxy = new FaultProxy("127.0.0.1", redis.Port);
-        var config = StreamProcess.Config(StreamProcess.FileCamera("cam-1", maxFps: 5), StreamProcess.FileCamera("cam-2", maxFps: 5));
-        await using var run = StreamProcess.Start(config, ["Sink:Redis:Configuration=" + proxy.Endpoint, "Sink:Redis:EveryNthFrame=2"], output: output);
-        await run.WaitReadyAsync();
-        await run.WaitUntilAsync(async () => (await run.MetricsAsync()).Sum(Stored) > 5, TimeSpan.FromSeconds(60), "frames stored in Redis");
+        await using var run = await StartStoringAsync(proxy.Endpoint);
 
         // Redis stops answering: the connection stays open, every byte is held (as SIGSTOP on redis-server did).
         var m0 = await run.MetricsAsync();
@@ -87,10 +84,7 @@ public sealed class RedisFaultTests(ITestOutputHelper output)
         await using var redis = new RedisServerFixture();
         await redis.InitializeAsync();
         await using var proxy = new FaultProxy("127.0.0.1", redis.Port);
-        var config = StreamProcess.Config(StreamProcess.FileCamera("cam-1", maxFps: 5), StreamProcess.FileCamera("cam-2", maxFps: 5));
-        await using var run = StreamProcess.Start(config, ["Sink:Redis:Configuration=" + proxy.Endpoint, "Sink:Redis:EveryNthFrame=2"], output: output);
-        await run.WaitReadyAsync();
-        await run.WaitUntilAsync(async () => (await run.MetricsAsync()).Sum(Stored) > 5, TimeSpan.FromSeconds(60), "frames stored in Redis");
+        await using var run = await StartStoringAsync(proxy.Endpoint);
 
         var m0 = await run.MetricsAsync();
         var clock = Stopwatch.StartNew();
@@ -123,6 +117,65 @@ public sealed class RedisFaultTests(ITestOutputHelper output)
         proxy.Heal();
         await run.SignalAsync("TERM");
         Assert.Equal(0, await run.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+    }
+
+    /// <summary>
+    /// One Redis connection per process (issue 25): the frame cache, the health probe and the page's snapshots all talk to
+    /// Redis, and the server itself, asked with CLIENT LIST, sees one client of the process (named "stream"), not one each.
+    /// </summary>
+    [Fact]
+    public async Task The_frame_cache_the_health_probe_and_the_snapshots_share_one_redis_connection()
+    {
+        await using var redis = new RedisServerFixture();
+        await redis.InitializeAsync();
+        await using var run = await StartStoringAsync(redis.Configuration);
+
+        // All three at work: frames stored (above), the probe's PING answered, an event's picture read back for the page.
+        await run.WaitUntilAsync(async () => (await ReadyzAsync(run)).Redis.StartsWith("Healthy: Redis reachable", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(30), "the health probe's PING answered");
+        string? shown = null;
+        await run.WaitUntilAsync(async () =>
+        {
+            foreach (var e in (await EventsAsync(run)).Where(e => e.FrameKey is not null))
+            {
+                using var response = await run.SendAsync(new HttpRequestMessage(HttpMethod.Get, $"/api/events/{e.Id}/snapshot.jpg"));
+                if (response.StatusCode == HttpStatusCode.OK && response.Content.Headers.ContentType?.MediaType == "image/jpeg")
+                {
+                    shown = e.Id;
+                    return true;
+                }
+            }
+
+            return false;
+        }, TimeSpan.FromSeconds(120), "an event's snapshot read from Redis");
+
+        await using var admin = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.Configuration + ",name=stream-test");
+        var clients = ((string?)await admin.GetDatabase().ExecuteAsync("CLIENT", "LIST") ?? "").Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var ours = clients.Where(c => !c.Contains(" name=stream-test ", StringComparison.Ordinal)).ToList();
+        output.WriteLine($"snapshot of event {shown} shown; CLIENT LIST:\n" + string.Join('\n', clients));
+        var only = Assert.Single(ours);
+        Assert.Contains(" name=stream ", only, StringComparison.Ordinal);
+
+        await run.SignalAsync("TERM");
+        Assert.Equal(0, await run.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+    }
+
+    /// <summary>`stream run` with two file cameras at 5 fps, every second frame to the Redis at <paramref name="endpoint"/>, once it stored a few.</summary>
+    private async Task<StreamProcess> StartStoringAsync(string endpoint)
+    {
+        var config = StreamProcess.Config(StreamProcess.FileCamera("cam-1", maxFps: 5), StreamProcess.FileCamera("cam-2", maxFps: 5));
+        var run = StreamProcess.Start(config, ["Sink:Redis:Configuration=" + endpoint, "Sink:Redis:EveryNthFrame=2"], output: output);
+        try
+        {
+            await run.WaitReadyAsync();
+            await run.WaitUntilAsync(async () => (await run.MetricsAsync()).Sum(Stored) > 5, TimeSpan.FromSeconds(60), "frames stored in Redis");
+            return run;
+        }
+        catch
+        {
+            await run.DisposeAsync();
+            throw;
+        }
     }
 
     internal static async Task<(HttpStatusCode Status, string Redis)> ReadyzAsync(StreamProcess run)

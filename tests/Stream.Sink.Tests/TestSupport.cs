@@ -73,8 +73,9 @@ internal sealed class SinkHarness : IAsyncDisposable
         Frames = Channel.CreateBounded<TrackedFrame>(new BoundedChannelOptions(64) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = true });
         Status = Channel.CreateBounded<CameraStatusChange>(new BoundedChannelOptions(64) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = true });
         Metrics = new SinkMetrics(_meters);
+        Redis = new RedisConnection(options.Redis);
         Service = new SinkService(Microsoft.Extensions.Options.Options.Create(options), Frames.Reader, Status.Reader,
-            new EventSpoolFactory(options.Spool, Logger.Factory, TimeProvider.System), KafkaProducerFactory.Instance, Metrics, Logger.Factory);
+            new EventSpoolFactory(options.Spool, Logger.Factory, TimeProvider.System), KafkaProducerFactory.Instance, Redis, Metrics, Logger.Factory);
     }
 
     public SinkOptions Options { get; }
@@ -84,6 +85,9 @@ internal sealed class SinkHarness : IAsyncDisposable
     public Channel<CameraStatusChange> Status { get; }
 
     public SinkMetrics Metrics { get; }
+
+    /// <summary>The Redis connection the sink writes through (the host's, in the pipeline); disposed with the harness.</summary>
+    public RedisConnection Redis { get; }
 
     public ListLogger<SinkService> Logger { get; } = new();
 
@@ -152,6 +156,7 @@ internal sealed class SinkHarness : IAsyncDisposable
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         await Service.StopAsync(cts.Token);
         Service.Dispose();
+        await Redis.DisposeAsync();
         _meters.Dispose();
     }
 }

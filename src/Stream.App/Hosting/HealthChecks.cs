@@ -216,8 +216,9 @@ internal static class HealthChecks
 
 /// <summary>
 /// Probes Kafka (cluster metadata through an admin client, with the sink's own client settings and bootstrap servers)
-/// and Redis (PING) every few seconds, off the request path, and publishes <c>stream.sink.kafka_reachable</c> (1/0).
-/// A probe's own connections are the only cost; the sink's producer and Redis connection are untouched.
+/// and Redis (PING, on the process's one Redis connection, <see cref="RedisConnection"/>) every few seconds, off the
+/// request path, and publishes <c>stream.sink.kafka_reachable</c> (1/0). The admin client is the probe's own; the sink's
+/// producer is untouched.
 /// </summary>
 internal sealed class DependencyProbe : BackgroundService
 {
@@ -226,13 +227,14 @@ internal sealed class DependencyProbe : BackgroundService
     private readonly SinkService _sink;
     private readonly SinkOptions _options;
     private readonly TimeProvider _time;
+    private readonly RedisConnection _redis;
     private IAdminClient? _admin;
-    private ConnectionMultiplexer? _redis;
     private int _disposed;
 
-    public DependencyProbe(SinkService sink, IOptions<SinkOptions> options, IMeterFactory meters, TimeProvider time)
+    public DependencyProbe(SinkService sink, RedisConnection redis, IOptions<SinkOptions> options, IMeterFactory meters, TimeProvider time)
     {
         _sink = sink;
+        _redis = redis;
         _options = options.Value;
         _time = time;
         var meter = meters.Create(Telemetry.SinkMeter);
@@ -288,13 +290,10 @@ internal sealed class DependencyProbe : BackgroundService
 
         var config = new AdminClientConfig(KafkaProducerConfigBuilder.Build(_options.Kafka, bootstrap)) { ClientId = "stream-health" };
         _admin = new AdminClientBuilder(config).SetLogHandler((_, _) => { }).SetErrorHandler((_, _) => { }).Build();
-        var redisConfig = _options.Redis.ToConfigurationOptions();
-        redisConfig.ClientName = "stream-health";
-        redisConfig.ConnectTimeout = (int)ProbeTimeout.TotalMilliseconds;
         using var timer = new PeriodicTimer(Interval, _time);
         do
         {
-            await Task.WhenAll(ProbeKafkaAsync(bootstrap, stoppingToken), ProbeRedisAsync(redisConfig, stoppingToken)).ConfigureAwait(false);
+            await Task.WhenAll(ProbeKafkaAsync(bootstrap, stoppingToken), ProbeRedisAsync(stoppingToken)).ConfigureAwait(false);
         }
         while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
     }
@@ -330,13 +329,14 @@ internal sealed class DependencyProbe : BackgroundService
     /// also fails a command with a cancelled task or "Reading is not allowed after reader was completed" when a stalled
     /// connection is torn down, and an exception that left this loop used to stop the whole host (issue 24).
     /// </summary>
-    private async Task ProbeRedisAsync(ConfigurationOptions config, CancellationToken cancellationToken)
+    private async Task ProbeRedisAsync(CancellationToken cancellationToken)
     {
-        using var connectLog = new StringWriter(System.Globalization.CultureInfo.InvariantCulture);
         try
         {
-            _redis ??= await ConnectionMultiplexer.ConnectAsync(config, connectLog).WaitAsync(ProbeTimeout + ProbeTimeout, cancellationToken).ConfigureAwait(false);
-            var rtt = await _redis.GetDatabase().PingAsync().WaitAsync(ProbeTimeout, cancellationToken).ConfigureAwait(false);
+            // The connection's first attempt (in the background since the start) is waited for as a connect used to be.
+            await _redis.Connecting.WaitAsync(ProbeTimeout + ProbeTimeout, cancellationToken).ConfigureAwait(false);
+            var redis = _redis.Multiplexer ?? throw new ObjectDisposedException(nameof(RedisConnection));
+            var rtt = await redis.GetDatabase().PingAsync().WaitAsync(ProbeTimeout, cancellationToken).ConfigureAwait(false);
             Redis = new(true, $"Redis reachable (ping {rtt.TotalMilliseconds:0.0} ms)");
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -345,8 +345,8 @@ internal sealed class DependencyProbe : BackgroundService
         }
         catch (Exception ex)
         {
-            var endpoints = string.Join(",", config.EndPoints);
-            Redis = RedisFrameStore.IsAuthenticationFailure(connectLog + " " + ex)
+            var endpoints = _redis.Endpoints;
+            Redis = _redis.AuthenticationFailed || RedisConnection.IsAuthenticationFailure(ex.ToString())
                 ? new(false, $"authentication failed at {endpoints}", AuthFailed: true)
                 : ex is TimeoutException or RedisTimeoutException
                     ? new(false, $"no answer from {endpoints} within {ProbeTimeout.TotalSeconds:0} s")
@@ -363,7 +363,6 @@ internal sealed class DependencyProbe : BackgroundService
         }
 
         _admin?.Dispose();
-        _redis?.Dispose();
         base.Dispose();
     }
 }

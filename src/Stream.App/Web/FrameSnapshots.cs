@@ -8,16 +8,13 @@ namespace Streaming.App.Web;
 
 /// <summary>
 /// The picture of an event, read back from the Redis frame cache the sink fills (<c>frame_key</c> of the event) and
-/// drawn with the event's box. The sink's connection is its own (Stream.Sink knows nothing of the web), so this
-/// opens a second one, and only when the first snapshot is asked for: a run nobody looks at has one. Every Redis
-/// wait is bounded.
+/// drawn with the event's box. It reads through the process's one Redis connection (<see cref="RedisConnection"/>, the
+/// sink's). Every Redis wait is bounded.
 /// </summary>
-internal sealed class FrameSnapshots(IOptions<SinkOptions> sink) : IAsyncDisposable
+internal sealed class FrameSnapshots(IOptions<SinkOptions> sink, RedisConnection connection)
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(3);
     private readonly RedisSinkOptions _options = sink.Value.Redis;
-    private readonly SemaphoreSlim _connectGate = new(1, 1);
-    private ConnectionMultiplexer? _redis;
 
     /// <summary>The event's JPEG with its box drawn; or the HTTP status and one-line reason why there is none.</summary>
     public async Task<(byte[]? Jpeg, int Status, string? Reason)> GetAsync(EventMessage e, CancellationToken cancellationToken)
@@ -30,7 +27,9 @@ internal sealed class FrameSnapshots(IOptions<SinkOptions> sink) : IAsyncDisposa
         RedisValue value;
         try
         {
-            var redis = await ConnectAsync(cancellationToken).ConfigureAwait(false);
+            // The connection's first attempt, if it is still being made, is waited for as a connect used to be.
+            await connection.Connecting.WaitAsync(Wait + Wait, cancellationToken).ConfigureAwait(false);
+            var redis = connection.Multiplexer ?? throw new RedisConnectionException(ConnectionFailureType.UnableToConnect, "the connection is closed");
             value = await redis.GetDatabase().StringGetAsync(key).WaitAsync(Wait, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
@@ -57,40 +56,5 @@ internal sealed class FrameSnapshots(IOptions<SinkOptions> sink) : IAsyncDisposa
         }
 
         return (image.ImEncode(".jpg", new ImageEncodingParam(ImwriteFlags.JpegQuality, 85)), 200, null);
-    }
-
-    private async Task<ConnectionMultiplexer> ConnectAsync(CancellationToken cancellationToken)
-    {
-        if (Volatile.Read(ref _redis) is { } connected)
-        {
-            return connected;
-        }
-
-        await _connectGate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            if (_redis is null)
-            {
-                var configuration = _options.ToConfigurationOptions();
-                configuration.ClientName = "stream-web";
-                Volatile.Write(ref _redis, await ConnectionMultiplexer.ConnectAsync(configuration).WaitAsync(Wait + Wait, cancellationToken).ConfigureAwait(false));
-            }
-
-            return _redis!;
-        }
-        finally
-        {
-            _connectGate.Release();
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (Interlocked.Exchange(ref _redis, null) is { } redis)
-        {
-            await redis.DisposeAsync().ConfigureAwait(false);
-        }
-
-        _connectGate.Dispose();
     }
 }
