@@ -36,6 +36,9 @@ public sealed class CameraManager : ICameraRegistry, IAsyncDisposable
     /// <summary>Compressed video each camera with an in-process decoder keeps for clips (zero: clips off).</summary>
     internal TimeSpan ClipBuffer { get; }
 
+    /// <summary>The clip buffers of connections that ended, kept for the clips of their last tracks.</summary>
+    internal EndedClipBuffers Ended { get; }
+
     public CameraManager(FrameBus bus, ChannelWriter<CameraStatusChange>? status, IOptions<IngestOptions> options,
         ILoggerFactory? loggerFactory = null, IMeterFactory? meterFactory = null, TimeProvider? time = null, FrameBufferPool? pool = null,
         IGateSettings? gate = null, DetectReadiness? detect = null, IOptions<ClipOptions>? clips = null)
@@ -51,6 +54,7 @@ public sealed class CameraManager : ICameraRegistry, IAsyncDisposable
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         _logger = _loggerFactory.CreateLogger<CameraManager>();
         _time = time ?? TimeProvider.System;
+        Ended = new EndedClipBuffers(_time);
         _pool = pool ?? FrameBufferPool.Shared;
         var period = TimeSpan.FromSeconds(Math.Clamp(_options.WatchdogSeconds / 4, 0.1, 1));
         _watchdog = _time.CreateTimer(_ => CheckWatchdogs(), null, period, period);
@@ -243,7 +247,7 @@ public sealed class CameraManager : ICameraRegistry, IAsyncDisposable
 
             var logger = _loggerFactory.CreateLogger("Streaming.Ingest.Camera");
             worker = new CameraWorker(Clone(camera), _options, feed, _status, logger, _time,
-                (c, o) => FrameSources.Create(c, o, _pool, _time, logger, ClipBuffer), _gateSettings, _startAfter);
+                (c, o) => FrameSources.Create(c, o, _pool, _time, logger, ClipBuffer), _gateSettings, _startAfter, Ended);
             _workers.Add(worker);
         }
 
@@ -293,6 +297,8 @@ public sealed class CameraManager : ICameraRegistry, IAsyncDisposable
         {
             w.CheckWatchdog(timeout);
         }
+
+        Ended.Prune();
     }
 
     private static CameraOptions Clone(CameraOptions c) => c.Clone();
@@ -301,6 +307,7 @@ public sealed class CameraManager : ICameraRegistry, IAsyncDisposable
     {
         await StopAllAsync().ConfigureAwait(false);
         await _watchdog.DisposeAsync().ConfigureAwait(false);
+        Ended.Dispose();
         _meter?.Dispose();
     }
 }
