@@ -7,8 +7,8 @@ using Streaming.Sink;
 namespace Streaming.App.Web;
 
 /// <summary>
-/// The picture of an event, read back from the Redis frame cache the sink fills (<c>frame_key</c> of the event) and
-/// drawn with the event's box. The sink's connection is its own (Stream.Sink knows nothing of the web), so this
+/// The picture of an event, read back from the Redis frame cache the sink fills (<c>frame_key</c> of the event), as
+/// stored or drawn with the event's box. The sink's connection is its own (Stream.Sink knows nothing of the web), so this
 /// opens a second one, and only when the first snapshot is asked for: a run nobody looks at has one. Every Redis
 /// wait is bounded.
 /// </summary>
@@ -19,8 +19,8 @@ internal sealed class FrameSnapshots(IOptions<SinkOptions> sink) : IAsyncDisposa
     private readonly SemaphoreSlim _connectGate = new(1, 1);
     private ConnectionMultiplexer? _redis;
 
-    /// <summary>The event's JPEG with its box drawn; or the HTTP status and one-line reason why there is none.</summary>
-    public async Task<(byte[]? Jpeg, int Status, string? Reason)> GetAsync(EventMessage e, CancellationToken cancellationToken)
+    /// <summary>The event's JPEG as stored, or with its box drawn (<paramref name="boxes"/>); or the HTTP status and one-line reason why there is none.</summary>
+    public async Task<(byte[]? Jpeg, int Status, string? Reason)> GetAsync(EventMessage e, bool boxes, CancellationToken cancellationToken)
     {
         if (e.FrameKey is not { } key)
         {
@@ -42,6 +42,11 @@ internal sealed class FrameSnapshots(IOptions<SinkOptions> sink) : IAsyncDisposa
         {
             return (null, 404, string.Create(CultureInfo.InvariantCulture,
                 $"frame {key} of event {e.Id} has expired from Redis (kept {_options.FrameTtlSeconds} s, Sink:Redis:FrameTtlSeconds) or was skipped by the sink"));
+        }
+
+        if (!boxes)
+        {
+            return ((byte[])value!, 200, null); // as stored: no decode, no encode
         }
 
         using var image = Cv2.ImDecode((byte[])value!, ImreadModes.Color);
