@@ -157,6 +157,7 @@ public sealed class EventFileWriter : PipelineStage
             }
         }
 
+        _clips?.Watch(frame.CameraId, frame.MediaTime);
         foreach (var e in tracked.Events)
         {
             if (e.Kind == EventKind.TrackStarted)
