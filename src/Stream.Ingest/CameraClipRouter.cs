@@ -8,6 +8,9 @@ internal interface IClipSource
     /// <summary>True when the source keeps packets for clips.</summary>
     bool HasClipBuffer { get; }
 
+    /// <summary>Bytes of compressed video the buffer holds now (0 without one).</summary>
+    long BufferedBytes { get; }
+
     /// <summary>The media time of the newest buffered packet of run <paramref name="epoch"/>; null when nothing is buffered.</summary>
     DateTimeOffset? BufferedUntil(long epoch);
 

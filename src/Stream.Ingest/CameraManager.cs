@@ -68,6 +68,8 @@ public sealed class CameraManager : ICameraRegistry, IAsyncDisposable
                 "Camera state: 0 connecting, 1 streaming, 2 backoff, 3 stopped (a disabled camera too), 4 failed");
             _meter.CreateObservableCounter("stream.ingest.motion_frames", () => MeasureMotion(m => m.Moving), "{frame}", "Frames with motion per camera (cameras whose gate is motion)");
             _meter.CreateObservableGauge("stream.ingest.motion_ratio", () => MeasureMotion(m => m.Ratio), "1", "Share of a camera's recent frames (about the last 50) with motion (cameras whose gate is motion)");
+            _meter.CreateObservableGauge("stream.ingest.clip_buffer", MeasureClipBuffers, "By",
+                "Compressed video each camera keeps for event clips (Clips:BufferSeconds x its bitrate), live connections only");
             _meter.CreateObservableCounter("stream.ingest.bgr_conversions", () => _pool.BgrConversions, "{frame}",
                 "Frames ingest handed out as I420 (decoder planes, no colour conversion) that a later stage converted to full-resolution BGR: the frames the sink stored or the live view showed");
         }
@@ -81,6 +83,20 @@ public sealed class CameraManager : ICameraRegistry, IAsyncDisposable
         foreach (var w in workers)
         {
             list.Add(new Measurement<T>(value(w), new KeyValuePair<string, object?>(Telemetry.CameraTag, w.Id)));
+        }
+
+        return list;
+    }
+
+    private List<Measurement<long>> MeasureClipBuffers()
+    {
+        var list = new List<Measurement<long>>();
+        foreach (var w in Workers())
+        {
+            if (w.Source is IClipSource { HasClipBuffer: true } clips)
+            {
+                list.Add(new Measurement<long>(clips.BufferedBytes, new KeyValuePair<string, object?>(Telemetry.CameraTag, w.Id)));
+            }
         }
 
         return list;

@@ -13,6 +13,7 @@ public sealed class ClipMetrics
     private readonly Counter<long> _written;
     private readonly Counter<long> _failures;
     private readonly Histogram<double> _cutMs;
+    private readonly Histogram<double> _delayMs;
     private long _writtenTotal;
     private long _failuresTotal;
 
@@ -24,17 +25,20 @@ public sealed class ClipMetrics
         _failures = meter.CreateCounter<long>("stream.sink.clip_failures", "{clip}",
             "Ended tracks whose clip could not be written, by reason: no_buffer (camera gone or without a clip buffer), window (not in the buffer), io (the disk), busy (queue full), error.");
         _cutMs = meter.CreateHistogram<double>("stream.sink.clip_cut", "ms", "Time to cut one clip (remux and write, off the sink's frame loop).");
+        _delayMs = meter.CreateHistogram<double>("stream.sink.clip_delay", "ms",
+            "From a track_ended reaching the sink (or a long track's start clip falling due) to its clip on disk: how soon a consumer can fetch it.");
     }
 
     public long Written => Interlocked.Read(ref _writtenTotal);
 
     public long Failures => Interlocked.Read(ref _failuresTotal);
 
-    internal void Clip(string camera, double ms)
+    internal void Clip(string camera, double ms, double delayMs)
     {
         Interlocked.Increment(ref _writtenTotal);
         _written.Add(1, new KeyValuePair<string, object?>(Telemetry.CameraTag, camera));
         _cutMs.Record(ms);
+        _delayMs.Record(delayMs);
     }
 
     internal void Failure(string camera, string reason)
@@ -288,7 +292,7 @@ public sealed class ClipWriter : IAsyncDisposable
             // Whole or not at all: a reader never sees a clip being written.
             File.Move(partial, path, overwrite: true);
             var ms = Stopwatch.GetElapsedTime(clock).TotalMilliseconds;
-            _metrics.Clip(job.Camera, ms);
+            _metrics.Clip(job.Camera, ms, _time.GetElapsedTime(job.Queued).TotalMilliseconds);
             _logger.ClipWritten(job.Key, clip.Duration.TotalSeconds, clip.Packets, clip.Bytes, ms);
             _bytes += clip.Bytes;
             if (_bytes > _options.MaxBytes || _time.GetElapsedTime(_lastSweep) >= SweepEvery)
