@@ -3,7 +3,7 @@ using Streaming.Core;
 namespace Streaming.Ingest;
 
 /// <summary>A frame source that keeps a clip buffer (the in-process libav decoder with Clips on). Thread-safe against its reader.</summary>
-internal interface IClipSource
+public interface IClipSource
 {
     /// <summary>True when the source keeps packets for clips.</summary>
     bool HasClipBuffer { get; }
