@@ -72,6 +72,47 @@ public sealed class ClipTests(ITestOutputHelper output)
         Assert.Equal(without, run.StdoutLines.Concat(run.StderrLines).Count(l => l.Contains("[5501]", StringComparison.Ordinal)));
     }
 
+    [Fact]
+    public async Task With_the_clip_disk_full_every_track_ended_still_reaches_Kafka_without_clip_key_and_each_failed_clip_is_counted_as_io()
+    {
+        await using var disk = await TmpfsMount.CreateAsync("16k"); // less than any clip of the outdoor sample (about 20 kB a second)
+        await using var kafka = new KafkaMockFixture();
+        await kafka.InitializeAsync();
+        var topic = "clips-full-" + Guid.NewGuid().ToString("N")[..8];
+        var camera = new Dictionary<string, object?>
+        {
+            ["Id"] = "outdoor",
+            ["Url"] = RepoPaths.Sample("outdoor_person_bicycle_car.mp4"),
+            ["Loop"] = false,
+            ["Pacing"] = "Full",
+            ["Objects"] = new Dictionary<string, object?> { ["Track"] = new[] { "person", "bicycle", "car" } },
+        };
+        await using var run = StreamProcess.Start(StreamProcess.Config(camera),
+            ["Sink:Kafka:BootstrapServers=" + kafka.BootstrapServers, "Sink:Kafka:Topic=" + topic, "Clips:Directory=" + disk.Path], output: output);
+        await run.WaitReadyAsync();
+        await run.WaitUntilAsync(async () => (await run.CameraAsync("outdoor")).State == "Stopped", TimeSpan.FromSeconds(120), "the sample read to its end");
+        await run.WaitUntilAsync(async () => (await run.MetricsAsync()).Sum("stream_sink_clip_failures_total") >= 1, TimeSpan.FromSeconds(30), "a clip failed");
+        var metrics = await run.MetricsAsync();
+        await run.SignalAsync("TERM");
+        Assert.Equal(0, await run.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        var (acknowledged, _, _) = run.SinkFinished();
+        var events = await EventConsumer.ConsumeAllAsync(kafka.BootstrapServers, topic, acknowledged, TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(30));
+
+        var ended = events.Where(e => e.Event.Kind == "track_ended").ToList();
+        var failedIo = metrics.Sum("stream_sink_clip_failures_total", "reason=io");
+        // Every failure, the last tracks' included (they end after the metrics were read), is logged once with its reason.
+        var loggedIo = run.StdoutLines.Concat(run.StderrLines).Count(l => l.Contains("[5501]", StringComparison.Ordinal) && l.Contains("(io)", StringComparison.Ordinal));
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"RESULT clip disk full: {ended.Count} track_ended delivered, {ended.Count(e => e.Event.ClipKey is not null)} with clip_key; clips written {metrics.Sum("stream_sink_clips_total")}, failed as io {failedIo} of {metrics.Sum("stream_sink_clip_failures_total")} while running, {loggedIo} logged as io in all; files left on the disk: {string.Join(", ", Directory.EnumerateFiles(disk.Path, "*", SearchOption.AllDirectories).Select(Path.GetFileName))}"));
+        Assert.NotEmpty(ended);
+        Assert.All(ended, e => Assert.Null(e.Event.ClipKey));
+        Assert.DoesNotContain(events, e => e.Event.Kind == "clip_ready");
+        Assert.Equal(0, metrics.Sum("stream_sink_clips_total"));
+        Assert.True(failedIo >= 1, "no clip failure counted as io");
+        Assert.Equal(ended.Count, loggedIo);
+        Assert.Empty(Directory.EnumerateFiles(disk.Path, "*.part", SearchOption.AllDirectories)); // a failed write is removed, not left half-written
+    }
+
     /// <summary>
     /// The poster (<c>snapshot.jpg?boxes=1</c>) is the event's stored picture with the event's box drawn on it: along the
     /// box's left edge it differs from the plain snapshot by far more than JPEG noise, inside the box it does not.
