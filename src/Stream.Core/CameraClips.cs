@@ -115,15 +115,16 @@ public interface ICameraClips
 {
     /// <summary>
     /// The media time of the newest packet buffered for run <paramref name="epoch"/> of the camera; null when that run is
-    /// not running here or has no clip buffer.
+    /// not running here or has no clip buffer; <see cref="DateTimeOffset.MaxValue"/> when its connection has ended and
+    /// its packets are kept for the last tracks' clips (nothing more will come: cut now).
     /// </summary>
     DateTimeOffset? BufferedUntil(string cameraId, long epoch);
 
     /// <summary>
     /// Writes the window [from, to] (the frames' <c>MediaTime</c>s) of run <paramref name="epoch"/> to
     /// <paramref name="path"/>: from the keyframe at or before <paramref name="from"/> (the buffer's first when it is
-    /// older) to the last packet at or before <paramref name="to"/>. Null when the camera's run is not running here or
-    /// has no clip buffer (clips off, an ffmpeg-pipe or VideoCapture source); throws <see cref="ClipException"/> when
+    /// older) to the last packet at or before <paramref name="to"/>. Null when the camera's run is not running here (nor
+    /// ended a moment ago) or has no clip buffer (clips off, an ffmpeg-pipe or VideoCapture source); throws <see cref="ClipException"/> when
     /// the cut fails. Blocks for the remux (milliseconds); call it off latency-sensitive loops.
     /// </summary>
     ValueTask<ClipResult?> CutAsync(string cameraId, long epoch, DateTimeOffset from, DateTimeOffset to, string path, CancellationToken cancellationToken);

@@ -36,6 +36,9 @@ public sealed class CameraManager : ICameraRegistry, IAsyncDisposable
     /// <summary>Compressed video each camera with an in-process decoder keeps for clips (zero: clips off).</summary>
     internal TimeSpan ClipBuffer { get; }
 
+    /// <summary>The clip buffers of connections that ended, kept for the clips of their last tracks.</summary>
+    internal EndedClipBuffers Ended { get; }
+
     public CameraManager(FrameBus bus, ChannelWriter<CameraStatusChange>? status, IOptions<IngestOptions> options,
         ILoggerFactory? loggerFactory = null, IMeterFactory? meterFactory = null, TimeProvider? time = null, FrameBufferPool? pool = null,
         IGateSettings? gate = null, DetectReadiness? detect = null, IOptions<ClipOptions>? clips = null)
@@ -51,6 +54,7 @@ public sealed class CameraManager : ICameraRegistry, IAsyncDisposable
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         _logger = _loggerFactory.CreateLogger<CameraManager>();
         _time = time ?? TimeProvider.System;
+        Ended = new EndedClipBuffers(_time);
         _pool = pool ?? FrameBufferPool.Shared;
         var period = TimeSpan.FromSeconds(Math.Clamp(_options.WatchdogSeconds / 4, 0.1, 1));
         _watchdog = _time.CreateTimer(_ => CheckWatchdogs(), null, period, period);
@@ -64,6 +68,8 @@ public sealed class CameraManager : ICameraRegistry, IAsyncDisposable
                 "Camera state: 0 connecting, 1 streaming, 2 backoff, 3 stopped (a disabled camera too), 4 failed");
             _meter.CreateObservableCounter("stream.ingest.motion_frames", () => MeasureMotion(m => m.Moving), "{frame}", "Frames with motion per camera (cameras whose gate is motion)");
             _meter.CreateObservableGauge("stream.ingest.motion_ratio", () => MeasureMotion(m => m.Ratio), "1", "Share of a camera's recent frames (about the last 50) with motion (cameras whose gate is motion)");
+            _meter.CreateObservableGauge("stream.ingest.clip_buffer", MeasureClipBuffers, "By",
+                "Compressed video each camera keeps for event clips (Clips:BufferSeconds x its bitrate), live connections only");
             _meter.CreateObservableCounter("stream.ingest.bgr_conversions", () => _pool.BgrConversions, "{frame}",
                 "Frames ingest handed out as I420 (decoder planes, no colour conversion) that a later stage converted to full-resolution BGR: the frames the sink stored or the live view showed");
         }
@@ -77,6 +83,20 @@ public sealed class CameraManager : ICameraRegistry, IAsyncDisposable
         foreach (var w in workers)
         {
             list.Add(new Measurement<T>(value(w), new KeyValuePair<string, object?>(Telemetry.CameraTag, w.Id)));
+        }
+
+        return list;
+    }
+
+    private List<Measurement<long>> MeasureClipBuffers()
+    {
+        var list = new List<Measurement<long>>();
+        foreach (var w in Workers())
+        {
+            if (w.Source is IClipSource { HasClipBuffer: true } clips)
+            {
+                list.Add(new Measurement<long>(clips.BufferedBytes, new KeyValuePair<string, object?>(Telemetry.CameraTag, w.Id)));
+            }
         }
 
         return list;
@@ -243,7 +263,7 @@ public sealed class CameraManager : ICameraRegistry, IAsyncDisposable
 
             var logger = _loggerFactory.CreateLogger("Streaming.Ingest.Camera");
             worker = new CameraWorker(Clone(camera), _options, feed, _status, logger, _time,
-                (c, o) => FrameSources.Create(c, o, _pool, _time, logger, ClipBuffer), _gateSettings, _startAfter);
+                (c, o) => FrameSources.Create(c, o, _pool, _time, logger, ClipBuffer), _gateSettings, _startAfter, Ended);
             _workers.Add(worker);
         }
 
@@ -293,6 +313,8 @@ public sealed class CameraManager : ICameraRegistry, IAsyncDisposable
         {
             w.CheckWatchdog(timeout);
         }
+
+        Ended.Prune();
     }
 
     private static CameraOptions Clone(CameraOptions c) => c.Clone();
@@ -301,6 +323,7 @@ public sealed class CameraManager : ICameraRegistry, IAsyncDisposable
     {
         await StopAllAsync().ConfigureAwait(false);
         await _watchdog.DisposeAsync().ConfigureAwait(false);
+        Ended.Dispose();
         _meter?.Dispose();
     }
 }

@@ -25,6 +25,7 @@ internal sealed class CameraWorker
     private readonly Lock _gate = new();
     private Thread? _thread;
     private volatile IFrameSource? _source;
+    private readonly EndedClipBuffers? _ended;
 
     private CameraState _state = CameraState.Stopped;
     private DateTimeOffset _since;
@@ -47,9 +48,10 @@ internal sealed class CameraWorker
 
     public CameraWorker(CameraOptions camera, IngestOptions options, CameraFeed feed, ChannelWriter<CameraStatusChange>? status,
         ILogger logger, TimeProvider time, Func<CameraOptions, IngestOptions, IFrameSource>? sourceFactory = null, IGateSettings? gate = null,
-        Task? startAfter = null)
+        Task? startAfter = null, EndedClipBuffers? ended = null)
     {
         _startAfter = startAfter ?? Task.CompletedTask;
+        _ended = ended;
         Camera = camera;
         _options = options;
         _feed = feed;
@@ -254,7 +256,8 @@ internal sealed class CameraWorker
                 string error;
                 try
                 {
-                    using (var source = _sourceFactory(Camera, _options))
+                    var source = _sourceFactory(Camera, _options);
+                    try
                     {
                         _source = source;
                         if (ct.IsCancellationRequested)
@@ -291,6 +294,15 @@ internal sealed class CameraWorker
 
                             Motion?.Measure(frame);
                             Write(frame, ct);
+                        }
+                    }
+                    finally
+                    {
+                        // The connection's packets outlive it a while for the clips of the tracks still open (EndedClipBuffers).
+                        _source = null;
+                        if (_ended?.TryKeep(Id, epoch, source) != true)
+                        {
+                            source.Dispose();
                         }
                     }
                 }

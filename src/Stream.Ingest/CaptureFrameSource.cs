@@ -357,6 +357,21 @@ internal sealed class CaptureFrameSource : IFrameSource, IClipSource
     /// <summary>What the clip buffer holds now (packets, bytes, media times of its first keyframe and newest packet); null without one.</summary>
     internal (long Packets, long Bytes, TimeSpan First, TimeSpan Newest)? ClipStats => HasClipBuffer && _capture is LibavDecoder libav ? libav.ClipStats : null;
 
+    public long BufferedBytes
+    {
+        get
+        {
+            try
+            {
+                return ClipStats?.Bytes ?? 0;
+            }
+            catch (ObjectDisposedException)
+            {
+                return 0; // the connection closed at the same moment
+            }
+        }
+    }
+
     public DateTimeOffset? BufferedUntil(long epoch)
     {
         if (!HasClipBuffer || _capture is not LibavDecoder libav)

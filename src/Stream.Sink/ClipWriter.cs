@@ -13,6 +13,7 @@ public sealed class ClipMetrics
     private readonly Counter<long> _written;
     private readonly Counter<long> _failures;
     private readonly Histogram<double> _cutMs;
+    private readonly Histogram<double> _delayMs;
     private long _writtenTotal;
     private long _failuresTotal;
 
@@ -24,17 +25,20 @@ public sealed class ClipMetrics
         _failures = meter.CreateCounter<long>("stream.sink.clip_failures", "{clip}",
             "Ended tracks whose clip could not be written, by reason: no_buffer (camera gone or without a clip buffer), window (not in the buffer), io (the disk), busy (queue full), error.");
         _cutMs = meter.CreateHistogram<double>("stream.sink.clip_cut", "ms", "Time to cut one clip (remux and write, off the sink's frame loop).");
+        _delayMs = meter.CreateHistogram<double>("stream.sink.clip_delay", "ms",
+            "From a track_ended reaching the sink (or a long track's start clip falling due) to its clip on disk: how soon a consumer can fetch it.");
     }
 
     public long Written => Interlocked.Read(ref _writtenTotal);
 
     public long Failures => Interlocked.Read(ref _failuresTotal);
 
-    internal void Clip(string camera, double ms)
+    internal void Clip(string camera, double ms, double delayMs)
     {
         Interlocked.Increment(ref _writtenTotal);
         _written.Add(1, new KeyValuePair<string, object?>(Telemetry.CameraTag, camera));
         _cutMs.Record(ms);
+        _delayMs.Record(delayMs);
     }
 
     internal void Failure(string camera, string reason)
@@ -51,7 +55,11 @@ public sealed class ClipMetrics
 /// own, fed by a bounded channel, never on the sink's frame loop: the frame loop waits for a clip at most
 /// <c>Clips:WaitMs</c>, then the event goes out with <c>clip_key</c> and <c>clip_seconds</c> when the clip is there;
 /// a clip finished later is announced by a <c>clip_ready</c> event; a clip that fails is counted
-/// (<c>stream.sink.clip_failures</c>) and its event goes out without one. Old clips go by age and total size, oldest first.
+/// (<c>stream.sink.clip_failures</c>) and its event goes out without one. A track that lasts past <c>MaxSeconds</c> also
+/// gets, while it lasts, a clip of its start (<c>[first_seen - PreSeconds, + MaxSeconds]</c>,
+/// <c>{epoch}-{track_id}-start.mp4</c>), announced by a <c>clip_ready</c>; its end clip comes with its track_ended as
+/// for any track. Old clips go by age and total size, oldest first. <see cref="AttachAsync"/> and <see cref="Watch"/>
+/// are called by one loop (the sink's frame loop).
 /// </summary>
 public sealed class ClipWriter : IAsyncDisposable
 {
@@ -71,6 +79,8 @@ public sealed class ClipWriter : IAsyncDisposable
         SingleWriter = true,
     });
 
+    // Tracks started and not ended (AttachAsync and Watch, one loop): when each is due for its start clip.
+    private readonly Dictionary<(string Camera, long Track), OpenTrack> _open = [];
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
     private long _bytes;
@@ -106,9 +116,9 @@ public sealed class ClipWriter : IAsyncDisposable
         return new ClipWriter(options, clips, metrics, publishLate, logger, time ?? TimeProvider.System);
     }
 
-    /// <summary>A track's clip key, relative to Clips:Directory: <c>{camera}/{epoch}-{track_id}.mp4</c>.</summary>
-    public static string KeyFor(string cameraId, long epoch, long trackId) =>
-        string.Create(CultureInfo.InvariantCulture, $"{cameraId}/{epoch}-{trackId}.mp4");
+    /// <summary>A track's clip key, relative to Clips:Directory: <c>{camera}/{epoch}-{track_id}.mp4</c> (its start clip: <c>-start.mp4</c>).</summary>
+    public static string KeyFor(string cameraId, long epoch, long trackId, bool start = false) =>
+        string.Create(CultureInfo.InvariantCulture, $"{cameraId}/{epoch}-{trackId}{(start ? "-start" : "")}.mp4");
 
     /// <summary>The file of <paramref name="key"/> under <paramref name="directory"/>; null when the key would leave it.</summary>
     public static string? PathFor(string directory, string key)
@@ -128,10 +138,19 @@ public sealed class ClipWriter : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(e);
         ArgumentNullException.ThrowIfNull(message);
+        if (e.Kind == EventKind.TrackStarted && e.TrackId is { } started && e.Epoch is { } startEpoch && e.FirstSeen is { } firstSeen)
+        {
+            var startFrom = firstSeen - TimeSpan.FromSeconds(_options.PreSeconds);
+            _open[(e.CameraId, started)] = new OpenTrack(startEpoch, startFrom, startFrom + TimeSpan.FromSeconds(_options.MaxSeconds), message);
+            return;
+        }
+
         if (e.Kind != EventKind.TrackEnded || e.TrackId is not { } track || e.Epoch is not { } epoch || e.FirstSeen is not { } first || e.LastSeen is not { } last)
         {
             return;
         }
+
+        _open.Remove((e.CameraId, track));
 
         var to = last + TimeSpan.FromSeconds(_options.PostSeconds);
         var from = first - TimeSpan.FromSeconds(_options.PreSeconds);
@@ -159,6 +178,36 @@ public sealed class ClipWriter : IAsyncDisposable
         {
             message.ClipKey = key;
             message.ClipSeconds = Math.Round(clip.Duration.TotalSeconds, 3);
+        }
+    }
+
+    /// <summary>
+    /// For every frame of <paramref name="cameraId"/> (media time <paramref name="now"/>): a track of the camera that has
+    /// lasted past its first <c>MaxSeconds</c> (from <c>first_seen - PreSeconds</c>) gets its start clip now, announced
+    /// by a <c>clip_ready</c> when written. No allocation unless one is due.
+    /// </summary>
+    public void Watch(string cameraId, DateTimeOffset now)
+    {
+        if (_open.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var ((camera, track), open) in _open)
+        {
+            if (open.Clipped || now < open.To || !string.Equals(camera, cameraId, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            open.Clipped = true;
+            var job = new Job(camera, open.Epoch, track, open.From, open.To, KeyFor(camera, open.Epoch, track, start: true), open.Started, _time.GetTimestamp());
+            job.Detach(); // no event waits for it: it is announced by clip_ready
+            if (!_jobs.Writer.TryWrite(job))
+            {
+                _metrics.Failure(camera, "busy");
+                _logger.ClipFailed(track, camera, "busy", $"{Queue} clips are already waiting");
+            }
         }
     }
 
@@ -243,7 +292,7 @@ public sealed class ClipWriter : IAsyncDisposable
             // Whole or not at all: a reader never sees a clip being written.
             File.Move(partial, path, overwrite: true);
             var ms = Stopwatch.GetElapsedTime(clock).TotalMilliseconds;
-            _metrics.Clip(job.Camera, ms);
+            _metrics.Clip(job.Camera, ms, _time.GetElapsedTime(job.Queued).TotalMilliseconds);
             _logger.ClipWritten(job.Key, clip.Duration.TotalSeconds, clip.Packets, clip.Bytes, ms);
             _bytes += clip.Bytes;
             if (_bytes > _options.MaxBytes || _time.GetElapsedTime(_lastSweep) >= SweepEvery)
@@ -377,5 +426,22 @@ public sealed class ClipWriter : IAsyncDisposable
 
         /// <summary>The loop's side, after the cut: false when the event already went out without the clip (then it is announced).</summary>
         public bool Finish() => Interlocked.CompareExchange(ref _state, Claimed, Waiting) != Late;
+
+        /// <summary>No event waits for this clip: it is announced when written.</summary>
+        public void Detach() => Volatile.Write(ref _state, Late);
+    }
+
+    /// <summary>A track that started and has not ended: its start clip's window, and its track_started (the clip_ready's source).</summary>
+    private sealed class OpenTrack(long epoch, DateTimeOffset from, DateTimeOffset to, EventMessage started)
+    {
+        public long Epoch { get; } = epoch;
+
+        public DateTimeOffset From { get; } = from;
+
+        public DateTimeOffset To { get; } = to;
+
+        public EventMessage Started { get; } = started;
+
+        public bool Clipped { get; set; }
     }
 }

@@ -8,7 +8,9 @@ namespace Streaming.Sink;
 /// (<see cref="EventMessage"/>, the same schema and ids) to a file, in the order the pipeline made them; no Kafka, no
 /// Redis. Frame keys name the frames as the live sink would, though no frame is stored. Reads the tracked frames and the
 /// camera status feed until both complete, disposing every frame; counts frames and alerts for the summary and reports
-/// each camera that stopped (end of its file) to <see cref="CameraStopped"/>.
+/// each camera that stopped (end of its file) to <see cref="CameraStopped"/>. With clips (a <see cref="ClipWriter"/>
+/// factory), every track_ended waits for its clip and names it (<c>clip_key</c>); a clip finished after its event goes out
+/// as a <c>clip_ready</c> line, written by this loop too.
 /// </summary>
 public sealed class EventFileWriter : PipelineStage
 {
@@ -19,16 +21,30 @@ public sealed class EventFileWriter : PipelineStage
     private readonly Lock _gate = new();
     private readonly Dictionary<string, long> _framesPerCamera = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _alertsPerClass = new(StringComparer.Ordinal);
+    private readonly Func<Func<EventMessage, CancellationToken, ValueTask>, ClipWriter>? _startClips;
+    private readonly Channel<EventMessage> _lateClips = Channel.CreateUnbounded<EventMessage>(new UnboundedChannelOptions
+    {
+        SingleReader = true,
+        SingleWriter = true,
+    });
+
+    private ClipWriter? _clips;
     private long _events;
 
     /// <param name="output">Where the lines go; the writer flushes it, the caller owns and disposes it.</param>
-    public EventFileWriter(ChannelReader<TrackedFrame> frames, ChannelReader<CameraStatusChange> status, Stream output, string framePrefix = "frame")
+    /// <param name="clips">Starts the clip writer, given how it announces a late clip; null: no clips.</param>
+    public EventFileWriter(ChannelReader<TrackedFrame> frames, ChannelReader<CameraStatusChange> status, Stream output, string framePrefix = "frame",
+        Func<Func<EventMessage, CancellationToken, ValueTask>, ClipWriter>? clips = null)
     {
         _frames = frames ?? throw new ArgumentNullException(nameof(frames));
         _status = status ?? throw new ArgumentNullException(nameof(status));
         _output = output ?? throw new ArgumentNullException(nameof(output));
         _framePrefix = framePrefix;
+        _startClips = clips;
     }
+
+    /// <summary>Clips written so far (0 without clips).</summary>
+    public long Clips { get; private set; }
 
     /// <summary>Raised (on the writer's loop) for every camera status change that ends a camera: Stopped or Failed.</summary>
     public event Action<CameraStatusChange>? CameraStopped;
@@ -64,6 +80,7 @@ public sealed class EventFileWriter : PipelineStage
     {
         // One writer of the file: status changes are queued here and written between frames by the same loop.
         var statusTask = Task.Run(() => PumpStatusAsync(hardStop), CancellationToken.None);
+        _clips = _startClips?.Invoke((ready, ct) => _lateClips.Writer.WriteAsync(ready, ct));
         try
         {
             while (await _frames.WaitToReadAsync(hardStop).ConfigureAwait(false))
@@ -87,6 +104,13 @@ public sealed class EventFileWriter : PipelineStage
         finally
         {
             await statusTask.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            if (_clips is not null)
+            {
+                await _clips.DisposeAsync().ConfigureAwait(false); // the queued clips finish (or give up) first
+                _lateClips.Writer.TryComplete();
+            }
+
+            await WriteLateClipsAsync(CancellationToken.None).ConfigureAwait(false);
             await WritePendingStatusAsync(CancellationToken.None).ConfigureAwait(false);
             await _output.FlushAsync(CancellationToken.None).ConfigureAwait(false);
         }
@@ -123,6 +147,7 @@ public sealed class EventFileWriter : PipelineStage
     private async Task WriteFrameAsync(TrackedFrame tracked, CancellationToken cancellationToken)
     {
         await WritePendingStatusAsync(cancellationToken).ConfigureAwait(false);
+        await WriteLateClipsAsync(cancellationToken).ConfigureAwait(false);
         var frame = tracked.Frame;
         if (frame.Width > 1 || frame.Height > 1) // not the 1x1 carrier of end-of-run events
         {
@@ -132,6 +157,7 @@ public sealed class EventFileWriter : PipelineStage
             }
         }
 
+        _clips?.Watch(frame.CameraId, frame.MediaTime);
         foreach (var e in tracked.Events)
         {
             if (e.Kind == EventKind.TrackStarted)
@@ -142,7 +168,23 @@ public sealed class EventFileWriter : PipelineStage
                 }
             }
 
-            await WriteLineAsync(EventMessage.From(e, _framePrefix).ToUtf8(), cancellationToken).ConfigureAwait(false);
+            var message = EventMessage.From(e, _framePrefix);
+            if (_clips is not null)
+            {
+                await _clips.AttachAsync(e, message, cancellationToken).ConfigureAwait(false);
+                Clips += message.ClipKey is null ? 0 : 1;
+            }
+
+            await WriteLineAsync(message.ToUtf8(), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task WriteLateClipsAsync(CancellationToken cancellationToken)
+    {
+        while (_lateClips.Reader.TryRead(out var ready))
+        {
+            Clips++;
+            await WriteLineAsync(ready.ToUtf8(), cancellationToken).ConfigureAwait(false);
         }
     }
 

@@ -167,6 +167,7 @@ public sealed class SinkService : PipelineStage
         {
             var frame = tracked.Frame;
             _latency?.Record(frame, _time.GetTimestamp());
+            _clipWriter?.Watch(frame.CameraId, frame.MediaTime); // a long track's start clip, once it has lasted Clips:MaxSeconds
             var priority = tracked.KeepFrame;
             foreach (var e in tracked.Events)
             {

@@ -237,4 +237,39 @@ public sealed class ClipBufferTests : IDisposable
         Assert.False(FrameSources.HasClips(new CameraOptions { Id = "dev", Url = "/dev/video0" }, new IngestOptions()));
         Assert.True(FrameSources.HasClips(new CameraOptions { Id = "net", Url = "rtsp://cam/x" }, new IngestOptions()));
     }
+    [Fact]
+    public void A_connection_that_ended_keeps_its_packets_for_a_minute_for_the_clips_of_its_last_tracks_then_frees_them()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(Start);
+        using var ended = new EndedClipBuffers(time);
+        var path = RepoPaths.Sample("outdoor_person_bicycle_car.mp4");
+        var source = Open(path, TimeSpan.FromSeconds(30));
+        for (long seq = 0; source.Read("outdoor", seq, live: false, CancellationToken.None) is { } frame; seq++)
+        {
+            frame.Dispose(); // to the end of the file: the connection is over, the track open at its end still wants a clip
+        }
+
+        Assert.True(ended.TryKeep("outdoor", Epoch, source));
+        time.Advance(TimeSpan.FromSeconds(59));
+        ended.Prune();
+        var kept = Assert.IsType<CaptureFrameSource>(ended.Find("outdoor", Epoch));
+        Assert.Null(ended.Find("outdoor", Epoch + 1)); // another run of the camera: not this buffer
+        var clip = Path.Combine(_dir, "end.mp4");
+        var result = kept.Cut(Epoch, Start + TimeSpan.FromSeconds(25), Start + TimeSpan.FromSeconds(40), clip);
+        Assert.NotNull(result);
+        var (frames, errors) = Ffprobe.DecodeAll(clip);
+        Assert.Equal(string.Empty, errors);
+        Assert.True(frames[0].Key);
+        Assert.Equal(result.Packets, frames.Count);
+
+        // A minute after the connection ended its packets are freed (the decoder with them).
+        time.Advance(TimeSpan.FromSeconds(2));
+        ended.Prune();
+        Assert.Null(ended.Find("outdoor", Epoch));
+        Assert.Null(kept.Cut(Epoch, Start + TimeSpan.FromSeconds(25), Start + TimeSpan.FromSeconds(40), clip)); // disposed: no buffer
+
+        // A source with no clip buffer is not kept: its owner disposes it.
+        using var plain = Open(path, TimeSpan.Zero);
+        Assert.False(ended.TryKeep("outdoor", Epoch, plain));
+    }
 }

@@ -52,4 +52,51 @@ public sealed class AnalyzeTests(ITestOutputHelper output)
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    [Fact]
+    public async Task Analyze_writes_a_clip_for_every_ended_track_of_a_recording_those_still_open_at_its_end_included_each_readable_from_a_keyframe()
+    {
+        var dir = Directory.CreateTempSubdirectory("stream-analyze-clips-").FullName;
+        try
+        {
+            // People walk in one by one: tracks end during the 30 s, and the last ones are still open when the file ends.
+            var (code, stdout, stderr) = await StreamProcess.CommandAsync(
+                ["analyze", RepoPaths.Sample("indoor_people_one_by_one.mp4"), "--out", dir, "--objects", "person",
+                 "--set", "Detect:ModelPath=" + RepoPaths.Model("yolox_nano.onnx"), "--set", "Detect:Provider=cpu"], timeout: TimeSpan.FromSeconds(180));
+            output.WriteLine(stdout);
+            output.WriteLine(stderr);
+            Assert.Equal(0, code);
+
+            var events = (await File.ReadAllLinesAsync(Path.Combine(dir, "events.jsonl"))).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+            var ended = events.Where(e => e.GetProperty("kind").GetString() == "track_ended").ToList();
+            var lateClips = events.Where(e => e.GetProperty("kind").GetString() == "clip_ready").Select(e => e.GetProperty("track_id").GetInt64()).ToHashSet();
+            string? ClipKey(JsonElement e) => e.TryGetProperty("clip_key", out var k) ? k.GetString() : null;
+            var atEnd = ended.Where(e => e.GetProperty("reason").GetString() == "shutdown").ToList();
+            output.WriteLine($"RESULT analyze-clips: {ended.Count} tracks ended ({atEnd.Count} open at the end of the file), {ended.Count(e => ClipKey(e) is not null)} with clip_key, {lateClips.Count} clip_ready");
+            Assert.NotEmpty(atEnd);
+            Assert.True(ended.Count > atEnd.Count, "no track ended before the end of the file");
+            Assert.All(ended, e => Assert.True(ClipKey(e) is not null || lateClips.Contains(e.GetProperty("track_id").GetInt64()),
+                $"track {e.GetProperty("track_id")} ({e.GetProperty("reason")}) has no clip"));
+            Assert.Contains($"clips: {ended.Count} in ", stdout, StringComparison.Ordinal);
+
+            foreach (var e in ended.Where(e => ClipKey(e) is not null))
+            {
+                var path = Path.Combine(dir, "clips", ClipKey(e)!);
+                var (frames, errors) = Ffprobe.DecodeAll(path);
+                Assert.True(errors.Length == 0, $"ffprobe on {ClipKey(e)}: {errors}");
+                Assert.NotEmpty(frames);
+                Assert.True(frames[0].Key, $"{ClipKey(e)} does not start with a keyframe");
+                var seconds = e.GetProperty("clip_seconds").GetDouble();
+                var span = frames[^1].Time - frames[0].Time;
+                Assert.True(Math.Abs(span - seconds) <= 0.15, $"{ClipKey(e)}: {span:0.00} s of frames, clip_seconds {seconds}");
+                // The track's own time is in it: first_seen to last_seen (at most MaxSeconds, 30 s).
+                var tracked = (e.GetProperty("last_seen").GetDateTimeOffset() - e.GetProperty("first_seen").GetDateTimeOffset()).TotalSeconds;
+                Assert.True(seconds >= Math.Min(tracked, 30) - 0.2, $"{ClipKey(e)}: {seconds} s for a track seen {tracked:0.00} s");
+            }
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }

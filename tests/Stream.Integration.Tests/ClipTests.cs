@@ -17,6 +17,8 @@ public sealed class ClipTests(ITestOutputHelper output)
     {
         await using var kafka = new KafkaMockFixture();
         await kafka.InitializeAsync();
+        await using var redis = new RedisServerFixture();
+        await redis.InitializeAsync();
         var topic = "clips-" + Guid.NewGuid().ToString("N")[..8];
         var camera = new Dictionary<string, object?>
         {
@@ -27,7 +29,7 @@ public sealed class ClipTests(ITestOutputHelper output)
             ["Objects"] = new Dictionary<string, object?> { ["Track"] = new[] { "person", "bicycle", "car" } },
         };
         await using var run = StreamProcess.Start(StreamProcess.Config(camera),
-            ["Sink:Kafka:BootstrapServers=" + kafka.BootstrapServers, "Sink:Kafka:Topic=" + topic], output: output);
+            ["Sink:Kafka:BootstrapServers=" + kafka.BootstrapServers, "Sink:Kafka:Topic=" + topic, "Sink:Redis:Configuration=" + redis.Configuration], output: output);
         await run.WaitReadyAsync();
         Assert.True((await run.CameraAsync("outdoor")).Clips, "/api/cameras says the camera keeps clips");
         await run.WaitUntilAsync(async () => (await run.MetricsAsync()).Sum("stream_sink_clips_total") >= 1, TimeSpan.FromSeconds(120), "a clip written");
@@ -63,11 +65,89 @@ public sealed class ClipTests(ITestOutputHelper output)
         var played = Assert.Single(named, e => e.Kind == "track_ended" && e.Id == eventId || e.Kind == "clip_ready" && e.TrackId == TrackOf(events, eventId));
         Assert.InRange(playedSeconds, played.ClipSeconds!.Value * 0.9, played.ClipSeconds!.Value * 1.1);
 
-        // A track_ended without a clip is counted with its reason (tracks still open at the end of the file: the camera's
-        // buffer went with it).
+        // A track_ended without a clip is counted with its reason (none expected: even the tracks still open at the end of
+        // the file get theirs from the ended connection's kept buffer).
         var without = events.Count(e => e.Event.Kind == "track_ended" && e.Event.ClipKey is null
             && !named.Any(n => n.Kind == "clip_ready" && n.TrackId == e.Event.TrackId));
         Assert.Equal(without, run.StdoutLines.Concat(run.StderrLines).Count(l => l.Contains("[5501]", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task With_the_clip_disk_full_every_track_ended_still_reaches_Kafka_without_clip_key_and_each_failed_clip_is_counted_as_io()
+    {
+        await using var disk = await TmpfsMount.CreateAsync("16k"); // less than any clip of the outdoor sample (about 20 kB a second)
+        await using var kafka = new KafkaMockFixture();
+        await kafka.InitializeAsync();
+        var topic = "clips-full-" + Guid.NewGuid().ToString("N")[..8];
+        var camera = new Dictionary<string, object?>
+        {
+            ["Id"] = "outdoor",
+            ["Url"] = RepoPaths.Sample("outdoor_person_bicycle_car.mp4"),
+            ["Loop"] = false,
+            ["Pacing"] = "Full",
+            ["Objects"] = new Dictionary<string, object?> { ["Track"] = new[] { "person", "bicycle", "car" } },
+        };
+        await using var run = StreamProcess.Start(StreamProcess.Config(camera),
+            ["Sink:Kafka:BootstrapServers=" + kafka.BootstrapServers, "Sink:Kafka:Topic=" + topic, "Clips:Directory=" + disk.Path], output: output);
+        await run.WaitReadyAsync();
+        await run.WaitUntilAsync(async () => (await run.CameraAsync("outdoor")).State == "Stopped", TimeSpan.FromSeconds(120), "the sample read to its end");
+        await run.WaitUntilAsync(async () => (await run.MetricsAsync()).Sum("stream_sink_clip_failures_total") >= 1, TimeSpan.FromSeconds(30), "a clip failed");
+        var metrics = await run.MetricsAsync();
+        await run.SignalAsync("TERM");
+        Assert.Equal(0, await run.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        var (acknowledged, _, _) = run.SinkFinished();
+        var events = await EventConsumer.ConsumeAllAsync(kafka.BootstrapServers, topic, acknowledged, TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(30));
+
+        var ended = events.Where(e => e.Event.Kind == "track_ended").ToList();
+        var failedIo = metrics.Sum("stream_sink_clip_failures_total", "reason=io");
+        // Every failure, the last tracks' included (they end after the metrics were read), is logged once with its reason.
+        var loggedIo = run.StdoutLines.Concat(run.StderrLines).Count(l => l.Contains("[5501]", StringComparison.Ordinal) && l.Contains("(io)", StringComparison.Ordinal));
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"RESULT clip disk full: {ended.Count} track_ended delivered, {ended.Count(e => e.Event.ClipKey is not null)} with clip_key; clips written {metrics.Sum("stream_sink_clips_total")}, failed as io {failedIo} of {metrics.Sum("stream_sink_clip_failures_total")} while running, {loggedIo} logged as io in all; files left on the disk: {string.Join(", ", Directory.EnumerateFiles(disk.Path, "*", SearchOption.AllDirectories).Select(Path.GetFileName))}"));
+        Assert.NotEmpty(ended);
+        Assert.All(ended, e => Assert.Null(e.Event.ClipKey));
+        Assert.DoesNotContain(events, e => e.Event.Kind == "clip_ready");
+        Assert.Equal(0, metrics.Sum("stream_sink_clips_total"));
+        Assert.True(failedIo >= 1, "no clip failure counted as io");
+        Assert.Equal(ended.Count, loggedIo);
+        Assert.Empty(Directory.EnumerateFiles(disk.Path, "*.part", SearchOption.AllDirectories)); // a failed write is removed, not left half-written
+    }
+
+    /// <summary>
+    /// The poster (<c>snapshot.jpg?boxes=1</c>) is the event's stored picture with the event's box drawn on it: along the
+    /// box's left edge it differs from the plain snapshot by far more than JPEG noise, inside the box it does not.
+    /// </summary>
+    private async Task AssertTheBoxIsDrawnOnThePosterAsync(StreamProcess run, Guid id)
+    {
+        using var doc = System.Text.Json.JsonDocument.Parse(await run.GetStringAsync("/api/events?kind=track_ended&limit=500"));
+        var box = doc.RootElement.EnumerateArray().Single(e => e.GetProperty("id").GetGuid() == id).GetProperty("box");
+        var (x1, y1, x2, y2) = ((int)box.GetProperty("x1").GetSingle(), (int)box.GetProperty("y1").GetSingle(), (int)box.GetProperty("x2").GetSingle(), (int)box.GetProperty("y2").GetSingle());
+        using var plainAnswer = await run.SendAsync(new HttpRequestMessage(HttpMethod.Get, $"/api/events/{id}/snapshot.jpg"));
+        using var boxedAnswer = await run.SendAsync(new HttpRequestMessage(HttpMethod.Get, $"/api/events/{id}/snapshot.jpg?boxes=1"));
+        Assert.True(plainAnswer.IsSuccessStatusCode && boxedAnswer.IsSuccessStatusCode, $"snapshots: {plainAnswer.StatusCode}, {boxedAnswer.StatusCode}");
+        using var plain = OpenCvSharp.Cv2.ImDecode(await plainAnswer.Content.ReadAsByteArrayAsync(), OpenCvSharp.ImreadModes.Color);
+        using var boxed = OpenCvSharp.Cv2.ImDecode(await boxedAnswer.Content.ReadAsByteArrayAsync(), OpenCvSharp.ImreadModes.Color);
+        Assert.Equal(plain.Size(), boxed.Size());
+        x1 = Math.Clamp(x1, 0, plain.Width - 1);
+        y1 = Math.Clamp(y1, 0, plain.Height - 1);
+        x2 = Math.Clamp(x2, x1 + 1, plain.Width - 1);
+        y2 = Math.Clamp(y2, y1 + 1, plain.Height - 1);
+        double MeanDifference(OpenCvSharp.Rect r)
+        {
+            using var a = new OpenCvSharp.Mat(plain, r);
+            using var b = new OpenCvSharp.Mat(boxed, r);
+            using var d = new OpenCvSharp.Mat();
+            OpenCvSharp.Cv2.Absdiff(a, b, d);
+            var m = OpenCvSharp.Cv2.Mean(d);
+            return (m.Val0 + m.Val1 + m.Val2) / 3;
+        }
+
+        var edge = MeanDifference(new OpenCvSharp.Rect(x1, y1 + ((y2 - y1) / 4), 2, Math.Max(1, (y2 - y1) / 2)));
+        var (w, h) = (x2 - x1, y2 - y1);
+        var inside = MeanDifference(new OpenCvSharp.Rect(x1 + (w / 3), y1 + (h / 3), Math.Max(1, w / 3), Math.Max(1, h / 3)));
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"RESULT poster: box ({x1},{y1})-({x2},{y2}); mean difference to the plain snapshot {edge:F1} on its left edge, {inside:F1} inside it"));
+        Assert.True(edge > 40, $"the box's edge is not drawn on the poster (mean difference {edge:F1})");
+        Assert.True(inside < 8, $"the poster differs inside the box by {inside:F1}: more than the box was drawn");
     }
 
     private static long? TrackOf(List<ConsumedEvent> events, Guid id) => events.FirstOrDefault(e => e.Event.Id == id)?.Event.TrackId;
@@ -113,7 +193,10 @@ public sealed class ClipTests(ITestOutputHelper output)
         var js = (OpenQA.Selenium.IJavaScriptExecutor)browser;
         wait.Until(_ => Convert.ToInt32(js.ExecuteScript($"const v = document.querySelector(\"#feed li[data-id='{id}'] video\"); return v ? v.readyState : -1;"), CultureInfo.InvariantCulture) >= 2);
         var seconds = Convert.ToDouble(js.ExecuteScript($"return document.querySelector(\"#feed li[data-id='{id}'] video\").duration;"), CultureInfo.InvariantCulture);
-        Assert.StartsWith($"/api/events/{id}/snapshot.jpg", new Uri(js.ExecuteScript($"return document.querySelector(\"#feed li[data-id='{id}'] video\").poster;") as string ?? "http://x/").AbsolutePath, StringComparison.Ordinal);
+        var poster = new Uri(js.ExecuteScript($"return document.querySelector(\"#feed li[data-id='{id}'] video\").poster;") as string ?? "http://x/");
+        Assert.Equal($"/api/events/{id}/snapshot.jpg", poster.AbsolutePath);
+        Assert.Equal("?boxes=1", poster.Query);
+        await AssertTheBoxIsDrawnOnThePosterAsync(run, id);
         var dir = Path.Combine(RepoPaths.Root, "TestResults", "artefacts");
         Directory.CreateDirectory(dir);
         ((OpenQA.Selenium.ITakesScreenshot)browser).GetScreenshot().SaveAsFile(Path.Combine(dir, "clip-playing.png"));

@@ -213,6 +213,65 @@ public sealed class ClipWriterTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task A_track_that_lasts_past_MaxSeconds_gets_a_clip_of_its_start_while_it_lasts_announced_by_clip_ready_and_its_end_clip_when_it_ends()
+    {
+        var clips = new FakeClips();
+        var writer = Start(clips, new ClipOptions { MaxSeconds = 10, BufferSeconds = 30 });
+        const long track = 1_796_000_000_000_009;
+        var started = new PipelineEvent
+        {
+            Kind = EventKind.TrackStarted, CameraId = "gate", Time = T0 + TimeSpan.FromSeconds(5), TrackId = track, Epoch = 1_796_000_000_000,
+            FirstSeen = T0 + TimeSpan.FromSeconds(5), FrameSequence = 50, Label = "car",
+        };
+        await writer.AttachAsync(started, EventMessage.From(started, "frame"), CancellationToken.None);
+
+        // Its start window is first_seen - PreSeconds (2 s) + MaxSeconds (10 s): due at 13 s of media time, on its own camera.
+        writer.Watch("gate", T0 + TimeSpan.FromSeconds(12.9));
+        writer.Watch("yard", T0 + TimeSpan.FromSeconds(20));
+        await Task.Delay(200);
+        Assert.Empty(clips.Windows);
+        writer.Watch("gate", T0 + TimeSpan.FromSeconds(13));
+        var ready = await WaitForReadyAsync(1);
+        Assert.Equal((T0 + TimeSpan.FromSeconds(3), T0 + TimeSpan.FromSeconds(13)), (clips.Windows[0].From, clips.Windows[0].To));
+        Assert.Equal("clip_ready", ready.Kind);
+        Assert.Equal(track, ready.TrackId);
+        Assert.Equal("gate/1796000000000-1796000000000009-start.mp4", ready.ClipKey);
+        Assert.Equal(10, ready.ClipSeconds);
+        Assert.True(File.Exists(Path.Combine(_dir, "gate", "1796000000000-1796000000000009-start.mp4")));
+
+        // Once only, however long it lasts; its end clip (its last MaxSeconds) comes with its track_ended as for any track.
+        writer.Watch("gate", T0 + TimeSpan.FromSeconds(30));
+        var ended = Ended(track, 5, 40);
+        var message = EventMessage.From(ended, "frame");
+        await writer.AttachAsync(ended, message, CancellationToken.None);
+        Assert.Equal("gate/1796000000000-1796000000000009.mp4", message.ClipKey);
+        Assert.Equal(2, clips.Windows.Count);
+        Assert.Equal(T0 + TimeSpan.FromSeconds(31.5), clips.Windows[1].From);
+        writer.Watch("gate", T0 + TimeSpan.FromSeconds(60));
+        await Task.Delay(200);
+        Assert.Equal(2, clips.Windows.Count);
+        Assert.Single(_ready);
+    }
+
+    private async Task<EventMessage> WaitForReadyAsync(int count)
+    {
+        for (var i = 0; i < 100; i++)
+        {
+            lock (_ready)
+            {
+                if (_ready.Count >= count)
+                {
+                    return _ready[count - 1];
+                }
+            }
+
+            await Task.Delay(50);
+        }
+
+        throw new TimeoutException($"no clip_ready number {count} within 5 s");
+    }
+
+    [Fact]
     public void A_clip_key_cannot_leave_the_clip_directory()
     {
         Assert.Null(ClipWriter.PathFor(_dir, "../x.mp4"));

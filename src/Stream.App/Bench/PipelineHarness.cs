@@ -119,6 +119,7 @@ internal sealed class PipelineHarness : IAsyncDisposable
             ["Sink:Kafka:BootstrapServers"] = "embedded",
             ["Sink:Redis:Configuration"] = redisConfiguration,
             ["Sink:Spool:Directory"] = spoolDirectory,
+            ["Clips:Directory"] = ClipDirectory(spoolDirectory),
             ["Http:Enabled"] = "false",
             ["Status:Mode"] = "off",
             ["Host:ShutdownTimeoutSeconds"] = "60",
@@ -201,7 +202,7 @@ internal sealed class PipelineHarness : IAsyncDisposable
                 await ownedRedis.DisposeAsync().ConfigureAwait(false);
             }
 
-            DeleteQuietly(spool);
+            DeleteRunDirectories(spool);
             throw;
         }
     }
@@ -324,8 +325,18 @@ internal sealed class PipelineHarness : IAsyncDisposable
                 await _ownedRedis.DisposeAsync().ConfigureAwait(false);
             }
 
-            DeleteQuietly(_spool);
+            DeleteRunDirectories(_spool);
         }
+    }
+
+    /// <summary>Where a run's clips go: beside its temporary spool, deleted with it.</summary>
+    private static string ClipDirectory(string spoolDirectory) => spoolDirectory + "-clips";
+
+    /// <summary>The run's temporary spool and clip directories.</summary>
+    private static void DeleteRunDirectories(string spoolDirectory)
+    {
+        DeleteQuietly(spoolDirectory);
+        DeleteQuietly(ClipDirectory(spoolDirectory));
     }
 
     private static void DeleteQuietly(string directory)

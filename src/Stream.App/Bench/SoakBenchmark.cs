@@ -128,8 +128,17 @@ internal readonly record struct ResourceSample(long RssBytes, long ManagedHeapBy
     }
 }
 
+/// <summary>Event clips during a soak (issue 26): clips written and failed, how soon each was on disk, and the packet buffers' bytes at the end.</summary>
+internal sealed record SoakClips(double Written, double Failed, IReadOnlyList<double> DelaysMs, double BufferBytes, int BufferCameras, double ExpectedBufferBytes)
+{
+    /// <summary>Failures by reason (stream.sink.clip_failures' reason tag), those that happened.</summary>
+    public IReadOnlyDictionary<string, double> FailedBecause { get; init; } = new Dictionary<string, double>();
+}
+
 internal sealed record SoakResult(int Cameras, TimeSpan Duration, ResourceSample Start, ResourceSample End, PipelineCounts CountsStart, PipelineCounts CountsEnd)
 {
+    public SoakClips? Clips { get; init; }
+
     public double RssGrowthPercent => Start.RssBytes > 0 ? 100.0 * (End.RssBytes - Start.RssBytes) / Start.RssBytes : 0;
 
     public double Fps => (CountsEnd.Sunk - CountsStart.Sunk) / Math.Max(1e-9, (CountsEnd.At - CountsStart.At).TotalSeconds);
@@ -175,9 +184,38 @@ internal static class SoakBenchmark
         }
 
         var endCounts = harness.Counts();
+        var clips = Clips(harness, options);
         var end = ResourceSample.Take(trim: true);
         await harness.StopAsync().ConfigureAwait(false);
-        return new SoakResult(options.Cameras, options.Duration, start, end, startCounts, endCounts);
+        return new SoakResult(options.Cameras, options.Duration, start, end, startCounts, endCounts) { Clips = clips };
+    }
+
+    private const string ClipBuffer = "stream.ingest.clip_buffer";
+
+    /// <summary>The clip figures now; null when no camera keeps a clip buffer (Clips:Enabled=false).</summary>
+    private static SoakClips? Clips(PipelineHarness harness, SoakOptions options)
+    {
+        var metrics = harness.Metrics;
+        metrics.Refresh();
+        var cameras = metrics.Cameras(ClipBuffer);
+        if (cameras.Count == 0)
+        {
+            return null;
+        }
+
+        // What the issue allows: BufferSeconds x the camera's bitrate (the file's, all streams: an upper bound for its video).
+        var bufferSeconds = options.Overrides.TryGetValue("Clips:BufferSeconds", out var b) && double.TryParse(b, CultureInfo.InvariantCulture, out var bs) ? bs : new ClipOptions().BufferSeconds;
+        using var probe = new OpenCvSharp.VideoCapture(options.Source);
+        var seconds = probe.Get(OpenCvSharp.VideoCaptureProperties.FrameCount) / Math.Max(1, probe.Get(OpenCvSharp.VideoCaptureProperties.Fps));
+        var bytesPerSecond = new FileInfo(options.Source).Length / Math.Max(1, seconds);
+        return new SoakClips(metrics.Total("stream.sink.clips"), metrics.Total("stream.sink.clip_failures"), metrics.AllValues("stream.sink.clip_delay"),
+            cameras.Sum(c => metrics.Last(ClipBuffer, c) ?? 0), cameras.Count, cameras.Count * bytesPerSecond * Math.Min(bufferSeconds, seconds))
+        {
+            FailedBecause = new[] { "no_buffer", "window", "io", "busy", "error" }
+                .Select(r => (Reason: r, Count: metrics.Total("stream.sink.clip_failures", variant: "reason=" + r)))
+                .Where(r => r.Count > 0)
+                .ToDictionary(r => r.Reason, r => r.Count),
+        };
     }
 
     private static string Line(string name, ResourceSample s) => string.Create(CultureInfo.InvariantCulture,
@@ -202,6 +240,14 @@ internal static class SoakBenchmark
         var ingested = Math.Max(1, c1.Ingested - c0.Ingested);
         writer.WriteLine(string.Create(inv, $"managed allocations: {(r.End.AllocatedBytes - r.Start.AllocatedBytes) / 1048576.0 / Math.Max(1e-9, r.Duration.TotalSeconds):F2} MiB/s, {(r.End.AllocatedBytes - r.Start.AllocatedBytes) / 1024.0 / ingested:F1} KiB per decoded frame"));
         writer.WriteLine(string.Create(inv, $"handles: {r.Start.Handles} -> {r.End.Handles} ({r.End.Handles - r.Start.Handles:+0;-0;0}); managed heap {(r.End.ManagedHeapBytes - r.Start.ManagedHeapBytes) / 1048576.0:+0.0;-0.0;0.0} MiB; gen-2 collections during the soak {r.End.Gen2Collections - r.Start.Gen2Collections}"));
+        if (r.Clips is { } clips)
+        {
+            var delays = clips.DelaysMs.Order().ToList();
+            double Q(double q) => delays.Count == 0 ? double.NaN : delays[(int)Math.Min(delays.Count - 1, Math.Ceiling(q * delays.Count) - 1)];
+            writer.WriteLine(string.Create(inv,
+                $"clips: {clips.Written} written, {clips.Failed} failed{(clips.FailedBecause.Count == 0 ? "" : " (" + string.Join(", ", clips.FailedBecause.Select(f => $"{f.Key} {f.Value}")) + ")")}; on disk after the track_ended reached the sink: p50 {Q(0.5):F0} ms, p99 {Q(0.99):F0} ms, max {(delays.Count == 0 ? double.NaN : delays[^1]):F0} ms; packet buffers at the end {clips.BufferBytes / 1048576.0:F1} MiB for {clips.BufferCameras} cameras (BufferSeconds x the file's bitrate: {clips.ExpectedBufferBytes / 1048576.0:F1} MiB)"));
+        }
+
         writer.WriteLine(string.Create(inv, $"RSS growth: {r.RssGrowthPercent:+0.00;-0.00;0.00} %"));
     }
 }

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using VideoCapture = OpenCvSharp.VideoCapture;
 using VideoCaptureProperties = OpenCvSharp.VideoCaptureProperties;
 using Streaming.App.Hosting;
@@ -29,7 +30,7 @@ internal static partial class AnalyzeCommand
     public static Command Create()
     {
         var videos = new Argument<FileInfo[]>("video") { Description = "Recordings to analyse (any file the camera decoder reads: mp4, mkv, ...).", Arity = ArgumentArity.OneOrMore };
-        var outDir = new Option<DirectoryInfo>("--out", "-o") { Description = "Folder for events.jsonl.", DefaultValueFactory = _ => new DirectoryInfo("analyze-out") };
+        var outDir = new Option<DirectoryInfo>("--out", "-o") { Description = "Folder for events.jsonl and clips/ (a clip per ended track; --set Clips:Enabled=false: none).", DefaultValueFactory = _ => new DirectoryInfo("analyze-out") };
         var config = new Option<FileInfo?>("--config", "-c")
         {
             Description = "Pipeline configuration for Detect and Track; a Cameras entry whose Id is a video's file name, or whose Url is a file of the same name, lends that video its Id, Zones, Lines, Objects and other settings.",
@@ -79,7 +80,7 @@ internal static partial class AnalyzeCommand
             return 2;
         }
 
-        var configuration = WithCameras(loaded, videos, ids, objects.SelectMany(o => o.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList(), pacing);
+        var configuration = WithCameras(loaded, videos, ids, objects.SelectMany(o => o.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList(), pacing, outDir);
         var eventsPath = Path.Combine(outDir.FullName, "events.jsonl");
         await using var output = new FileStream(eventsPath, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16, useAsync: true);
         using var host = Build(configuration, output);
@@ -134,6 +135,11 @@ internal static partial class AnalyzeCommand
         Console.Error.WriteLine();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"analyze: {videos.Length} video(s), {frames} frames in {seconds:F1} s ({frames / Math.Max(seconds, 1e-3):F1} frames/s); {writer.Events} events in {eventsPath}"));
+        if (writer.Clips > 0)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"clips: {writer.Clips} in {Path.Combine(outDir.FullName, "clips")}"));
+        }
+
         Console.WriteLine("alerts: " + (alerts.Count == 0 ? "none" : string.Join(", ", alerts.OrderByDescending(a => a.Value).Select(a => $"{a.Key} {a.Value}"))));
         return stageFailures.Count > 0 ? 1 : 0;
     }
@@ -162,9 +168,14 @@ internal static partial class AnalyzeCommand
             o.BackgroundServiceExceptionBehavior = BackgroundServiceExceptionBehavior.StopHost;
         });
         services.AddPipelineChannels(configuration);
+        services.AddSingleton<ClipMetrics>();
         services.AddSingleton(sp => new EventFileWriter(
             sp.GetRequiredService<System.Threading.Channels.ChannelReader<TrackedFrame>>(),
-            sp.GetRequiredService<System.Threading.Channels.ChannelReader<CameraStatusChange>>(), output));
+            sp.GetRequiredService<System.Threading.Channels.ChannelReader<CameraStatusChange>>(), output,
+            clips: sp.GetRequiredService<IOptions<ClipOptions>>().Value is { Enabled: true } clips
+                ? late => ClipWriter.Start(clips, sp.GetRequiredService<ICameraClips>(), sp.GetRequiredService<ClipMetrics>(), late,
+                    sp.GetRequiredService<ILoggerFactory>().CreateLogger<ClipWriter>(), sp.GetService<TimeProvider>())
+                : null));
         services.AddHostedService(sp => sp.GetRequiredService<EventFileWriter>());
         services.AddTrack(configuration);
         services.AddDetect(configuration);
@@ -177,7 +188,8 @@ internal static partial class AnalyzeCommand
     /// Id is the video's file name, or that plays a file of the same name, lends it its id and other keys (zones, lines,
     /// objects, MaxFps, ...); <paramref name="objects"/>, when given, is what every video tracks.
     /// </summary>
-    private static IConfigurationRoot WithCameras(IConfigurationRoot loaded, FileInfo[] videos, List<string> ids, IReadOnlyList<string> objects, FilePacing pacing)
+    private static IConfigurationRoot WithCameras(IConfigurationRoot loaded, FileInfo[] videos, List<string> ids, IReadOnlyList<string> objects, FilePacing pacing,
+        DirectoryInfo outDir)
     {
         var entries = loaded.GetSection("Cameras").GetChildren().ToList();
         var keys = loaded.AsEnumerable().Where(kv => !kv.Key.StartsWith("Cameras:", StringComparison.OrdinalIgnoreCase) && !kv.Key.Equals("Cameras", StringComparison.OrdinalIgnoreCase))
@@ -216,6 +228,9 @@ internal static partial class AnalyzeCommand
             }
         }
 
+        // Clips (unless Clips:Enabled=false) go beside events.jsonl, each waited for: an analysis is not latency-bound.
+        keys["Clips:Directory"] = Path.Combine(outDir.FullName, "clips");
+        keys["Clips:WaitMs"] = "5000";
         return new ConfigurationBuilder().AddInMemoryCollection(keys).Build();
     }
 

@@ -63,5 +63,36 @@ internal static class IngestCommands
             }
         });
         bench.Subcommands.Add(command);
+        bench.Subcommands.Add(Clips());
+    }
+
+    /// <summary><c>stream bench clips</c>: the event clips' CPU (packet buffer, remux) and memory (issue 26).</summary>
+    private static Command Clips()
+    {
+        var source = new Option<string>("--source") { Description = "Video file the cameras read (at full speed).", DefaultValueFactory = _ => "samples/parking_lot_cars_sparse.mp4" };
+        var rounds = new Option<int>("--rounds") { Description = "Decode passes with and without the buffer, alternating; each keeps its least CPU.", DefaultValueFactory = _ => 5 };
+        var cameras = new Option<int>("--cameras") { Description = "Cameras opened at once for the memory figure.", DefaultValueFactory = _ => 24 };
+        var buffer = new Option<double>("--buffer-seconds") { Description = "Clips:BufferSeconds.", DefaultValueFactory = _ => new Core.ClipOptions().BufferSeconds };
+        var clip = new Option<double>("--clip-seconds") { Description = "Length of the clips cut for the remux figure.", DefaultValueFactory = _ => 10 };
+        var command = new Command("clips", "Event clips' cost: the packet buffer's CPU per camera-second next to decoding, a remux's CPU per clip-second, and N cameras' buffer memory against BufferSeconds x bitrate (last line).")
+        {
+            source, rounds, cameras, buffer, clip,
+        };
+        command.SetAction(async (parse, ct) =>
+        {
+            try
+            {
+                var result = await Task.Run(() => ClipBenchmark.Run(parse.GetValue(source)!, parse.GetValue(rounds), parse.GetValue(cameras),
+                    parse.GetValue(buffer), parse.GetValue(clip), Console.Error), ct).ConfigureAwait(false);
+                ClipBenchmark.Print(result, Console.Out);
+                return 0;
+            }
+            catch (Exception ex) when (ex is ArgumentException or IOException or InvalidOperationException or SourceException or Core.ClipException)
+            {
+                await Console.Error.WriteLineAsync("bench clips: " + ex.Message).ConfigureAwait(false);
+                return 1;
+            }
+        });
+        return command;
     }
 }

@@ -183,9 +183,13 @@ internal static class OpsCommands
         var warmup = new Option<double>("--warmup") { Description = "Seconds per try before measuring.", DefaultValueFactory = _ => 5 };
         var max = new Option<int>("--max") { Description = "Largest camera count to try.", DefaultValueFactory = _ => 64 };
         var set = SetOption();
+        var versus = new Option<string[]>("--versus")
+        {
+            Description = "Measure again right after with these keys changed (repeatable), e.g. --versus Clips:Enabled=false: the last line is then the ratio of the two capacities (first / second).",
+        };
         var command = new Command("capacity", "The most live cameras (FILE paced at --fps, each from its own offset) that the whole pipeline holds with <= 1 % drops, p99 capture->ack <= 1 s and no stale drop; last line: capacity: N cameras at F fps.")
         {
-            source, fps, hold, warmup, max, set,
+            source, fps, hold, warmup, max, set, versus,
         };
         command.SetAction(async (parse, ct) => await Guard(async () =>
         {
@@ -200,6 +204,17 @@ internal static class OpsCommands
             };
             var result = await CapacityBenchmark.RunAsync(options, Console.Out, Console.Error, ct).ConfigureAwait(false);
             CapacityBenchmark.Print(Console.Out, result);
+            if (parse.GetValue(versus) is { Length: > 0 } changes)
+            {
+                // Back to back on the same machine, the same source and search: only the named keys differ.
+                var changed = Overrides(changes);
+                var second = options with { Overrides = options.Overrides.Concat(changed).GroupBy(kv => kv.Key, StringComparer.OrdinalIgnoreCase).ToDictionary(g => g.Key, g => g.Last().Value, StringComparer.OrdinalIgnoreCase) };
+                Console.Out.WriteLine("then with " + string.Join(" ", changes.Select(c => "--set " + c)) + ":");
+                var other = await CapacityBenchmark.RunAsync(second, Console.Out, Console.Error, ct).ConfigureAwait(false);
+                CapacityBenchmark.Print(Console.Out, other);
+                Console.Out.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"capacity ratio: {result.Capacity} / {other.Capacity} cameras = {100.0 * result.Capacity / Math.Max(1, other.Capacity):F1} % (as given / with {string.Join(", ", changes)})"));
+            }
         }).ConfigureAwait(false));
         return command;
     }

@@ -7,17 +7,17 @@ using Streaming.Sink;
 namespace Streaming.App.Web;
 
 /// <summary>
-/// The picture of an event, read back from the Redis frame cache the sink fills (<c>frame_key</c> of the event) and
-/// drawn with the event's box. It reads through the process's one Redis connection (<see cref="RedisConnection"/>, the
-/// sink's). Every Redis wait is bounded.
+/// The picture of an event, read back from the Redis frame cache the sink fills (<c>frame_key</c> of the event), as
+/// stored or drawn with the event's box. It reads through the process's one Redis connection
+/// (<see cref="RedisConnection"/>, the sink's). Every Redis wait is bounded.
 /// </summary>
 internal sealed class FrameSnapshots(IOptions<SinkOptions> sink, RedisConnection connection)
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(3);
     private readonly RedisSinkOptions _options = sink.Value.Redis;
 
-    /// <summary>The event's JPEG with its box drawn; or the HTTP status and one-line reason why there is none.</summary>
-    public async Task<(byte[]? Jpeg, int Status, string? Reason)> GetAsync(EventMessage e, CancellationToken cancellationToken)
+    /// <summary>The event's JPEG as stored, or with its box drawn (<paramref name="boxes"/>); or the HTTP status and one-line reason why there is none.</summary>
+    public async Task<(byte[]? Jpeg, int Status, string? Reason)> GetAsync(EventMessage e, bool boxes, CancellationToken cancellationToken)
     {
         if (e.FrameKey is not { } key)
         {
@@ -41,6 +41,11 @@ internal sealed class FrameSnapshots(IOptions<SinkOptions> sink, RedisConnection
         {
             return (null, 404, string.Create(CultureInfo.InvariantCulture,
                 $"frame {key} of event {e.Id} has expired from Redis (kept {_options.FrameTtlSeconds} s, Sink:Redis:FrameTtlSeconds) or was skipped by the sink"));
+        }
+
+        if (!boxes)
+        {
+            return ((byte[])value!, 200, null); // as stored: no decode, no encode
         }
 
         using var image = Cv2.ImDecode((byte[])value!, ImreadModes.Color);

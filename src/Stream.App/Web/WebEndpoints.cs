@@ -215,7 +215,12 @@ internal static class WebEndpoints
         }
     }
 
-    private static async Task<IResult> SnapshotAsync(string id, HttpContext http, EventFeed feed, FrameSnapshots snapshots)
+    /// <summary>
+    /// The event's picture from Redis, as stored (the bytes the sink wrote); with <c>?boxes=1</c> the event's box drawn on
+    /// it (label, the track's short id and the event's kind, in the track's colour as on the live view): the page's
+    /// thumbnail and the poster of the event's clip.
+    /// </summary>
+    private static async Task<IResult> SnapshotAsync(string id, string? boxes, HttpContext http, EventFeed feed, FrameSnapshots snapshots)
     {
         if (!Guid.TryParse(id, out var guid))
         {
@@ -227,7 +232,7 @@ internal static class WebEndpoints
             return Results.NotFound(new { error = $"event {guid} is not among the last {EventFeed.Capacity} events this process keeps" });
         }
 
-        var (jpeg, status, reason) = await snapshots.GetAsync(message, http.RequestAborted).ConfigureAwait(false);
+        var (jpeg, status, reason) = await snapshots.GetAsync(message, Boxes(boxes), http.RequestAborted).ConfigureAwait(false);
         if (jpeg is null)
         {
             return Results.Json(new { error = reason }, statusCode: status);

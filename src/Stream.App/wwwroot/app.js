@@ -194,8 +194,8 @@ function eventRow(e) {
   if (e.frame_key) {
     let tries = 0;
     // The sink stores the frame right after the event: a first miss is retried.
-    img.onerror = () => { if (++tries <= 3) setTimeout(() => { img.src = `/api/events/${e.id}/snapshot.jpg?try=${tries}`; }, 1000); else img.classList.add('missing'); };
-    img.src = `/api/events/${e.id}/snapshot.jpg`;
+    img.onerror = () => { if (++tries <= 3) setTimeout(() => { img.src = `/api/events/${e.id}/snapshot.jpg?boxes=1&try=${tries}`; }, 1000); else img.classList.add('missing'); };
+    img.src = `/api/events/${e.id}/snapshot.jpg?boxes=1`;
   } else {
     img.classList.add('missing');
   }
@@ -222,7 +222,7 @@ function openClip(li, e, img) {
   video.muted = true;
   video.playsInline = true;
   video.preload = 'auto';
-  if (e.frame_key) video.poster = `/api/events/${e.id}/snapshot.jpg`;
+  if (e.frame_key) video.poster = `/api/events/${e.id}/snapshot.jpg?boxes=1`;
   video.onerror = () => { video.replaceWith(el('div', 'meta error', 'no clip (not cut yet, failed, or deleted)')); };
   video.src = `/api/events/${e.id}/clip.mp4`;
   li.classList.add('playing');
