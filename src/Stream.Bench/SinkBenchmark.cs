@@ -144,7 +144,8 @@ public static class SinkBenchmark
         var status = Channel.CreateBounded<CameraStatusChange>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = true });
         await using var redis = new RedisConnection(sinkOptions.Redis);
         using var sink = new SinkService(Microsoft.Extensions.Options.Options.Create(sinkOptions), frames.Reader, status.Reader,
-            new EventSpoolFactory(sinkOptions.Spool, loggerFactory, TimeProvider.System), KafkaProducerFactory.Instance, redis, metrics, loggerFactory);
+            new EventSpoolFactory(sinkOptions.Spool, loggerFactory, TimeProvider.System), KafkaProducerFactory.Instance, redis, metrics, loggerFactory,
+            new FrameLatency(meters), TimeProvider.System, Microsoft.Extensions.Options.Options.Create(new ClipOptions { Enabled = false }), new ClipMetrics(meters));
         await sink.StartAsync(cancellationToken).ConfigureAwait(false);
         await sink.BootstrapServers.ConfigureAwait(false);
         var cameras = Enumerable.Range(0, options.Cameras).Select(i => "cam-" + i.ToString(CultureInfo.InvariantCulture)).ToArray();

@@ -1,7 +1,6 @@
 using System.Diagnostics.Metrics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Streaming.Core;
 
@@ -26,7 +25,7 @@ public sealed class CameraManager : ICameraRegistry, IAsyncDisposable
     /// <summary>Disabled cameras (under <see cref="_gate"/>): their configuration and their last status, in the order disabled.</summary>
     private readonly List<(CameraOptions Camera, CameraStatus Last)> _disabled = [];
     private readonly ITimer _watchdog;
-    private readonly Meter? _meter;
+    private readonly Meter _meter;
     private readonly IGateSettings? _gateSettings;
 
     /// <summary>Cameras play once this completes: Detect's readiness, in a process with a Detect stage (null: at once).</summary>
@@ -39,40 +38,42 @@ public sealed class CameraManager : ICameraRegistry, IAsyncDisposable
     /// <summary>The clip buffers of connections that ended, kept for the clips of their last tracks.</summary>
     internal EndedClipBuffers Ended { get; }
 
+    /// <param name="status">Where camera status changes go; null: nowhere (a process that does not report them).</param>
+    /// <param name="gate">Detect's gate settings (motion gating); null in a process without Detect: no camera is gated.</param>
+    /// <param name="detect">Detect's readiness, which cameras wait for before they play; null in a process without Detect: at once.</param>
     public CameraManager(FrameBus bus, ChannelWriter<CameraStatusChange>? status, IOptions<IngestOptions> options,
-        ILoggerFactory? loggerFactory = null, IMeterFactory? meterFactory = null, TimeProvider? time = null, FrameBufferPool? pool = null,
-        IGateSettings? gate = null, DetectReadiness? detect = null, IOptions<ClipOptions>? clips = null)
+        ILoggerFactory loggerFactory, IMeterFactory meterFactory, TimeProvider time, FrameBufferPool pool, IOptions<ClipOptions> clips,
+        IGateSettings? gate = null, DetectReadiness? detect = null)
     {
-        _gateSettings = gate;
-        _startAfter = detect?.Ready;
-        ClipBuffer = clips?.Value is { Enabled: true } clip ? TimeSpan.FromSeconds(clip.BufferSeconds) : TimeSpan.Zero;
         ArgumentNullException.ThrowIfNull(bus);
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(clips);
+        ArgumentNullException.ThrowIfNull(meterFactory);
+        _gateSettings = gate;
+        _startAfter = detect?.Ready;
+        ClipBuffer = clips.Value is { Enabled: true } clip ? TimeSpan.FromSeconds(clip.BufferSeconds) : TimeSpan.Zero;
         _bus = bus;
         _status = status;
         _options = options.Value;
-        _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
+        _loggerFactory = loggerFactory ?? throw new ArgumentNullException(nameof(loggerFactory));
         _logger = _loggerFactory.CreateLogger<CameraManager>();
-        _time = time ?? TimeProvider.System;
+        _time = time ?? throw new ArgumentNullException(nameof(time));
         Ended = new EndedClipBuffers(_time);
-        _pool = pool ?? FrameBufferPool.Shared;
+        _pool = pool ?? throw new ArgumentNullException(nameof(pool));
         var period = TimeSpan.FromSeconds(Math.Clamp(_options.WatchdogSeconds / 4, 0.1, 1));
         _watchdog = _time.CreateTimer(_ => CheckWatchdogs(), null, period, period);
-        if (meterFactory is not null)
-        {
-            _meter = meterFactory.Create(Telemetry.IngestMeter);
-            _meter.CreateObservableCounter("stream.ingest.frames", () => Measure(w => w.Decoded), "{frame}", "Frames decoded per camera");
-            _meter.CreateObservableCounter("stream.ingest.dropped", () => Measure(w => w.Dropped), "{frame}", "Frames dropped per camera because downstream was full (live sources)");
-            _meter.CreateObservableCounter("stream.ingest.reconnects", () => Measure(w => w.Reconnects), "{reconnect}", "Reconnect attempts per camera");
-            _meter.CreateObservableGauge("stream.ingest.camera_state", MeasureStates, "{state}",
-                "Camera state: 0 connecting, 1 streaming, 2 backoff, 3 stopped (a disabled camera too), 4 failed");
-            _meter.CreateObservableCounter("stream.ingest.motion_frames", () => MeasureMotion(m => m.Moving), "{frame}", "Frames with motion per camera (cameras whose gate is motion)");
-            _meter.CreateObservableGauge("stream.ingest.motion_ratio", () => MeasureMotion(m => m.Ratio), "1", "Share of a camera's recent frames (about the last 50) with motion (cameras whose gate is motion)");
-            _meter.CreateObservableGauge("stream.ingest.clip_buffer", MeasureClipBuffers, "By",
-                "Compressed video each camera keeps for event clips (Clips:BufferSeconds x its bitrate), live connections only");
-            _meter.CreateObservableCounter("stream.ingest.bgr_conversions", () => _pool.BgrConversions, "{frame}",
-                "Frames ingest handed out as I420 (decoder planes, no colour conversion) that a later stage converted to full-resolution BGR: the frames the sink stored or the live view showed");
-        }
+        _meter = meterFactory.Create(Telemetry.IngestMeter);
+        _meter.CreateObservableCounter("stream.ingest.frames", () => Measure(w => w.Decoded), "{frame}", "Frames decoded per camera");
+        _meter.CreateObservableCounter("stream.ingest.dropped", () => Measure(w => w.Dropped), "{frame}", "Frames dropped per camera because downstream was full (live sources)");
+        _meter.CreateObservableCounter("stream.ingest.reconnects", () => Measure(w => w.Reconnects), "{reconnect}", "Reconnect attempts per camera");
+        _meter.CreateObservableGauge("stream.ingest.camera_state", MeasureStates, "{state}",
+            "Camera state: 0 connecting, 1 streaming, 2 backoff, 3 stopped (a disabled camera too), 4 failed");
+        _meter.CreateObservableCounter("stream.ingest.motion_frames", () => MeasureMotion(m => m.Moving), "{frame}", "Frames with motion per camera (cameras whose gate is motion)");
+        _meter.CreateObservableGauge("stream.ingest.motion_ratio", () => MeasureMotion(m => m.Ratio), "1", "Share of a camera's recent frames (about the last 50) with motion (cameras whose gate is motion)");
+        _meter.CreateObservableGauge("stream.ingest.clip_buffer", MeasureClipBuffers, "By",
+            "Compressed video each camera keeps for event clips (Clips:BufferSeconds x its bitrate), live connections only");
+        _meter.CreateObservableCounter("stream.ingest.bgr_conversions", () => _pool.BgrConversions, "{frame}",
+            "Frames ingest handed out as I420 (decoder planes, no colour conversion) that a later stage converted to full-resolution BGR: the frames the sink stored or the live view showed");
     }
 
     private List<Measurement<T>> Measure<T>(Func<CameraWorker, T> value)
@@ -324,6 +325,6 @@ public sealed class CameraManager : ICameraRegistry, IAsyncDisposable
         await StopAllAsync().ConfigureAwait(false);
         await _watchdog.DisposeAsync().ConfigureAwait(false);
         Ended.Dispose();
-        _meter?.Dispose();
+        _meter.Dispose();
     }
 }

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Streaming.Core;
 
 namespace Streaming.Ingest;
@@ -23,6 +24,7 @@ public static class IngestServiceCollectionExtensions
             .BindChecked(configuration.GetSection(CameraListOptions.Section), o => o.Cameras)
             .ValidateWith(CameraListOptions.Validator)
             .ValidateOnStart();
+        services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<CameraManager>();
         services.AddSingleton<ICameraRegistry>(sp => sp.GetRequiredService<CameraManager>());
         services.AddSingleton<ICameraClips>(sp => new CameraClipRouter(sp.GetRequiredService<CameraManager>()));

@@ -25,7 +25,7 @@ public sealed class SinkService : PipelineStage
     private readonly TimeProvider _time;
     private long _truncationLoggedAt = long.MinValue;
     private readonly Dictionary<string, long> _framesSeen = new(StringComparer.Ordinal);
-    private readonly FrameLatency? _latency;
+    private readonly FrameLatency _latency;
     private readonly string? _worker;
     private volatile RedisFrameStore? _store;
     private volatile KafkaEventPublisher? _publisher;
@@ -35,16 +35,19 @@ public sealed class SinkService : PipelineStage
     private readonly ClipMetrics? _clipMetrics;
     private ClipWriter? _clipWriter;
 
+    /// <param name="worker">Cluster mode only: the worker's id, named in every event. Null in a single process.</param>
+    /// <param name="clips">The cameras' clip buffers (Ingest's); null in a process without Ingest, which then cuts no clips.</param>
     public SinkService(IOptions<SinkOptions> options, ChannelReader<TrackedFrame> frames, ChannelReader<CameraStatusChange> status,
-        EventSpoolFactory spools, IKafkaProducerFactory producers, RedisConnection redis, SinkMetrics metrics, ILoggerFactory loggerFactory, FrameLatency? latency = null, TimeProvider? time = null, WorkerIdentity? worker = null,
-        ICameraClips? clips = null, IOptions<ClipOptions>? clipOptions = null, ClipMetrics? clipMetrics = null)
+        EventSpoolFactory spools, IKafkaProducerFactory producers, RedisConnection redis, SinkMetrics metrics, ILoggerFactory loggerFactory, FrameLatency latency,
+        TimeProvider time, IOptions<ClipOptions> clipOptions, ClipMetrics clipMetrics, WorkerIdentity? worker = null, ICameraClips? clips = null)
     {
+        ArgumentNullException.ThrowIfNull(clipOptions);
         // Event clips (ClipWriter): only with a camera registry that keeps clip buffers, and Clips:Enabled.
-        (_cameraClips, _clipOptions, _clipMetrics) = clips is not null && clipOptions?.Value is { Enabled: true } clipOn && clipMetrics is not null
-            ? (clips, clipOn, clipMetrics)
+        (_cameraClips, _clipOptions, _clipMetrics) = clips is not null && clipOptions.Value is { Enabled: true } clipOn
+            ? (clips, clipOn, clipMetrics ?? throw new ArgumentNullException(nameof(clipMetrics)))
             : (null, null, null);
         _worker = worker?.Id;
-        _latency = latency;
+        _latency = latency ?? throw new ArgumentNullException(nameof(latency));
         ArgumentNullException.ThrowIfNull(options);
         _options = options.Value;
         _frames = frames ?? throw new ArgumentNullException(nameof(frames));
@@ -55,7 +58,7 @@ public sealed class SinkService : PipelineStage
         _metrics = metrics ?? throw new ArgumentNullException(nameof(metrics));
         _loggerFactory = loggerFactory ?? throw new ArgumentNullException(nameof(loggerFactory));
         _logger = loggerFactory.CreateLogger<SinkService>();
-        _time = time ?? TimeProvider.System;
+        _time = time ?? throw new ArgumentNullException(nameof(time));
     }
 
     /// <summary>Completes with the bootstrap servers in use once the producer is up (the in-process mock cluster's when none is configured).</summary>
@@ -166,7 +169,7 @@ public sealed class SinkService : PipelineStage
         try
         {
             var frame = tracked.Frame;
-            _latency?.Record(frame, _time.GetTimestamp());
+            _latency.Record(frame, _time.GetTimestamp());
             _clipWriter?.Watch(frame.CameraId, frame.MediaTime); // a long track's start clip, once it has lasted Clips:MaxSeconds
             var priority = tracked.KeepFrame;
             foreach (var e in tracked.Events)

@@ -13,8 +13,11 @@ internal sealed class IngestHarness : IAsyncDisposable
     {
         Bus = new FrameBus(capacityPerCamera);
         Status = Channel.CreateUnbounded<CameraStatusChange>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
-        Manager = new CameraManager(Bus, Status.Writer, Options.Create(options ?? new IngestOptions()), time: time, pool: Pool);
+        Manager = new CameraManager(Bus, Status.Writer, Options.Create(options ?? new IngestOptions()), Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance,
+            _meters, time ?? TimeProvider.System, Pool, Options.Create(new ClipOptions { Enabled = false }));
     }
+
+    private readonly StandaloneMeterFactory _meters = new();
 
     public FrameBus Bus { get; }
 
@@ -66,6 +69,7 @@ internal sealed class IngestHarness : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await Manager.DisposeAsync();
+        _meters.Dispose();
         foreach (var feed in Bus.Feeds)
         {
             while (feed.Reader.TryRead(out var frame))

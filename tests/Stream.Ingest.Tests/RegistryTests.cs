@@ -177,7 +177,8 @@ public class RegistryTests
         var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
         await using var _ = services;
         var bus = new FrameBus(2);
-        var manager = new CameraManager(bus, null, Options.Create(new IngestOptions()), meterFactory: services.GetRequiredService<IMeterFactory>());
+        var manager = new CameraManager(bus, null, Options.Create(new IngestOptions()), Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance,
+            services.GetRequiredService<IMeterFactory>(), TimeProvider.System, new FrameBufferPool(), Options.Create(new ClipOptions()));
         await using var __ = manager;
         await manager.AddAsync(new CameraOptions { Id = "m", Url = RepoPaths.Sample("test_360p.mp4"), Loop = true });
         await manager.AddAsync(new CameraOptions { Id = "down", Url = $"rtsp://127.0.0.1:{FreePort.Next()}/x" });

@@ -75,7 +75,8 @@ internal sealed class SinkHarness : IAsyncDisposable
         Metrics = new SinkMetrics(_meters);
         Redis = new RedisConnection(options.Redis);
         Service = new SinkService(Microsoft.Extensions.Options.Options.Create(options), Frames.Reader, Status.Reader,
-            new EventSpoolFactory(options.Spool, Logger.Factory, TimeProvider.System), KafkaProducerFactory.Instance, Redis, Metrics, Logger.Factory);
+            new EventSpoolFactory(options.Spool, Logger.Factory, TimeProvider.System), KafkaProducerFactory.Instance, Redis, Metrics, Logger.Factory,
+            new FrameLatency(_meters), TimeProvider.System, Microsoft.Extensions.Options.Options.Create(new ClipOptions { Enabled = false }), new ClipMetrics(_meters));
     }
 
     public SinkOptions Options { get; }
