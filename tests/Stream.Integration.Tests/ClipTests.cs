@@ -20,15 +20,7 @@ public sealed class ClipTests(ITestOutputHelper output)
         await using var redis = new RedisServerFixture();
         await redis.InitializeAsync();
         var topic = "clips-" + Guid.NewGuid().ToString("N")[..8];
-        var camera = new Dictionary<string, object?>
-        {
-            ["Id"] = "outdoor",
-            ["Url"] = RepoPaths.Sample("outdoor_person_bicycle_car.mp4"),
-            ["Loop"] = false,
-            ["Pacing"] = "Full",
-            ["Objects"] = new Dictionary<string, object?> { ["Track"] = new[] { "person", "bicycle", "car" } },
-        };
-        await using var run = StreamProcess.Start(StreamProcess.Config(camera),
+        await using var run = StreamProcess.Start(StreamProcess.Config(OutdoorToItsEnd()),
             ["Sink:Kafka:BootstrapServers=" + kafka.BootstrapServers, "Sink:Kafka:Topic=" + topic, "Sink:Redis:Configuration=" + redis.Configuration], output: output);
         await run.WaitReadyAsync();
         Assert.True((await run.CameraAsync("outdoor")).Clips, "/api/cameras says the camera keeps clips");
@@ -79,15 +71,7 @@ public sealed class ClipTests(ITestOutputHelper output)
         await using var kafka = new KafkaMockFixture();
         await kafka.InitializeAsync();
         var topic = "clips-full-" + Guid.NewGuid().ToString("N")[..8];
-        var camera = new Dictionary<string, object?>
-        {
-            ["Id"] = "outdoor",
-            ["Url"] = RepoPaths.Sample("outdoor_person_bicycle_car.mp4"),
-            ["Loop"] = false,
-            ["Pacing"] = "Full",
-            ["Objects"] = new Dictionary<string, object?> { ["Track"] = new[] { "person", "bicycle", "car" } },
-        };
-        await using var run = StreamProcess.Start(StreamProcess.Config(camera),
+        await using var run = StreamProcess.Start(StreamProcess.Config(OutdoorToItsEnd()),
             ["Sink:Kafka:BootstrapServers=" + kafka.BootstrapServers, "Sink:Kafka:Topic=" + topic, "Clips:Directory=" + disk.Path], output: output);
         await run.WaitReadyAsync();
         await run.WaitUntilAsync(async () => (await run.CameraAsync("outdoor")).State == "Stopped", TimeSpan.FromSeconds(120), "the sample read to its end");
@@ -149,6 +133,16 @@ public sealed class ClipTests(ITestOutputHelper output)
         Assert.True(edge > 40, $"the box's edge is not drawn on the poster (mean difference {edge:F1})");
         Assert.True(inside < 8, $"the poster differs inside the box by {inside:F1}: more than the box was drawn");
     }
+
+    /// <summary>The outdoor sample (a pedestrian, a cyclist, a car; H.264 with B-frames, a keyframe every 2 s) read once at full pace.</summary>
+    private static Dictionary<string, object?> OutdoorToItsEnd() => new()
+    {
+        ["Id"] = "outdoor",
+        ["Url"] = RepoPaths.Sample("outdoor_person_bicycle_car.mp4"),
+        ["Loop"] = false,
+        ["Pacing"] = "Full",
+        ["Objects"] = new Dictionary<string, object?> { ["Track"] = new[] { "person", "bicycle", "car" } },
+    };
 
     private static long? TrackOf(List<ConsumedEvent> events, Guid id) => events.FirstOrDefault(e => e.Event.Id == id)?.Event.TrackId;
 

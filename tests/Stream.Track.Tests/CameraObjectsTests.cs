@@ -81,16 +81,7 @@ public sealed class CameraObjectsTests
             input.Writer.Complete();
         });
 
-        var events = new List<PipelineEvent>();
-        await foreach (var tracked in output.Reader.ReadAllAsync())
-        {
-            events.AddRange(tracked.Events);
-            tracked.Dispose();
-        }
-
-        await producer;
-        await service.StopAsync(CancellationToken.None);
-        return events;
+        return await TrackedOutput.EventsAsync(output.Reader, producer, service);
     }
 
     private sealed class TypedLogger(Streaming.Testing.ListLogger inner) : Microsoft.Extensions.Logging.ILogger<TrackService>

@@ -43,15 +43,7 @@ public class CameraRunTests
             input.Writer.Complete();
         });
 
-        var events = new List<PipelineEvent>();
-        await foreach (var tracked in output.Reader.ReadAllAsync())
-        {
-            events.AddRange(tracked.Events);
-            tracked.Dispose();
-        }
-
-        await producer;
-        await service.StopAsync(CancellationToken.None);
+        var events = await TrackedOutput.EventsAsync(output.Reader, producer, service);
 
         var started = events.Where(e => e.Kind == EventKind.TrackStarted).ToList();
         Assert.Equal(2, started.Count);
@@ -104,15 +96,7 @@ public class CameraRunTests
             input.Writer.Complete();
         });
 
-        var events = new List<PipelineEvent>();
-        await foreach (var tracked in output.Reader.ReadAllAsync())
-        {
-            events.AddRange(tracked.Events);
-            tracked.Dispose();
-        }
-
-        await producer;
-        await service.StopAsync(CancellationToken.None);
+        var events = await TrackedOutput.EventsAsync(output.Reader, producer, service);
 
         Assert.Equal([("from-config", firstRun), ("from-entry", secondRun), ("from-config", thirdRun)],
             events.Where(e => e.Kind == EventKind.ZoneEntered).Select(e => (e.Zone!, e.Epoch!.Value)));
