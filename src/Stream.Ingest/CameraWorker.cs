@@ -202,6 +202,15 @@ internal sealed class CameraWorker
     {
         var ct = _cts.Token;
 
+        // This run of the camera: frame keys and track ids downstream are unique per (camera, epoch). Taken first, so
+        // that every status change of the run names it, the Connecting of the wait for Detect below included.
+        var epoch = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        lock (_gate)
+        {
+            // Every status change of this run (and the API's view of it) names the run, as its frames do.
+            _epoch = epoch;
+        }
+
         // The camera plays once Detect can look at its frames: a live-paced camera would drop its first frames while the
         // model loads, and a recording would lose its start. Listed meanwhile as Connecting.
         if (!_startAfter.IsCompleted)
@@ -226,18 +235,9 @@ internal sealed class CameraWorker
             }
         }
 
-
         var backoff = Backoff.FromOptions(_options);
         var live = _feed.IsLive;
         long sequence = 0;
-        // This run of the camera: frame keys and track ids downstream are unique per (camera, epoch).
-        var epoch = _time.GetUtcNow().ToUnixTimeMilliseconds();
-        lock (_gate)
-        {
-            // Every status change of this run (and the API's view of it) names the run, as its frames do.
-            _epoch = epoch;
-        }
-
         var finalState = CameraState.Stopped;
         var reason = "stopped";
         // A file is the same bytes on every pass: when it breaks the same way, after the same frames, it is damaged and
