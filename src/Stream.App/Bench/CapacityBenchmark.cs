@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Streaming.Bench;
-using Streaming.App.Hosting;
+using Streaming.Hosting;
 using Streaming.Core;
 
 namespace Streaming.App.Bench;

@@ -6,7 +6,7 @@ using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text.Json;
 using Streaming.DevServices;
-using Streaming.App.Cluster;
+using Streaming.Cluster;
 using Streaming.Bench;
 using Streaming.Core;
 using Streaming.Sink;

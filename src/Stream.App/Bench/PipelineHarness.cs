@@ -7,7 +7,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 using Streaming.DevServices;
 using Streaming.App.Commands;
-using Streaming.App.Hosting;
+using Streaming.Hosting;
 using Streaming.Core;
 using Streaming.Ingest;
 using Streaming.Sink;
@@ -178,7 +178,7 @@ internal sealed class PipelineHarness : IAsyncDisposable
             // The benchmark's figures go to stdout; the pipeline's own log lines go to stderr.
             app = PipelineHost.Build(configuration, services =>
                 services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace));
-            var failures = RunCommand.ValidateAll(app.Services);
+            var failures = PipelineHost.ValidateAll(app.Services);
             if (failures.Count > 0)
             {
                 throw new InvalidOperationException(string.Join(Environment.NewLine, failures));

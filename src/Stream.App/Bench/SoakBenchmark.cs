@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Streaming.Bench;
 using Streaming.Core;
+using Streaming.Hosting;
 
 namespace Streaming.App.Bench;
 

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using Microsoft.Extensions.Configuration;
 using Streaming.DevServices;
-using Streaming.App.Hosting;
+using Streaming.Hosting;
 using Streaming.Bench;
 using Streaming.Core;
 using Streaming.Ingest;
