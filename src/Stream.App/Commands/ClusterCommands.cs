@@ -1,6 +1,6 @@
 using System.CommandLine;
 using Confluent.Kafka;
-using Streaming.App.Bench;
+using Streaming.Bench;
 using Streaming.Cluster;
 using Streaming.Hosting;
 using Streaming.Core;

@@ -6,7 +6,7 @@ using Microsoft.AspNetCore.Http;
 namespace Streaming.Hosting.Web;
 
 /// <summary>
-/// The page's files (src/Stream.App/wwwroot: plain HTML, CSS and JS, no build step, no CDN), embedded in the
+/// The page's files (src/Stream.Hosting/wwwroot: plain HTML, CSS and JS, no build step, no CDN), embedded in the
 /// assembly so that the page works wherever the binary runs, offline included. Served with an ETag.
 /// </summary>
 internal static class StaticPage

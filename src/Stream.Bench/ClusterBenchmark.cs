@@ -7,14 +7,13 @@ using System.Net.Sockets;
 using System.Text.Json;
 using Streaming.DevServices;
 using Streaming.Cluster;
-using Streaming.Bench;
 using Streaming.Core;
 using Streaming.Sink;
 
-namespace Streaming.App.Bench;
+namespace Streaming.Bench;
 
 /// <summary>Settings of one <c>stream bench cluster</c> run.</summary>
-internal sealed record ClusterBenchSettings
+public sealed record ClusterBenchSettings
 {
     public int Workers { get; init; } = 3;
 
@@ -34,11 +33,11 @@ internal sealed record ClusterBenchSettings
 }
 
 /// <summary>One SIGKILL and the replacement's join.</summary>
-internal sealed record ClusterKill(string Victim, int Cameras, double AssignedSeconds, double StreamingSeconds, int OthersRestarted,
+public sealed record ClusterKill(string Victim, int Cameras, double AssignedSeconds, double StreamingSeconds, int OthersRestarted,
     string Joiner, int MovedOnJoin, int RestartedOnJoin, string SpreadAfterJoin);
 
 /// <summary>Figures of one <c>stream bench cluster</c> run.</summary>
-internal sealed record ClusterBenchResult(ClusterBenchSettings Settings, string LoadBefore, string LoadAfter, string InitialSpread, IReadOnlyList<ClusterKill> Kills)
+public sealed record ClusterBenchResult(ClusterBenchSettings Settings, string LoadBefore, string LoadAfter, string InitialSpread, IReadOnlyList<ClusterKill> Kills)
 {
     public double? RecoveryP50 => Percentiles.Of([.. Kills.Select(k => k.StreamingSeconds)], 0.5);
 
@@ -53,7 +52,7 @@ internal sealed record ClusterBenchResult(ClusterBenchSettings Settings, string 
 /// camera restarted; then start a replacement, wait until the spread is balanced again and count the cameras that
 /// restarted on that join (cooperative-sticky: only those that move to the new worker).
 /// </summary>
-internal static class ClusterBenchmark
+public static class ClusterBenchmark
 {
     private const string RegistryTopic = "stream.cameras";
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
@@ -208,7 +207,10 @@ internal static class ClusterBenchmark
     private static string Describe(Dictionary<WorkerProcess, List<WorkerCamera>> spread) =>
         string.Join(", ", spread.Select(kv => $"{kv.Key.Id}={kv.Value.Count}"));
 
-    private static string StreamDll => typeof(ClusterBenchmark).Assembly.Location;
+    /// <summary>The running `stream` executable's assembly (stream.dll): the broker and the workers are more of it.</summary>
+    private static string StreamDll => System.Reflection.Assembly.GetEntryAssembly()?.Location is { Length: > 0 } entry
+        ? entry
+        : throw new InvalidOperationException("bench cluster runs inside the `stream` executable: it starts more of it as the broker and the workers");
 
     private static ProcessStartInfo Dotnet(params string[] args)
     {

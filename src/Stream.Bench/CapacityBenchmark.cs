@@ -1,13 +1,12 @@
 using System.Diagnostics;
 using System.Globalization;
-using Streaming.Bench;
 using Streaming.Hosting;
 using Streaming.Core;
 
-namespace Streaming.App.Bench;
+namespace Streaming.Bench;
 
 /// <summary>What <c>stream bench capacity</c> searches over.</summary>
-internal sealed record CapacityOptions
+public sealed record CapacityOptions
 {
     public required string Source { get; init; }
 
@@ -29,7 +28,7 @@ internal sealed record CapacityOptions
 }
 
 /// <summary>One camera count tried.</summary>
-internal sealed record CapacityRow(int Cameras, double OfferedFps, double AchievedFps, long Decoded, long Dropped, long StaleDropped,
+public sealed record CapacityRow(int Cameras, double OfferedFps, double AchievedFps, long Decoded, long Dropped, long StaleDropped,
     double? AckP50, double? AckP99, double CpuPercent, double InferenceCallsPerSecond, double InferredFps, bool LatencyAtSink = false)
 {
     public double DropFraction => Decoded > 0 ? (double)Dropped / Decoded : 0;
@@ -44,7 +43,7 @@ internal sealed record CapacityRow(int Cameras, double OfferedFps, double Achiev
         : null;
 }
 
-internal sealed record CapacityResult(CapacityOptions Options, string Load, IReadOnlyList<CapacityRow> Rows, int Capacity)
+public sealed record CapacityResult(CapacityOptions Options, string Load, IReadOnlyList<CapacityRow> Rows, int Capacity)
 {
     /// <summary>The row of the largest count that held (null when none did).</summary>
     public CapacityRow? AtLimit => Rows.FirstOrDefault(r => r.Cameras == Capacity && Capacity > 0);
@@ -59,7 +58,7 @@ internal sealed record CapacityResult(CapacityOptions Options, string Load, IRea
 /// latency is at most 1 s, and no frame waited longer than Detect:StalenessMs. The search doubles N until a count fails,
 /// then bisects between the last count that held and the first that failed.
 /// </summary>
-internal static class CapacityBenchmark
+public static class CapacityBenchmark
 {
     public static async Task<CapacityResult> RunAsync(CapacityOptions options, TextWriter rows, TextWriter? progress, CancellationToken cancellationToken)
     {

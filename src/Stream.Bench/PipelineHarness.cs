@@ -6,16 +6,15 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 using Streaming.DevServices;
-using Streaming.App.Commands;
 using Streaming.Hosting;
 using Streaming.Core;
 using Streaming.Ingest;
 using Streaming.Sink;
 
-namespace Streaming.App.Bench;
+namespace Streaming.Bench;
 
 /// <summary>What a benchmark runs: N copies of one file through the whole pipeline, plus any further config keys.</summary>
-internal sealed record BenchSettings
+public sealed record BenchSettings
 {
     public required string Source { get; init; }
 
@@ -57,7 +56,7 @@ internal sealed record BenchSettings
 }
 
 /// <summary>Counters of the running pipeline at one moment (all cameras).</summary>
-internal readonly record struct PipelineCounts(long Ingested, long IngestDropped, long StaleDropped, long Sunk, long EventsProduced, TimeSpan At)
+public readonly record struct PipelineCounts(long Ingested, long IngestDropped, long StaleDropped, long Sunk, long EventsProduced, TimeSpan At)
 {
     public long Dropped => IngestDropped + StaleDropped;
 }
@@ -68,7 +67,7 @@ internal readonly record struct PipelineCounts(long Ingested, long IngestDropped
 /// HTTP and the status output off, a temporary spool directory), starts it, reads the figures every stage publishes
 /// through <see cref="LiveMetrics"/>, waits for conditions, stops it gracefully (drain and Kafka flush) and cleans up.
 /// </summary>
-internal sealed class PipelineHarness : IAsyncDisposable
+public sealed class PipelineHarness : IAsyncDisposable
 {
     /// <summary>Frames the sink took: one <c>stream.pipeline.latency</c> observation each (see <see cref="FrameLatency"/>).</summary>
     public const string SinkLatency = FrameLatency.TotalLatency;

@@ -5,10 +5,10 @@ using OpenCvSharp;
 using Streaming.Core;
 using Streaming.Ingest.Motion;
 
-namespace Streaming.App.Bench;
+namespace Streaming.Bench;
 
 /// <summary>What <c>stream bench motion</c> measured.</summary>
-internal sealed record MotionBenchResult(string Source, int Width, int Height, int Frames, double WallMsPerFrame, double P50Ms,
+public sealed record MotionBenchResult(string Source, int Width, int Height, int Frames, double WallMsPerFrame, double P50Ms,
     double P99Ms, double CpuMsPerFrame, double MotionPercent, IReadOnlyList<double> MotionPercentPerSecond);
 
 /// <summary>
@@ -17,7 +17,7 @@ internal sealed record MotionBenchResult(string Source, int Width, int Height, i
 /// wall clock and with the thread's CPU clock (the latter stays meaningful on a loaded machine). Also prints which
 /// seconds of the clip have motion, so that a gate's threshold can be checked against what the clip shows.
 /// </summary>
-internal static partial class MotionBenchmark
+public static partial class MotionBenchmark
 {
     private const int ClockThreadCpuTime = 3;
 

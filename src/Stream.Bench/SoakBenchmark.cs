@@ -1,12 +1,11 @@
 using System.Diagnostics;
 using System.Globalization;
-using Streaming.Bench;
 using Streaming.Core;
 using Streaming.Hosting;
 
-namespace Streaming.App.Bench;
+namespace Streaming.Bench;
 
-internal sealed record SoakOptions
+public sealed record SoakOptions
 {
     public required string Source { get; init; }
 
@@ -20,7 +19,7 @@ internal sealed record SoakOptions
 }
 
 /// <summary>The process's resources at one moment, after a full, aggressive collection so that two samples compare live data.</summary>
-internal readonly record struct ResourceSample(long RssBytes, long ManagedHeapBytes, int Handles, int Gen2Collections, int Threads)
+public readonly record struct ResourceSample(long RssBytes, long ManagedHeapBytes, int Handles, int Gen2Collections, int Threads)
 {
     /// <summary>Memory the GC holds from the OS (live objects plus free space it keeps), bytes.</summary>
     public long GcCommittedBytes { get; init; }
@@ -130,13 +129,13 @@ internal readonly record struct ResourceSample(long RssBytes, long ManagedHeapBy
 }
 
 /// <summary>Event clips during a soak (issue 26): clips written and failed, how soon each was on disk, and the packet buffers' bytes at the end.</summary>
-internal sealed record SoakClips(double Written, double Failed, IReadOnlyList<double> DelaysMs, double BufferBytes, int BufferCameras, double ExpectedBufferBytes)
+public sealed record SoakClips(double Written, double Failed, IReadOnlyList<double> DelaysMs, double BufferBytes, int BufferCameras, double ExpectedBufferBytes)
 {
     /// <summary>Failures by reason (stream.sink.clip_failures' reason tag), those that happened.</summary>
     public IReadOnlyDictionary<string, double> FailedBecause { get; init; } = new Dictionary<string, double>();
 }
 
-internal sealed record SoakResult(int Cameras, TimeSpan Duration, ResourceSample Start, ResourceSample End, PipelineCounts CountsStart, PipelineCounts CountsEnd)
+public sealed record SoakResult(int Cameras, TimeSpan Duration, ResourceSample Start, ResourceSample End, PipelineCounts CountsStart, PipelineCounts CountsEnd)
 {
     public SoakClips? Clips { get; init; }
 
@@ -153,7 +152,7 @@ internal sealed record SoakResult(int Cameras, TimeSpan Duration, ResourceSample
 /// ingest and stale ones at detect; the soak proves memory and handles stay bounded under that overload. Resources
 /// are sampled after a warm-up (pools, model, connections, JIT settled) and at the end.
 /// </summary>
-internal static class SoakBenchmark
+public static class SoakBenchmark
 {
     public static async Task<SoakResult> RunAsync(SoakOptions options, TextWriter? progress, CancellationToken cancellationToken)
     {

@@ -3,14 +3,12 @@ using System.Text;
 using Microsoft.Extensions.Configuration;
 using Streaming.DevServices;
 using Streaming.Hosting;
-using Streaming.Bench;
 using Streaming.Core;
 using Streaming.Ingest;
-using Streaming.Sink;
 
-namespace Streaming.App.Bench;
+namespace Streaming.Bench;
 
-internal sealed record TuneOptions
+public sealed record TuneOptions
 {
     public required string Source { get; init; }
 
@@ -33,7 +31,7 @@ internal sealed record TuneOptions
 }
 
 /// <summary>Figures of one (MaxBatch, MaxWaitMs) point of the sweep, over its measured window.</summary>
-internal sealed record TunePoint(
+public sealed record TunePoint(
     int Batch, int WaitMs, string Model, double OfferedFps, double Fps, long Dropped,
     double? SinkP50, double? SinkP99, double? AckP50, double? AckP99, int AckSamples, double? InferenceMs, double? MeanBatch,
     IReadOnlyList<(string Stage, double? P50, double? P99)> Stages)
@@ -48,7 +46,7 @@ internal sealed record TunePoint(
     public bool? P99Goal => AckP50 is { } p50 && AckP99 is { } p99 ? p99 <= 2 * p50 : null;
 }
 
-internal sealed record TuneResult(double LoadFps, double PerCameraFps, double? CeilingFps, IReadOnlyList<TunePoint> Points, string CsvPath, string PngPath);
+public sealed record TuneResult(double LoadFps, double PerCameraFps, double? CeilingFps, IReadOnlyList<TunePoint> Points, string CsvPath, string PngPath);
 
 /// <summary>
 /// <c>stream bench tune</c>: a fixed offered load (N file cameras paced like live cameras at the file's native rate,
@@ -58,7 +56,7 @@ internal sealed record TuneResult(double LoadFps, double PerCameraFps, double? C
 /// TrackUpdated event every 0.5 s (Track:UpdateIntervalSeconds) so that Kafka acknowledgements are sampled all the
 /// time, not only when objects appear. Writes tune.csv and tune.png (ScottPlot).
 /// </summary>
-internal static class TuneBenchmark
+public static class TuneBenchmark
 {
     public static async Task<TuneResult> RunAsync(TuneOptions options, TextWriter? progress, CancellationToken cancellationToken)
     {

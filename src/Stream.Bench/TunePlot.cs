@@ -1,6 +1,6 @@
 using ScottPlot;
 
-namespace Streaming.App.Bench;
+namespace Streaming.Bench;
 
 /// <summary>The tune sweep as one PNG: throughput (left) and p99 latency (right) against MaxWaitMs, one line per MaxBatch.</summary>
 internal static class TunePlot

@@ -1,12 +1,11 @@
 using System.Globalization;
 using Microsoft.Extensions.Configuration;
-using Streaming.Bench;
 using Streaming.Core;
 
-namespace Streaming.App.Bench;
+namespace Streaming.Bench;
 
 /// <summary>Figures of one <c>stream bench e2e</c> run.</summary>
-internal sealed record E2eResult(
+public sealed record E2eResult(
     string LoadBefore,
     string LoadAfter,
     int Cameras,
@@ -46,7 +45,7 @@ internal sealed record E2eResult(
 /// same process: the ceiling, the machine's limit for the same work at the same parallelism (<see cref="MachineCeiling"/>),
 /// and the serial sum of the stage times (<see cref="CeilingMeasurement"/>, the former ceiling, kept for comparison).
 /// </summary>
-internal static class E2eBenchmark
+public static class E2eBenchmark
 {
     public static async Task<E2eResult> RunAsync(BenchSettings settings, TextWriter? progress, CancellationToken cancellationToken)
     {

@@ -4,10 +4,10 @@ using Streaming.Core;
 using Streaming.Detect;
 using Streaming.Ingest;
 
-namespace Streaming.App.Bench;
+namespace Streaming.Bench;
 
 /// <summary>Serial cost per frame of the pipeline's work, measured in isolation on the same frames and settings.</summary>
-internal sealed record Ceiling(int Frames, int DetectFrames, int Batch, string Model, double DecodeMs, double PreprocessMs, double InferenceMs, double PostprocessMs,
+public sealed record Ceiling(int Frames, int DetectFrames, int Batch, string Model, double DecodeMs, double PreprocessMs, double InferenceMs, double PostprocessMs,
     string Decoder)
 {
     public double MsPerFrame => DecodeMs + PreprocessMs + InferenceMs + PostprocessMs;

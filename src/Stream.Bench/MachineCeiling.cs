@@ -1,11 +1,10 @@
 using System.Globalization;
 using Microsoft.Extensions.Configuration;
-using Streaming.Bench;
 using Streaming.Core;
 using Streaming.Detect;
 using Streaming.Ingest;
 
-namespace Streaming.App.Bench;
+namespace Streaming.Bench;
 
 /// <summary>The machine's limit for the pipeline's work at the pipeline's parallelism, from <see cref="MachineCeiling.MeasureAsync"/>.</summary>
 /// <param name="Cameras">Decode loops, one per camera of the run.</param>
@@ -15,7 +14,7 @@ namespace Streaming.App.Bench;
 /// <param name="Seconds">Measured wall seconds (warm-up excluded).</param>
 /// <param name="Frames">Frames that went through Run and post-processing in those seconds.</param>
 /// <param name="CpuSeconds">CPU seconds the process used in those seconds (all its threads).</param>
-internal sealed record MachineLimit(int Cameras, int Runs, int IntraOpThreads, int Batch, string Model, string Decoder, double Seconds, long Frames, double CpuSeconds)
+public sealed record MachineLimit(int Cameras, int Runs, int IntraOpThreads, int Batch, string Model, string Decoder, double Seconds, long Frames, double CpuSeconds)
 {
     public double Fps => Seconds > 0 ? Frames / Seconds : 0;
 
@@ -54,7 +53,7 @@ internal sealed record MachineLimit(int Cameras, int Runs, int IntraOpThreads, i
 /// spread over the decode loops rather than done on one thread, so the pipeline's frames/s cannot exceed this one's
 /// but by noise: <c>pipeline/ceiling</c> &lt;= 1, and its distance from 1 is what the pipeline's plumbing costs.
 /// </summary>
-internal static class MachineCeiling
+public static class MachineCeiling
 {
     public static async Task<MachineLimit> MeasureAsync(IReadOnlyList<string> sources, IConfiguration configuration, TimeSpan warmup, TimeSpan window,
         TimeProvider time, CancellationToken cancellationToken)
