@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.CommandLine.Invocation;
 using Streaming.App.Commands;
 using Streaming.Bench;
+using Streaming.Hosting;
 
 namespace Streaming.App;
 

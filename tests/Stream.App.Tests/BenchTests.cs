@@ -1,6 +1,6 @@
 using System.Globalization;
 using OpenCvSharp;
-using Streaming.App.Bench;
+using Streaming.Bench;
 using Streaming.Testing;
 using Xunit.Abstractions;
 

@@ -1,6 +1,6 @@
 using Confluent.Kafka;
-using Streaming.App.Cluster;
-using Streaming.App.Hosting;
+using Streaming.Cluster;
+using Streaming.Hosting;
 
 namespace Streaming.App.Tests;
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
-using Streaming.App.Hosting;
+using Streaming.Hosting;
 using Streaming.Testing;
 
 namespace Streaming.App.Tests;

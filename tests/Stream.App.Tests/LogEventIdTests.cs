@@ -5,14 +5,14 @@ namespace Streaming.App.Tests;
 
 /// <summary>
 /// Every [LoggerMessage] event id names one message in the whole product, inside its project's range
-/// (App 1xxx, Ingest 2xxx, Detect 3xxx, Track 4xxx, Sink 5xxx), so that an operator can filter logs by id.
+/// (App, Hosting and Cluster 1xxx, Ingest 2xxx, Detect 3xxx, Track 4xxx, Sink 5xxx), so that an operator can filter logs by id.
 /// LoggerMessageAttribute is not kept in the compiled assemblies, so the sources are read.
 /// </summary>
 public sealed partial class LogEventIdTests
 {
     private static readonly Dictionary<string, int> Ranges = new(StringComparer.Ordinal)
     {
-        ["Stream.App"] = 1000, ["Stream.Ingest"] = 2000, ["Stream.Detect"] = 3000, ["Stream.Track"] = 4000, ["Stream.Sink"] = 5000,
+        ["Stream.App"] = 1000, ["Stream.Hosting"] = 1000, ["Stream.Cluster"] = 1000, ["Stream.Ingest"] = 2000, ["Stream.Detect"] = 3000, ["Stream.Track"] = 4000, ["Stream.Sink"] = 5000,
     };
 
     [Fact]

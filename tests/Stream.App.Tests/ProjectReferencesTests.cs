@@ -19,7 +19,9 @@ public sealed class ProjectReferencesTests
         ["Stream.Sink"] = ["Stream.Core"],
         ["Stream.DevServices"] = [],
         ["Stream.Eval"] = ["Stream.Core", "Stream.Ingest", "Stream.Detect", "Stream.Track"],
-        ["Stream.Bench"] = ["Stream.Core", "Stream.Ingest", "Stream.Detect", "Stream.Sink"],
+        ["Stream.Bench"] = ["Stream.Core", "Stream.Ingest", "Stream.Detect", "Stream.Sink", "Stream.Hosting", "Stream.Cluster", "Stream.DevServices"],
+        ["Stream.Cluster"] = ["Stream.Core", "Stream.Ingest", "Stream.Sink"],
+        ["Stream.Hosting"] = ["Stream.Core", "Stream.Ingest", "Stream.Detect", "Stream.Track", "Stream.Sink", "Stream.Cluster"],
         ["Stream.App"] = ["*"],
         ["Stream.Testing"] = ["Stream.Core", "Stream.Sink", "Stream.DevServices"],
         ["Stream.Core.Tests"] = ["Stream.Core", "Stream.Testing"],
@@ -28,8 +30,8 @@ public sealed class ProjectReferencesTests
         ["Stream.Track.Tests"] = ["Stream.Track", "Stream.Testing"],
         ["Stream.Sink.Tests"] = ["Stream.Sink", "Stream.Testing"],
         ["Stream.Eval.Tests"] = ["Stream.Eval", "Stream.Testing"],
-        ["Stream.App.Tests"] = ["Stream.App", "Stream.Testing"],
-        ["Stream.Integration.Tests"] = ["Stream.App", "Stream.Testing"],
+        ["Stream.App.Tests"] = ["Stream.Hosting", "Stream.Cluster", "Stream.Bench", "Stream.Testing"],
+        ["Stream.Integration.Tests"] = ["Stream.Hosting", "Stream.Cluster", "Stream.Testing"],
     };
 
     [Fact]

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
-using Streaming.App.Hosting;
+using Streaming.Hosting;
 using Streaming.Testing;
 
 namespace Streaming.App.Tests;
@@ -58,7 +58,7 @@ internal sealed class RunningPipeline : IAsyncDisposable
         Assert.Empty(errors);
         var pool = new Core.FrameBufferPool();
         var app = PipelineHost.Build(configuration, services => services.AddSingleton(pool));
-        Assert.Empty(Commands.RunCommand.ValidateAll(app.Services));
+        Assert.Empty(PipelineHost.ValidateAll(app.Services));
         await app.StartAsync();
         return new RunningPipeline(dir, path, app, port) { Pool = pool };
     }

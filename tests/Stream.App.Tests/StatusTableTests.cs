@@ -1,5 +1,5 @@
 using Spectre.Console;
-using Streaming.App.Hosting;
+using Streaming.Hosting;
 
 namespace Streaming.App.Tests;
 

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using OpenCvSharp;
-using Streaming.App.Web;
+using Streaming.Hosting.Web;
 using Streaming.Testing;
 
 namespace Streaming.Integration.Tests;

@@ -4,7 +4,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
-using Streaming.App.Hosting;
+using Streaming.Hosting;
 using Streaming.Testing;
 using Xunit.Abstractions;
 

@@ -3,7 +3,7 @@ using OpenCvSharp;
 using OpenQA.Selenium;
 using OpenQA.Selenium.Chrome;
 using OpenQA.Selenium.Support.UI;
-using Streaming.App.Web;
+using Streaming.Hosting.Web;
 using Streaming.Testing;
 using Xunit.Abstractions;
 

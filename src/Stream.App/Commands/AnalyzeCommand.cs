@@ -9,7 +9,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using VideoCapture = OpenCvSharp.VideoCapture;
 using VideoCaptureProperties = OpenCvSharp.VideoCaptureProperties;
-using Streaming.App.Hosting;
+using Streaming.Hosting;
 using Streaming.Core;
 using Streaming.Detect;
 using Streaming.Ingest;
@@ -84,7 +84,7 @@ internal static partial class AnalyzeCommand
         var eventsPath = Path.Combine(outDir.FullName, "events.jsonl");
         await using var output = new FileStream(eventsPath, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16, useAsync: true);
         using var host = Build(configuration, output);
-        var failures = RunCommand.ValidateAll(host.Services);
+        var failures = PipelineHost.ValidateAll(host.Services);
         if (failures.Count > 0)
         {
             foreach (var failure in failures)

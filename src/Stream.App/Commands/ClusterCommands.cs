@@ -1,8 +1,8 @@
 using System.CommandLine;
 using Confluent.Kafka;
-using Streaming.App.Bench;
-using Streaming.App.Cluster;
-using Streaming.App.Hosting;
+using Streaming.Bench;
+using Streaming.Cluster;
+using Streaming.Hosting;
 using Streaming.Core;
 using Streaming.Ingest;
 using Streaming.Sink;

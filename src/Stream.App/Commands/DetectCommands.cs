@@ -90,7 +90,7 @@ internal static class DetectCommands
                 {
                     foreach (var d in detections)
                     {
-                        Web.Overlay.Box(picture, d.Box, string.Create(CultureInfo.InvariantCulture, $"{detector.Labels[d.ClassId]} {d.Score:0.00}"), Web.Overlay.ColourOf(d.ClassId));
+                        Hosting.Web.Overlay.Box(picture, d.Box, string.Create(CultureInfo.InvariantCulture, $"{detector.Labels[d.ClassId]} {d.Score:0.00}"), Hosting.Web.Overlay.ColourOf(d.ClassId));
                     }
 
                     var written = false;

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using Streaming.App.Bench;
 using Streaming.Ingest;
 using Streaming.Bench;
 

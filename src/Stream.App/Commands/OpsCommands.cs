@@ -1,6 +1,6 @@
 using System.CommandLine;
 using Microsoft.Extensions.Configuration;
-using Streaming.App.Bench;
+using Streaming.Bench;
 
 namespace Streaming.App.Commands;
 

@@ -2,7 +2,7 @@ using System.CommandLine;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
-using Streaming.App.Hosting;
+using Streaming.Hosting;
 
 namespace Streaming.App.Commands;
 
@@ -57,7 +57,7 @@ internal static class RunCommand
 
         // Validate every options type before any stage is built, so that all problems (unknown keys, values that do not
         // convert, values out of range, rules across fields) are listed at once, one line each.
-        var failures = unknownSections.Concat(ValidateAll(app.Services)).ToList();
+        var failures = unknownSections.Concat(PipelineHost.ValidateAll(app.Services)).ToList();
         if (failures.Count > 0)
         {
             foreach (var failure in failures)
@@ -141,33 +141,6 @@ internal static class RunCommand
     private static bool IsBadInput(Exception ex) =>
         ex is Detect.DetectModelException or InvalidOperationException or FileNotFoundException or ArgumentException or IOException
             or UnauthorizedAccessException or OptionsValidationException;
-
-    /// <summary>Runs the start-up validation of every options type; returns each failure as its own line.</summary>
-    internal static IReadOnlyList<string> ValidateAll(IServiceProvider services)
-    {
-        try
-        {
-            services.GetService<IStartupValidator>()?.Validate();
-            return [];
-        }
-        catch (OptionsValidationException ex)
-        {
-            return Lines([ex]);
-        }
-        catch (AggregateException ex)
-        {
-            return Lines(ex.Flatten().InnerExceptions);
-        }
-        catch (InvalidOperationException ex)
-        {
-            return [ex.Message];
-        }
-
-        static IReadOnlyList<string> Lines(IEnumerable<Exception> exceptions) =>
-            [.. exceptions.OfType<OptionsValidationException>()
-                .SelectMany(e => e.Failures)
-                .Distinct(StringComparer.Ordinal)];
-    }
 
     private static Microsoft.AspNetCore.Builder.WebApplication? BuildOrReport(Microsoft.Extensions.Configuration.IConfigurationRoot configuration, out string? error)
     {
