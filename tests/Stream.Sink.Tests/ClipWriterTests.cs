@@ -216,7 +216,7 @@ public sealed class ClipWriterTests : IAsyncDisposable
     public async Task A_track_that_lasts_past_MaxSeconds_gets_a_clip_of_its_start_while_it_lasts_announced_by_clip_ready_and_its_end_clip_when_it_ends()
     {
         var clips = new FakeClips();
-        var writer = Start(clips, new ClipOptions { MaxSeconds = 10, BufferSeconds = 30 });
+        var writer = Start(clips, new ClipOptions { MaxSeconds = 10, BufferSeconds = 30, WaitMs = 5000 }); // the end clip is waited for: a loaded machine outwaits the default 300 ms
         const long track = 1_796_000_000_000_009;
         var started = new PipelineEvent
         {
