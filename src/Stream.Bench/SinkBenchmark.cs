@@ -5,6 +5,7 @@ using System.Threading.Channels;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
 using Streaming.Core;
+using Streaming.DevServices;
 using Streaming.Sink;
 
 namespace Streaming.Bench;

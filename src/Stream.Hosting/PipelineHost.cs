@@ -10,6 +10,7 @@ using Streaming.Hosting.Web;
 using Streaming.Core;
 using Streaming.Detect;
 using Streaming.Ingest;
+using Streaming.DevServices;
 using Streaming.Sink;
 using Streaming.Track;
 
@@ -99,6 +100,7 @@ public static class PipelineHost
         // Order matters for start-up: sink first (Kafka and Redis connected), then track, then detect (model loaded
         // and warmed up), then the cameras.
         services.AddSink(configuration);
+        services.AddEmbeddedKafka(); // only used when Sink:Kafka:BootstrapServers is "embedded" (development)
         var http = ConfigurationChecks.Get<HttpOptions>(configuration.GetSection(HttpOptions.Section));
         if (http.Enabled)
         {

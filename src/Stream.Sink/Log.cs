@@ -5,7 +5,7 @@ namespace Streaming.Sink;
 /// <summary>
 /// Every log message of the Sink project, in one place (as StackExchange.Redis keeps its LoggerExtensions.cs), each with
 /// its own event id: 50xx the Kafka publisher, 51xx the event spool, 52xx the Redis frame store, 53xx the Sink service,
-/// 54xx the alert consumer, 55xx the clip writer. Each component logs under its own category (<c>ILoggerFactory.CreateLogger&lt;T&gt;()</c>).
+/// 55xx the clip writer (54xx, the alert consumer's, are Stream.DevServices' now). Each component logs under its own category (<c>ILoggerFactory.CreateLogger&lt;T&gt;()</c>).
 /// </summary>
 internal static partial class Log
 {
@@ -107,19 +107,6 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 5302, Level = LogLevel.Warning, Message = "A {Kind} event of camera {Camera} was {Bytes} bytes, over Sink:Kafka:MaxEventBytes ({Limit}): its long fields were truncated (said at most once a minute)")]
     public static partial void EventTruncated(this ILogger logger, string kind, string camera, int bytes, int limit);
-
-    // AlertConsumer
-    [LoggerMessage(EventId = 5400, Level = LogLevel.Warning, Message = "Kafka: {Reason}")]
-    public static partial void AlertKafkaError(this ILogger logger, string reason);
-
-    [LoggerMessage(EventId = 5401, Level = LogLevel.Warning, Message = "Event at partition {Partition} offset {Offset} is not valid JSON ({Error}); skipped")]
-    public static partial void AlertBadEvent(this ILogger logger, int partition, long offset, string error);
-
-    [LoggerMessage(EventId = 5402, Level = LogLevel.Warning, Message = "Redis: {Error}")]
-    public static partial void AlertRedisError(this ILogger logger, string error);
-
-    [LoggerMessage(EventId = 5403, Level = LogLevel.Information, Message = "Frame {Key} is not in Redis (expired, or skipped while Redis was down)")]
-    public static partial void AlertFrameMissing(this ILogger logger, string key);
 
     // ClipWriter
     [LoggerMessage(EventId = 5500, Level = LogLevel.Information, Message = "Event clips: {Directory} (buffer {BufferSeconds} s per camera, {PreSeconds} s before and {PostSeconds} s after each track, at most {MaxSeconds} s; kept up to {MaxBytes} bytes and {MaxAgeHours} h)")]

@@ -34,13 +34,20 @@ public sealed class SinkService : PipelineStage
     private readonly ClipOptions? _clipOptions;
     private readonly ClipMetrics? _clipMetrics;
     private ClipWriter? _clipWriter;
+    private readonly IEmbeddedKafkaLauncher? _embeddedKafka;
 
     /// <param name="worker">Cluster mode only: the worker's id, named in every event. Null in a single process.</param>
     /// <param name="clips">The cameras' clip buffers (Ingest's); null in a process without Ingest, which then cuts no clips.</param>
+    /// <param name="embeddedKafka">
+    /// The development broker for <c>BootstrapServers "embedded"</c> (Stream.DevServices'); null in a process that does not
+    /// offer one, which then refuses "embedded" with one line.
+    /// </param>
     public SinkService(IOptions<SinkOptions> options, ChannelReader<TrackedFrame> frames, ChannelReader<CameraStatusChange> status,
         EventSpoolFactory spools, IKafkaProducerFactory producers, RedisConnection redis, SinkMetrics metrics, ILoggerFactory loggerFactory, FrameLatency latency,
-        TimeProvider time, IOptions<ClipOptions> clipOptions, ClipMetrics clipMetrics, WorkerIdentity? worker = null, ICameraClips? clips = null)
+        TimeProvider time, IOptions<ClipOptions> clipOptions, ClipMetrics clipMetrics, WorkerIdentity? worker = null, ICameraClips? clips = null,
+        IEmbeddedKafkaLauncher? embeddedKafka = null)
     {
+        _embeddedKafka = embeddedKafka;
         ArgumentNullException.ThrowIfNull(clipOptions);
         // Event clips (ClipWriter): only with a camera registry that keeps clip buffers, and Clips:Enabled.
         (_cameraClips, _clipOptions, _clipMetrics) = clips is not null && clipOptions.Value is { Enabled: true } clipOn
@@ -80,7 +87,7 @@ public sealed class SinkService : PipelineStage
 
     protected override async Task RunAsync(CancellationToken hardStop)
     {
-        EmbeddedKafkaCluster? devCluster = null;
+        IEmbeddedKafka? devCluster = null;
         KafkaEventPublisher? publisher = null;
         RedisFrameStore? store = null;
         try
@@ -88,7 +95,9 @@ public sealed class SinkService : PipelineStage
             var bootstrap = _options.Kafka.BootstrapServers;
             if (_options.Kafka.IsEmbedded)
             {
-                devCluster = await EmbeddedKafkaCluster.StartAsync(1, [_options.Kafka.Topic], hardStop, _logger.DevClusterProblem).ConfigureAwait(false);
+                var launcher = _embeddedKafka ?? throw new InvalidOperationException(
+                    $"Sink:Kafka:BootstrapServers is \"{KafkaSinkOptions.Embedded}\", but this process has no embedded broker (the stream executable has one, from Stream.DevServices): name your Kafka brokers (host:port,...).");
+                devCluster = await launcher.StartAsync(_options.Kafka.Topic, _logger.DevClusterProblem, hardStop).ConfigureAwait(false);
                 bootstrap = devCluster.BootstrapServers;
                 _logger.DevCluster(bootstrap);
             }

@@ -1,4 +1,5 @@
 using Confluent.Kafka;
+using Streaming.DevServices;
 using Streaming.Testing;
 
 namespace Streaming.Sink.Tests;

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using OpenCvSharp;
 using StackExchange.Redis;
 using Streaming.Core;
+using Streaming.DevServices;
 using Streaming.Testing;
 
 namespace Streaming.Sink.Tests;

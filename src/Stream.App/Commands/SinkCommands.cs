@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
+using Streaming.DevServices;
 using Streaming.Sink;
 using Streaming.Bench;
 

@@ -1,18 +1,19 @@
 using System.Globalization;
 using Confluent.Kafka;
+using Streaming.Sink;
 
-namespace Streaming.Sink;
+namespace Streaming.DevServices;
 
 /// <summary>
-/// librdkafka's built-in mock Kafka cluster, embedded in the process: the product's default when no
-/// <c>Sink:Kafka:BootstrapServers</c> is set, so that the demo needs nothing installed, and what <c>stream dev-kafka</c>
-/// serves. For development and CI only (in memory, no security, nothing persisted). It lives inside a
+/// librdkafka's built-in mock Kafka cluster, embedded in the process: what <c>Sink:Kafka:BootstrapServers = "embedded"</c>
+/// starts (the demo's setting, so that the demo needs nothing installed; through <see cref="EmbeddedKafkaLauncher"/>), and
+/// what <c>stream dev-kafka</c> serves. For development and CI only (in memory, no security, nothing persisted). It lives inside a
 /// client instance created with <c>test.mock.num.brokers</c>; its brokers listen on 127.0.0.1 ports that any Kafka client
 /// (including kcat and other processes) can reach for as long as this object is alive. The mock cluster has no controller,
 /// so the CreateTopics admin API times out; topics are auto-created (4 partitions, librdkafka's mock default) on the
 /// first metadata request naming them, which <see cref="EnsureTopic"/> sends.
 /// </summary>
-public sealed class EmbeddedKafkaCluster : IDisposable
+public sealed class EmbeddedKafkaCluster : IEmbeddedKafka
 {
     private readonly IAdminClient _host;
 

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Streaming.Sink;
+namespace Streaming.DevServices;
 
 /// <summary>
 /// While alive, the calling thread blocks the asynchronous, process-directed signals (hang-up, interrupt, quit, terminate,

@@ -5,9 +5,10 @@ using Microsoft.Extensions.Logging;
 using OpenCvSharp;
 using StackExchange.Redis;
 using Streaming.Core;
+using Streaming.Sink;
 using LogLevel = Microsoft.Extensions.Logging.LogLevel;
 
-namespace Streaming.Sink;
+namespace Streaming.DevServices;
 
 /// <summary>Settings of <see cref="AlertConsumer"/> (the <c>stream alerts</c> command).</summary>
 public sealed class AlertConsumerOptions
