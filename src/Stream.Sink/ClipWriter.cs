@@ -53,7 +53,7 @@ public sealed class ClipMetrics
 /// last_seen + PostSeconds] (at most MaxSeconds) of the camera's buffered packets into
 /// <c>{Directory}/{camera}/{epoch}-{track_id}.mp4</c>, by <see cref="ICameraClips"/>. The cuts run on a loop of their
 /// own, fed by a bounded channel, never on the sink's frame loop: the frame loop waits for a clip at most
-/// <c>Clips:WaitMs</c>, then the event goes out with <c>clip_key</c> and <c>clip_seconds</c> when the clip is there;
+/// <c>Clips:WaitMs</c>, and only while no other frame waits for it (so clips never hold back the cameras), then the event goes out with <c>clip_key</c> and <c>clip_seconds</c> when the clip is there;
 /// a clip finished later is announced by a <c>clip_ready</c> event; a clip that fails is counted
 /// (<c>stream.sink.clip_failures</c>) and its event goes out without one. A track that lasts past <c>MaxSeconds</c> also
 /// gets, while it lasts, a clip of its start (<c>[first_seen - PreSeconds, + MaxSeconds]</c>,
@@ -131,10 +131,15 @@ public sealed class ClipWriter : IAsyncDisposable
     }
 
     /// <summary>
-    /// For a track_ended event: queues its clip and waits for it at most Clips:WaitMs; when it is there,
-    /// <paramref name="message"/> gets its <c>clip_key</c> and <c>clip_seconds</c>. Other events pass untouched.
+    /// For a track_ended event: queues its clip and waits for it at most Clips:WaitMs, or until <paramref name="stopWaiting"/>
+    /// completes; when it is there, <paramref name="message"/> gets its <c>clip_key</c> and <c>clip_seconds</c> (else a
+    /// <c>clip_ready</c> names it later). Other events pass untouched.
     /// </summary>
-    public async ValueTask AttachAsync(PipelineEvent e, EventMessage message, CancellationToken cancellationToken)
+    /// <param name="stopWaiting">
+    /// The sink's "another frame is waiting" (its input's <c>WaitToReadAsync</c>): the sink spends only idle time on the
+    /// wait, never holding back the cameras behind it. Null: wait the whole WaitMs (<c>stream analyze</c>).
+    /// </param>
+    public async ValueTask AttachAsync(PipelineEvent e, EventMessage message, CancellationToken cancellationToken, Task? stopWaiting = null)
     {
         ArgumentNullException.ThrowIfNull(e);
         ArgumentNullException.ThrowIfNull(message);
@@ -169,9 +174,12 @@ public sealed class ClipWriter : IAsyncDisposable
             return;
         }
 
-        if (_options.WaitMs > 0 && !job.Done.Task.IsCompleted)
+        if (_options.WaitMs > 0 && !job.Done.Task.IsCompleted && stopWaiting is not { IsCompleted: true })
         {
-            await Task.WhenAny(job.Done.Task, Task.Delay(TimeSpan.FromMilliseconds(_options.WaitMs), _time, cancellationToken)).ConfigureAwait(false);
+            using var waited = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var delay = Task.Delay(TimeSpan.FromMilliseconds(_options.WaitMs), _time, waited.Token);
+            await (stopWaiting is null ? Task.WhenAny(job.Done.Task, delay) : Task.WhenAny(job.Done.Task, delay, stopWaiting)).ConfigureAwait(false);
+            await waited.CancelAsync().ConfigureAwait(false); // the timer goes with the wait
         }
 
         if (job.Claim() && job.Done.Task.Result is { } clip)

@@ -161,6 +161,44 @@ public sealed class ClipWriterTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task A_track_ended_does_not_hold_back_the_frames_behind_it_its_clip_then_comes_as_clip_ready()
+    {
+        using var release = new ManualResetEventSlim();
+        var clips = new FakeClips { Before = () => release.Wait(TimeSpan.FromSeconds(10)) };
+        var writer = Start(clips, new ClipOptions { WaitMs = 5000 });
+        var waiting = new TaskCompletionSource();
+
+        // Nothing else waiting: the event waits for its clip (here until another frame comes).
+        var e = Ended(12, 3, 6);
+        var message = EventMessage.From(e, "frame");
+        var attach = writer.AttachAsync(e, message, CancellationToken.None, waiting.Task).AsTask();
+        await Task.Delay(200);
+        Assert.False(attach.IsCompleted, "with no frame waiting, the event waits for its clip");
+        waiting.SetResult(); // a frame arrives behind it
+        await attach.WaitAsync(TimeSpan.FromSeconds(2));
+        Assert.Null(message.ClipKey);
+
+        // A frame already waiting: the event does not wait at all.
+        var second = Ended(13, 3, 6);
+        var secondMessage = EventMessage.From(second, "frame");
+        await writer.AttachAsync(second, secondMessage, CancellationToken.None, Task.CompletedTask).AsTask().WaitAsync(TimeSpan.FromSeconds(2));
+        Assert.Null(secondMessage.ClipKey);
+
+        release.Set();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (DateTime.UtcNow < deadline && _ready.Count < 2)
+        {
+            await Task.Delay(20);
+        }
+
+        lock (_ready)
+        {
+            Assert.Equal([12L, 13L], _ready.Select(r => r.TrackId!.Value).Order());
+            Assert.All(_ready, r => Assert.Equal("clip_ready", r.Kind));
+        }
+    }
+
+    [Fact]
     public async Task The_writer_waits_for_the_post_roll_to_be_buffered_before_it_cuts()
     {
         var clips = new FakeClips { Until = T0 + TimeSpan.FromSeconds(5) };
