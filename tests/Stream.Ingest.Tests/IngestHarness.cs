@@ -9,12 +9,13 @@ namespace Streaming.Ingest.Tests;
 /// <summary>A real <see cref="CameraManager"/> over a real frame bus, as the host wires it.</summary>
 internal sealed class IngestHarness : IAsyncDisposable
 {
-    public IngestHarness(IngestOptions? options = null, int capacityPerCamera = 4, TimeProvider? time = null)
+    /// <param name="clips">Event clips' settings (clip buffers kept by the cameras); null: clips off.</param>
+    public IngestHarness(IngestOptions? options = null, int capacityPerCamera = 4, TimeProvider? time = null, ClipOptions? clips = null)
     {
         Bus = new FrameBus(capacityPerCamera);
         Status = Channel.CreateUnbounded<CameraStatusChange>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
         Manager = new CameraManager(Bus, Status.Writer, Options.Create(options ?? new IngestOptions()), Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance,
-            _meters, time ?? TimeProvider.System, Pool, Options.Create(new ClipOptions { Enabled = false }));
+            _meters, time ?? TimeProvider.System, Pool, Options.Create(clips ?? new ClipOptions { Enabled = false }));
     }
 
     private readonly StandaloneMeterFactory _meters = new();

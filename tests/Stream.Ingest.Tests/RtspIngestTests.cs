@@ -115,6 +115,63 @@ public class RtspIngestTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_camera_that_reconnects_in_the_middle_of_a_clip_gives_a_shorter_clip_from_the_new_connection_not_a_broken_file()
+    {
+        // Issue 26: the clip buffer belongs to the connection. A window that spans a reconnect is cut from what the new
+        // connection buffered, starting at its first keyframe (the served clip has one every second).
+        await using var server = await RtspServerFixture.StartNewAsync(mounts: 1);
+        await using var ingest = new IngestHarness(capacityPerCamera: 64, clips: new ClipOptions { BufferSeconds = 30 });
+        await ingest.Manager.AddAsync(new CameraOptions { Id = "net", Url = server.Url(1) });
+        var times = new List<DateTimeOffset>();
+        void Drain()
+        {
+            while (ingest.Feed("net").Reader.TryRead(out var frame))
+            {
+                using (frame)
+                {
+                    times.Add(frame.MediaTime);
+                }
+            }
+        }
+
+        await ingest.WaitUntilAsync(() => { Drain(); return times.Count >= 50; }, TimeSpan.FromSeconds(15), "50 frames before the outage");
+        var from = times[10];
+        var epoch = ingest.Camera("net").Epoch!.Value;
+
+        server.Kill();
+        var lastBefore = DateTimeOffset.MinValue;
+        await ingest.WaitUntilAsync(() => { Drain(); return ingest.Camera("net").State == CameraState.Backoff; }, TimeSpan.FromSeconds(10), "net in backoff");
+        lastBefore = times[^1];
+        await server.StartAsync();
+        var before = times.Count;
+        await ingest.WaitUntilAsync(() => { Drain(); return times.Count >= before + 75; }, TimeSpan.FromSeconds(15), "3 s of frames after the reconnect");
+        Assert.Equal(epoch, ingest.Camera("net").Epoch); // one run: a reconnect is not a new run
+        Assert.True(ingest.Camera("net").Reconnects >= 1);
+        var to = times[^5];
+
+        var clips = new CameraClipRouter(ingest.Manager);
+        Assert.True(clips.BufferedUntil("net", epoch) >= to);
+        var path = Path.Combine(Path.GetTempPath(), $"reconnect-{Guid.NewGuid():N}.mp4");
+        try
+        {
+            var clip = await clips.CutAsync("net", epoch, from, to, path, CancellationToken.None);
+
+            Assert.NotNull(clip);
+            output.WriteLine($"window {from:HH:mm:ss.fff}-{to:HH:mm:ss.fff}, last frame before the outage {lastBefore:HH:mm:ss.fff}; clip {clip.First:HH:mm:ss.fff}-{clip.Last:HH:mm:ss.fff}, {clip.Packets} packets");
+            Assert.True(clip.First > lastBefore, "the clip starts after the outage, on the new connection");
+            Assert.InRange((clip.Last - to).Duration(), TimeSpan.Zero, TimeSpan.FromMilliseconds(300));
+            var (frames, errors) = Ffprobe.DecodeAll(path);
+            Assert.Equal(string.Empty, errors);
+            Assert.Equal(clip.Packets, frames.Count);
+            Assert.True(frames[0].Key, "the clip starts at a keyframe");
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public async Task A_camera_given_wrong_credentials_says_so_in_one_redacted_line_and_keeps_retrying_and_the_right_ones_stream()
     {
         await using var server = new RtspServerFixture(mounts: 1) { Credentials = "admin:s3cret" };
