@@ -35,6 +35,12 @@ public sealed partial class ByteTracker
             return false;
         }
 
+        // Tracked long enough (Frigate's min_initialized): a short fragment never alerts.
+        if ((time - track.FirstSeen).TotalSeconds + 1e-6 < _options.ConfirmSeconds)
+        {
+            return false;
+        }
+
         var rule = ConfirmRuleFor(track.ClassId);
         if (rule.Threshold > 0 && track.MedianScore(_options.ConfirmWindow) + 1e-6 < rule.Threshold) // scores are floats: 0.7f is just under 0.7
         {

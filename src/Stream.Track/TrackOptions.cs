@@ -90,6 +90,14 @@ public sealed class TrackOptions
     [Range(0.0, 1.0)]
     public double ConfirmThreshold { get; set; } = 0.7;
 
+    /// <summary>
+    /// Seconds of media time a confirmed track must have been tracked (since its first detection) before it may alert:
+    /// Frigate's <c>min_initialized</c> (half its detect rate, so 0.5 s, by default). A fragment that lives shorter, a
+    /// track lost and found again as a new one inside a group, never alerts; a real object alerts this much later. 0: off.
+    /// </summary>
+    [Range(0.0, 10.0)]
+    public double ConfirmSeconds { get; set; } = 0.5;
+
     /// <summary>Scores the confirmation median is taken over (with the default 3: two of the last three detections at or above the threshold).</summary>
     [Range(1, Tracklet.MaxScoreHistory)]
     public int ConfirmWindow { get; set; } = 3;
@@ -139,5 +147,5 @@ public sealed class TrackOptions
     public static SectionValidator<TrackOptions> Validator { get; } = new(Section, new TrackOptionsValidator(), new TrackOptionsRules());
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"high={HighThreshold} low={LowThreshold} new={NewTrackThreshold} match={MatchThreshold} lowMatch={LowMatchThreshold} tentativeMatch={TentativeMatchThreshold} fuse={FuseScore} buffer={LostBufferSeconds}s minHits={MinHits} oru={ObservationCentricReupdate} relink={RelinkSeconds}s/{RelinkDistance}h confirm={ConfirmThreshold}/{ConfirmWindow}");
+        $"high={HighThreshold} low={LowThreshold} new={NewTrackThreshold} match={MatchThreshold} lowMatch={LowMatchThreshold} tentativeMatch={TentativeMatchThreshold} fuse={FuseScore} buffer={LostBufferSeconds}s minHits={MinHits} oru={ObservationCentricReupdate} relink={RelinkSeconds}s/{RelinkDistance}h confirm={ConfirmThreshold}/{ConfirmWindow}/{ConfirmSeconds}s");
 }

@@ -52,7 +52,7 @@ public class AlertScorerTests(ITestOutputHelper output)
     {
         var dir = SharedMot.Sequence("TUD-Campus");
         var info = SeqInfo.Read(dir);
-        var before = new TrackOptions { RelinkSeconds = 0, ConfirmThreshold = 0, UpdateIntervalSeconds = 0.2 };
+        var before = new TrackOptions { RelinkSeconds = 0, ConfirmThreshold = 0, ConfirmSeconds = 0, UpdateIntervalSeconds = 0.2 };
         var events = AlertRunner.RunOnDetections(info, MotFile.Read(Path.Combine(dir, "det", "det.txt")), before, new AlertRunOptions());
         var score = AlertRunner.Score(dir, info, events);
         output.WriteLine(score.Summary());

@@ -112,6 +112,36 @@ public class AlertTests
     }
 
     [Fact]
+    public void An_object_alerts_only_once_it_has_been_tracked_ConfirmSeconds_and_a_shorter_fragment_never_does()
+    {
+        // Frigate's min_initialized: a fragment seen for 0.3 s (a track lost and found again as a new one inside a group)
+        // never alerts; a person seen longer alerts once tracked 0.5 s, on that frame's picture.
+        var s = new Script(new ByteTracker("cam", new TrackOptions()), 25);
+        s.Step();
+        for (var f = 0; f < 8; f++)
+        {
+            s.Step(Script.Person(200 + f, 400)); // 0.32 s
+        }
+
+        for (var f = 0; f < 100; f++)
+        {
+            s.Step();
+        }
+
+        Assert.DoesNotContain(s.Events, e => e.Kind is EventKind.TrackStarted or EventKind.TrackEnded);
+
+        var first = s.Frame;
+        for (var f = 0; f < 25; f++)
+        {
+            s.Step(Script.Person(600 + f, 400)); // 1 s
+        }
+
+        var started = Assert.Single(s.Events, e => e.Kind == EventKind.TrackStarted);
+        Assert.InRange((started.Time - started.FirstSeen!.Value).TotalSeconds, 0.5, 0.5 + (1.0 / 25) + 1e-6);
+        Assert.InRange(started.FrameSequence!.Value - first, 12, 14);
+    }
+
+    [Fact]
     public void A_low_score_flicker_never_alerts()
     {
         static Script Flicker(TrackOptions options)
@@ -136,7 +166,7 @@ public class AlertTests
 
         // It is tracked all the same (confirmed by MinHits), and without the confirmation rule it would alert.
         Assert.Contains(s.Tracks[3], t => t.State == TrackState.Confirmed);
-        Assert.Single(Flicker(new TrackOptions { ConfirmThreshold = 0 }).Events, e => e.Kind == EventKind.TrackStarted);
+        Assert.Single(Flicker(new TrackOptions { ConfirmThreshold = 0, ConfirmSeconds = 0 }).Events, e => e.Kind == EventKind.TrackStarted);
     }
 
     [Fact]
@@ -144,7 +174,7 @@ public class AlertTests
     {
         var s = new Script(new ByteTracker("cam", new TrackOptions(), Door), 25);
         s.Step();
-        var scores = new[] { 0.62f, 0.6f, 0.64f, 0.61f, 0.9f, 0.92f, 0.9f, 0.9f };
+        var scores = new[] { 0.62f, 0.6f, 0.64f, 0.61f, 0.9f, 0.92f, 0.9f, 0.9f, 0.9f, 0.9f, 0.9f, 0.9f, 0.9f, 0.9f, 0.9f, 0.9f }; // 0.64 s: past ConfirmSeconds too
         for (var f = 0; f < scores.Length; f++)
         {
             s.Step(Script.Person(300 + f, 400, scores[f]));
@@ -167,7 +197,7 @@ public class AlertTests
         var tracker = new ByteTracker("cam", new TrackOptions(), confirmRules: rules);
         Assert.Equal(20000, tracker.ConfirmRuleFor(2).MinArea);
         var s = new Script(tracker, 25);
-        for (var f = 0; f < 10; f++)
+        for (var f = 0; f < 20; f++)
         {
             s.Step(Script.Person(200, 400), Script.Car(600, 400, h: 100)); // the car's box: 40 x 100 = 4000 px
         }

@@ -142,7 +142,7 @@ public class TrackServiceTests
 
         var input = Channel.CreateBounded<DetectedFrame>(new BoundedChannelOptions(8) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = true });
         var output = Channel.CreateUnbounded<TrackedFrame>();
-        using var service = new TrackService(input.Reader, output.Writer, Options.Create(new TrackOptions { EndTracksOnDrain = false }), NullLogger<TrackService>.Instance, new StandaloneMeterFactory(), FrameBufferPool.Shared, new ModelLabels());
+        using var service = new TrackService(input.Reader, output.Writer, Options.Create(new TrackOptions { EndTracksOnDrain = false, ConfirmSeconds = 0 }), NullLogger<TrackService>.Instance, new StandaloneMeterFactory(), FrameBufferPool.Shared, new ModelLabels());
         await service.StartAsync(CancellationToken.None);
         for (var f = 0; f < 10; f++)
         {
@@ -170,7 +170,7 @@ public class TrackServiceTests
     {
         var input = Channel.CreateBounded<DetectedFrame>(new BoundedChannelOptions(8) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = true });
         var output = Channel.CreateUnbounded<TrackedFrame>();
-        using var service = new TrackService(input.Reader, output.Writer, Options.Create(new TrackOptions { IdleEndSeconds = 0.3 }), NullLogger<TrackService>.Instance, new StandaloneMeterFactory(), FrameBufferPool.Shared, new ModelLabels());
+        using var service = new TrackService(input.Reader, output.Writer, Options.Create(new TrackOptions { IdleEndSeconds = 0.3, ConfirmSeconds = 0 }), NullLogger<TrackService>.Instance, new StandaloneMeterFactory(), FrameBufferPool.Shared, new ModelLabels());
         await service.StartAsync(CancellationToken.None);
         for (var f = 0; f < 5; f++)
         {

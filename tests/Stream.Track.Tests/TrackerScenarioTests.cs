@@ -214,7 +214,7 @@ public class TrackerScenarioTests
     [Fact]
     public void Track_events_carry_camera_id_class_times_best_score_and_the_best_frame()
     {
-        var s = new Script(NewTracker(), 30);
+        var s = new Script(NewTracker(new TrackOptions { ConfirmSeconds = 0 }), 30); // a 5-frame track: about its events, not the start delay
         s.Step(); // an empty first frame, so the next track follows the MinHits rule
         var scores = new[] { 0.7f, 0.72f, 0.95f, 0.8f, 0.75f };
         for (var f = 0; f < scores.Length; f++)

@@ -133,7 +133,7 @@ public class ZoneLineTests
     [Fact]
     public void Periodic_counts_and_updates_are_emitted_when_asked()
     {
-        var options = new TrackOptions { CountsIntervalSeconds = 1, UpdateIntervalSeconds = 0.5 };
+        var options = new TrackOptions { CountsIntervalSeconds = 1, UpdateIntervalSeconds = 0.5, ConfirmSeconds = 0 };
         var s = new Script(new ByteTracker("cam", options, Geometry()), 30);
         for (var f = 0; f < 100; f++)
         {
