@@ -299,8 +299,11 @@ internal sealed class CameraWorker
                     finally
                     {
                         // The connection's packets outlive it a while for the clips of the tracks still open (EndedClipBuffers).
+                        // Kept before the worker lets go of it: in between, a clip's cut found the run neither live nor
+                        // ended and failed as no_buffer (seen in ClipTests once tracks ended closer to the end of a file).
+                        var kept = _ended?.TryKeep(Id, epoch, source) == true;
                         _source = null;
-                        if (_ended?.TryKeep(Id, epoch, source) != true)
+                        if (!kept)
                         {
                             source.Dispose();
                         }
