@@ -48,7 +48,7 @@ public static class AlertRunner
     {
         ArgumentNullException.ThrowIfNull(detect);
         ArgumentNullException.ThrowIfNull(options);
-        var tracker = new ByteTracker(sequence.Name, options);
+        var tracker = new ByteTracker(sequence.Name, options) { FrameWidth = sequence.Width, FrameHeight = sequence.Height };
         var events = new List<PipelineEvent>();
         var time = DateTimeOffset.UnixEpoch;
         var now = tracks is null ? null : new List<TrackedObject>();

@@ -41,8 +41,12 @@ public static class MotRunner
             throw new ArgumentException("the motion gate needs a tracker that can coast: use --tracker bytetrack or sort", nameof(kind));
         }
 
-        var tracker = kind == TrackerKind.Iou ? null : new ByteTracker("eval", kind == TrackerKind.Sort ? SortOptions(options) : options);
-        var runner = Create(kind, options, tracker);
+        var tracker = kind == TrackerKind.Iou ? null : new ByteTracker("eval", kind == TrackerKind.Sort ? SortOptions(options) : options)
+        {
+            FrameWidth = sequence.Width,
+            FrameHeight = sequence.Height,
+        };
+        var runner = Create(kind, options, sequence, tracker);
         var output = new List<MotRow>();
         var tracks = new List<TrackedObject>();
         for (var frame = 1; frame <= last; frame++)
@@ -75,7 +79,7 @@ public static class MotRunner
     {
         ArgumentNullException.ThrowIfNull(sequence);
         ArgumentNullException.ThrowIfNull(detector);
-        var runner = Create(kind, options);
+        var runner = Create(kind, options, sequence);
         var output = new List<MotRow>();
         for (var frame = 1; frame <= sequence.Length; frame++)
         {
@@ -111,7 +115,7 @@ public static class MotRunner
         return o;
     }
 
-    private static Action<int, DateTimeOffset, Detection[], List<MotRow>> Create(TrackerKind kind, TrackOptions options, ByteTracker? byteTracker = null)
+    private static Action<int, DateTimeOffset, Detection[], List<MotRow>> Create(TrackerKind kind, TrackOptions options, SeqInfo sequence, ByteTracker? byteTracker = null)
     {
         switch (kind)
         {
@@ -129,7 +133,11 @@ public static class MotRunner
 
             default:
             {
-                var tracker = byteTracker ?? new ByteTracker("eval", kind == TrackerKind.Sort ? SortOptions(options) : options);
+                var tracker = byteTracker ?? new ByteTracker("eval", kind == TrackerKind.Sort ? SortOptions(options) : options)
+                {
+                    FrameWidth = sequence.Width,
+                    FrameHeight = sequence.Height,
+                };
                 var tracks = new List<TrackedObject>();
                 return (frame, time, dets, output) =>
                 {

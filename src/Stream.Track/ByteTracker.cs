@@ -66,6 +66,15 @@ public sealed partial class ByteTracker
 
     public string CameraId { get; }
 
+    /// <summary>
+    /// The picture's size in pixels, in the detections' coordinates (0: unknown). A track lost at its edge while heading
+    /// out has left the picture, and a new track is never taken for it (<see cref="TryRelink"/>, <see cref="ContinuedAlert"/>).
+    /// </summary>
+    public int FrameWidth { get; set; }
+
+    /// <inheritdoc cref="FrameWidth"/>
+    public int FrameHeight { get; set; }
+
     /// <summary>The id the next new track gets.</summary>
     public long NextTrackId => _nextId;
 
@@ -125,7 +134,7 @@ public sealed partial class ByteTracker
             {
                 if ((track.State == TrackState.Lost && !track.Dormant) || track.Matched)
                 {
-                    tracksOut.Add(new TrackedObject(track.Id, track.ClassId, track.LastScore, track.Box, track.State));
+                    tracksOut.Add(new TrackedObject(track.ReportedId, track.ClassId, track.LastScore, track.Box, track.State));
                 }
             }
         }
@@ -153,7 +162,7 @@ public sealed partial class ByteTracker
             track.CoastedTime += coasted;
             if (tracksOut is not null && track.State is TrackState.Confirmed or TrackState.Lost && !track.Dormant)
             {
-                tracksOut.Add(new TrackedObject(track.Id, track.ClassId, track.LastScore, track.Box, track.State));
+                tracksOut.Add(new TrackedObject(track.ReportedId, track.ClassId, track.LastScore, track.Box, track.State));
             }
         }
 

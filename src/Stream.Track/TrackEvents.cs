@@ -11,7 +11,7 @@ internal static class TrackEvents
         CameraId = cameraId,
         Time = time,
         FrameSequence = frame,
-        TrackId = track.Id,
+        TrackId = track.ReportedId,
         ClassId = track.ClassId,
         Label = (uint)track.ClassId < (uint)CocoClasses.Names.Count ? CocoClasses.Names[track.ClassId] : "class" + track.ClassId,
         Score = kind is EventKind.TrackEnded or EventKind.TrackStarted ? track.BestScore : score,

@@ -82,6 +82,16 @@ public sealed class TrackOptions
     public double RelinkSpeed { get; set; } = 1;
 
     /// <summary>
+    /// Alert continuation: a track about to alert (it cleared the confirmation rules) whose birth place is on the path of a
+    /// lost track that has alerted (the re-linking gate: within <see cref="RelinkSeconds"/>, <see cref="RelinkDistance"/>
+    /// and a similar height), takes over that alert instead: same track id in its events, no second TrackStarted. Unlike
+    /// re-linking it also decides where geometry is ambiguous (inside a group, any of the lost tracks it might be has had
+    /// its alert): the nearest path wins. Not when the two walk in opposite directions, or the lost one left through an
+    /// edge of the picture.
+    /// </summary>
+    public bool ContinueAlerts { get; set; } = true;
+
+    /// <summary>
     /// Confirmation before alerting (Frigate's "threshold"): a confirmed track emits TrackStarted only once the median of
     /// its last <see cref="ConfirmWindow"/> detection scores (missing ones count as 0) reaches this, and its box area is
     /// within [<see cref="MinArea"/>, <see cref="MaxArea"/>]. Its zone and line events before that are held back and
@@ -147,5 +157,5 @@ public sealed class TrackOptions
     public static SectionValidator<TrackOptions> Validator { get; } = new(Section, new TrackOptionsValidator(), new TrackOptionsRules());
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"high={HighThreshold} low={LowThreshold} new={NewTrackThreshold} match={MatchThreshold} lowMatch={LowMatchThreshold} tentativeMatch={TentativeMatchThreshold} fuse={FuseScore} buffer={LostBufferSeconds}s minHits={MinHits} oru={ObservationCentricReupdate} relink={RelinkSeconds}s/{RelinkDistance}h confirm={ConfirmThreshold}/{ConfirmWindow}/{ConfirmSeconds}s");
+        $"high={HighThreshold} low={LowThreshold} new={NewTrackThreshold} match={MatchThreshold} lowMatch={LowMatchThreshold} tentativeMatch={TentativeMatchThreshold} fuse={FuseScore} buffer={LostBufferSeconds}s minHits={MinHits} oru={ObservationCentricReupdate} relink={RelinkSeconds}s/{RelinkDistance}h continue={ContinueAlerts} confirm={ConfirmThreshold}/{ConfirmWindow}/{ConfirmSeconds}s");
 }

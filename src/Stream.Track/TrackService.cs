@@ -185,6 +185,8 @@ public sealed class TrackService : PipelineStage
                     if (detected.Inferred)
                     {
                         var counted = worker.Rules.Filter(detected.Detections, worker.Counted);
+                        tracker.FrameWidth = frame.Width;
+                        tracker.FrameHeight = frame.Height;
                         keep = tracker.Update(counted, frame.MediaTime, frame.Sequence, tracks, worker.Events);
                     }
                     else

@@ -18,6 +18,15 @@ internal sealed class Tracklet
 
     public long Id { get; private set; }
 
+    /// <summary>
+    /// The id its events and tracked objects carry: <see cref="Id"/>, or the reported id of the lost alerted track whose
+    /// alert this track continues (<see cref="TrackOptions.ContinueAlerts"/>). <see cref="Id"/> keys its own state.
+    /// </summary>
+    public long ReportedId { get; set; }
+
+    /// <summary>The box of the detection this track was born on.</summary>
+    public BoxF FirstBox { get; private set; }
+
     public int ClassId { get; private set; }
 
     public double[] Mean { get; } = new double[8];
@@ -96,6 +105,7 @@ internal sealed class Tracklet
     public void Start(long id, in Detection detection, DateTimeOffset time)
     {
         Id = id;
+        ReportedId = id;
         ClassId = detection.ClassId;
         State = TrackState.Tentative;
         Started = false;
@@ -112,6 +122,7 @@ internal sealed class Tracklet
         BestFrame = 0;
         BestBox = default;
         var box = detection.Box;
+        FirstBox = box;
         var h = Math.Max(box.Height, 1e-3f);
         KalmanFilterXyah.Initiate(box.CenterX, box.CenterY, box.Width / h, h, Mean, Covariance);
         Observed(box);
@@ -204,6 +215,15 @@ internal sealed class Tracklet
         StepsUnobserved = 0;
         Mean.CopyTo(_observedMean, 0);
         Covariance.CopyTo(_observedCovariance, 0);
+    }
+
+    /// <summary>Takes the best picture of <paramref name="other"/>.</summary>
+    public void CopyBest(Tracklet other)
+    {
+        BestScore = other.BestScore;
+        BestFrame = other.BestFrame;
+        BestBox = other.BestBox;
+        BestTime = other.BestTime;
     }
 
     /// <summary>Records this frame as the track's best picture.</summary>

@@ -75,6 +75,32 @@ internal sealed class ZoneLineMonitor
         return emitted;
     }
 
+    /// <summary>
+    /// <paramref name="to"/> continues the object of <paramref name="from"/>: it takes over from's inside/outside and
+    /// side-of-line state (its own is released), so that entering and crossing are judged against where the object was.
+    /// </summary>
+    public void Transfer(Tracklet from, Tracklet to)
+    {
+        if (IsEmpty)
+        {
+            return;
+        }
+
+        if (_byTrack.Remove(to.Id, out var own))
+        {
+            own.Clear();
+            if (_free.Count < 1024)
+            {
+                _free.Push(own);
+            }
+        }
+
+        if (_byTrack.Remove(from.Id, out var state))
+        {
+            _byTrack.Add(to.Id, state);
+        }
+    }
+
     /// <summary>A track ended: a confirmed one still inside a zone exits it (Reason "track-ended"); its state is released.</summary>
     public void TrackEnded(Tracklet track, DateTimeOffset time, List<PipelineEvent>? eventsOut)
     {
