@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Streaming.Core;
+using Streaming.Testing;
 using Streaming.Track;
 using Xunit.Abstractions;
 

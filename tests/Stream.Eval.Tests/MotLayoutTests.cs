@@ -1,3 +1,5 @@
+using Streaming.Testing;
+
 namespace Streaming.Eval.Tests;
 
 public sealed class MotLayoutTests : IDisposable

@@ -1,3 +1,4 @@
+using Streaming.Testing;
 using Streaming.Track;
 
 namespace Streaming.Eval.Tests;

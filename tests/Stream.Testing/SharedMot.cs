@@ -1,9 +1,7 @@
-using Streaming.Testing;
-
-namespace Streaming.Eval.Tests;
+namespace Streaming.Testing;
 
 /// <summary>The shared MOTChallenge sequences in ../shared/mot beside the repository (CI keeps ../shared beside its clone).</summary>
-internal static class SharedMot
+public static class SharedMot
 {
     public static string Directory => Path.GetFullPath(Path.Combine(RepoPaths.Root, "..", "shared", "mot"));
 
