@@ -188,14 +188,8 @@ public sealed class SinkService : PipelineStage
                 {
                     // track_ended: its clip, if ready within Clips:WaitMs and before another frame is waiting (a frame
                     // loop that waited on clips held back every camera: 85 % of the cameras bench capacity held without)
-                    if (e.Kind == EventKind.TrackEnded)
-                    {
-                        await _clipWriter.AttachAsync(e, message, hardStop, _frames.WaitToReadAsync(hardStop).AsTask()).ConfigureAwait(false);
-                    }
-                    else
-                    {
-                        await _clipWriter.AttachAsync(e, message, hardStop).ConfigureAwait(false);
-                    }
+                    var nextFrame = e.Kind == EventKind.TrackEnded ? _frames.WaitToReadAsync(hardStop).AsTask() : null;
+                    await _clipWriter.AttachAsync(e, message, hardStop, nextFrame).ConfigureAwait(false);
                 }
 
                 await publisher.PublishAsync(e.CameraId, Serialize(message), e.Kind, frame.CapturedTimestamp, hardStop).ConfigureAwait(false);
