@@ -41,11 +41,7 @@ public static class MotRunner
             throw new ArgumentException("the motion gate needs a tracker that can coast: use --tracker bytetrack or sort", nameof(kind));
         }
 
-        var tracker = kind == TrackerKind.Iou ? null : new ByteTracker("eval", kind == TrackerKind.Sort ? SortOptions(options) : options)
-        {
-            FrameWidth = sequence.Width,
-            FrameHeight = sequence.Height,
-        };
+        var tracker = kind == TrackerKind.Iou ? null : NewTracker(kind, options, sequence);
         var runner = Create(kind, options, sequence, tracker);
         var output = new List<MotRow>();
         var tracks = new List<TrackedObject>();
@@ -108,6 +104,10 @@ public static class MotRunner
     private static DateTimeOffset Time(SeqInfo sequence, int frame) =>
         DateTimeOffset.UnixEpoch + TimeSpan.FromSeconds((frame - 1) / Math.Max(sequence.FrameRate, 1e-3));
 
+    /// <summary>The ByteTrack (or SORT-like) tracker of a run, knowing the sequence's picture size.</summary>
+    private static ByteTracker NewTracker(TrackerKind kind, TrackOptions options, SeqInfo sequence) =>
+        new("eval", kind == TrackerKind.Sort ? SortOptions(options) : options) { FrameWidth = sequence.Width, FrameHeight = sequence.Height };
+
     private static TrackOptions SortOptions(TrackOptions options)
     {
         var o = Clone(options);
@@ -133,11 +133,7 @@ public static class MotRunner
 
             default:
             {
-                var tracker = byteTracker ?? new ByteTracker("eval", kind == TrackerKind.Sort ? SortOptions(options) : options)
-                {
-                    FrameWidth = sequence.Width,
-                    FrameHeight = sequence.Height,
-                };
+                var tracker = byteTracker ?? NewTracker(kind, options, sequence);
                 var tracks = new List<TrackedObject>();
                 return (frame, time, dets, output) =>
                 {

@@ -214,7 +214,6 @@ public sealed partial class ByteTracker
         track.ReleaseHeld(null);
         _monitor.Transfer(lost, track);
         lost.State = TrackState.Removed;
-        lost.Started = false;
     }
 
     /// <summary>

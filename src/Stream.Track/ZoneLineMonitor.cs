@@ -88,11 +88,7 @@ internal sealed class ZoneLineMonitor
 
         if (_byTrack.Remove(to.Id, out var own))
         {
-            own.Clear();
-            if (_free.Count < 1024)
-            {
-                _free.Push(own);
-            }
+            Release(own);
         }
 
         if (_byTrack.Remove(from.Id, out var state))
@@ -123,6 +119,12 @@ internal sealed class ZoneLineMonitor
             }
         }
 
+        Release(state);
+    }
+
+    /// <summary>Clears a track's state and keeps it for a later track.</summary>
+    private void Release(TrackGeometry state)
+    {
         state.Clear();
         if (_free.Count < 1024)
         {
