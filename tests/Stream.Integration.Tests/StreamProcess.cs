@@ -147,6 +147,22 @@ internal sealed class StreamProcess : IAsyncDisposable
     /// <summary>Runs a one-shot <c>stream</c> command (not <c>run</c>) to its end, with <paramref name="stdin"/> as its input: exit code, stdout and stderr.</summary>
     public static async Task<(int ExitCode, string Stdout, string Stderr)> CommandAsync(IEnumerable<string> args, string? stdin = null, TimeSpan? timeout = null)
     {
+        using var process = Process.Start(Command(args))!;
+        if (stdin is not null)
+        {
+            await process.StandardInput.WriteAsync(stdin);
+        }
+
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(timeout ?? TimeSpan.FromSeconds(120));
+        return (process.ExitCode, await stdout, await stderr);
+    }
+
+    /// <summary>How to start a one-shot <c>stream</c> command (not <c>run</c>), its standard streams redirected.</summary>
+    public static ProcessStartInfo Command(IEnumerable<string> args)
+    {
         var psi = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
@@ -161,17 +177,7 @@ internal sealed class StreamProcess : IAsyncDisposable
             psi.ArgumentList.Add(a);
         }
 
-        using var process = Process.Start(psi)!;
-        if (stdin is not null)
-        {
-            await process.StandardInput.WriteAsync(stdin);
-        }
-
-        process.StandardInput.Close();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(timeout ?? TimeSpan.FromSeconds(120));
-        return (process.ExitCode, await stdout, await stderr);
+        return psi;
     }
 
     /// <summary>Runs <c>stream run</c> to its end (bad input): exit code, stdout and stderr.</summary>
