@@ -92,6 +92,10 @@ public sealed class EventFileWriter : PipelineStage
                         await WriteFrameAsync(tracked, hardStop).ConfigureAwait(false);
                     }
                 }
+
+                // Nothing more waiting: what was written goes to the file now, so a process killed (kill -9) while
+                // it waits keeps every event written so far.
+                await _output.FlushAsync(hardStop).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (hardStop.IsCancellationRequested)

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
@@ -89,6 +90,61 @@ public sealed class AnalyzeTests(ITestOutputHelper output)
             Assert.True(Figure("repeats") <= 1.15, $"more than 1.15 alerts per person: {summary}");
             Assert.True(Figure("precision") >= 0.95, $"false alerts: {summary}");
             Assert.True(Figure("recall") >= minRecall, $"people without an alert: {summary}");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task An_analysis_killed_with_kill_9_keeps_every_event_it_had_written_each_a_whole_line()
+    {
+        var dir = Directory.CreateTempSubdirectory("stream-analyze-kill-").FullName;
+        try
+        {
+            // The 30 s indoor clip at its own pace: its first alert comes about 7 s in, long before the end.
+            using var process = Process.Start(StreamProcess.Command(
+                ["analyze", RepoPaths.Sample("indoor_people_one_by_one.mp4"), "--out", dir, "--objects", "person", "--pacing", "Native",
+                 "--set", "Detect:ModelPath=" + RepoPaths.Model("yolox_nano.onnx"), "--set", "Detect:Provider=cpu"]))!;
+            process.StandardInput.Close();
+            var stdout = process.StandardOutput.ReadToEndAsync();
+            var stderr = process.StandardError.ReadToEndAsync();
+            var events = Path.Combine(dir, "events.jsonl");
+            string Written()
+            {
+                using var file = new FileStream(events, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+                using var reader = new StreamReader(file);
+                return reader.ReadToEnd();
+            }
+
+            var clock = Stopwatch.StartNew();
+            while (!(File.Exists(events) && Written().Contains("\"track_started\"", StringComparison.Ordinal)))
+            {
+                if (process.HasExited)
+                {
+                    Assert.Fail($"analyze ended before a track_started reached the file:\n{await stderr}");
+                }
+
+                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), "no track_started in events.jsonl within 60 s of a running analysis");
+                await Task.Delay(200);
+            }
+
+            Assert.False(process.HasExited, "analyze had already finished: the kill would prove nothing");
+            process.Kill(); // SIGKILL
+            await process.WaitForExitAsync();
+            output.WriteLine(await stdout);
+            output.WriteLine(await stderr);
+
+            // Every line the file holds is a whole event, and the alert seen before the kill is still there.
+            var lines = Written().Split('\n');
+            Assert.Equal(string.Empty, lines[^1]);
+            var kept = lines[..^1].Select(l => JsonDocument.Parse(l).RootElement).ToList();
+            output.WriteLine($"RESULT analyze-kill: {kept.Count} events kept after kill -9 at {clock.Elapsed.TotalSeconds:0.0} s");
+            Assert.Contains(kept, e => e.GetProperty("kind").GetString() == "track_started");
+
+            // ... written while the file was still being read: the camera had not stopped (its end of file) when killed.
+            Assert.DoesNotContain(kept, e => e.GetProperty("kind").GetString() == "camera_status" && e.GetProperty("state").GetString() == "stopped");
         }
         finally
         {
