@@ -29,7 +29,10 @@ public sealed class WebUiTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task The_page_shows_two_live_tiles_an_event_with_its_snapshot_and_a_camera_added_from_the_page_as_a_third_tile()
     {
-        await using var run = StartTwoCameras();
+        // The looping dog keeps one track (a track_started per camera in the first seconds, then nothing new): updates
+        // every second keep events with snapshots coming, so the feed does not hang on that first burst reaching the page
+        // (it once missed it on a loaded CI machine: no event for 60 s).
+        await using var run = StartTwoCameras("Track:UpdateIntervalSeconds=1");
         await run.WaitReadyAsync();
         using var browser = Chromium();
         browser.Navigate().GoToUrl($"http://127.0.0.1:{run.HttpPort}/");
